@@ -1,0 +1,20 @@
+"""One typed Settings, read once at start-up from the environment and flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from callsign.store.db import default_database_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+
+    @classmethod
+    def load(cls, database_url: str | None = None,
+             environ: Mapping[str, str] = os.environ) -> Settings:
+        url = database_url or environ.get("CALLSIGN_DATABASE_URL") or default_database_url()
+        return cls(database_url=url)

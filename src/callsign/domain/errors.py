@@ -1,0 +1,90 @@
+"""The exceptions callsign raises, one tree for every entrypoint.
+
+    CallsignError
+    ├── InvalidInput          a field's value is malformed or out of range
+    │   └── InvalidNumber     a phone number that does not parse or is not valid
+    ├── NotFound              an org, user, project, number or call that does not exist
+    ├── Refused               a valid request that the rules refuse
+    │   ├── NotPresentable    a per-call caller ID that may not be presented
+    │   └── OutsideCallingHours
+    ├── Conflict              the request clashes with the stored state
+    └── ConfigError           an organization file with one or more errors
+
+Every error names the field it concerns (``field``), so the CLI, the API and the
+webhooks can all say which input was wrong and why.
+"""
+
+from __future__ import annotations
+
+
+class CallsignError(Exception):
+    """The base of every error callsign raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        if self.field and not self.message.startswith(self.field):
+            return f"{self.field}: {self.message}"
+        return self.message
+
+
+class InvalidInput(CallsignError):
+    """A field's value is malformed or out of range."""
+
+    code = "invalid_input"
+
+
+class InvalidNumber(InvalidInput):
+    """A phone number that does not parse, or is not a valid number."""
+
+    code = "invalid_number"
+
+
+class NotFound(CallsignError):
+    """Something named by the request does not exist (in this organization)."""
+
+    code = "not_found"
+
+
+class Refused(CallsignError):
+    """A well-formed request that the rules refuse."""
+
+    code = "refused"
+
+
+class NotPresentable(Refused):
+    """A caller ID asked for one call may not be presented."""
+
+    code = "not_presentable"
+
+
+class OutsideCallingHours(Refused):
+    """The callee's local time is outside the organization's calling hours."""
+
+    code = "outside_calling_hours"
+
+
+class Conflict(CallsignError):
+    """The request clashes with what is stored (a duplicate, a reused key)."""
+
+    code = "conflict"
+
+
+class ConfigError(InvalidInput):
+    """An organization file with errors; ``problems`` lists each as (path, message)."""
+
+    code = "invalid_config"
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        first_path = problems[0][0]
+        lines = "; ".join(f"{path}: {message}" if path else message for path, message in problems)
+        super().__init__(lines, field=first_path or None)
+
+    def __str__(self) -> str:
+        return self.message

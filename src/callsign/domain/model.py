@@ -1,0 +1,232 @@
+"""The values the rules read and return. Plain frozen dataclasses: no I/O, no ORM."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Literal
+
+from callsign.domain.phone import LineType
+
+
+class NumberStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    RESTING = "resting"
+    RELEASED = "released"
+
+
+class Channel(StrEnum):
+    MANUAL = "manual"
+    CLICK_TO_DIAL = "click_to_dial"
+    CONNECT = "connect"
+    DIALER = "dialer"
+
+
+class Logic(StrEnum):
+    """Number selection logics of a project (SPEC 3.2)."""
+
+    RANDOM = "random"
+    DIFFERENT_EACH_ATTEMPT = "different_each_attempt"
+    REGIONALLY_RANDOM = "regionally_random"
+
+
+FIRST_CALL_LOGICS = (Logic.RANDOM, Logic.REGIONALLY_RANDOM)
+AgentNumber = Literal["use_agent", "use_project"]
+Fallback = Literal["none", "region"]
+
+
+class InboundStep(StrEnum):
+    """Steps of an inbound call path (SPEC 4), in the default order."""
+
+    DIRECT_NUMBER = "direct_number"
+    LAST_CALLER = "last_caller"
+    LEAD_OWNER = "lead_owner"
+    FORWARDING = "forwarding"
+    COMPANY = "company"
+
+
+DEFAULT_CALL_PATH: tuple[InboundStep, ...] = tuple(InboundStep)
+DEFAULT_LAST_CALLER_DAYS = 30
+
+
+@dataclass(frozen=True)
+class CallingHours:
+    start: time
+    end: time
+
+    def allows(self, local: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # a window across midnight
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+
+@dataclass(frozen=True)
+class OrgPolicy:
+    """An organization's settings that the rules read."""
+
+    slug: str
+    principal_number: str
+    default_country: str = "US"
+    timezone: str = "UTC"
+    forwarding_number: str | None = None
+    agent_leg_number: str | None = None
+    local_presence: bool = False
+    local_presence_fallback: Fallback = "none"
+    restrict_caller_ids: bool = False
+    calling_hours: CallingHours | None = None
+    call_path: tuple[InboundStep, ...] = DEFAULT_CALL_PATH
+    last_caller_days: int = DEFAULT_LAST_CALLER_DAYS
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A user as the rules see one."""
+
+    id: str
+    name: str = ""
+    work_phone: str | None = None
+    caller_id: str | None = None
+    direct_number: str | None = None
+    allowed_caller_ids: frozenset[str] = frozenset()
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class NumberState:
+    """One of the organization's numbers, with today's usage."""
+
+    e164: str
+    status: NumberStatus = NumberStatus.ACTIVE
+    region: str | None = None
+    daily_cap: int | None = None
+    used_today: int = 0
+    last_presented_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ProjectPolicy:
+    """A project's number pool and number selection logic (SPEC 3.2)."""
+
+    id: str
+    pool: tuple[str, ...]
+    first_call: str = Logic.RANDOM  # a Logic of FIRST_CALL_LOGICS, or one pool number
+    keep_previous_number: bool = False
+    next_calls: Logic = Logic.RANDOM
+    outcome_numbers: Mapping[str, str] = field(default_factory=dict)
+    agent_number: AgentNumber = "use_project"
+
+
+@dataclass(frozen=True)
+class PastCall:
+    """One earlier outbound call to the contact."""
+
+    call_id: str
+    at: datetime
+    caller_id: str
+    user: str
+    project: str | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Callee:
+    """The number to call and what is known about where it rings."""
+
+    number: str  # E.164, or the short number dialled for an emergency
+    emergency: bool = False
+    area_code: str | None = None
+    region: str | None = None
+    timezones: tuple[str, ...] = ()
+    line_type: LineType = "unknown"
+    geographic: bool = True
+
+
+@dataclass(frozen=True)
+class OutboundRequest:
+    org: str
+    user: str
+    to: str
+    project: str | None = None
+    caller_id: str | None = None
+    channel: Channel = Channel.MANUAL
+    consented: bool = False
+
+
+@dataclass(frozen=True)
+class OutboundFacts:
+    """Everything the outbound rules read, gathered by the service in a few reads."""
+
+    org: OrgPolicy
+    user: Agent
+    callee: Callee
+    numbers: Mapping[str, NumberState]  # every org number the rules may consider
+    serving_area_code: frozenset[str]  # org numbers serving the callee's area code
+    project: ProjectPolicy | None = None
+    history: tuple[PastCall, ...] = ()  # this org's calls to the contact, newest first
+    caller_id: str | None = None  # the caller ID asked for this one call, in E.164
+
+
+TraceResult = Literal["chosen", "passed", "checked"]
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One step tried: which, what came of it and why."""
+
+    step: str
+    result: TraceResult
+    detail: str
+    number: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"step": self.step, "result": self.result, "detail": self.detail,
+                "number": self.number}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The caller ID for one outbound call, the rule that chose it and the trace."""
+
+    caller_id: str
+    rule: str
+    to: str
+    trace: tuple[TraceStep, ...]
+    counts: bool = True  # counted against caps and rotation (emergency calls are not)
+    call_id: str = ""
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    to: str
+    caller: str
+
+
+@dataclass(frozen=True)
+class InboundFacts:
+    """Everything the inbound rules read about one call to one of our numbers."""
+
+    org: OrgPolicy
+    called: str
+    caller: str
+    path: tuple[InboundStep, ...]
+    direct_user: Agent | None = None  # the user whose direct number was called
+    last_call: PastCall | None = None  # this org's newest outbound call to the caller
+    last_caller: Agent | None = None  # the user who made that call
+    lead_owner: Agent | None = None  # owner of the contact with the caller's number
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where an inbound call rings, the rule that chose it and the trace."""
+
+    destination: str
+    rule: str
+    user: str | None
+    trace: tuple[TraceStep, ...]
+    call_id: str = ""

@@ -1,0 +1,209 @@
+"""Use cases on the number inventory: list, search, add, map, pause, resume, release."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, exists, func, insert, or_, select, update
+
+from callsign.domain import phone
+from callsign.domain.errors import Conflict, InvalidInput, NotFound
+from callsign.domain.model import NumberStatus
+from callsign.service import today
+from callsign.store import queries
+from callsign.store.orgs import release_number, set_area_codes
+from callsign.store.tables import (
+    NEVER,
+    number_area_codes,
+    numbers,
+    project_numbers,
+    users,
+)
+from callsign.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class NumberView:
+    """A number as listed to people: what it serves, its state, today's use."""
+
+    number: str
+    label: str
+    group: str
+    status: str
+    area_codes: tuple[str, ...]
+    region: str | None
+    daily_cap: int | None
+    used_today: int
+    assigned_user: str | None
+    projects: int
+    provider: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {**self.__dict__, "area_codes": list(self.area_codes)}
+
+
+def list_numbers(uow: UnitOfWork, org: str, *, search: str = "", area_code: str = "",
+                 group: str = "", status: str = "", for_project: bool = False,
+                 now: datetime) -> list[NumberView]:
+    """Numbers matching every filter; ``for_project`` orders them as SPEC 5 says."""
+    with uow:
+        conn = uow.connection
+        org_id, policy = queries.org_id_and_policy(conn, org)
+        query = select(numbers).where(numbers.c.org_id == org_id)
+        if status:
+            query = query.where(numbers.c.status == _status(status))
+        else:
+            query = query.where(numbers.c.status != NumberStatus.RELEASED)
+        if search:
+            digits = "".join(ch for ch in search if ch.isdigit())
+            text = f"%{search.lower()}%"
+            matches = [func.lower(numbers.c.label).like(text),
+                       func.lower(numbers.c.group_name).like(text)]
+            if digits:
+                matches.append(numbers.c.e164.like(f"%{digits}%"))
+            query = query.where(or_(*matches))
+        if group:
+            query = query.where(numbers.c.group_name == group)
+        if area_code:
+            query = query.where(exists().where(number_area_codes.c.number_id == numbers.c.id,
+                                               number_area_codes.c.area_code == area_code))
+        rows = conn.execute(query.order_by(numbers.c.e164)).all()
+        views = _views(conn, org_id, rows, today(policy, now))
+    if for_project:
+        # SPEC 5: numbers in no project first, then numbers in a group, then the rest.
+        views.sort(key=lambda v: (v.projects > 0, not v.group, v.number))
+    return views
+
+
+def _views(conn: Connection, org_id: int, rows: Sequence[Any],
+           day: str) -> list[NumberView]:
+    ids = [r.id for r in rows]
+    codes: dict[int, list[str]] = {}
+    for number_id, code in conn.execute(
+            select(number_area_codes.c.number_id, number_area_codes.c.area_code)
+            .where(number_area_codes.c.number_id.in_(ids))
+            .order_by(number_area_codes.c.mapped, number_area_codes.c.area_code)).tuples():
+        codes.setdefault(number_id, []).append(code)
+    in_projects: dict[int, int] = dict(conn.execute(
+        select(project_numbers.c.number_id, func.count())
+        .where(project_numbers.c.number_id.in_(ids))
+        .group_by(project_numbers.c.number_id)).tuples().all())
+    assigned = dict(conn.execute(
+        select(users.c.direct_number, users.c.key)
+        .where(users.c.org_id == org_id, users.c.direct_number.is_not(None))).tuples().all())
+    return [
+        NumberView(
+            number=r.e164, label=r.label, group=r.group_name, status=r.status,
+            area_codes=tuple(codes.get(r.id, ())), region=r.region, daily_cap=r.daily_cap,
+            used_today=r.usage_count if r.usage_day == day else 0,
+            assigned_user=assigned.get(r.e164), projects=in_projects.get(r.id, 0),
+            provider=r.provider,
+        )
+        for r in rows
+    ]
+
+
+def _status(text: str) -> NumberStatus:
+    try:
+        return NumberStatus(text)
+    except ValueError:
+        names = ", ".join(s.value for s in NumberStatus)
+        raise InvalidInput(f"{text!r} is not a status ({names})", field="status") from None
+
+
+def add_number(uow: UnitOfWork, org: str, raw: str, *, label: str = "", group: str = "",
+               area_codes: tuple[str, ...] = (), daily_cap: int | None = None,
+               provider: str = "manual") -> str:
+    """Add a number the organization already owns; returns it in E.164."""
+    if daily_cap is not None and daily_cap < 1:
+        raise InvalidInput("must be at least 1", field="daily_cap")
+    with uow:
+        conn = uow.connection
+        org_id, policy = queries.org_id_and_policy(conn, org)
+        facts = phone.facts_for(raw, policy.default_country, field="number")
+        _check_area_codes(area_codes, facts.country)
+        held = conn.execute(select(numbers.c.org_id).where(
+            numbers.c.e164 == facts.e164, numbers.c.status != NumberStatus.RELEASED)).scalar()
+        if held is not None:
+            owner = "this organization" if held == org_id else "another organization"
+            raise Conflict(f"{facts.e164} already belongs to {owner}", field="number")
+        number_id = conn.execute(insert(numbers).values(
+            org_id=org_id, e164=facts.e164, label=label, group_name=group,
+            status=NumberStatus.ACTIVE, area_code=facts.area_code, region=facts.region,
+            daily_cap=daily_cap, provider=provider, usage_count=0, last_presented_at=NEVER,
+        ).returning(numbers.c.id)).scalar_one()
+        set_area_codes(conn, org_id, number_id, facts.area_code, list(area_codes), active=True)
+        uow.commit()
+        return facts.e164
+
+
+def _check_area_codes(area_codes: tuple[str, ...], country: str) -> None:
+    for code in area_codes:
+        if not phone.valid_area_code(code, country):
+            raise InvalidInput(f"{code!r} is not a geographic area code of {country}",
+                               field="area_code")
+
+
+def _held(conn: Connection, org: str, raw: str) -> tuple[int, Row[tuple[object, ...]]]:
+    org_id, policy = queries.org_id_and_policy(conn, org)
+    e164 = phone.parse_number(raw, policy.default_country, field="number")
+    row = conn.execute(select(numbers).where(
+        numbers.c.org_id == org_id, numbers.c.e164 == e164,
+        numbers.c.status != NumberStatus.RELEASED)).first()
+    if row is None:
+        raise NotFound(f"{e164} is not a number of organization {org!r}", field="number")
+    return org_id, row
+
+
+def map_area_codes(uow: UnitOfWork, org: str, raw: str, area_codes: tuple[str, ...],
+                   *, unmap: bool = False) -> tuple[str, ...]:
+    """Add (or remove) mapped area codes; returns every area code the number serves."""
+    if not area_codes:
+        raise InvalidInput("name at least one area code", field="area_code")
+    with uow:
+        conn = uow.connection
+        org_id, row = _held(conn, org, raw)
+        current = set(conn.execute(select(number_area_codes.c.area_code).where(
+            number_area_codes.c.number_id == row.id,
+            number_area_codes.c.mapped.is_(True))).scalars())
+        if unmap:
+            missing = [c for c in area_codes if c not in current]
+            if missing:
+                what = "its own area code" if row.area_code in missing else "not mapped"
+                raise InvalidInput(f"{', '.join(missing)}: {what} for {row.e164}",
+                                   field="area_code")
+            current -= set(area_codes)
+        else:
+            country = phone.facts_for(row.e164, "US", field="number").country
+            _check_area_codes(area_codes, country)
+            current |= set(area_codes)
+        set_area_codes(conn, org_id, row.id, row.area_code, sorted(current - {row.area_code}),
+                       active=row.status == NumberStatus.ACTIVE)
+        uow.commit()
+        own = (row.area_code,) if row.area_code else ()
+        return own + tuple(sorted(current - {row.area_code}))
+
+
+def set_status(uow: UnitOfWork, org: str, raw: str, status: NumberStatus) -> str:
+    """Pause, resume or rest a number; it keeps routing calls back either way."""
+    with uow:
+        conn = uow.connection
+        _, row = _held(conn, org, raw)
+        conn.execute(update(numbers).where(numbers.c.id == row.id).values(status=status))
+        conn.execute(update(number_area_codes).where(number_area_codes.c.number_id == row.id)
+                     .values(active=status == NumberStatus.ACTIVE))
+        uow.commit()
+        return str(row.e164)
+
+
+def release(uow: UnitOfWork, org: str, raw: str) -> tuple[str, str]:
+    """Release a number; its call history stays. Returns (number, released|deleted)."""
+    with uow:
+        conn = uow.connection
+        org_id, row = _held(conn, org, raw)
+        outcome = release_number(conn, org_id, row.id, row.e164)
+        uow.commit()
+        return str(row.e164), outcome

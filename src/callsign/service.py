@@ -1,0 +1,181 @@
+"""Use cases: select a caller ID, route an inbound call, record an outcome.
+
+Each gathers the facts it needs in a few indexed reads, calls the pure core, and
+records the result in the same transaction.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from callsign.domain import phone
+from callsign.domain.errors import InvalidInput, NotFound
+from callsign.domain.inbound import route_inbound
+from callsign.domain.model import (
+    Agent,
+    Callee,
+    Decision,
+    InboundFacts,
+    InboundStep,
+    NumberState,
+    OrgPolicy,
+    OutboundFacts,
+    OutboundRequest,
+    Route,
+)
+from callsign.domain.outbound import decide_outbound
+from callsign.store import queries
+from callsign.store.uow import UnitOfWork
+
+MAX_CLAIMS = 8  # re-decisions when a concurrent call took a number's last slot
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def today(org: OrgPolicy, now: datetime) -> str:
+    """The calendar day in the organization's time zone, for daily caps."""
+    return now.astimezone(ZoneInfo(org.timezone)).date().isoformat()
+
+
+def callee_for(raw: str, org: OrgPolicy, contact_line_type: str | None) -> Callee:
+    if phone.is_emergency(raw, org.default_country):
+        return Callee(number=raw.strip(), emergency=True)
+    facts = phone.facts_for(raw, org.default_country, field="to")
+    line_type = contact_line_type if contact_line_type in ("landline", "mobile") else None
+    return Callee(
+        number=facts.e164,
+        area_code=facts.area_code,
+        region=facts.region,
+        timezones=facts.timezones,
+        line_type=line_type or facts.line_type,  # type: ignore[arg-type]
+        geographic=facts.is_geographic,
+    )
+
+
+def place_call(
+    uow: UnitOfWork, request: OutboundRequest, *, now: datetime, rng: random.Random,
+    dry_run: bool = False,
+) -> Decision:
+    """Decide the caller ID for one call and record it, unless ``dry_run``."""
+    with uow:
+        conn = uow.connection
+        org_id, org, user = queries.org_and_user(conn, request.org, request.user)
+        if not user.active:
+            raise InvalidInput(f"user {user.id!r} is inactive", field="user")
+        raw_to = request.to.strip()
+        emergency = phone.is_emergency(raw_to, org.default_country)
+        to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
+        facts = _gather(conn, org_id, org, user, request, to, now)
+        day = today(org, now)
+        for _ in range(MAX_CLAIMS):
+            decision = decide_outbound(request, facts, rng, now)
+            if dry_run or not decision.counts:
+                break
+            within_cap = decision.rule != "principal"  # the last resort is always presentable
+            if queries.claim_number(conn, org_id, decision.caller_id, day=day, now=now,
+                                    within_cap=within_cap):
+                break
+            facts = _at_cap(facts, decision.caller_id)
+        decision = replace(decision, call_id=new_id("call"))
+        if dry_run:
+            return decision
+        queries.record_call(conn, org_id, decision, user=user.id, project=request.project,
+                            channel=request.channel, at=now)
+        uow.commit()
+        return decision
+
+
+def _gather(
+    conn: Connection, org_id: int, org: OrgPolicy, user: Agent,
+    request: OutboundRequest, to: str, now: datetime,
+) -> OutboundFacts:
+    project_id, project = (None, None)
+    if request.project:
+        project_id, project = queries.project_policy(conn, org_id, request.project)
+    caller_id = None
+    if request.caller_id:
+        caller_id = phone.parse_number(request.caller_id, org.default_country, field="caller_id")
+    if phone.is_emergency(to, org.default_country):
+        return OutboundFacts(org, user, Callee(number=to, emergency=True), {}, frozenset())
+    callee = callee_for(to, org, queries.contact_line_type(conn, org_id, to))
+    past = queries.history(conn, org_id, to)
+    specific = {org.principal_number, user.caller_id, user.direct_number, caller_id}
+    specific.update(call.caller_id for call in past[:1])
+    if project is not None:
+        specific.update(project.outcome_numbers.values())
+    if org.restrict_caller_ids:
+        specific.update(user.allowed_caller_ids)
+    region = callee.region if org.local_presence and org.local_presence_fallback == "region" \
+        else None
+    states, serving = queries.candidate_numbers(
+        conn, org_id, day=today(org, now), area_code=callee.area_code, region=region,
+        specific=[n for n in specific if n], project_id=project_id,
+    )
+    return OutboundFacts(org=org, user=user, callee=callee, numbers=states,
+                         serving_area_code=serving, project=project, history=past,
+                         caller_id=caller_id)
+
+
+def _at_cap(facts: OutboundFacts, number: str) -> OutboundFacts:
+    state = facts.numbers[number]
+    capped: NumberState = replace(state, used_today=state.daily_cap or state.used_today)
+    return replace(facts, numbers={**facts.numbers, number: capped})
+
+
+def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime,
+                   org: str | None = None) -> None:
+    if not outcome.strip():
+        raise InvalidInput("an outcome is required", field="outcome")
+    with uow:
+        org_id = queries.org_id_and_policy(uow.connection, org)[0] if org else None
+        if not queries.set_outcome(uow.connection, call_id, outcome.strip(), now, org_id):
+            raise NotFound(f"no call {call_id!r}", field="call_id")
+        uow.commit()
+
+
+def route_call(uow: UnitOfWork, to: str, caller: str, *, now: datetime,
+               dry_run: bool = False) -> Route:
+    """Decide where a call to one of our numbers rings, and record it."""
+    called = phone.parse_number(to, "US", field="to")
+    with uow:
+        conn = uow.connection
+        row = queries.number_owner(conn, called)
+        if row is None:
+            raise NotFound(f"{to!r} is not a number any organization holds", field="to")
+        org_id, org = row.id, queries.org_policy(row)
+        caller_e164 = phone.parse_number(caller, org.default_country, field="from")
+        facts = _inbound_facts(conn, org_id, org, row.number_path, called, caller_e164)
+        route = replace(route_inbound(facts, now), call_id=new_id("in"))
+        if not dry_run:
+            queries.record_inbound(conn, org_id, route, called=called, caller=caller_e164, at=now)
+            uow.commit()
+        return route
+
+
+def _inbound_facts(
+    conn: Connection, org_id: int, org: OrgPolicy, number_path: list[str] | None,
+    called: str, caller: str,
+) -> InboundFacts:
+    path = tuple(InboundStep(s) for s in number_path) if number_path else org.call_path
+    direct = last_call = last_caller = owner = None
+    if InboundStep.DIRECT_NUMBER in path:
+        direct = queries.user_by(conn, org_id, direct_number=called)
+    if InboundStep.LAST_CALLER in path:
+        past = queries.history(conn, org_id, caller)
+        last_call = past[0] if past else None
+        if last_call is not None:
+            last_caller = queries.users_by_key(conn, org_id, [last_call.user]).get(last_call.user)
+    if InboundStep.LEAD_OWNER in path:
+        owner_key = queries.contact_owner(conn, org_id, caller)
+        if owner_key:
+            owner = queries.users_by_key(conn, org_id, [owner_key]).get(owner_key)
+    return InboundFacts(org=org, called=called, caller=caller, path=path, direct_user=direct,
+                        last_call=last_call, last_caller=last_caller, lead_owner=owner)

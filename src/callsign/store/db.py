@@ -1,0 +1,84 @@
+"""Engines for SQLite (the embedded default) and PostgreSQL, and migrations on first use."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from platformdirs import user_data_dir
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from callsign.domain.errors import InvalidInput
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_database_url() -> str:
+    """A SQLite file in the user's data directory."""
+    folder = Path(user_data_dir("callsign", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'callsign.db'}"
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url`` with the settings callsign relies on, migrated to head."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidInput(f"{url!r} is not a database URL", field="database_url") from exc
+    if parsed.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    migrate(engine)
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, record: Any) -> None:
+        # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A deferred BEGIN that reads then writes fails with "database is locked" when
+        # another process wrote in between; taking the write lock up front cannot.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration, inside one locked transaction."""
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    with engine.connect() as probe:
+        if MigrationContext.configure(probe).get_current_revision() == head:
+            return
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # Several servers may start at once; one migrates, the others wait.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(72451)")
+        command.upgrade(_alembic_config(connection), "head")

@@ -1,0 +1,255 @@
+"""Write an organization document to the store, and read one back (SPEC 6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from callsign.domain import phone
+from callsign.domain.errors import ConfigError, NotFound
+from callsign.domain.model import NumberStatus
+from callsign.orgfile import (
+    CallingHoursDoc,
+    ContactDoc,
+    InboundDoc,
+    NumberDoc,
+    OrgDocument,
+    ProjectDoc,
+    UserDoc,
+)
+from callsign.store.tables import (
+    NEVER,
+    calls,
+    contacts,
+    inbound_calls,
+    number_area_codes,
+    numbers,
+    orgs,
+    project_numbers,
+    projects,
+    users,
+)
+
+
+def apply_document(conn: Connection, doc: OrgDocument) -> int:
+    """Make the stored organization equal to ``doc``; returns the org id. Call history stays."""
+    org_id = _upsert_org(conn, doc)
+    number_ids = _apply_numbers(conn, org_id, doc)
+    _apply_users(conn, org_id, doc.users)
+    _apply_contacts(conn, org_id, doc.contacts)
+    _apply_projects(conn, org_id, doc.projects, number_ids)
+    return org_id
+
+
+def _org_values(doc: OrgDocument) -> dict[str, Any]:
+    hours = doc.calling_hours
+    return {
+        "default_country": doc.default_country, "timezone": doc.timezone,
+        "principal_number": doc.principal_number, "forwarding_number": doc.forwarding_number,
+        "agent_leg_number": doc.agent_leg_number, "local_presence": doc.local_presence,
+        "local_presence_fallback": doc.local_presence_fallback,
+        "restrict_caller_ids": doc.restrict_caller_ids,
+        "calling_hours_start": hours.start if hours else None,
+        "calling_hours_end": hours.end if hours else None,
+        "call_path": [str(step) for step in doc.inbound.path],
+        "last_caller_days": doc.inbound.last_caller_days,
+    }
+
+
+def _upsert_org(conn: Connection, doc: OrgDocument) -> int:
+    org_id = conn.execute(select(orgs.c.id).where(orgs.c.slug == doc.org)).scalar()
+    if org_id is None:
+        return int(conn.execute(
+            insert(orgs).values(slug=doc.org, **_org_values(doc)).returning(orgs.c.id)
+        ).scalar_one())
+    conn.execute(update(orgs).where(orgs.c.id == org_id).values(**_org_values(doc)))
+    return int(org_id)
+
+
+def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str, int]:
+    held = {row.e164: row for row in conn.execute(
+        select(numbers.c.id, numbers.c.e164, numbers.c.org_id)
+        .where(numbers.c.e164.in_([n.number for n in doc.numbers]),
+               numbers.c.status != NumberStatus.RELEASED))}
+    problems = [(f"numbers[{i}].number", f"{n.number} belongs to another organization")
+                for i, n in enumerate(doc.numbers)
+                if n.number in held and held[n.number].org_id != org_id]
+    if problems:
+        raise ConfigError(problems)
+    ids: dict[str, int] = {}
+    for entry in doc.numbers:
+        facts = phone.facts_for(entry.number, doc.default_country, field="number")
+        values = {"label": entry.label, "group_name": entry.group, "status": entry.status,
+                  "daily_cap": entry.daily_cap, "provider": entry.provider,
+                  "call_path": [str(s) for s in entry.call_path] if entry.call_path else None}
+        if entry.number in held:
+            number_id = held[entry.number].id
+            conn.execute(update(numbers).where(numbers.c.id == number_id).values(**values))
+        else:
+            number_id = conn.execute(insert(numbers).values(
+                org_id=org_id, e164=entry.number, area_code=facts.area_code,
+                region=facts.region, usage_count=0, last_presented_at=NEVER, **values,
+            ).returning(numbers.c.id)).scalar_one()
+        ids[entry.number] = number_id
+        set_area_codes(conn, org_id, number_id, facts.area_code, entry.area_codes,
+                       active=entry.status == "active")
+    _drop_numbers(conn, org_id, keep=set(ids))
+    return ids
+
+
+def set_area_codes(conn: Connection, org_id: int, number_id: int, own: str | None,
+                   mapped: list[str], *, active: bool) -> None:
+    """Replace a number's area-code mappings, keeping its presentation time."""
+    last = conn.execute(select(numbers.c.last_presented_at)
+                        .where(numbers.c.id == number_id)).scalar_one()
+    conn.execute(delete(number_area_codes).where(number_area_codes.c.number_id == number_id))
+    codes = dict.fromkeys(mapped, True)
+    if own is not None:
+        codes[own] = False
+    if codes:
+        conn.execute(insert(number_area_codes), [
+            {"number_id": number_id, "org_id": org_id, "area_code": code, "mapped": is_mapped,
+             "active": active, "last_presented_at": last}
+            for code, is_mapped in codes.items()
+        ])
+
+
+def _drop_numbers(conn: Connection, org_id: int, keep: set[str]) -> None:
+    """Numbers left out of the file: released if they have history, else deleted."""
+    gone = conn.execute(select(numbers.c.id, numbers.c.e164).where(
+        numbers.c.org_id == org_id, numbers.c.status != NumberStatus.RELEASED,
+        numbers.c.e164.not_in(sorted(keep)))).all()
+    for row in gone:
+        release_number(conn, org_id, row.id, row.e164)
+
+
+def has_history(conn: Connection, org_id: int, e164: str) -> bool:
+    used = conn.execute(select(calls.c.id).where(
+        calls.c.org_id == org_id, calls.c.caller_id == e164).limit(1)).first()
+    called = conn.execute(select(inbound_calls.c.id).where(
+        inbound_calls.c.org_id == org_id, inbound_calls.c.to_number == e164).limit(1)).first()
+    return used is not None or called is not None
+
+
+def release_number(conn: Connection, org_id: int, number_id: int, e164: str) -> str:
+    """Release a number (kept for its history) or delete it if it has none."""
+    conn.execute(delete(project_numbers).where(project_numbers.c.number_id == number_id))
+    conn.execute(delete(number_area_codes).where(number_area_codes.c.number_id == number_id))
+    conn.execute(update(users).where(users.c.org_id == org_id, users.c.direct_number == e164)
+                 .values(direct_number=None))
+    if has_history(conn, org_id, e164):
+        conn.execute(update(numbers).where(numbers.c.id == number_id)
+                     .values(status=NumberStatus.RELEASED))
+        return "released"
+    conn.execute(delete(numbers).where(numbers.c.id == number_id))
+    return "deleted"
+
+
+def _apply_users(conn: Connection, org_id: int, docs: list[UserDoc]) -> None:
+    existing = dict(conn.execute(select(users.c.key, users.c.id)
+                                 .where(users.c.org_id == org_id)).tuples().all())
+    for user in docs:
+        values = {"name": user.name, "work_phone": user.work_phone, "caller_id": user.caller_id,
+                  "direct_number": user.direct_number,
+                  "allowed_caller_ids": list(user.allowed_caller_ids), "active": user.active}
+        if user.id in existing:
+            conn.execute(update(users).where(users.c.id == existing[user.id]).values(**values))
+        else:
+            conn.execute(insert(users).values(org_id=org_id, key=user.id, **values))
+    stale = set(existing) - {u.id for u in docs}
+    if stale:
+        conn.execute(delete(users).where(users.c.org_id == org_id, users.c.key.in_(stale)))
+
+
+def _apply_contacts(conn: Connection, org_id: int, docs: list[ContactDoc]) -> None:
+    existing = dict(conn.execute(select(contacts.c.phone, contacts.c.id)
+                                 .where(contacts.c.org_id == org_id)).tuples().all())
+    for contact in docs:
+        values = {"owner": contact.owner, "line_type": contact.line_type}
+        if contact.phone in existing:
+            conn.execute(update(contacts).where(contacts.c.id == existing[contact.phone])
+                         .values(**values))
+        else:
+            conn.execute(insert(contacts).values(org_id=org_id, phone=contact.phone, **values))
+    stale = set(existing) - {c.phone for c in docs}
+    if stale:
+        conn.execute(delete(contacts).where(contacts.c.org_id == org_id,
+                                            contacts.c.phone.in_(stale)))
+
+
+def _apply_projects(conn: Connection, org_id: int, docs: list[ProjectDoc],
+                    number_ids: dict[str, int]) -> None:
+    existing = dict(conn.execute(select(projects.c.key, projects.c.id)
+                                 .where(projects.c.org_id == org_id)).tuples().all())
+    for project in docs:
+        values = {"name": project.name, "first_call": project.first_call,
+                  "keep_previous_number": project.keep_previous_number,
+                  "next_calls": str(project.next_calls),
+                  "outcome_numbers": dict(project.outcome_numbers),
+                  "agent_number": project.agent_number}
+        project_id = existing.get(project.id)
+        if project_id is None:
+            project_id = conn.execute(insert(projects).values(
+                org_id=org_id, key=project.id, **values).returning(projects.c.id)).scalar_one()
+        else:
+            conn.execute(update(projects).where(projects.c.id == project_id).values(**values))
+        conn.execute(delete(project_numbers).where(project_numbers.c.project_id == project_id))
+        if project.numbers:
+            conn.execute(insert(project_numbers), [
+                {"project_id": project_id, "number_id": number_ids[n], "position": i}
+                for i, n in enumerate(project.numbers)])
+    stale = set(existing) - {p.id for p in docs}
+    if stale:
+        conn.execute(delete(projects).where(projects.c.org_id == org_id,
+                                            projects.c.key.in_(stale)))
+
+
+def export_document(conn: Connection, slug: str) -> OrgDocument:
+    """The stored organization as a document that applies back to the same state."""
+    org = conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
+    if org is None:
+        raise NotFound(f"no organization {slug!r}", field="org")
+    number_rows = conn.execute(select(numbers).where(
+        numbers.c.org_id == org.id, numbers.c.status != NumberStatus.RELEASED)
+        .order_by(numbers.c.id)).all()
+    mapped: dict[int, list[str]] = {}
+    for row in conn.execute(select(number_area_codes.c.number_id, number_area_codes.c.area_code)
+                            .where(number_area_codes.c.org_id == org.id,
+                                   number_area_codes.c.mapped.is_(True))
+                            .order_by(number_area_codes.c.area_code)):
+        mapped.setdefault(row.number_id, []).append(row.area_code)
+    by_id = {row.id: row.e164 for row in number_rows}
+    pools: dict[int, list[str]] = {}
+    for row in conn.execute(select(project_numbers).join(projects).where(
+            projects.c.org_id == org.id).order_by(project_numbers.c.position)):
+        pools.setdefault(row.project_id, []).append(by_id[row.number_id])
+    hours = (CallingHoursDoc(start=org.calling_hours_start, end=org.calling_hours_end)
+             if org.calling_hours_start and org.calling_hours_end else None)
+    return OrgDocument(
+        org=org.slug, default_country=org.default_country, timezone=org.timezone,
+        principal_number=org.principal_number, forwarding_number=org.forwarding_number,
+        agent_leg_number=org.agent_leg_number, local_presence=org.local_presence,
+        local_presence_fallback=org.local_presence_fallback,
+        restrict_caller_ids=org.restrict_caller_ids, calling_hours=hours,
+        numbers=[NumberDoc(number=r.e164, label=r.label, group=r.group_name,
+                           area_codes=mapped.get(r.id, []), daily_cap=r.daily_cap,
+                           status=r.status, provider=r.provider, call_path=r.call_path)
+                 for r in number_rows],
+        users=[UserDoc(id=r.key, name=r.name, work_phone=r.work_phone, caller_id=r.caller_id,
+                       direct_number=r.direct_number,
+                       allowed_caller_ids=list(r.allowed_caller_ids), active=r.active)
+               for r in conn.execute(select(users).where(users.c.org_id == org.id)
+                                     .order_by(users.c.id))],
+        contacts=[ContactDoc(phone=r.phone, owner=r.owner, line_type=r.line_type)
+                  for r in conn.execute(select(contacts).where(contacts.c.org_id == org.id)
+                                        .order_by(contacts.c.id))],
+        projects=[ProjectDoc(id=r.key, name=r.name, numbers=pools.get(r.id, []),
+                             first_call=r.first_call,
+                             keep_previous_number=r.keep_previous_number,
+                             next_calls=r.next_calls, outcome_numbers=r.outcome_numbers,
+                             agent_number=r.agent_number)
+                  for r in conn.execute(select(projects).where(projects.c.org_id == org.id)
+                                        .order_by(projects.c.id))],
+        inbound=InboundDoc(path=org.call_path, last_caller_days=org.last_caller_days),
+    )

@@ -1,0 +1,196 @@
+"""The tables. Alembic migrations in ``migrations/`` create exactly these (a test checks)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        result: datetime = value
+        return result.replace(tzinfo=UTC) if result.tzinfo is None else result.astimezone(UTC)
+
+
+# Stored instead of NULL for "never presented": NULLs sort differently per backend.
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+orgs = Table(
+    "orgs", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("default_country", String(2), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("principal_number", String(16), nullable=False),
+    Column("forwarding_number", String(16)),
+    Column("agent_leg_number", String(16)),
+    Column("local_presence", Boolean, nullable=False),
+    Column("local_presence_fallback", String(8), nullable=False),
+    Column("restrict_caller_ids", Boolean, nullable=False),
+    Column("calling_hours_start", String(5)),
+    Column("calling_hours_end", String(5)),
+    Column("call_path", JSON, nullable=False),
+    Column("last_caller_days", Integer, nullable=False),
+)
+
+numbers = Table(
+    "numbers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("e164", String(16), nullable=False),
+    Column("label", String(200), nullable=False, server_default=""),
+    Column("group_name", String(200), nullable=False, server_default=""),
+    Column("status", String(10), nullable=False),
+    Column("area_code", String(8)),  # its own geographic area code
+    Column("region", String(100)),
+    Column("daily_cap", Integer),
+    Column("provider", String(32), nullable=False, server_default="manual"),
+    Column("call_path", JSON),  # a per-number inbound call path, else the org's
+    # Today's usage lives on the row so a cap is claimed by one conditional UPDATE.
+    Column("usage_day", String(10)),
+    Column("usage_count", Integer, nullable=False, server_default="0"),
+    Column("last_presented_at", UTCDateTime(), nullable=False),  # NEVER if never presented
+    Index("ix_numbers_org_id_region_status_last_presented_at",
+          "org_id", "region", "status", "last_presented_at"),
+    # One owner at a time: a released number may later belong to someone else.
+    Index("uq_numbers_e164_held", "e164", unique=True,
+          sqlite_where=text("status != 'released'"),
+          postgresql_where=text("status != 'released'")),
+    Index("ix_numbers_org_id_e164", "org_id", "e164"),
+)
+
+number_area_codes = Table(
+    "number_area_codes", metadata,
+    Column("number_id", ForeignKey("numbers.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_code", String(8), primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("mapped", Boolean, nullable=False),  # False: the number's own area code
+    # Copies of the number's status and last presentation, so that "the least recently
+    # presented active numbers serving area code X" is one short index range, whatever
+    # the size of the inventory.
+    Column("active", Boolean, nullable=False),
+    Column("last_presented_at", UTCDateTime(), nullable=False),
+    Index("ix_number_area_codes_org_id_area_code_active_last_presented_at",
+          "org_id", "area_code", "active", "last_presented_at"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("work_phone", String(16)),
+    Column("caller_id", String(16)),
+    Column("direct_number", String(16)),
+    Column("allowed_caller_ids", JSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    UniqueConstraint("org_id", "key"),
+    Index("ix_users_org_id_direct_number", "org_id", "direct_number"),
+)
+
+contacts = Table(
+    "contacts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("phone", String(16), nullable=False),
+    Column("owner", String(64)),  # a user key
+    Column("line_type", String(10), nullable=False),
+    UniqueConstraint("org_id", "phone"),
+)
+
+projects = Table(
+    "projects", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("first_call", String(32), nullable=False),
+    Column("keep_previous_number", Boolean, nullable=False),
+    Column("next_calls", String(32), nullable=False),
+    Column("outcome_numbers", JSON, nullable=False),
+    Column("agent_number", String(16), nullable=False),
+    UniqueConstraint("org_id", "key"),
+)
+
+project_numbers = Table(
+    "project_numbers", metadata,
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("number_id", ForeignKey("numbers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+# Call history keeps user and project keys as text, so it outlives their removal.
+calls = Table(
+    "calls", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("user_key", String(64), nullable=False),
+    Column("to_number", String(16), nullable=False),
+    Column("caller_id", String(16), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("project_key", String(64)),
+    Column("channel", String(16), nullable=False),
+    Column("trace", JSON, nullable=False),
+    Column("outcome", String(64)),
+    Column("outcome_at", UTCDateTime()),
+    Index("ix_calls_org_id_to_number_at", "org_id", "to_number", "at"),
+    Index("ix_calls_org_id_user_key_at", "org_id", "user_key", "at"),
+    Index("ix_calls_org_id_caller_id", "org_id", "caller_id"),
+)
+
+inbound_calls = Table(
+    "inbound_calls", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("to_number", String(16), nullable=False),
+    Column("from_number", String(16), nullable=False),
+    Column("destination", String(16), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("user_key", String(64)),
+    Column("trace", JSON, nullable=False),
+    Index("ix_inbound_calls_org_id_at", "org_id", "at"),
+)
