@@ -85,15 +85,15 @@ def _views(conn: Connection, org_id: int, rows: Sequence[Any],
     for number_id, code in conn.execute(
             select(number_area_codes.c.number_id, number_area_codes.c.area_code)
             .where(number_area_codes.c.number_id.in_(ids))
-            .order_by(number_area_codes.c.mapped, number_area_codes.c.area_code)).tuples():
+            .order_by(number_area_codes.c.mapped, number_area_codes.c.area_code)):
         codes.setdefault(number_id, []).append(code)
     in_projects: dict[int, int] = dict(conn.execute(
         select(project_numbers.c.number_id, func.count())
         .where(project_numbers.c.number_id.in_(ids))
-        .group_by(project_numbers.c.number_id)).tuples().all())
+        .group_by(project_numbers.c.number_id)).all())
     assigned = dict(conn.execute(
         select(users.c.direct_number, users.c.key)
-        .where(users.c.org_id == org_id, users.c.direct_number.is_not(None))).tuples().all())
+        .where(users.c.org_id == org_id, users.c.direct_number.is_not(None))).all())
     return [
         NumberView(
             number=r.e164, label=r.label, group=r.group_name, status=r.status,

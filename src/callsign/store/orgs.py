@@ -148,7 +148,7 @@ def release_number(conn: Connection, org_id: int, number_id: int, e164: str) -> 
 
 def _apply_users(conn: Connection, org_id: int, docs: list[UserDoc]) -> None:
     existing = dict(conn.execute(select(users.c.key, users.c.id)
-                                 .where(users.c.org_id == org_id)).tuples().all())
+                                 .where(users.c.org_id == org_id)).all())
     for user in docs:
         values = {"name": user.name, "work_phone": user.work_phone, "caller_id": user.caller_id,
                   "direct_number": user.direct_number,
@@ -164,7 +164,7 @@ def _apply_users(conn: Connection, org_id: int, docs: list[UserDoc]) -> None:
 
 def _apply_contacts(conn: Connection, org_id: int, docs: list[ContactDoc]) -> None:
     existing = dict(conn.execute(select(contacts.c.phone, contacts.c.id)
-                                 .where(contacts.c.org_id == org_id)).tuples().all())
+                                 .where(contacts.c.org_id == org_id)).all())
     for contact in docs:
         values = {"owner": contact.owner, "line_type": contact.line_type}
         if contact.phone in existing:
@@ -181,7 +181,7 @@ def _apply_contacts(conn: Connection, org_id: int, docs: list[ContactDoc]) -> No
 def _apply_projects(conn: Connection, org_id: int, docs: list[ProjectDoc],
                     number_ids: dict[str, int]) -> None:
     existing = dict(conn.execute(select(projects.c.key, projects.c.id)
-                                 .where(projects.c.org_id == org_id)).tuples().all())
+                                 .where(projects.c.org_id == org_id)).all())
     for project in docs:
         values = {"name": project.name, "first_call": project.first_call,
                   "keep_previous_number": project.keep_previous_number,

@@ -1,0 +1,69 @@
+"""Two processes on one SQLite file never exceed a number's daily cap."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from callsign import service
+from callsign.domain.model import OutboundRequest
+from callsign.orgfile import parse_document
+from callsign.store import orgs as org_store
+from callsign.store.db import create_store_engine
+from callsign.store.tables import calls, numbers
+from callsign.store.uow import UnitOfWork
+
+CAP = 25
+CALLS_PER_PROCESS = 40
+START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+ORG = {
+    "org": "race", "principal_number": "+12125550100", "local_presence": True,
+    "numbers": [{"number": "+13125550101", "daily_cap": CAP}],
+    "users": [{"id": "u1"}, {"id": "u2"}],
+}
+
+
+def _place_calls(url: str, user: str, seed: int, start_at: float) -> list[str]:
+    engine = create_store_engine(url)
+    time.sleep(max(0.0, start_at - time.time()))  # both processes start together
+    rng = random.Random(seed)
+    chosen = []
+    for i in range(CALLS_PER_PROCESS):
+        request = OutboundRequest(org="race", user=user, to=f"+1312555{1000 + seed * 100 + i}")
+        decision = service.place_call(UnitOfWork(engine), request,
+                                      now=START + timedelta(seconds=i), rng=rng)
+        chosen.append(decision.caller_id)
+        time.sleep(0.003)  # calls arrive spaced, as from dialers; lets the other process in
+    engine.dispose()
+    return chosen
+
+
+def test_two_processes_racing_on_one_capped_number_never_exceed_its_cap(tmp_path: Path) -> None:
+    """The cap is claimed by one conditional UPDATE inside BEGIN IMMEDIATE: no overshoot."""
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    engine = create_store_engine(url)
+    with UnitOfWork(engine) as uow:
+        org_store.apply_document(uow.connection, parse_document(ORG))
+        uow.commit()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        start_at = time.time() + 2.0
+        results = pool.starmap(_place_calls, [(url, "u1", 1, start_at), (url, "u2", 2, start_at)])
+    presented = [n for chosen in results for n in chosen]
+    assert presented.count("+13125550101") == CAP
+    assert presented.count("+12125550100") == 2 * CALLS_PER_PROCESS - CAP
+    with engine.connect() as conn:
+        recorded = conn.execute(select(func.count()).select_from(calls)
+                                .where(calls.c.caller_id == "+13125550101")).scalar_one()
+        usage = conn.execute(select(numbers.c.usage_count)
+                             .where(numbers.c.e164 == "+13125550101")).scalar_one()
+        order = conn.exec_driver_sql("SELECT user_key FROM calls ORDER BY rowid").scalars().all()
+    assert recorded == usage == CAP
+    switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
+    assert switches > 2, "the two processes did not actually interleave"
