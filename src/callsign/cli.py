@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from sqlalchemy import Engine
@@ -383,7 +382,3 @@ def demo(state: State) -> None:
                                now=afternoon, dry_run=True)
     click.echo(f"+14155550123 calls back +13125550101: rings {route.destination} "
                f"(rule={route.rule}, user={route.user})")
-
-
-def run() -> NoReturn:  # pragma: no cover
-    sys.exit(main())

@@ -192,9 +192,8 @@ def set_status(uow: UnitOfWork, org: str, raw: str, status: NumberStatus) -> str
     with uow:
         conn = uow.connection
         _, row = _held(conn, org, raw)
+        # A trigger marks the number's area codes active or not to match.
         conn.execute(update(numbers).where(numbers.c.id == row.id).values(status=status))
-        conn.execute(update(number_area_codes).where(number_area_codes.c.number_id == row.id)
-                     .values(active=status == NumberStatus.ACTIVE))
         uow.commit()
         return str(row.e164)
 

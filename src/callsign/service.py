@@ -105,7 +105,8 @@ def _gather(
         caller_id = phone.parse_number(request.caller_id, org.default_country, field="caller_id")
     if phone.is_emergency(to, org.default_country):
         return OutboundFacts(org, user, Callee(number=to, emergency=True), {}, frozenset())
-    callee = callee_for(to, org, queries.contact_line_type(conn, org_id, to))
+    known = queries.contact(conn, org_id, to)
+    callee = callee_for(to, org, known[0] if known else None)
     past = queries.history(conn, org_id, to)
     specific = {org.principal_number, user.caller_id, user.direct_number, caller_id}
     specific.update(call.caller_id for call in past[:1])
@@ -147,12 +148,12 @@ def route_call(uow: UnitOfWork, to: str, caller: str, *, now: datetime,
     called = phone.parse_number(to, "US", field="to")
     with uow:
         conn = uow.connection
-        row = queries.number_owner(conn, called)
-        if row is None:
+        owner = queries.number_owner(conn, called)
+        if owner is None:
             raise NotFound(f"{to!r} is not a number any organization holds", field="to")
-        org_id, org = row.id, queries.org_policy(row)
+        org_id, org, number_path = owner
         caller_e164 = phone.parse_number(caller, org.default_country, field="from")
-        facts = _inbound_facts(conn, org_id, org, row.number_path, called, caller_e164)
+        facts = _inbound_facts(conn, org_id, org, number_path, called, caller_e164)
         route = replace(route_inbound(facts, now), call_id=new_id("in"))
         if not dry_run:
             queries.record_inbound(conn, org_id, route, called=called, caller=caller_e164, at=now)
@@ -167,15 +168,15 @@ def _inbound_facts(
     path = tuple(InboundStep(s) for s in number_path) if number_path else org.call_path
     direct = last_call = last_caller = owner = None
     if InboundStep.DIRECT_NUMBER in path:
-        direct = queries.user_by(conn, org_id, direct_number=called)
+        direct = queries.user_by_direct_number(conn, org_id, called)
     if InboundStep.LAST_CALLER in path:
         past = queries.history(conn, org_id, caller)
         last_call = past[0] if past else None
         if last_call is not None:
-            last_caller = queries.users_by_key(conn, org_id, [last_call.user]).get(last_call.user)
+            last_caller = queries.user_by_key(conn, org_id, last_call.user)
     if InboundStep.LEAD_OWNER in path:
-        owner_key = queries.contact_owner(conn, org_id, caller)
-        if owner_key:
-            owner = queries.users_by_key(conn, org_id, [owner_key]).get(owner_key)
+        known = queries.contact(conn, org_id, caller)
+        if known is not None and known[1]:
+            owner = queries.user_by_key(conn, org_id, known[1])
     return InboundFacts(org=org, called=called, caller=caller, path=path, direct_user=direct,
                         last_call=last_call, last_caller=last_caller, lead_owner=owner)

@@ -59,7 +59,10 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(connection: Connection) -> None:
         # A deferred BEGIN that reads then writes fails with "database is locked" when
         # another process wrote in between; taking the write lock up front cannot.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Sent to the driver directly: through exec_driver_sql it cost ~50 µs a call.
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.execute("BEGIN IMMEDIATE")
 
     return engine
 

@@ -1,7 +1,7 @@
 """The reads and writes of the call path: gather facts, claim a number, record a call.
 
-Each function runs one or two indexed statements on the caller's connection; the
-services compose them inside one transaction.
+Each function runs one indexed statement on the caller's connection (see ``sql.py`` for
+why at the driver level); the services compose them inside one transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, exists, insert, literal, or_, select, union, update
+from sqlalchemy import Connection
 
 from callsign.domain.errors import NotFound
 from callsign.domain.model import (
@@ -26,21 +26,17 @@ from callsign.domain.model import (
     ProjectPolicy,
     Route,
 )
-from callsign.store.tables import (
-    NEVER,
-    calls,
-    contacts,
-    inbound_calls,
-    number_area_codes,
-    numbers,
-    orgs,
-    project_numbers,
-    projects,
-    users,
-)
+from callsign.store.sql import Statement, json_param, json_value, time_param, time_value
+from callsign.store.tables import NEVER
 
 HISTORY_LIMIT = 500  # a contact's calls read per decision; far more than any cadence uses
 LRU_CANDIDATES = 32  # least recently presented numbers read per area code or region
+
+_ORG = """o.id, o.slug, o.default_country, o.timezone, o.principal_number, o.forwarding_number,
+    o.agent_leg_number, o.local_presence, o.local_presence_fallback, o.restrict_caller_ids,
+    o.calling_hours_start, o.calling_hours_end, o.call_path, o.last_caller_days"""
+_ORG_WIDTH = 14
+_USER = "u.key, u.name, u.work_phone, u.caller_id, u.direct_number, u.allowed_caller_ids, u.active"
 
 
 def _time(text: str | None) -> time | None:
@@ -48,102 +44,140 @@ def _time(text: str | None) -> time | None:
 
 
 def org_policy(row: Any) -> OrgPolicy:
-    start, end = _time(row.calling_hours_start), _time(row.calling_hours_end)
+    """An OrgPolicy from the columns of ``_ORG``, in order."""
+    (_, slug, country, zone, principal, forwarding, agent_leg, local_presence, fallback,
+     restrict, start, end, call_path, last_caller_days) = row[:_ORG_WIDTH]
+    begin, finish = _time(start), _time(end)
     return OrgPolicy(
-        slug=row.slug,
-        principal_number=row.principal_number,
-        default_country=row.default_country,
-        timezone=row.timezone,
-        forwarding_number=row.forwarding_number,
-        agent_leg_number=row.agent_leg_number,
-        local_presence=row.local_presence,
-        local_presence_fallback=row.local_presence_fallback,
-        restrict_caller_ids=row.restrict_caller_ids,
-        calling_hours=CallingHours(start, end) if start and end else None,
-        call_path=tuple(InboundStep(step) for step in row.call_path),
-        last_caller_days=row.last_caller_days,
+        slug=slug, principal_number=principal, default_country=country, timezone=zone,
+        forwarding_number=forwarding, agent_leg_number=agent_leg,
+        local_presence=bool(local_presence), local_presence_fallback=fallback,
+        restrict_caller_ids=bool(restrict),
+        calling_hours=CallingHours(begin, finish) if begin and finish else None,
+        call_path=tuple(InboundStep(step) for step in json_value(call_path)),
+        last_caller_days=last_caller_days,
     )
 
 
 def agent(row: Any) -> Agent:
-    return Agent(
-        id=row.key,
-        name=row.name,
-        work_phone=row.work_phone,
-        caller_id=row.caller_id,
-        direct_number=row.direct_number,
-        allowed_caller_ids=frozenset(row.allowed_caller_ids or ()),
-        active=row.active,
-    )
+    """An Agent from the columns of ``_USER``, in order."""
+    key, name, work_phone, caller_id, direct_number, allowed, active = row
+    return Agent(id=key, name=name, work_phone=work_phone, caller_id=caller_id,
+                 direct_number=direct_number,
+                 allowed_caller_ids=frozenset(json_value(allowed) or ()), active=bool(active))
 
 
-_USER_COLUMNS = [users.c.key, users.c.name, users.c.work_phone, users.c.caller_id,
-                 users.c.direct_number, users.c.allowed_caller_ids, users.c.active]
+_ORG_BY_SLUG = Statement(f"SELECT {_ORG} FROM orgs o WHERE o.slug = :org")
+_ORG_AND_USER = Statement(f"""
+    SELECT {_ORG}, {_USER}
+    FROM orgs o LEFT JOIN users u ON u.org_id = o.id AND u.key = :user
+    WHERE o.slug = :org""")
+_PROJECT = Statement("""
+    SELECT id, key, first_call, keep_previous_number, next_calls, outcome_numbers, agent_number
+    FROM projects WHERE org_id = :org_id AND key = :key""")
+_POOL = Statement("""
+    SELECT n.e164 FROM project_numbers p JOIN numbers n ON n.id = p.number_id
+    WHERE p.project_id = :project_id ORDER BY p.position""")
+_CONTACT = Statement(
+    "SELECT line_type, owner FROM contacts WHERE org_id = :org_id AND phone = :phone")
+_HISTORY = Statement(f"""
+    SELECT id, at, caller_id, user_key, project_key, outcome FROM calls
+    WHERE org_id = :org_id AND to_number = :phone
+    ORDER BY at DESC LIMIT {HISTORY_LIMIT}""")
+_CANDIDATES = Statement(f"""
+    SELECT n.e164, n.status, n.region, n.daily_cap, n.usage_day, n.usage_count,
+           n.last_presented_at,
+           EXISTS (SELECT 1 FROM number_area_codes s
+                   WHERE s.number_id = n.id AND s.area_code = :area_code) AS serves
+    FROM numbers n
+    WHERE n.status != 'released' AND n.id IN (
+        SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific
+        UNION SELECT number_id FROM project_numbers WHERE project_id = :project_id
+        UNION SELECT number_id FROM (
+            SELECT number_id FROM number_area_codes
+            WHERE org_id = :org_id AND area_code = :area_code AND active
+            ORDER BY last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_local
+        UNION SELECT id FROM (
+            SELECT id FROM numbers
+            WHERE org_id = :org_id AND region = :region AND status = 'active'
+            ORDER BY last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_region)""",
+    lists=["specific"])
+# The cap test and the increment are one statement: concurrent transactions can never
+# both take a number's last slot. (On PostgreSQL at READ COMMITTED a row updated
+# meanwhile is re-read and this whole WHERE is evaluated again on the new version.)
+# A trigger copies the presentation time to the number's area codes.
+_CLAIM = Statement("""
+    UPDATE numbers
+    SET usage_count = CASE WHEN usage_day = :day THEN usage_count + 1 ELSE 1 END,
+        usage_day = :day, last_presented_at = :now
+    WHERE org_id = :org_id AND e164 = :e164 AND status != 'released'
+      AND (:force OR daily_cap IS NULL OR usage_day IS NULL OR usage_day != :day
+           OR usage_count < daily_cap)
+    RETURNING id""")
+_HELD = Statement(
+    "SELECT id FROM numbers WHERE org_id = :org_id AND e164 = :e164 AND status != 'released'")
+_RECORD_CALL = Statement("""
+    INSERT INTO calls (id, org_id, at, user_key, to_number, caller_id, rule, project_key,
+                       channel, trace)
+    VALUES (:id, :org_id, :at, :user_key, :to_number, :caller_id, :rule, :project_key,
+            :channel, :trace)""")
+_SET_OUTCOME = Statement("""
+    UPDATE calls SET outcome = :outcome, outcome_at = :at
+    WHERE id = :id AND (:org_id IS NULL OR org_id = :org_id)""")
+_NUMBER_OWNER = Statement(f"""
+    SELECT {_ORG}, n.call_path FROM numbers n JOIN orgs o ON o.id = n.org_id
+    WHERE n.e164 = :e164 AND n.status != 'released'""")
+_USER_BY_DIRECT_NUMBER = Statement(f"""
+    SELECT {_USER} FROM users u WHERE u.org_id = :org_id AND u.direct_number = :number""")
+_USER_BY_KEY = Statement(f"SELECT {_USER} FROM users u WHERE u.org_id = :org_id AND u.key = :key")
+_RECORD_INBOUND = Statement("""
+    INSERT INTO inbound_calls (id, org_id, at, to_number, from_number, destination, rule,
+                               user_key, trace)
+    VALUES (:id, :org_id, :at, :to_number, :from_number, :destination, :rule, :user_key,
+            :trace)""")
 
 
 def org_id_and_policy(conn: Connection, slug: str) -> tuple[int, OrgPolicy]:
-    row = conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
+    row = _ORG_BY_SLUG.run(conn, {"org": slug}).fetchone()
     if row is None:
         raise NotFound(f"no organization {slug!r}", field="org")
-    return row.id, org_policy(row)
+    return int(row[0]), org_policy(row)
 
 
 def org_and_user(conn: Connection, slug: str, user_key: str) -> tuple[int, OrgPolicy, Agent]:
     """The organization and one of its users, in one read."""
-    query = (
-        select(orgs, *_USER_COLUMNS)
-        .select_from(orgs.outerjoin(users, and_(users.c.org_id == orgs.c.id,
-                                                users.c.key == user_key)))
-        .where(orgs.c.slug == slug)
-    )
-    row = conn.execute(query).first()
+    row = _ORG_AND_USER.run(conn, {"org": slug, "user": user_key}).fetchone()
     if row is None:
         raise NotFound(f"no organization {slug!r}", field="org")
-    if row.key is None:
+    if row[_ORG_WIDTH] is None:
         raise NotFound(f"no user {user_key!r} in organization {slug!r}", field="user")
-    return row.id, org_policy(row), agent(row)
+    return int(row[0]), org_policy(row), agent(row[_ORG_WIDTH:])
 
 
 def project_policy(conn: Connection, org_id: int, key: str) -> tuple[int, ProjectPolicy]:
-    row = conn.execute(
-        select(projects).where(projects.c.org_id == org_id, projects.c.key == key)
-    ).first()
+    row = _PROJECT.run(conn, {"org_id": org_id, "key": key}).fetchone()
     if row is None:
         raise NotFound(f"no project {key!r}", field="project")
-    pool = conn.execute(
-        select(numbers.c.e164)
-        .join(project_numbers, project_numbers.c.number_id == numbers.c.id)
-        .where(project_numbers.c.project_id == row.id)
-        .order_by(project_numbers.c.position)
-    ).scalars().all()
-    return row.id, ProjectPolicy(
-        id=row.key,
-        pool=tuple(pool),
-        first_call=row.first_call,
-        keep_previous_number=row.keep_previous_number,
-        next_calls=Logic(row.next_calls),
-        outcome_numbers=dict(row.outcome_numbers),
-        agent_number=row.agent_number,
+    project_id, key, first_call, keep_previous, next_calls, outcome_numbers, agent_number = row
+    pool = tuple(r[0] for r in _POOL.run(conn, {"project_id": project_id}).fetchall())
+    return int(project_id), ProjectPolicy(
+        id=key, pool=pool, first_call=first_call, keep_previous_number=bool(keep_previous),
+        next_calls=Logic(next_calls), outcome_numbers=dict(json_value(outcome_numbers)),
+        agent_number=agent_number,
     )
 
 
-def contact_line_type(conn: Connection, org_id: int, phone: str) -> str | None:
-    return conn.execute(
-        select(contacts.c.line_type).where(contacts.c.org_id == org_id, contacts.c.phone == phone)
-    ).scalar()
+def contact(conn: Connection, org_id: int, phone: str) -> tuple[str, str | None] | None:
+    """The contact's (line type, owner), or None if ``phone`` is not a contact."""
+    row = _CONTACT.run(conn, {"org_id": org_id, "phone": phone}).fetchone()
+    return (row[0], row[1]) if row is not None else None
 
 
 def history(conn: Connection, org_id: int, phone: str) -> tuple[PastCall, ...]:
     """This organization's outbound calls to ``phone``, newest first."""
-    rows = conn.execute(
-        select(calls.c.id, calls.c.at, calls.c.caller_id, calls.c.user_key,
-               calls.c.project_key, calls.c.outcome)
-        .where(calls.c.org_id == org_id, calls.c.to_number == phone)
-        .order_by(calls.c.at.desc())
-        .limit(HISTORY_LIMIT)
-    ).all()
-    return tuple(PastCall(r.id, r.at, r.caller_id, r.user_key, r.project_key, r.outcome)
-                 for r in rows)
+    rows = _HISTORY.run(conn, {"org_id": org_id, "phone": phone}).fetchall()
+    return tuple(PastCall(call_id, time_value(at), caller_id, user, project, outcome)
+                 for call_id, at, caller_id, user, project, outcome in rows)
 
 
 def candidate_numbers(
@@ -161,51 +195,22 @@ def candidate_numbers(
     Reads the named numbers, the project's pool, and the least recently presented
     active numbers serving the area code (and in the region), by index ranges.
     """
-    wanted = [
-        select(numbers.c.id).where(numbers.c.org_id == org_id,
-                                   numbers.c.e164.in_(sorted(set(specific)))),
-    ]
-    if project_id is not None:
-        wanted.append(select(project_numbers.c.number_id)
-                      .where(project_numbers.c.project_id == project_id))
-    if area_code is not None:
-        wanted.append(select(
-            select(number_area_codes.c.number_id)
-            .where(number_area_codes.c.org_id == org_id,
-                   number_area_codes.c.area_code == area_code,
-                   number_area_codes.c.active.is_(True))
-            .order_by(number_area_codes.c.last_presented_at)
-            .limit(LRU_CANDIDATES).subquery().c.number_id))
-    if region is not None:
-        wanted.append(select(
-            select(numbers.c.id)
-            .where(numbers.c.org_id == org_id, numbers.c.region == region,
-                   numbers.c.status == NumberStatus.ACTIVE)
-            .order_by(numbers.c.last_presented_at)
-            .limit(LRU_CANDIDATES).subquery().c.id))
-    serves = (
-        exists().where(number_area_codes.c.number_id == numbers.c.id,
-                       number_area_codes.c.area_code == area_code)
-        if area_code is not None else literal(False)
-    )
-    rows = conn.execute(
-        select(numbers.c.e164, numbers.c.status, numbers.c.region, numbers.c.daily_cap,
-               numbers.c.usage_day, numbers.c.usage_count, numbers.c.last_presented_at,
-               serves.label("serves"))
-        .where(numbers.c.id.in_(union(*wanted)), numbers.c.status != NumberStatus.RELEASED)
-    ).all()
-    states = {
-        r.e164: NumberState(
-            e164=r.e164,
-            status=NumberStatus(r.status),
-            region=r.region,
-            daily_cap=r.daily_cap,
-            used_today=r.usage_count if r.usage_day == day else 0,
-            last_presented_at=None if r.last_presented_at == NEVER else r.last_presented_at,
+    rows = _CANDIDATES.run(conn, {
+        "org_id": org_id, "specific": sorted(set(specific)), "project_id": project_id,
+        "area_code": area_code, "region": region,
+    }).fetchall()
+    states: dict[str, NumberState] = {}
+    serving: set[str] = set()
+    for e164, status, number_region, cap, usage_day, usage_count, last, serves in rows:
+        presented = time_value(last)
+        states[e164] = NumberState(
+            e164=e164, status=NumberStatus(status), region=number_region, daily_cap=cap,
+            used_today=usage_count if usage_day == day else 0,
+            last_presented_at=None if presented == NEVER else presented,
         )
-        for r in rows
-    }
-    return states, frozenset(r.e164 for r in rows if r.serves)
+        if serves:
+            serving.add(e164)
+    return states, frozenset(serving)
 
 
 def claim_number(
@@ -213,97 +218,67 @@ def claim_number(
 ) -> bool:
     """Count one presentation of ``e164`` today, atomically; False if its cap is reached.
 
-    One conditional UPDATE: the cap test and the increment are a single statement, so
-    concurrent transactions can never both take the last slot. A number outside the
-    inventory (a principal number that is not stored) has nothing to count.
+    A number outside the inventory (a principal number that is not stored) has nothing
+    to count.
     """
-    under_cap = or_(numbers.c.daily_cap.is_(None), numbers.c.usage_day != day,
-                    numbers.c.usage_day.is_(None), numbers.c.usage_count < numbers.c.daily_cap)
-    conditions = [numbers.c.org_id == org_id, numbers.c.e164 == e164,
-                  numbers.c.status != NumberStatus.RELEASED]
-    if within_cap:
-        conditions.append(under_cap)
-    counted = conn.execute(
-        update(numbers)
-        .where(*conditions)
-        .values(usage_count=_next_count(day), usage_day=day, last_presented_at=now)
-        .returning(numbers.c.id)
-    ).scalar()
-    if counted is None:
-        return not within_cap or not _held(conn, org_id, e164)
-    conn.execute(update(number_area_codes)
-                 .where(number_area_codes.c.number_id == counted)
-                 .values(last_presented_at=now))
-    return True
-
-
-def _next_count(day: str) -> Any:
-    return case((numbers.c.usage_day == day, numbers.c.usage_count + 1), else_=1)
-
-
-def _held(conn: Connection, org_id: int, e164: str) -> bool:
-    return conn.execute(
-        select(numbers.c.id).where(numbers.c.org_id == org_id, numbers.c.e164 == e164,
-                                   numbers.c.status != NumberStatus.RELEASED)
-    ).first() is not None
+    counted = _CLAIM.run(conn, {"org_id": org_id, "e164": e164, "day": day,
+                                "now": time_param(conn, now), "force": not within_cap})
+    if counted.fetchone() is not None:
+        return True
+    if not within_cap:
+        return True
+    return _HELD.run(conn, {"org_id": org_id, "e164": e164}).fetchone() is None
 
 
 def record_call(
     conn: Connection, org_id: int, decision: Decision, *, user: str, project: str | None,
     channel: str, at: datetime,
 ) -> None:
-    conn.execute(insert(calls).values(
-        id=decision.call_id, org_id=org_id, at=at, user_key=user, to_number=decision.to,
-        caller_id=decision.caller_id, rule=decision.rule, project_key=project, channel=channel,
-        trace=[step.as_dict() for step in decision.trace],
-    ))
+    _RECORD_CALL.run(conn, {
+        "id": decision.call_id, "org_id": org_id, "at": time_param(conn, at), "user_key": user,
+        "to_number": decision.to, "caller_id": decision.caller_id, "rule": decision.rule,
+        "project_key": project, "channel": str(channel),
+        "trace": json_param([step.as_dict() for step in decision.trace]),
+    })
 
 
 def set_outcome(conn: Connection, call_id: str, outcome: str, at: datetime,
                 org_id: int | None = None) -> bool:
-    conditions = [calls.c.id == call_id]
-    if org_id is not None:
-        conditions.append(calls.c.org_id == org_id)
-    result = conn.execute(update(calls).where(*conditions).values(outcome=outcome, outcome_at=at))
-    return bool(result.rowcount)
+    cursor = _SET_OUTCOME.run(conn, {"id": call_id, "outcome": outcome,
+                                     "at": time_param(conn, at), "org_id": org_id})
+    return bool(cursor.rowcount)
 
 
 # -- inbound --------------------------------------------------------------------------
 
-def number_owner(conn: Connection, e164: str) -> Any | None:
-    """The organization row holding ``e164``, with the number's own ``number_path``."""
-    return conn.execute(
-        select(orgs, numbers.c.call_path.label("number_path"))
-        .join(numbers, orgs.c.id == numbers.c.org_id)
-        .where(numbers.c.e164 == e164, numbers.c.status != NumberStatus.RELEASED)
-    ).first()
+def number_owner(conn: Connection, e164: str) -> tuple[int, OrgPolicy, list[str] | None] | None:
+    """(org id, org policy, the number's own call path) for the org holding ``e164``."""
+    row = _NUMBER_OWNER.run(conn, {"e164": e164}).fetchone()
+    if row is None:
+        return None
+    return int(row[0]), org_policy(row), json_value(row[_ORG_WIDTH])
 
 
-def user_by(conn: Connection, org_id: int, **match: str) -> Agent | None:
-    (column, value), = match.items()
-    row = conn.execute(
-        select(*_USER_COLUMNS).where(users.c.org_id == org_id, users.c[column] == value).limit(1)
-    ).first()
+def user_by_direct_number(conn: Connection, org_id: int, number: str) -> Agent | None:
+    row = _USER_BY_DIRECT_NUMBER.run(conn, {"org_id": org_id, "number": number}).fetchone()
     return agent(row) if row is not None else None
 
 
-def contact_owner(conn: Connection, org_id: int, phone: str) -> str | None:
-    return conn.execute(
-        select(contacts.c.owner).where(contacts.c.org_id == org_id, contacts.c.phone == phone)
-    ).scalar()
+def user_by_key(conn: Connection, org_id: int, key: str) -> Agent | None:
+    row = _USER_BY_KEY.run(conn, {"org_id": org_id, "key": key}).fetchone()
+    return agent(row) if row is not None else None
 
 
 def record_inbound(conn: Connection, org_id: int, route: Route, *, called: str, caller: str,
                    at: datetime) -> None:
-    conn.execute(insert(inbound_calls).values(
-        id=route.call_id, org_id=org_id, at=at, to_number=called, from_number=caller,
-        destination=route.destination, rule=route.rule, user_key=route.user,
-        trace=[step.as_dict() for step in route.trace],
-    ))
+    _RECORD_INBOUND.run(conn, {
+        "id": route.call_id, "org_id": org_id, "at": time_param(conn, at), "to_number": called,
+        "from_number": caller, "destination": route.destination, "rule": route.rule,
+        "user_key": route.user,
+        "trace": json_param([step.as_dict() for step in route.trace]),
+    })
 
 
 def users_by_key(conn: Connection, org_id: int, keys: Iterable[str]) -> Mapping[str, Agent]:
-    rows = conn.execute(
-        select(*_USER_COLUMNS).where(users.c.org_id == org_id, users.c.key.in_(sorted(set(keys))))
-    ).all()
-    return {row.key: agent(row) for row in rows}
+    found = (user_by_key(conn, org_id, key) for key in sorted(set(keys)))
+    return {user.id: user for user in found if user is not None}
