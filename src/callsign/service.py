@@ -6,6 +6,8 @@ records the result in the same transaction.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import uuid
 from dataclasses import replace
@@ -31,6 +33,7 @@ from callsign.domain.model import (
 )
 from callsign.domain.outbound import decide_outbound
 from callsign.store import queries
+from callsign.store.sql import integrity_errors
 from callsign.store.uow import UnitOfWork
 
 MAX_CLAIMS = 8  # re-decisions when a concurrent call took a number's last slot
@@ -60,14 +63,45 @@ def callee_for(raw: str, org: OrgPolicy, contact_line_type: str | None) -> Calle
     )
 
 
+def request_hash(request: OutboundRequest) -> str:
+    """A fingerprint of a request, to tell a retry from a different call."""
+    fields = [request.org, request.user, request.to, request.project, request.caller_id,
+              str(request.channel), request.consented]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
+
+
 def place_call(
     uow: UnitOfWork, request: OutboundRequest, *, now: datetime, rng: random.Random,
-    dry_run: bool = False,
+    dry_run: bool = False, idempotency_key: str | None = None,
 ) -> Decision:
-    """Decide the caller ID for one call and record it, unless ``dry_run``."""
+    """Decide the caller ID for one call and record it, unless ``dry_run``.
+
+    With ``idempotency_key``, a retry of the same request returns the first decision
+    and records nothing; the same key with a different request is a Conflict.
+    """
+    for attempt in range(2):
+        try:
+            return _place_call(uow, request, now=now, rng=rng, dry_run=dry_run,
+                               idempotency_key=idempotency_key)
+        except integrity_errors(uow.engine):
+            # Two first tries with one key raced (PostgreSQL): the loser reads the winner's.
+            if idempotency_key is None or attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _place_call(
+    uow: UnitOfWork, request: OutboundRequest, *, now: datetime, rng: random.Random,
+    dry_run: bool, idempotency_key: str | None,
+) -> Decision:
     with uow:
         conn = uow.connection
         org_id, org, user = queries.org_and_user(conn, request.org, request.user)
+        fingerprint = request_hash(request) if idempotency_key else ""
+        if idempotency_key and not dry_run:
+            earlier = queries.idempotent_decision(conn, org_id, idempotency_key, fingerprint)
+            if earlier is not None:
+                return earlier
         if not user.active:
             raise InvalidInput(f"user {user.id!r} is inactive", field="user")
         raw_to = request.to.strip()
@@ -89,6 +123,8 @@ def place_call(
             return decision
         queries.record_call(conn, org_id, decision, user=user.id, project=request.project,
                             channel=request.channel, at=now)
+        if idempotency_key:
+            queries.remember_decision(conn, org_id, idempotency_key, fingerprint, decision, now)
         uow.commit()
         return decision
 

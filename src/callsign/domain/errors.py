@@ -8,6 +8,7 @@
     │   ├── NotPresentable    a per-call caller ID that may not be presented
     │   └── OutsideCallingHours
     ├── Conflict              the request clashes with the stored state
+    ├── Unauthorized          a missing, unknown or revoked API key or webhook signature
     └── ConfigError           an organization file with one or more errors
 
 Every error names the field it concerns (``field``), so the CLI, the API and the
@@ -73,6 +74,12 @@ class Conflict(CallsignError):
     """The request clashes with what is stored (a duplicate, a reused key)."""
 
     code = "conflict"
+
+
+class Unauthorized(CallsignError):
+    """A missing, malformed, unknown or revoked API key, or a forged webhook."""
+
+    code = "unauthorized"
 
 
 class ConfigError(InvalidInput):

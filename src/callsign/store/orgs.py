@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from callsign.domain import phone
 from callsign.domain.errors import ConfigError, NotFound
@@ -35,10 +35,10 @@ from callsign.store.tables import (
 def apply_document(conn: Connection, doc: OrgDocument) -> int:
     """Make the stored organization equal to ``doc``; returns the org id. Call history stays."""
     org_id = _upsert_org(conn, doc)
-    number_ids = _apply_numbers(conn, org_id, doc)
+    _apply_numbers(conn, org_id, doc)
     _apply_users(conn, org_id, doc.users)
     _apply_contacts(conn, org_id, doc.contacts)
-    _apply_projects(conn, org_id, doc.projects, number_ids)
+    _apply_projects(conn, org_id, doc.projects)
     return org_id
 
 
@@ -146,110 +146,173 @@ def release_number(conn: Connection, org_id: int, number_id: int, e164: str) -> 
     return "deleted"
 
 
+def upsert_user(conn: Connection, org_id: int, user: UserDoc) -> None:
+    values = {"name": user.name, "work_phone": user.work_phone, "caller_id": user.caller_id,
+              "direct_number": user.direct_number,
+              "allowed_caller_ids": list(user.allowed_caller_ids), "active": user.active}
+    done = conn.execute(update(users).where(users.c.org_id == org_id, users.c.key == user.id)
+                        .values(**values))
+    if not done.rowcount:
+        conn.execute(insert(users).values(org_id=org_id, key=user.id, **values))
+
+
+def upsert_contact(conn: Connection, org_id: int, contact: ContactDoc) -> None:
+    values = {"owner": contact.owner, "line_type": contact.line_type}
+    done = conn.execute(update(contacts).where(contacts.c.org_id == org_id,
+                                               contacts.c.phone == contact.phone)
+                        .values(**values))
+    if not done.rowcount:
+        conn.execute(insert(contacts).values(org_id=org_id, phone=contact.phone, **values))
+
+
+def upsert_project(conn: Connection, org_id: int, project: ProjectDoc) -> None:
+    """Create or replace a project and its pool (pool numbers must be held by the org)."""
+    values = {"name": project.name, "first_call": project.first_call,
+              "keep_previous_number": project.keep_previous_number,
+              "next_calls": str(project.next_calls),
+              "outcome_numbers": dict(project.outcome_numbers),
+              "agent_number": project.agent_number}
+    project_id = conn.execute(select(projects.c.id).where(
+        projects.c.org_id == org_id, projects.c.key == project.id)).scalar()
+    if project_id is None:
+        project_id = conn.execute(insert(projects).values(
+            org_id=org_id, key=project.id, **values).returning(projects.c.id)).scalar_one()
+    else:
+        conn.execute(update(projects).where(projects.c.id == project_id).values(**values))
+    conn.execute(delete(project_numbers).where(project_numbers.c.project_id == project_id))
+    if project.numbers:
+        ids = dict(conn.execute(select(numbers.c.e164, numbers.c.id).where(
+            numbers.c.org_id == org_id, numbers.c.e164.in_(project.numbers),
+            numbers.c.status != NumberStatus.RELEASED)).all())
+        conn.execute(insert(project_numbers), [
+            {"project_id": project_id, "number_id": ids[n], "position": i}
+            for i, n in enumerate(project.numbers)])
+
+
+def delete_rows(conn: Connection, table: Table, org_id: int, column: str,
+                keys: set[str]) -> int:
+    """Delete the org's rows of ``table`` whose ``column`` is in ``keys``."""
+    if not keys:
+        return 0
+    done = conn.execute(delete(table).where(table.c.org_id == org_id,
+                                            table.c[column].in_(sorted(keys))))
+    return int(done.rowcount)
+
+
+def _keys(conn: Connection, table: Table, org_id: int, column: str) -> set[str]:
+    return set(conn.execute(select(table.c[column]).where(table.c.org_id == org_id)).scalars())
+
+
 def _apply_users(conn: Connection, org_id: int, docs: list[UserDoc]) -> None:
-    existing = dict(conn.execute(select(users.c.key, users.c.id)
-                                 .where(users.c.org_id == org_id)).all())
+    stale = _keys(conn, users, org_id, "key") - {u.id for u in docs}
+    delete_rows(conn, users, org_id, "key", stale)
     for user in docs:
-        values = {"name": user.name, "work_phone": user.work_phone, "caller_id": user.caller_id,
-                  "direct_number": user.direct_number,
-                  "allowed_caller_ids": list(user.allowed_caller_ids), "active": user.active}
-        if user.id in existing:
-            conn.execute(update(users).where(users.c.id == existing[user.id]).values(**values))
-        else:
-            conn.execute(insert(users).values(org_id=org_id, key=user.id, **values))
-    stale = set(existing) - {u.id for u in docs}
-    if stale:
-        conn.execute(delete(users).where(users.c.org_id == org_id, users.c.key.in_(stale)))
+        upsert_user(conn, org_id, user)
 
 
 def _apply_contacts(conn: Connection, org_id: int, docs: list[ContactDoc]) -> None:
-    existing = dict(conn.execute(select(contacts.c.phone, contacts.c.id)
-                                 .where(contacts.c.org_id == org_id)).all())
+    delete_rows(conn, contacts, org_id, "phone",
+                _keys(conn, contacts, org_id, "phone") - {c.phone for c in docs})
     for contact in docs:
-        values = {"owner": contact.owner, "line_type": contact.line_type}
-        if contact.phone in existing:
-            conn.execute(update(contacts).where(contacts.c.id == existing[contact.phone])
-                         .values(**values))
-        else:
-            conn.execute(insert(contacts).values(org_id=org_id, phone=contact.phone, **values))
-    stale = set(existing) - {c.phone for c in docs}
-    if stale:
-        conn.execute(delete(contacts).where(contacts.c.org_id == org_id,
-                                            contacts.c.phone.in_(stale)))
+        upsert_contact(conn, org_id, contact)
 
 
-def _apply_projects(conn: Connection, org_id: int, docs: list[ProjectDoc],
-                    number_ids: dict[str, int]) -> None:
-    existing = dict(conn.execute(select(projects.c.key, projects.c.id)
-                                 .where(projects.c.org_id == org_id)).all())
+def _apply_projects(conn: Connection, org_id: int, docs: list[ProjectDoc]) -> None:
+    delete_rows(conn, projects, org_id, "key",
+                _keys(conn, projects, org_id, "key") - {p.id for p in docs})
     for project in docs:
-        values = {"name": project.name, "first_call": project.first_call,
-                  "keep_previous_number": project.keep_previous_number,
-                  "next_calls": str(project.next_calls),
-                  "outcome_numbers": dict(project.outcome_numbers),
-                  "agent_number": project.agent_number}
-        project_id = existing.get(project.id)
-        if project_id is None:
-            project_id = conn.execute(insert(projects).values(
-                org_id=org_id, key=project.id, **values).returning(projects.c.id)).scalar_one()
-        else:
-            conn.execute(update(projects).where(projects.c.id == project_id).values(**values))
-        conn.execute(delete(project_numbers).where(project_numbers.c.project_id == project_id))
-        if project.numbers:
-            conn.execute(insert(project_numbers), [
-                {"project_id": project_id, "number_id": number_ids[n], "position": i}
-                for i, n in enumerate(project.numbers)])
-    stale = set(existing) - {p.id for p in docs}
-    if stale:
-        conn.execute(delete(projects).where(projects.c.org_id == org_id,
-                                            projects.c.key.in_(stale)))
+        upsert_project(conn, org_id, project)
+
+
+def users_of(conn: Connection, org_id: int, key: str | None = None) -> list[UserDoc]:
+    query = select(users).where(users.c.org_id == org_id).order_by(users.c.id)
+    if key is not None:
+        query = query.where(users.c.key == key)
+    return [UserDoc(id=r.key, name=r.name, work_phone=r.work_phone, caller_id=r.caller_id,
+                    direct_number=r.direct_number, allowed_caller_ids=list(r.allowed_caller_ids),
+                    active=r.active)
+            for r in conn.execute(query)]
+
+
+def contacts_of(conn: Connection, org_id: int, phone: str | None = None, *,
+                owner: str | None = None, limit: int | None = None,
+                after: str | None = None) -> list[ContactDoc]:
+    query = select(contacts).where(contacts.c.org_id == org_id).order_by(contacts.c.phone)
+    if phone is not None:
+        query = query.where(contacts.c.phone == phone)
+    if owner is not None:
+        query = query.where(contacts.c.owner == owner)
+    if after is not None:
+        query = query.where(contacts.c.phone > after)
+    if limit is not None:
+        query = query.limit(limit)
+    return [ContactDoc(phone=r.phone, owner=r.owner, line_type=r.line_type)
+            for r in conn.execute(query)]
+
+
+def projects_of(conn: Connection, org_id: int, key: str | None = None) -> list[ProjectDoc]:
+    query = select(projects).where(projects.c.org_id == org_id).order_by(projects.c.id)
+    if key is not None:
+        query = query.where(projects.c.key == key)
+    rows = conn.execute(query).all()
+    pools: dict[int, list[str]] = {}
+    for project_id, e164 in conn.execute(
+            select(project_numbers.c.project_id, numbers.c.e164)
+            .join(numbers, numbers.c.id == project_numbers.c.number_id)
+            .where(project_numbers.c.project_id.in_([r.id for r in rows]))
+            .order_by(project_numbers.c.position)):
+        pools.setdefault(project_id, []).append(e164)
+    return [ProjectDoc(id=r.key, name=r.name, numbers=pools.get(r.id, []),
+                       first_call=r.first_call, keep_previous_number=r.keep_previous_number,
+                       next_calls=r.next_calls, outcome_numbers=r.outcome_numbers,
+                       agent_number=r.agent_number)
+            for r in rows]
+
+
+def org_row(conn: Connection, slug: str) -> Any:
+    row = conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
+    if row is None:
+        raise NotFound(f"no organization {slug!r}", field="org")
+    return row
+
+
+def settings_of(org: Any) -> dict[str, Any]:
+    """The organization-level fields of the document, from its row."""
+    hours = (CallingHoursDoc(start=org.calling_hours_start, end=org.calling_hours_end)
+             if org.calling_hours_start and org.calling_hours_end else None)
+    return {
+        "org": org.slug, "default_country": org.default_country, "timezone": org.timezone,
+        "principal_number": org.principal_number, "forwarding_number": org.forwarding_number,
+        "agent_leg_number": org.agent_leg_number, "local_presence": org.local_presence,
+        "local_presence_fallback": org.local_presence_fallback,
+        "restrict_caller_ids": org.restrict_caller_ids, "calling_hours": hours,
+        "inbound": InboundDoc(path=org.call_path, last_caller_days=org.last_caller_days),
+    }
+
+
+def numbers_of(conn: Connection, org_id: int) -> list[NumberDoc]:
+    number_rows = conn.execute(select(numbers).where(
+        numbers.c.org_id == org_id, numbers.c.status != NumberStatus.RELEASED)
+        .order_by(numbers.c.id)).all()
+    mapped: dict[int, list[str]] = {}
+    for row in conn.execute(select(number_area_codes.c.number_id, number_area_codes.c.area_code)
+                            .where(number_area_codes.c.org_id == org_id,
+                                   number_area_codes.c.mapped.is_(True))
+                            .order_by(number_area_codes.c.area_code)):
+        mapped.setdefault(row.number_id, []).append(row.area_code)
+    return [NumberDoc(number=r.e164, label=r.label, group=r.group_name,
+                      area_codes=mapped.get(r.id, []), daily_cap=r.daily_cap, status=r.status,
+                      provider=r.provider, call_path=r.call_path)
+            for r in number_rows]
 
 
 def export_document(conn: Connection, slug: str) -> OrgDocument:
     """The stored organization as a document that applies back to the same state."""
-    org = conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
-    if org is None:
-        raise NotFound(f"no organization {slug!r}", field="org")
-    number_rows = conn.execute(select(numbers).where(
-        numbers.c.org_id == org.id, numbers.c.status != NumberStatus.RELEASED)
-        .order_by(numbers.c.id)).all()
-    mapped: dict[int, list[str]] = {}
-    for row in conn.execute(select(number_area_codes.c.number_id, number_area_codes.c.area_code)
-                            .where(number_area_codes.c.org_id == org.id,
-                                   number_area_codes.c.mapped.is_(True))
-                            .order_by(number_area_codes.c.area_code)):
-        mapped.setdefault(row.number_id, []).append(row.area_code)
-    by_id = {row.id: row.e164 for row in number_rows}
-    pools: dict[int, list[str]] = {}
-    for row in conn.execute(select(project_numbers).join(projects).where(
-            projects.c.org_id == org.id).order_by(project_numbers.c.position)):
-        pools.setdefault(row.project_id, []).append(by_id[row.number_id])
-    hours = (CallingHoursDoc(start=org.calling_hours_start, end=org.calling_hours_end)
-             if org.calling_hours_start and org.calling_hours_end else None)
+    org = org_row(conn, slug)
     return OrgDocument(
-        org=org.slug, default_country=org.default_country, timezone=org.timezone,
-        principal_number=org.principal_number, forwarding_number=org.forwarding_number,
-        agent_leg_number=org.agent_leg_number, local_presence=org.local_presence,
-        local_presence_fallback=org.local_presence_fallback,
-        restrict_caller_ids=org.restrict_caller_ids, calling_hours=hours,
-        numbers=[NumberDoc(number=r.e164, label=r.label, group=r.group_name,
-                           area_codes=mapped.get(r.id, []), daily_cap=r.daily_cap,
-                           status=r.status, provider=r.provider, call_path=r.call_path)
-                 for r in number_rows],
-        users=[UserDoc(id=r.key, name=r.name, work_phone=r.work_phone, caller_id=r.caller_id,
-                       direct_number=r.direct_number,
-                       allowed_caller_ids=list(r.allowed_caller_ids), active=r.active)
-               for r in conn.execute(select(users).where(users.c.org_id == org.id)
-                                     .order_by(users.c.id))],
-        contacts=[ContactDoc(phone=r.phone, owner=r.owner, line_type=r.line_type)
-                  for r in conn.execute(select(contacts).where(contacts.c.org_id == org.id)
-                                        .order_by(contacts.c.id))],
-        projects=[ProjectDoc(id=r.key, name=r.name, numbers=pools.get(r.id, []),
-                             first_call=r.first_call,
-                             keep_previous_number=r.keep_previous_number,
-                             next_calls=r.next_calls, outcome_numbers=r.outcome_numbers,
-                             agent_number=r.agent_number)
-                  for r in conn.execute(select(projects).where(projects.c.org_id == org.id)
-                                        .order_by(projects.c.id))],
-        inbound=InboundDoc(path=org.call_path, last_caller_days=org.last_caller_days),
+        **settings_of(org),
+        numbers=numbers_of(conn, org.id),
+        users=users_of(conn, org.id),
+        contacts=contacts_of(conn, org.id),
+        projects=projects_of(conn, org.id),
     )

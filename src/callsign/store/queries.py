@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from callsign.domain.errors import NotFound
+from callsign.domain.errors import Conflict, NotFound
 from callsign.domain.model import (
     Agent,
     CallingHours,
@@ -25,6 +25,7 @@ from callsign.domain.model import (
     PastCall,
     ProjectPolicy,
     Route,
+    TraceStep,
 )
 from callsign.store.sql import Statement, json_param, json_value, time_param, time_value
 from callsign.store.tables import NEVER
@@ -240,6 +241,38 @@ def record_call(
         "project_key": project, "channel": str(channel),
         "trace": json_param([step.as_dict() for step in decision.trace]),
     })
+
+
+_IDEMPOTENT = Statement("""
+    SELECT request_hash, response FROM idempotency_keys WHERE org_id = :org_id AND key = :key""")
+_REMEMBER = Statement("""
+    INSERT INTO idempotency_keys (org_id, key, request_hash, call_id, response, created_at)
+    VALUES (:org_id, :key, :request_hash, :call_id, :response, :created_at)""")
+
+
+def idempotent_decision(conn: Connection, org_id: int, key: str,
+                        fingerprint: str) -> Decision | None:
+    """The decision first given for ``key``; Conflict if it was for another request."""
+    row = _IDEMPOTENT.run(conn, {"org_id": org_id, "key": key}).fetchone()
+    if row is None:
+        return None
+    if row[0] != fingerprint:
+        raise Conflict("this Idempotency-Key was used for a different request",
+                       field="Idempotency-Key")
+    data = json_value(row[1])
+    return Decision(caller_id=data["caller_id"], rule=data["rule"], to=data["to"],
+                    trace=tuple(TraceStep(**step) for step in data["trace"]),
+                    counts=data["counts"], call_id=data["call_id"])
+
+
+def remember_decision(conn: Connection, org_id: int, key: str, fingerprint: str,
+                      decision: Decision, at: datetime) -> None:
+    response = {"call_id": decision.call_id, "caller_id": decision.caller_id,
+                "rule": decision.rule, "to": decision.to, "counts": decision.counts,
+                "trace": [step.as_dict() for step in decision.trace]}
+    _REMEMBER.run(conn, {"org_id": org_id, "key": key, "request_hash": fingerprint,
+                         "call_id": decision.call_id, "response": json_param(response),
+                         "created_at": time_param(conn, at)})
 
 
 def set_outcome(conn: Connection, call_id: str, outcome: str, at: datetime,

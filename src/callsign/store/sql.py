@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -80,3 +81,10 @@ def json_value(value: Any) -> Any:
 
 def json_param(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def integrity_errors(engine: Engine) -> tuple[type[Exception], ...]:
+    """The constraint-violation errors of SQLAlchemy and of the driver under it."""
+    dbapi = engine.dialect.dbapi
+    driver_error = getattr(dbapi, "IntegrityError", IntegrityError)
+    return (IntegrityError, driver_error)

@@ -194,3 +194,25 @@ inbound_calls = Table(
     Column("trace", JSON, nullable=False),
     Index("ix_inbound_calls_org_id_at", "org_id", "at"),
 )
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(16), primary_key=True),  # the key's public prefix
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),  # SHA-256 of the secret part
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+    Index("ix_api_keys_org_id", "org_id"),
+)
+
+# A POST /v1/calls retried with the same Idempotency-Key returns the first decision.
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("call_id", String(32), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
