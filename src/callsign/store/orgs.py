@@ -57,6 +57,11 @@ def _org_values(doc: OrgDocument) -> dict[str, Any]:
     }
 
 
+def update_org(conn: Connection, doc: OrgDocument) -> None:
+    """Change only the organization-level settings of an existing organization."""
+    conn.execute(update(orgs).where(orgs.c.slug == doc.org).values(**_org_values(doc)))
+
+
 def _upsert_org(conn: Connection, doc: OrgDocument) -> int:
     org_id = conn.execute(select(orgs.c.id).where(orgs.c.slug == doc.org)).scalar()
     if org_id is None:

@@ -1,0 +1,89 @@
+"""The call log: outbound calls with their decisions, newest first, a page at a time."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+
+from callsign.domain import phone
+from callsign.domain.errors import InvalidInput, NotFound
+from callsign.store import orgs as org_store
+from callsign.store.tables import calls
+from callsign.store.uow import UnitOfWork
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    call_id: str
+    at: datetime
+    user: str
+    to: str
+    caller_id: str
+    rule: str
+    project: str | None
+    channel: str
+    outcome: str | None
+    trace: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "at": self.at.isoformat()}
+
+
+def _record(row: Any) -> CallRecord:
+    return CallRecord(call_id=row.id, at=row.at, user=row.user_key, to=row.to_number,
+                      caller_id=row.caller_id, rule=row.rule, project=row.project_key,
+                      channel=row.channel, outcome=row.outcome, trace=row.trace)
+
+
+def _cursor(record: CallRecord) -> str:
+    return base64.urlsafe_b64encode(f"{record.at.isoformat()}|{record.call_id}".encode()).decode()
+
+
+def _after(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, call_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(at), call_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("is not a cursor this API returned", field="cursor") from exc
+
+
+def list_calls(uow: UnitOfWork, org: str, *, contact: str | None = None,
+               user: str | None = None, since: datetime | None = None, limit: int = 100,
+               cursor: str | None = None) -> tuple[list[CallRecord], str | None]:
+    """One page of calls and the cursor of the next page (None on the last)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"must be between 1 and {MAX_PAGE}", field="limit")
+    with uow:
+        conn = uow.connection
+        row = org_store.org_row(conn, org)
+        query = select(calls).where(calls.c.org_id == row.id)
+        if contact:
+            e164 = phone.parse_number(contact, row.default_country, field="contact")
+            query = query.where(calls.c.to_number == e164)
+        if user:
+            query = query.where(calls.c.user_key == user)
+        if since is not None:
+            query = query.where(calls.c.at >= since)
+        if cursor:
+            at, call_id = _after(cursor)
+            query = query.where(or_(calls.c.at < at, and_(calls.c.at == at, calls.c.id < call_id)))
+        rows = conn.execute(query.order_by(calls.c.at.desc(), calls.c.id.desc())
+                            .limit(limit + 1)).all()
+    records = [_record(r) for r in rows[:limit]]
+    return records, _cursor(records[-1]) if len(rows) > limit else None
+
+
+def get_call(uow: UnitOfWork, org: str, call_id: str) -> CallRecord:
+    with uow:
+        org_id = org_store.org_row(uow.connection, org).id
+        row = uow.connection.execute(select(calls).where(
+            calls.c.org_id == org_id, calls.c.id == call_id)).first()
+    if row is None:
+        raise NotFound(f"no call {call_id!r}", field="call_id")
+    return _record(row)

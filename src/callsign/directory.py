@@ -1,0 +1,214 @@
+"""Use cases on one user, contact or project at a time, and on the org's settings.
+
+Each change is validated by the same rules as a whole organization file: the entity is
+checked inside a small document holding just the numbers and users it refers to, so an
+API call and `callsign apply` accept and refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from callsign.domain import phone
+from callsign.domain.errors import ConfigError, InvalidInput, NotFound
+from callsign.domain.model import NumberStatus
+from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
+from callsign.store import orgs as org_store
+from callsign.store.tables import contacts, numbers, projects, users
+from callsign.store.uow import UnitOfWork
+
+Entity = UserDoc | ContactDoc | ProjectDoc
+_KINDS: dict[type[Any], tuple[str, str]] = {
+    UserDoc: ("users", "user"), ContactDoc: ("contacts", "contact"),
+    ProjectDoc: ("projects", "project"),
+}
+
+
+def _held(conn: Connection, org_id: int, country: str, raws: Iterable[str | None]) -> list[str]:
+    """Which of ``raws`` (in any format) are numbers the org holds, in E.164."""
+    wanted = set()
+    for raw in raws:
+        if raw:
+            try:
+                wanted.add(phone.parse_number(raw, country, field="number"))
+            except InvalidInput:
+                continue  # reported with its path by the document check
+    return list(conn.execute(select(numbers.c.e164).where(
+        numbers.c.org_id == org_id, numbers.c.e164.in_(sorted(wanted)),
+        numbers.c.status != NumberStatus.RELEASED)).scalars())
+
+
+def _referenced(entity: Entity) -> list[str | None]:
+    if isinstance(entity, UserDoc):
+        return [entity.caller_id, entity.direct_number, *entity.allowed_caller_ids]
+    if isinstance(entity, ProjectDoc):
+        return [*entity.numbers, entity.first_call, *entity.outcome_numbers.values()]
+    return []
+
+
+def validated(conn: Connection, org: str, entity: Entity) -> tuple[int, Entity]:
+    """The entity with numbers in E.164, checked as part of the organization."""
+    row = org_store.org_row(conn, org)
+    settings = org_store.settings_of(row)
+    held = _held(conn, row.id, row.default_country, _referenced(entity))
+    plural, _ = _KINDS[type(entity)]
+    data: dict[str, Any] = {
+        **{k: v for k, v in settings.items() if k not in ("calling_hours", "inbound")},
+        "numbers": [{"number": n} for n in held],
+        plural: [entity.model_dump(mode="json")],
+    }
+    if isinstance(entity, ContactDoc) and entity.owner:
+        exists = conn.execute(select(users.c.key).where(
+            users.c.org_id == row.id, users.c.key == entity.owner)).first()
+        if exists:
+            data["users"] = [{"id": entity.owner}]
+    try:
+        document = parse_document(data)
+    except ConfigError as exc:
+        prefix = f"{plural}[0]."
+        raise ConfigError([(path.removeprefix(prefix), message)
+                           for path, message in exc.problems]) from exc
+    checked: Entity = getattr(document, plural)[0]
+    if isinstance(checked, UserDoc) and checked.direct_number:
+        other = conn.execute(select(users.c.key).where(
+            users.c.org_id == row.id, users.c.direct_number == checked.direct_number,
+            users.c.key != checked.id)).scalar()
+        if other is not None:
+            raise ConfigError([("direct_number", f"{checked.direct_number} is already the "
+                                                 f"direct number of {other!r}")])
+    return int(row.id), checked
+
+
+def put(uow: UnitOfWork, org: str, entity: Entity) -> Entity:
+    """Create or replace one user, contact or project."""
+    with uow:
+        conn = uow.connection
+        org_id, checked = validated(conn, org, entity)
+        if isinstance(checked, UserDoc):
+            org_store.upsert_user(conn, org_id, checked)
+        elif isinstance(checked, ContactDoc):
+            org_store.upsert_contact(conn, org_id, checked)
+        else:
+            org_store.upsert_project(conn, org_id, checked)
+        uow.commit()
+        return checked
+
+
+def list_users(uow: UnitOfWork, org: str) -> list[UserDoc]:
+    with uow:
+        return org_store.users_of(uow.connection, org_store.org_row(uow.connection, org).id)
+
+
+def get_user(uow: UnitOfWork, org: str, key: str) -> UserDoc:
+    with uow:
+        found = org_store.users_of(uow.connection, org_store.org_row(uow.connection, org).id, key)
+    if not found:
+        raise NotFound(f"no user {key!r}", field="user")
+    return found[0]
+
+
+def list_projects(uow: UnitOfWork, org: str) -> list[ProjectDoc]:
+    with uow:
+        return org_store.projects_of(uow.connection,
+                                     org_store.org_row(uow.connection, org).id)
+
+
+def get_project(uow: UnitOfWork, org: str, key: str) -> ProjectDoc:
+    with uow:
+        found = org_store.projects_of(uow.connection,
+                                      org_store.org_row(uow.connection, org).id, key)
+    if not found:
+        raise NotFound(f"no project {key!r}", field="project")
+    return found[0]
+
+
+def list_contacts(uow: UnitOfWork, org: str, *, owner: str | None = None, limit: int = 100,
+                  after: str | None = None) -> list[ContactDoc]:
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("must be between 1 and 1000", field="limit")
+    with uow:
+        org_id = org_store.org_row(uow.connection, org).id
+        return org_store.contacts_of(uow.connection, org_id, owner=owner, limit=limit,
+                                     after=after)
+
+
+def get_contact(uow: UnitOfWork, org: str, raw_phone: str) -> ContactDoc:
+    with uow:
+        row = org_store.org_row(uow.connection, org)
+        e164 = phone.parse_number(raw_phone, row.default_country, field="phone")
+        found = org_store.contacts_of(uow.connection, row.id, e164)
+    if not found:
+        raise NotFound(f"no contact {e164}", field="phone")
+    return found[0]
+
+
+def delete(uow: UnitOfWork, org: str, kind: type[Entity], key: str) -> None:
+    """Delete one user, contact or project; call history stays."""
+    table, column = {UserDoc: (users, "key"), ContactDoc: (contacts, "phone"),
+                     ProjectDoc: (projects, "key")}[kind]
+    _, singular = _KINDS[kind]
+    with uow:
+        conn = uow.connection
+        row = org_store.org_row(conn, org)
+        if kind is ContactDoc:
+            key = phone.parse_number(key, row.default_country, field="phone")
+        if kind is UserDoc:
+            _refuse_if_owner(conn, row.id, key)
+        if not org_store.delete_rows(conn, table, row.id, column, {key}):
+            raise NotFound(f"no {singular} {key!r}", field=singular)
+        uow.commit()
+
+
+def _refuse_if_owner(conn: Connection, org_id: int, key: str) -> None:
+    owned = conn.execute(select(contacts.c.phone).where(
+        contacts.c.org_id == org_id, contacts.c.owner == key).limit(1)).scalar()
+    if owned is not None:
+        raise InvalidInput(f"user {key!r} owns contacts (e.g. {owned}); reassign them first",
+                           field="user")
+
+
+_ENTITIES = {"numbers", "users", "contacts", "projects"}
+
+
+def get_settings(uow: UnitOfWork, org: str) -> dict[str, Any]:
+    """The organization-level settings, as in the organization file."""
+    with uow:
+        return _settings(uow.connection, org)
+
+
+def _settings(conn: Connection, org: str) -> dict[str, Any]:
+    settings = org_store.settings_of(org_store.org_row(conn, org))
+    return OrgDocument(**settings).model_dump(mode="json", exclude=_ENTITIES)
+
+
+def update_settings(uow: UnitOfWork, org: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change organization-level settings; numbers, users and the rest stay."""
+    if "org" in changes and changes["org"] != org:
+        raise InvalidInput("the organization's id cannot be changed", field="org")
+    for entity in sorted(_ENTITIES & set(changes)):
+        raise InvalidInput("is not a setting; it has endpoints of its own", field=entity)
+    with uow:
+        document = parse_document({**_settings(uow.connection, org), **changes, "org": org})
+        org_store.update_org(uow.connection, document)
+        uow.commit()
+    return document.model_dump(mode="json", exclude=_ENTITIES)
+
+
+def put_config(uow: UnitOfWork, org: str, data: Any) -> OrgDocument:
+    """Replace the whole organization with a document (SPEC 6), in one transaction."""
+    document = parse_document(data)
+    if document.org != org:
+        raise InvalidInput(f"the document is for {document.org!r}, but the key is for {org!r}",
+                           field="org")
+    with uow:
+        org_store.apply_document(uow.connection, document)
+        uow.commit()
+    return document
+
+
+def get_config(uow: UnitOfWork, org: str) -> OrgDocument:
+    with uow:
+        return org_store.export_document(uow.connection, org)
