@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from callsign.domain import phone
-from callsign.domain.errors import ConfigError, InvalidInput, NotFound
+from callsign.domain.errors import ConfigError, Conflict, InvalidInput, NotFound
 from callsign.domain.model import NumberStatus
 from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
 from callsign.store import orgs as org_store
@@ -82,11 +82,40 @@ def validated(conn: Connection, org: str, entity: Entity) -> tuple[int, Entity]:
     return int(row.id), checked
 
 
-def put(uow: UnitOfWork, org: str, entity: Entity) -> Entity:
-    """Create or replace one user, contact or project."""
+def _key_of(entity: Entity) -> str:
+    return entity.phone if isinstance(entity, ContactDoc) else entity.id
+
+
+def _exists(conn: Connection, org_id: int, entity: Entity) -> bool:
+    table, column = {UserDoc: (users, "key"), ContactDoc: (contacts, "phone"),
+                     ProjectDoc: (projects, "key")}[type(entity)]
+    return conn.execute(select(table.c.id).where(
+        table.c.org_id == org_id, table.c[column] == _key_of(entity))).first() is not None
+
+
+def create(uow: UnitOfWork, org: str, entity: Entity) -> Entity:
+    """Create one user, contact or project; Conflict if it exists."""
+    return put(uow, org, entity, create_only=True)
+
+
+def put(uow: UnitOfWork, org: str, entity: Entity, *, key: str | None = None,
+        create_only: bool = False) -> Entity:
+    """Create or replace one user, contact or project (``key``: the one named in the URL)."""
     with uow:
         conn = uow.connection
         org_id, checked = validated(conn, org, entity)
+        field = "phone" if isinstance(checked, ContactDoc) else "id"
+        if key is not None:
+            named = key
+            if isinstance(checked, ContactDoc):
+                row = org_store.org_row(conn, org)
+                named = phone.parse_number(key, row.default_country, field=field)
+            if named != _key_of(checked):
+                raise InvalidInput(f"{_key_of(checked)!r} differs from {named!r} in the URL",
+                                   field=field)
+        if create_only and _exists(conn, org_id, checked):
+            _, singular = _KINDS[type(checked)]
+            raise Conflict(f"{singular} {_key_of(checked)!r} exists already", field=field)
         if isinstance(checked, UserDoc):
             org_store.upsert_user(conn, org_id, checked)
         elif isinstance(checked, ContactDoc):

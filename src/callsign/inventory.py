@@ -187,6 +187,35 @@ def map_area_codes(uow: UnitOfWork, org: str, raw: str, area_codes: tuple[str, .
         return own + tuple(sorted(current - {row.area_code}))
 
 
+def get_number(uow: UnitOfWork, org: str, raw: str, *, now: datetime) -> NumberView:
+    with uow:
+        conn = uow.connection
+        org_id, row = _held(conn, org, raw)
+        policy = queries.org_id_and_policy(conn, org)[1]
+        return _views(conn, org_id, [row], today(policy, now))[0]
+
+
+def update_number(uow: UnitOfWork, org: str, raw: str, *, label: str | None = None,
+                  group: str | None = None, daily_cap: int | None = None,
+                  clear_cap: bool = False) -> str:
+    """Change a number's label, group or daily cap (``clear_cap`` removes the cap)."""
+    if daily_cap is not None and daily_cap < 1:
+        raise InvalidInput("must be at least 1", field="daily_cap")
+    values: dict[str, object] = {}
+    if label is not None:
+        values["label"] = label
+    if group is not None:
+        values["group_name"] = group
+    if daily_cap is not None or clear_cap:
+        values["daily_cap"] = daily_cap
+    with uow:
+        _, row = _held(uow.connection, org, raw)
+        if values:
+            uow.connection.execute(update(numbers).where(numbers.c.id == row.id).values(**values))
+        uow.commit()
+        return str(row.e164)
+
+
 def set_status(uow: UnitOfWork, org: str, raw: str, status: NumberStatus) -> str:
     """Pause, resume or rest a number; it keeps routing calls back either way."""
     with uow:

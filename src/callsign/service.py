@@ -102,10 +102,10 @@ def _place_call(
             earlier = queries.idempotent_decision(conn, org_id, idempotency_key, fingerprint)
             if earlier is not None:
                 return earlier
-        if not user.active:
-            raise InvalidInput(f"user {user.id!r} is inactive", field="user")
         raw_to = request.to.strip()
         emergency = phone.is_emergency(raw_to, org.default_country)
+        if not user.active and not emergency:  # an emergency call is never refused
+            raise InvalidInput(f"user {user.id!r} is inactive", field="user")
         to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
         facts = _gather(conn, org_id, org, user, request, to, now)
         day = today(org, now)
@@ -179,17 +179,23 @@ def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime
 
 
 def route_call(uow: UnitOfWork, to: str, caller: str, *, now: datetime,
-               dry_run: bool = False) -> Route:
-    """Decide where a call to one of our numbers rings, and record it."""
-    called = phone.parse_number(to, "US", field="to")
+               dry_run: bool = False, org: str | None = None) -> Route:
+    """Decide where a call to one of our numbers rings, and record it.
+
+    With ``org``, the called number must be that organization's (read in its default
+    country); without, whichever organization holds it (numbers without + read as US).
+    """
     with uow:
         conn = uow.connection
+        country = queries.org_id_and_policy(conn, org)[1].default_country if org else "US"
+        called = phone.parse_number(to, country, field="to")
         owner = queries.number_owner(conn, called)
-        if owner is None:
-            raise NotFound(f"{to!r} is not a number any organization holds", field="to")
-        org_id, org, number_path = owner
-        caller_e164 = phone.parse_number(caller, org.default_country, field="from")
-        facts = _inbound_facts(conn, org_id, org, number_path, called, caller_e164)
+        if owner is None or (org is not None and owner[1].slug != org):
+            whose = f"organization {org!r}" if org else "any organization"
+            raise NotFound(f"{called} is not a number {whose} holds", field="to")
+        org_id, policy, number_path = owner
+        caller_e164 = phone.parse_number(caller, policy.default_country, field="from")
+        facts = _inbound_facts(conn, org_id, policy, number_path, called, caller_e164)
         route = replace(route_inbound(facts, now), call_id=new_id("in"))
         if not dry_run:
             queries.record_inbound(conn, org_id, route, called=called, caller=caller_e164, at=now)

@@ -335,7 +335,7 @@ def test_a_refused_call_exits_non_zero_with_one_line_naming_the_field(
         pytest.param(("export", "--org", "nope"), 3, "Error: org: no organization 'nope'",
                      id="export-unknown-org"),
         pytest.param(("inbound", "--to", "+13125550999", "--from", "+19075550100"), 3,
-                     "Error: to: '+13125550999' is not a number any organization holds",
+                     "Error: to: +13125550999 is not a number any organization holds",
                      id="inbound-to-a-number-not-ours"),
         pytest.param(("inbound", "--to", CHI1, "--from", "12"), 2,
                      "Error: from: '12' is not a valid phone number", id="inbound-invalid-from"),

@@ -8,6 +8,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -29,9 +30,9 @@ ORG = {
 }
 
 
-def _place_calls(url: str, user: str, seed: int, start_at: float) -> list[str]:
+def _place_calls(url: str, user: str, seed: int, start: Any) -> list[str]:
     engine = create_store_engine(url)
-    time.sleep(max(0.0, start_at - time.time()))  # both processes start together
+    start.wait(timeout=60)  # both processes start together
     rng = random.Random(seed)
     chosen = []
     for i in range(CALLS_PER_PROCESS):
@@ -52,9 +53,9 @@ def test_two_processes_racing_on_one_capped_number_never_exceed_its_cap(tmp_path
         org_store.apply_document(uow.connection, parse_document(ORG))
         uow.commit()
     context = multiprocessing.get_context("spawn")
-    with context.Pool(2) as pool:
-        start_at = time.time() + 2.0
-        results = pool.starmap(_place_calls, [(url, "u1", 1, start_at), (url, "u2", 2, start_at)])
+    with context.Manager() as manager, context.Pool(2) as pool:
+        start = manager.Barrier(2)
+        results = pool.starmap(_place_calls, [(url, "u1", 1, start), (url, "u2", 2, start)])
     presented = [n for chosen in results for n in chosen]
     assert presented.count("+13125550101") == CAP
     assert presented.count("+12125550100") == 2 * CALLS_PER_PROCESS - CAP

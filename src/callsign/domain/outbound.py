@@ -89,7 +89,9 @@ def _check_calling_hours(
     hours = facts.org.calling_hours
     if hours is None:
         return
-    zones = facts.callee.timezones or (facts.org.timezone,)
+    # A non-geographic number (toll-free: 42 zones) says nothing of where the callee is.
+    callee = facts.callee
+    zones = callee.timezones if callee.geographic and callee.timezones else (facts.org.timezone,)
     local_times = [now.astimezone(ZoneInfo(zone)) for zone in zones]
     outside = [t for t in local_times if not hours.allows(t.time().replace(tzinfo=None))]
     described = ", ".join(f"{t:%H:%M} {t.tzinfo}" for t in (outside or local_times))

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from platformdirs import user_data_dir
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
 
 from callsign.domain.errors import InvalidInput
 
@@ -33,11 +33,19 @@ def create_store_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise InvalidInput(f"{url!r} is not a database URL", field="database_url") from exc
-    if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(url)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    migrate(engine)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(url)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        migrate(engine)
+    except NoSuchModuleError as exc:
+        raise InvalidInput(f"{parsed.drivername!r} is not a database callsign can use "
+                           "(sqlite or postgresql+psycopg)", field="database_url") from exc
+    except (OperationalError, InterfaceError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise InvalidInput(f"cannot open {parsed.render_as_string(hide_password=True)}: "
+                           f"{reason}", field="database_url") from exc
     return engine
 
 

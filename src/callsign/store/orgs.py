@@ -137,12 +137,32 @@ def has_history(conn: Connection, org_id: int, e164: str) -> bool:
     return used is not None or called is not None
 
 
+def _forget_number(conn: Connection, org_id: int, e164: str) -> None:
+    """Drop every setting that names ``e164``, so the organization stays valid."""
+    for user in users_of(conn, org_id):
+        named = {user.caller_id, user.direct_number, *user.allowed_caller_ids}
+        if e164 in named:
+            upsert_user(conn, org_id, user.model_copy(update={
+                "caller_id": None if user.caller_id == e164 else user.caller_id,
+                "direct_number": None if user.direct_number == e164 else user.direct_number,
+                "allowed_caller_ids": [n for n in user.allowed_caller_ids if n != e164]}))
+    for project in projects_of(conn, org_id):
+        if project.first_call == e164 or e164 in project.outcome_numbers.values():
+            conn.execute(update(projects).where(projects.c.org_id == org_id,
+                                                projects.c.key == project.id).values(
+                first_call="random" if project.first_call == e164 else project.first_call,
+                outcome_numbers={k: v for k, v in project.outcome_numbers.items() if v != e164}))
+
+
 def release_number(conn: Connection, org_id: int, number_id: int, e164: str) -> str:
-    """Release a number (kept for its history) or delete it if it has none."""
+    """Release a number (kept for its history) or delete it if it has none.
+
+    Users and projects that named it forget it: a project whose first call used it
+    falls back to random, as SPEC 3.2 does for a first-call number no longer presentable.
+    """
     conn.execute(delete(project_numbers).where(project_numbers.c.number_id == number_id))
     conn.execute(delete(number_area_codes).where(number_area_codes.c.number_id == number_id))
-    conn.execute(update(users).where(users.c.org_id == org_id, users.c.direct_number == e164)
-                 .values(direct_number=None))
+    _forget_number(conn, org_id, e164)
     if has_history(conn, org_id, e164):
         conn.execute(update(numbers).where(numbers.c.id == number_id)
                      .values(status=NumberStatus.RELEASED))

@@ -1,0 +1,1 @@
+"""HTTP: the REST API, operations endpoints, and (later) webhooks and the admin."""

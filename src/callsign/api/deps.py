@@ -1,0 +1,52 @@
+"""What every API handler needs: the store, the clock, and the caller's organization."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request
+from sqlalchemy import Engine
+
+from callsign import keys
+from callsign.domain.errors import Unauthorized
+from callsign.store.uow import UnitOfWork
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """The app's shared state, built once by the app factory."""
+
+    engine: Engine
+    clock: Callable[[], datetime] = _now
+    rng: random.Random = field(default_factory=random.Random)
+    public_url: str | None = None
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
+
+
+def runtime(request: Request[Any, Any, Any]) -> Runtime:
+    found: Runtime = request.app.state.runtime
+    return found
+
+
+def organization(request: Request[Any, Any, Any]) -> str:
+    """The slug of the organization whose key signed this request, or 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send 'Authorization: Bearer KEY' with an organization's API key",
+                           field="Authorization")
+    engine = runtime(request).engine
+    with engine.connect() as conn:
+        _, slug = keys.authenticate(conn, token.strip())
+    request.state.org = slug
+    return slug

@@ -1,0 +1,94 @@
+"""One JSON error shape for every failure: {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from callsign.domain.errors import (
+    CallsignError,
+    ConfigError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Refused,
+    Unauthorized,
+)
+
+log = logging.getLogger("callsign.api")
+
+STATUS: dict[type[CallsignError], int] = {
+    InvalidInput: 400, Unauthorized: 401, NotFound: 404, Conflict: 409, Refused: 422,
+    CallsignError: 400,
+}
+_FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`")
+
+
+def status_for(error: CallsignError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400  # pragma: no cover
+
+
+def error_body(code: str, message: str, field: str | None, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field, **extra}}
+
+
+def callsign_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, CallsignError)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ConfigError):
+        extra["problems"] = [{"field": f, "message": m} for f, m in exc.problems]
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return Response(error_body(exc.code, exc.message, exc.field, **extra),
+                    status_code=status_for(exc), headers=headers)
+
+
+def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, ValidationException)
+    details = exc.extra if isinstance(exc.extra, list) else []
+    problems = []
+    for item in details:
+        message = str(item.get("message", "is not valid"))
+        key = item.get("key")
+        named = _FIELD_IN_MESSAGE.search(message)
+        field = named.group(1) if named and key in (None, "data") else key
+        problems.append({"field": field, "message": message})
+    first = problems[0] if problems else {"field": None, "message": exc.detail}
+    return Response(error_body("invalid_input", f"{first['field']}: {first['message']}"
+                               if first["field"] else str(first["message"]), first["field"],
+                               problems=problems), status_code=400)
+
+
+def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+            413: "too_large", 415: "unsupported_media_type"}.get(status, "bad_request")
+    message = str(exc.detail)
+    if "JSON is malformed" in message or "Invalid JSON" in message:
+        code = "malformed_json"
+        message = f"the request body is not valid JSON ({message})"
+    if status == 404 and message == "Not Found":
+        message = f"no such endpoint: {request.method} {request.url.path}"
+    return Response(error_body(code, message, None), status_code=status,
+                    headers=getattr(exc, "headers", None))
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return Response(error_body("internal", "an internal error occurred; it was logged", None),
+                    status_code=500)
+
+
+HANDLERS: dict[type[Exception], Any] = {
+    CallsignError: callsign_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

@@ -1,0 +1,266 @@
+"""The REST routes of SPEC 8. Each parses, calls one use case, and shapes the answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from callsign import calllog, directory, inventory, service
+from callsign.api.deps import Runtime, organization, runtime
+from callsign.api.schemas import (
+    AreaCodesIn,
+    CallIn,
+    CallOut,
+    CallPage,
+    DecisionOut,
+    InboundIn,
+    NumberChange,
+    NumberIn,
+    NumberOut,
+    NumberPatch,
+    OutcomeIn,
+    OutcomeOut,
+    RouteOut,
+)
+from callsign.domain.model import Channel, NumberStatus, OutboundRequest
+from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, dump_document, load_yaml
+
+
+class V1(Controller):
+    """Authenticated by an organization's key; sees only that organization."""
+
+    dependencies = {"org": Provide(organization, sync_to_thread=False),
+                    "rt": Provide(runtime, sync_to_thread=False)}
+
+
+class Calls(V1):
+    path = "/v1/calls"
+    tags = ["calls"]
+
+    @post("/", status_code=201, sync_to_thread=False,
+          summary="Decide the caller ID of an outbound call")
+    def create(self, org: str, rt: Runtime, data: CallIn,
+               idempotency_key: Annotated[str | None, Parameter(
+                   header="Idempotency-Key", max_length=200, required=False)] = None,
+               ) -> DecisionOut:
+        request = OutboundRequest(org=org, user=data.user, to=data.to, project=data.project,
+                                  caller_id=data.caller_id, channel=Channel(data.channel),
+                                  consented=data.consented)
+        decision = service.place_call(rt.uow(), request, now=rt.clock(), rng=rt.rng,
+                                      dry_run=data.dry_run, idempotency_key=idempotency_key)
+        return DecisionOut.of(decision, data.dry_run)
+
+    @get("/", sync_to_thread=False, summary="The call log, newest first")
+    def index(self, org: str, rt: Runtime, contact: str | None = None, user: str | None = None,
+              since: datetime | None = None,
+              limit: Annotated[int, Parameter(ge=1, le=calllog.MAX_PAGE)] = 100,
+              cursor: str | None = None) -> CallPage:
+        records, following = calllog.list_calls(rt.uow(), org, contact=contact, user=user,
+                                                since=since, limit=limit, cursor=cursor)
+        return CallPage([CallOut.of(r) for r in records], following)
+
+    @get("/{call_id:str}", sync_to_thread=False, summary="One call with its decision trace")
+    def show(self, org: str, rt: Runtime, call_id: str) -> CallOut:
+        return CallOut.of(calllog.get_call(rt.uow(), org, call_id))
+
+    @post("/{call_id:str}/outcome", status_code=200, sync_to_thread=False,
+          summary="Record a call's outcome")
+    def outcome(self, org: str, rt: Runtime, call_id: str, data: OutcomeIn) -> OutcomeOut:
+        service.record_outcome(rt.uow(), call_id, data.outcome, now=rt.clock(), org=org)
+        return OutcomeOut(call_id, data.outcome.strip())
+
+
+class Inbound(V1):
+    path = "/v1/inbound"
+    tags = ["inbound"]
+
+    @post("/", status_code=200, sync_to_thread=False,
+          summary="Decide where a call to one of our numbers rings")
+    def route(self, org: str, rt: Runtime, data: InboundIn) -> RouteOut:
+        route = service.route_call(rt.uow(), data.to, data.caller, now=rt.clock(),
+                                   dry_run=data.dry_run, org=org)
+        return RouteOut.of(route)
+
+
+class Numbers(V1):
+    path = "/v1/numbers"
+    tags = ["numbers"]
+
+    @get("/", sync_to_thread=False,
+         summary="Numbers; for_project orders them as the project picker does")
+    def index(self, org: str, rt: Runtime, search: str = "", area_code: str = "",
+              group: str = "", status: str = "", for_project: bool = False) -> list[NumberOut]:
+        views = inventory.list_numbers(rt.uow(), org, search=search, area_code=area_code,
+                                       group=group, status=status, for_project=for_project,
+                                       now=rt.clock())
+        return [NumberOut.of(v) for v in views]
+
+    @post("/", status_code=201, sync_to_thread=False, summary="Add a number the organization owns")
+    def create(self, org: str, rt: Runtime, data: NumberIn) -> NumberOut:
+        e164 = inventory.add_number(rt.uow(), org, data.number, label=data.label,
+                                    group=data.group, area_codes=tuple(data.area_codes),
+                                    daily_cap=data.daily_cap)
+        return NumberOut.of(inventory.get_number(rt.uow(), org, e164, now=rt.clock()))
+
+    @get("/{number:str}", sync_to_thread=False, summary="One number")
+    def show(self, org: str, rt: Runtime, number: str) -> NumberOut:
+        return NumberOut.of(inventory.get_number(rt.uow(), org, number, now=rt.clock()))
+
+    @patch("/{number:str}", sync_to_thread=False,
+           summary="Change a number's label, group or daily cap")
+    def update(self, org: str, rt: Runtime, number: str, data: NumberPatch) -> NumberOut:
+        e164 = inventory.update_number(
+            rt.uow(), org, number, label=data.label, group=data.group,
+            daily_cap=data.daily_cap or None, clear_cap=data.daily_cap == 0)
+        return NumberOut.of(inventory.get_number(rt.uow(), org, e164, now=rt.clock()))
+
+    @delete("/{number:str}", status_code=200, sync_to_thread=False, summary="Release a number")
+    def remove(self, org: str, rt: Runtime, number: str) -> NumberChange:
+        e164, result = inventory.release(rt.uow(), org, number)
+        return NumberChange(e164, result)
+
+    @post("/{number:str}/release", status_code=200, sync_to_thread=False,
+          summary="Release a number")
+    def release(self, org: str, rt: Runtime, number: str) -> NumberChange:
+        e164, result = inventory.release(rt.uow(), org, number)
+        return NumberChange(e164, result)
+
+    @post("/{number:str}/pause", status_code=200, sync_to_thread=False,
+          summary="Stop presenting a number")
+    def pause(self, org: str, rt: Runtime, number: str) -> NumberChange:
+        e164 = inventory.set_status(rt.uow(), org, number, NumberStatus.PAUSED)
+        return NumberChange(e164, NumberStatus.PAUSED)
+
+    @post("/{number:str}/resume", status_code=200, sync_to_thread=False,
+          summary="Present a number again")
+    def resume(self, org: str, rt: Runtime, number: str) -> NumberChange:
+        e164 = inventory.set_status(rt.uow(), org, number, NumberStatus.ACTIVE)
+        return NumberChange(e164, NumberStatus.ACTIVE)
+
+    @post("/{number:str}/area-codes", status_code=200, sync_to_thread=False,
+          summary="Map a number to more area codes")
+    def map(self, org: str, rt: Runtime, number: str, data: AreaCodesIn) -> NumberChange:
+        served = inventory.map_area_codes(rt.uow(), org, number, tuple(data.area_codes))
+        return NumberChange(number, "mapped", list(served))
+
+    @delete("/{number:str}/area-codes/{area_code:str}", status_code=200, sync_to_thread=False,
+            summary="Delete a number's mapping to an area code")
+    def unmap(self, org: str, rt: Runtime, number: str, area_code: str) -> NumberChange:
+        served = inventory.map_area_codes(rt.uow(), org, number, (area_code,), unmap=True)
+        return NumberChange(number, "unmapped", list(served))
+
+
+class Users(V1):
+    path = "/v1/users"
+    tags = ["users"]
+
+    @get("/", sync_to_thread=False, summary="The organization's users")
+    def index(self, org: str, rt: Runtime) -> list[UserDoc]:
+        return directory.list_users(rt.uow(), org)
+
+    @post("/", status_code=201, sync_to_thread=False, summary="Create a user")
+    def create(self, org: str, rt: Runtime, data: UserDoc) -> UserDoc:
+        return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
+
+    @get("/{user_id:str}", sync_to_thread=False, summary="One user")
+    def show(self, org: str, rt: Runtime, user_id: str) -> UserDoc:
+        return directory.get_user(rt.uow(), org, user_id)
+
+    @put("/{user_id:str}", sync_to_thread=False, summary="Create or replace a user")
+    def replace(self, org: str, rt: Runtime, user_id: str, data: UserDoc) -> UserDoc:
+        return directory.put(rt.uow(), org, data, key=user_id)  # type: ignore[return-value]
+
+    @delete("/{user_id:str}", status_code=204, sync_to_thread=False, summary="Delete a user")
+    def remove(self, org: str, rt: Runtime, user_id: str) -> None:
+        directory.delete(rt.uow(), org, UserDoc, user_id)
+
+
+class Contacts(V1):
+    path = "/v1/contacts"
+    tags = ["contacts"]
+
+    @get("/", sync_to_thread=False,
+         summary="Contacts, a page at a time (after = the last phone seen)")
+    def index(self, org: str, rt: Runtime, owner: str | None = None,
+              limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+              after: str | None = None) -> list[ContactDoc]:
+        return directory.list_contacts(rt.uow(), org, owner=owner, limit=limit, after=after)
+
+    @post("/", status_code=201, sync_to_thread=False, summary="Create a contact")
+    def create(self, org: str, rt: Runtime, data: ContactDoc) -> ContactDoc:
+        return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
+
+    @get("/{phone:str}", sync_to_thread=False, summary="One contact")
+    def show(self, org: str, rt: Runtime, phone: str) -> ContactDoc:
+        return directory.get_contact(rt.uow(), org, phone)
+
+    @put("/{phone:str}", sync_to_thread=False, summary="Create or replace a contact")
+    def replace(self, org: str, rt: Runtime, phone: str, data: ContactDoc) -> ContactDoc:
+        return directory.put(rt.uow(), org, data, key=phone)  # type: ignore[return-value]
+
+    @delete("/{phone:str}", status_code=204, sync_to_thread=False, summary="Delete a contact")
+    def remove(self, org: str, rt: Runtime, phone: str) -> None:
+        directory.delete(rt.uow(), org, ContactDoc, phone)
+
+
+class Projects(V1):
+    path = "/v1/projects"
+    tags = ["projects"]
+
+    @get("/", sync_to_thread=False, summary="The organization's projects")
+    def index(self, org: str, rt: Runtime) -> list[ProjectDoc]:
+        return directory.list_projects(rt.uow(), org)
+
+    @post("/", status_code=201, sync_to_thread=False, summary="Create a project")
+    def create(self, org: str, rt: Runtime, data: ProjectDoc) -> ProjectDoc:
+        return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
+
+    @get("/{project_id:str}", sync_to_thread=False, summary="One project")
+    def show(self, org: str, rt: Runtime, project_id: str) -> ProjectDoc:
+        return directory.get_project(rt.uow(), org, project_id)
+
+    @put("/{project_id:str}", sync_to_thread=False, summary="Create or replace a project")
+    def replace(self, org: str, rt: Runtime, project_id: str, data: ProjectDoc) -> ProjectDoc:
+        return directory.put(rt.uow(), org, data, key=project_id)  # type: ignore[return-value]
+
+    @delete("/{project_id:str}", status_code=204, sync_to_thread=False, summary="Delete a project")
+    def remove(self, org: str, rt: Runtime, project_id: str) -> None:
+        directory.delete(rt.uow(), org, ProjectDoc, project_id)
+
+
+class Org(V1):
+    path = "/v1"
+    tags = ["organization"]
+
+    @get("/org", sync_to_thread=False, summary="The organization's settings")
+    def settings(self, org: str, rt: Runtime) -> dict[str, Any]:
+        return directory.get_settings(rt.uow(), org)
+
+    @patch("/org", sync_to_thread=False, summary="Change some of the organization's settings")
+    def update_settings(self, org: str, rt: Runtime, data: dict[str, Any]) -> dict[str, Any]:
+        return directory.update_settings(rt.uow(), org, data)
+
+    @get("/config", sync_to_thread=False, summary="The whole organization as a document (SPEC 6)")
+    def config(self, org: str, rt: Runtime, request: Request[Any, Any, Any]) -> Response[Any]:
+        document = directory.get_config(rt.uow(), org)
+        if "yaml" in request.headers.get("accept", ""):
+            return Response(dump_document(document), media_type="application/yaml")
+        return Response(document.model_dump(mode="json"))
+
+    @put("/config", sync_to_thread=False, summary="Replace the whole organization with a document",
+         request_max_body_size=32 * 1024 * 1024)
+    async def replace_config(self, org: str, rt: Runtime,
+                             request: Request[Any, Any, Any]) -> dict[str, Any]:
+        body = (await request.body()).decode("utf-8", errors="replace")
+        data = load_yaml(body, source="the request body")  # YAML is a superset of JSON
+        document: OrgDocument = directory.put_config(rt.uow(), org, data)
+        return {"org": document.org, "applied": True, "numbers": len(document.numbers),
+                "users": len(document.users), "contacts": len(document.contacts),
+                "projects": len(document.projects)}
+
+
+ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Org]

@@ -1,0 +1,159 @@
+"""Request and response bodies of the REST API (msgspec: fast to decode and encode)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from callsign.calllog import CallRecord
+from callsign.domain.model import Decision, Route
+from callsign.inventory import NumberView
+
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+PhoneText = Annotated[str, msgspec.Meta(min_length=1, max_length=40,
+                                        description="A phone number in any common format")]
+ChannelName = Literal["manual", "click_to_dial", "connect", "dialer"]
+
+
+class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A request body: unknown fields are refused, naming the field."""
+
+
+class CallIn(Body):
+    user: NonEmpty
+    to: PhoneText
+    project: NonEmpty | None = None
+    caller_id: PhoneText | None = None
+    channel: ChannelName = "manual"
+    consented: bool = False
+    dry_run: bool = False
+
+
+class TraceStepOut(msgspec.Struct):
+    step: str
+    result: Literal["chosen", "passed", "checked"]
+    detail: str
+    number: str | None
+
+
+class DecisionOut(msgspec.Struct):
+    call_id: str
+    caller_id: str
+    rule: str
+    to: str
+    trace: list[TraceStepOut]
+    dry_run: bool = False
+
+    @classmethod
+    def of(cls, decision: Decision, dry_run: bool = False) -> DecisionOut:
+        return cls(decision.call_id, decision.caller_id, decision.rule, decision.to,
+                   [TraceStepOut(s.step, s.result, s.detail, s.number) for s in decision.trace],
+                   dry_run)
+
+
+class OutcomeIn(Body):
+    outcome: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class OutcomeOut(msgspec.Struct):
+    call_id: str
+    outcome: str
+
+
+class InboundIn(Body):
+    to: PhoneText
+    caller: PhoneText = msgspec.field(name="from")
+    dry_run: bool = False
+
+
+class RouteOut(msgspec.Struct):
+    call_id: str
+    destination: str
+    rule: str
+    user: str | None
+    trace: list[TraceStepOut]
+
+    @classmethod
+    def of(cls, route: Route) -> RouteOut:
+        return cls(route.call_id, route.destination, route.rule, route.user,
+                   [TraceStepOut(s.step, s.result, s.detail, s.number) for s in route.trace])
+
+
+class CallOut(msgspec.Struct):
+    call_id: str
+    at: str
+    user: str
+    to: str
+    caller_id: str
+    rule: str
+    project: str | None
+    channel: str
+    outcome: str | None
+    trace: list[TraceStepOut]
+
+    @classmethod
+    def of(cls, record: CallRecord) -> CallOut:
+        return cls(record.call_id, record.at.isoformat(), record.user, record.to,
+                   record.caller_id, record.rule, record.project, record.channel,
+                   record.outcome, [TraceStepOut(**s) for s in record.trace])
+
+
+class CallPage(msgspec.Struct):
+    calls: list[CallOut]
+    next_cursor: str | None
+
+
+class NumberOut(msgspec.Struct):
+    number: str
+    label: str
+    group: str
+    status: str
+    area_codes: list[str]
+    region: str | None
+    daily_cap: int | None
+    used_today: int
+    assigned_user: str | None
+    projects: int
+    provider: str
+
+    @classmethod
+    def of(cls, view: NumberView) -> NumberOut:
+        return cls(view.number, view.label, view.group, view.status, list(view.area_codes),
+                   view.region, view.daily_cap, view.used_today, view.assigned_user,
+                   view.projects, view.provider)
+
+
+AreaCode = Annotated[str, msgspec.Meta(pattern=r"^\d{1,5}$", description="An area code")]
+
+
+class NumberIn(Body):
+    number: PhoneText
+    label: str = ""
+    group: str = ""
+    area_codes: list[AreaCode] = msgspec.field(default_factory=list)
+    daily_cap: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class NumberPatch(Body):
+    label: str | None = None
+    group: str | None = None
+    daily_cap: Annotated[int, msgspec.Meta(ge=0, description="0 removes the cap")] | None = None
+
+
+class AreaCodesIn(Body):
+    area_codes: Annotated[list[AreaCode], msgspec.Meta(min_length=1)]
+
+
+class NumberChange(msgspec.Struct):
+    number: str
+    result: str
+    area_codes: list[str] | None = None
+
+
+class Health(msgspec.Struct):
+    status: str
+    detail: str | None = None
+
+
+JSONObject = dict[str, Any]
