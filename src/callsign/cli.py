@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from datetime import UTC, datetime
 from importlib import resources
@@ -12,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from callsign import inventory, service
+from callsign import inventory, keys, service
 from callsign.config import Settings
 from callsign.domain.errors import (
     CallsignError,
@@ -353,6 +354,70 @@ def projects(state: State, org: str, as_json: bool) -> None:
                    f"agent_number={p.agent_number}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--demo", is_flag=True,
+              help="Apply the demo organization and print a new API key for it first.")
+@pass_state
+def serve(state: State, host: str, port: int, workers: int, demo: bool) -> None:
+    """Serve the REST API, webhooks and web admin on one port."""
+    import uvicorn  # the server is needed only here
+
+    if demo:
+        org = apply_text(state, _demo_text(), source="demo/acme.yaml")
+        key = keys.create_key(state.uow(), org, name="demo", now=datetime.now(UTC))
+        click.echo(f"demo organization {org!r} in {state.settings.database_url}")
+        click.echo(f"API key for {org!r}: {key}")
+    state.engine.dispose()  # migrated; the workers open their own
+    os.environ["CALLSIGN_DATABASE_URL"] = state.settings.database_url
+    click.echo(f"callsign serving on http://{host}:{port} (API docs: /schema, "
+               f"OpenAPI: /openapi.json)", err=True)
+    uvicorn.run("callsign.api.app:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="warning", access_log=False, lifespan="on")
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """API keys: each belongs to one organization and sees only it."""
+
+
+@keys_group.command("create")
+@click.option("--org", required=True)
+@click.option("--name", default="", help="What the key is for.")
+@pass_state
+def keys_create(state: State, org: str, name: str) -> None:
+    """Print a new key; it is stored hashed and never shown again."""
+    click.echo(keys.create_key(state.uow(), org, name=name, now=datetime.now(UTC)))
+
+
+@keys_group.command("list")
+@click.option("--org", required=True)
+@pass_state
+def keys_list(state: State, org: str) -> None:
+    """List the organization's keys (their ids; secrets are not kept)."""
+    for info in keys.list_keys(state.uow(), org):
+        revoked = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
+        click.echo(f"{info.id}  {revoked:<24} created {info.created_at:%Y-%m-%d %H:%M}  "
+                   f"{info.name}")
+
+
+@keys_group.command("revoke")
+@click.option("--org", required=True)
+@click.argument("key_id")
+@pass_state
+def keys_revoke(state: State, org: str, key_id: str) -> None:
+    """Revoke a key by its id (the part after cs_); it stops working at once."""
+    keys.revoke_key(state.uow(), org, key_id.split("_")[1] if "_" in key_id else key_id,
+                    now=datetime.now(UTC))
+    click.echo(f"revoked {key_id}")
+
+
+def _demo_text() -> str:
+    return resources.files("callsign").joinpath("demo/acme.yaml").read_text(encoding="utf-8")
+
+
 DEMO_CALLS = (
     ("alice", "(773) 555-0150", None, "a Chicago mobile: agent's own number serves 773"),
     ("bob", "312-555-0188", None, "Chicago: local presence"),
@@ -366,8 +431,7 @@ DEMO_CALLS = (
 @pass_state
 def demo(state: State) -> None:
     """Apply the demo organization 'acme' and print sample decisions (recording nothing)."""
-    text = resources.files("callsign").joinpath("demo/acme.yaml").read_text(encoding="utf-8")
-    org = apply_text(state, text, source="demo/acme.yaml")
+    org = apply_text(state, _demo_text(), source="demo/acme.yaml")
     click.echo(f"demo organization {org!r} applied to {state.settings.database_url}\n")
     afternoon = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 14:00 in New York
     for user, to, project, why in DEMO_CALLS:

@@ -28,6 +28,7 @@ class Runtime:
     clock: Callable[[], datetime] = _now
     rng: random.Random = field(default_factory=random.Random)
     public_url: str | None = None
+    metrics: Any = None  # the app's ops.Metrics
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

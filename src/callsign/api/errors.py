@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response
@@ -86,7 +87,7 @@ def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
                     status_code=500)
 
 
-HANDLERS: dict[type[Exception], Any] = {
+HANDLERS: dict[int | type[Exception], Callable[[Request[Any, Any, Any], Any], Response[Any]]] = {
     CallsignError: callsign_error,
     ValidationException: validation_error,
     HTTPException: http_error,

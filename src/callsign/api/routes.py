@@ -52,6 +52,8 @@ class Calls(V1):
                                   consented=data.consented)
         decision = service.place_call(rt.uow(), request, now=rt.clock(), rng=rt.rng,
                                       dry_run=data.dry_run, idempotency_key=idempotency_key)
+        if not data.dry_run:
+            rt.metrics.decisions.labels(decision.rule).inc()
         return DecisionOut.of(decision, data.dry_run)
 
     @get("/", sync_to_thread=False, summary="The call log, newest first")
@@ -83,6 +85,8 @@ class Inbound(V1):
     def route(self, org: str, rt: Runtime, data: InboundIn) -> RouteOut:
         route = service.route_call(rt.uow(), data.to, data.caller, now=rt.clock(),
                                    dry_run=data.dry_run, org=org)
+        if not data.dry_run:
+            rt.metrics.routes.labels(route.rule).inc()
         return RouteOut.of(route)
 
 
@@ -251,7 +255,7 @@ class Org(V1):
             return Response(dump_document(document), media_type="application/yaml")
         return Response(document.model_dump(mode="json"))
 
-    @put("/config", sync_to_thread=False, summary="Replace the whole organization with a document",
+    @put("/config", summary="Replace the whole organization with a document",
          request_max_body_size=32 * 1024 * 1024)
     async def replace_config(self, org: str, rt: Runtime,
                              request: Request[Any, Any, Any]) -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""The app factory: one Litestar app per Settings, with its store, clock and metrics."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Callable
+from datetime import datetime
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp
+
+from callsign import __version__
+from callsign.api.deps import Runtime, _now
+from callsign.api.errors import HANDLERS
+from callsign.api.ops import OPS_ROUTES, Metrics, observe
+from callsign.api.routes import ROUTES
+from callsign.config import Settings
+from callsign.store.db import create_store_engine
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
+               rng: random.Random | None = None) -> Litestar:
+    """Build the HTTP app; the store is opened (and migrated) here, never at import."""
+    engine = create_store_engine(settings.database_url)
+    metrics = Metrics()
+    rt = Runtime(engine=engine, clock=clock, rng=rng or random.Random(),
+                 public_url=settings.public_url, metrics=metrics)
+
+    def instrument(app: ASGIApp) -> ASGIApp:
+        return observe(app, metrics)
+
+    return Litestar(
+        route_handlers=[*OPS_ROUTES, *ROUTES],
+        exception_handlers=HANDLERS,
+        state=State({"runtime": rt, "metrics": metrics}),
+        middleware=[instrument],
+        openapi_config=OpenAPIConfig(title="callsign", version=__version__,
+                                     description="Caller-ID decisions and inbound routing",
+                                     path="/schema"),
+        on_shutdown=[engine.dispose],
+        debug=False,
+    )
+
+
+def app_from_environment() -> Litestar:
+    """Factory for ASGI servers (``--factory``): settings from the environment."""
+    if os.environ.get("CALLSIGN_ACCESS_LOG", "1") != "0":
+        log_access_to_stderr()
+    return create_app(Settings.load(environ=os.environ))
+
+
+def log_access_to_stderr() -> None:
+    """One JSON object per request on stderr (idempotent)."""
+    logger = logging.getLogger("callsign.access")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+

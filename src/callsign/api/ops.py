@@ -1,0 +1,114 @@
+"""Operations: health, readiness, Prometheus metrics, JSON access logs with request ids."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.types import ASGIApp, Message, Receive, Send
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import text
+
+from callsign.api.deps import runtime
+
+access_log = logging.getLogger("callsign.access")
+
+
+class Metrics:
+    """This app's metrics, in a registry of its own (no process-wide singletons)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter("callsign_decisions", "Caller-ID decisions by rule",
+                                 ["rule"], registry=self.registry)
+        self.routes = Counter("callsign_inbound_routes", "Inbound routes by rule", ["rule"],
+                              registry=self.registry)
+        self.latency = Histogram(
+            "callsign_request_seconds", "Request latency by route", ["method", "route"],
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry)
+        self.errors = Counter("callsign_errors", "Error responses by status", ["status"],
+                              registry=self.registry)
+
+
+def observe(app: ASGIApp, metrics: Metrics) -> ASGIApp:
+    """ASGI middleware: a request id, one JSON access-log line, latency and error counts."""
+
+    async def middleware(scope: Any, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or _template(scope)
+            metrics.latency.labels(scope["method"], route).observe(elapsed)
+            if status >= 400:
+                metrics.errors.labels(str(status)).inc()
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(json.dumps({
+                    "request_id": request_id, "method": scope["method"],
+                    "path": scope["path"], "status": status,
+                    "ms": round(elapsed * 1000, 3),
+                    "org": scope.get("state", {}).get("org"),
+                }))
+
+    return middleware
+
+
+def _template(scope: Any) -> str:
+    handler = scope.get("route_handler")
+    paths = getattr(handler, "paths", None)
+    return sorted(paths)[0] if paths else "unmatched"
+
+
+@get("/healthz", sync_to_thread=False, include_in_schema=True, tags=["operations"],
+     summary="The process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", sync_to_thread=False, tags=["operations"], summary="The store answers")
+def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    try:
+        with runtime(request).engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the store means not ready
+        return Response({"status": "unavailable", "detail": type(exc).__name__},
+                        status_code=503)
+    return Response({"status": "ready"})
+
+
+@get("/metrics", sync_to_thread=False, tags=["operations"], media_type="text/plain",
+     summary="Prometheus metrics")
+def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+    metrics: Metrics = request.app.state.metrics
+    return Response(generate_latest(metrics.registry),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@get("/openapi.json", sync_to_thread=False, include_in_schema=False)
+def openapi_json(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    schema = request.app.openapi_schema.to_schema()
+    return Response(schema, media_type="application/json")
+
+
+OPS_ROUTES = [healthz, readyz, metrics_endpoint, openapi_json]
