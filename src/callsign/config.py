@@ -13,9 +13,11 @@ from callsign.store.db import default_database_url
 class Settings:
     database_url: str
     public_url: str | None = None  # the URL Twilio and browsers use, behind a proxy
+    access_log: bool = False  # one JSON line per request on stderr
 
     @classmethod
     def load(cls, database_url: str | None = None,
              environ: Mapping[str, str] = os.environ) -> Settings:
         url = database_url or environ.get("CALLSIGN_DATABASE_URL") or default_database_url()
-        return cls(database_url=url, public_url=environ.get("CALLSIGN_PUBLIC_URL") or None)
+        return cls(database_url=url, public_url=environ.get("CALLSIGN_PUBLIC_URL") or None,
+                   access_log=environ.get("CALLSIGN_ACCESS_LOG", "1") != "0")

@@ -31,7 +31,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
                  public_url=settings.public_url, metrics=metrics)
 
     def instrument(app: ASGIApp) -> ASGIApp:
-        return observe(app, metrics)
+        return observe(app, metrics, log_requests=settings.access_log)
 
     return Litestar(
         route_handlers=[*OPS_ROUTES, *ROUTES],
@@ -48,9 +48,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
 
 def app_from_environment() -> Litestar:
     """Factory for ASGI servers (``--factory``): settings from the environment."""
-    if os.environ.get("CALLSIGN_ACCESS_LOG", "1") != "0":
+    settings = Settings.load(environ=os.environ)
+    if settings.access_log:
         log_access_to_stderr()
-    return create_app(Settings.load(environ=os.environ))
+    return create_app(settings)
 
 
 def log_access_to_stderr() -> None:

@@ -35,7 +35,7 @@ class Metrics:
                               registry=self.registry)
 
 
-def observe(app: ASGIApp, metrics: Metrics) -> ASGIApp:
+def observe(app: ASGIApp, metrics: Metrics, *, log_requests: bool) -> ASGIApp:
     """ASGI middleware: a request id, one JSON access-log line, latency and error counts."""
 
     async def middleware(scope: Any, receive: Receive, send: Send) -> None:
@@ -63,7 +63,7 @@ def observe(app: ASGIApp, metrics: Metrics) -> ASGIApp:
             metrics.latency.labels(scope["method"], route).observe(elapsed)
             if status >= 400:
                 metrics.errors.labels(str(status)).inc()
-            if access_log.isEnabledFor(logging.INFO):
+            if log_requests:
                 access_log.info(json.dumps({
                     "request_id": request_id, "method": scope["method"],
                     "path": scope["path"], "status": status,
