@@ -1,10 +1,18 @@
-"""Shared fixtures: a fresh SQLite file per test, org documents, the service and the CLI."""
+"""Shared fixtures: a fresh store per test, org documents, the service and the CLI.
+
+`pytest` runs on SQLite files; `pytest --store postgresql` runs the same tests on the
+PostgreSQL server (CALLSIGN_TEST_POSTGRES_URL, default the local `test` database), each
+test in a schema of its own that is dropped afterwards.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -12,7 +20,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.pool import NullPool
 
 from callsign import service
 from callsign.cli import main
@@ -27,6 +36,51 @@ ApplyOrg = Callable[[dict[str, Any] | str], None]
 Invoke = Callable[..., Result]
 
 
+POSTGRES_URL = os.environ.get("CALLSIGN_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--store", choices=["sqlite", "postgresql"], default="sqlite",
+                     help="the store the tests run on")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of one store's own behaviour run only on that store."""
+    store = config.getoption("--store")
+    other = "postgresql_only" if store == "sqlite" else "sqlite_only"
+    keep = [item for item in items if other not in item.keywords]
+    dropped = [item for item in items if other in item.keywords]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def store_kind(request: pytest.FixtureRequest) -> str:
+    kind: str = request.config.getoption("--store")
+    return kind
+
+
+def postgres_schema_url(schema: str) -> str:
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A new, empty schema on the test server; its URL; dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(POSTGRES_URL, poolclass=NullPool)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield postgres_schema_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty SQLite file migrated to head once, copied for each test."""
@@ -36,11 +90,16 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, migrated_template: Path) -> str:
-    """The URL of a fresh, migrated SQLite file of this test's own."""
+def db_url(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a fresh, migrated store of this test's own."""
+    if store_kind == "postgresql":
+        with postgres_schema() as url:
+            create_store_engine(url).dispose()
+            yield url
+        return
     path = tmp_path / "t.db"
-    shutil.copyfile(migrated_template, path)
-    return f"sqlite:///{path}"
+    shutil.copyfile(request.getfixturevalue("migrated_template"), path)
+    yield f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -72,6 +72,11 @@ class State:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
 
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
 
 pass_state = click.make_pass_decorator(State)
 
@@ -98,6 +103,7 @@ def emit(data: Any) -> None:
 def main(ctx: click.Context, database_url: str | None) -> None:
     """callsign: which caller ID each outbound call presents, and where call-backs ring."""
     ctx.obj = State(Settings.load(database_url))
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command()

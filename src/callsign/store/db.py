@@ -34,19 +34,25 @@ def create_store_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise InvalidInput(f"{url!r} is not a database URL", field="database_url") from exc
     try:
-        if parsed.get_backend_name() == "sqlite":
-            engine = _sqlite_engine(url)
-        else:
-            engine = create_engine(url, pool_pre_ping=True)
-        migrate(engine)
+        engine = _sqlite_engine(url) if parsed.get_backend_name() == "sqlite" \
+            else _server_engine(url)
     except NoSuchModuleError as exc:
         raise InvalidInput(f"{parsed.drivername!r} is not a database callsign can use "
                            "(sqlite or postgresql+psycopg)", field="database_url") from exc
+    try:
+        migrate(engine)
     except (OperationalError, InterfaceError) as exc:
+        engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise InvalidInput(f"cannot open {parsed.render_as_string(hide_password=True)}: "
                            f"{reason}", field="database_url") from exc
     return engine
+
+
+def _server_engine(url: str) -> Engine:
+    """PostgreSQL: a pool per process sized for a busy worker, checked before use."""
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                         pool_recycle=1800)
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -124,7 +124,7 @@ _RECORD_CALL = Statement("""
             :channel, :trace)""")
 _SET_OUTCOME = Statement("""
     UPDATE calls SET outcome = :outcome, outcome_at = :at
-    WHERE id = :id AND (:org_id IS NULL OR org_id = :org_id)""")
+    WHERE id = :id AND (CAST(:org_id AS INTEGER) IS NULL OR org_id = :org_id)""")
 _NUMBER_OWNER = Statement(f"""
     SELECT {_ORG}, n.call_path FROM numbers n JOIN orgs o ON o.id = n.org_id
     WHERE n.e164 = :e164 AND n.status != 'released'""")
