@@ -57,7 +57,7 @@ def callee_for(raw: str, org: OrgPolicy, contact_line_type: str | None) -> Calle
         number=facts.e164,
         area_code=facts.area_code,
         region=facts.region,
-        timezones=facts.timezones,
+        timezones=facts.timezones if org.calling_hours else (),  # read only for the hours
         line_type=line_type or facts.line_type,  # type: ignore[arg-type]
         geographic=facts.is_geographic,
     )

@@ -55,21 +55,49 @@ class PhoneFacts:
 
     @cached_property
     def timezones(self) -> tuple[str, ...]:
-        zones = phone_timezone.time_zones_for_number(self._parsed)
-        return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE)
+        if self.is_nanp:
+            # NANP time-zone data goes no finer than NPA-NXX: share it per exchange.
+            return _zones_of(self._parsed, self.e164[:8])
+        return _zones_of(self._parsed, self.e164)
 
     @cached_property
+    def _type(self) -> int:
+        if self.is_nanp and self.area_code is not None:
+            # Within one NPA every valid number has the same type (geographic, toll-free).
+            return _nanp_type_of(self._parsed, self.area_code)
+        return int(phonenumbers.number_type(self._parsed))
+
+    @property
     def line_type(self) -> LineType:
-        kind = phonenumbers.number_type(self._parsed)
-        if kind == PhoneNumberType.FIXED_LINE:
+        if self._type == PhoneNumberType.FIXED_LINE:
             return "landline"
-        if kind == PhoneNumberType.MOBILE:
+        if self._type == PhoneNumberType.MOBILE:
             return "mobile"
         return "unknown"
 
-    @cached_property
+    @property
     def is_geographic(self) -> bool:
-        return bool(phonenumbers.is_number_geographical(self._parsed))
+        country_code = self._parsed.country_code or 0
+        return bool(phonenumbers.is_number_type_geographical(self._type, country_code))
+
+
+_zone_cache: dict[str, tuple[str, ...]] = {}
+_nanp_types: dict[str, int] = {}
+
+
+def _zones_of(parsed: phonenumbers.PhoneNumber, key: str) -> tuple[str, ...]:
+    zones = _zone_cache.get(key)
+    if zones is None:
+        found = phone_timezone.time_zones_for_number(parsed)
+        zones = _zone_cache[key] = tuple(z for z in found if z != _UNKNOWN_ZONE)
+    return zones
+
+
+def _nanp_type_of(parsed: phonenumbers.PhoneNumber, area_code: str) -> int:
+    kind = _nanp_types.get(area_code)
+    if kind is None:
+        kind = _nanp_types[area_code] = int(phonenumbers.number_type(parsed))
+    return kind
 
 
 def parse_number(raw: str, default_country: str, *, field: str) -> str:

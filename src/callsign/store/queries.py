@@ -31,13 +31,16 @@ from callsign.store.sql import Statement, json_param, json_value, time_param, ti
 from callsign.store.tables import NEVER
 
 HISTORY_LIMIT = 500  # a contact's calls read per decision; far more than any cadence uses
-LRU_CANDIDATES = 32  # least recently presented numbers read per area code or region
+LRU_CANDIDATES = 8  # least recently presented active numbers read per area code or region
 
 _ORG = """o.id, o.slug, o.default_country, o.timezone, o.principal_number, o.forwarding_number,
     o.agent_leg_number, o.local_presence, o.local_presence_fallback, o.restrict_caller_ids,
     o.calling_hours_start, o.calling_hours_end, o.call_path, o.last_caller_days"""
 _ORG_WIDTH = 14
 _USER = "u.key, u.name, u.work_phone, u.caller_id, u.direct_number, u.allowed_caller_ids, u.active"
+
+
+_STATUSES = {status.value: status for status in NumberStatus}
 
 
 def _time(text: str | None) -> time | None:
@@ -96,7 +99,7 @@ _CANDIDATES = Statement(f"""
         UNION SELECT number_id FROM project_numbers WHERE project_id = :project_id
         UNION SELECT number_id FROM (
             SELECT number_id FROM number_area_codes
-            WHERE org_id = :org_id AND area_code = :area_code AND active
+            WHERE org_id = :org_id AND area_code = :area_code AND active = TRUE
             ORDER BY last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_local
         UNION SELECT id FROM (
             SELECT id FROM numbers
@@ -202,12 +205,12 @@ def candidate_numbers(
     }).fetchall()
     states: dict[str, NumberState] = {}
     serving: set[str] = set()
+    never = time_param(conn, NEVER)
     for e164, status, number_region, cap, usage_day, usage_count, last, serves in rows:
-        presented = time_value(last)
+        presented = None if last == never else time_value(last)
         states[e164] = NumberState(
-            e164=e164, status=NumberStatus(status), region=number_region, daily_cap=cap,
-            used_today=usage_count if usage_day == day else 0,
-            last_presented_at=None if presented == NEVER else presented,
+            e164=e164, status=_STATUSES[status], region=number_region, daily_cap=cap,
+            used_today=usage_count if usage_day == day else 0, last_presented_at=presented,
         )
         if serves:
             serving.add(e164)
