@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -35,6 +35,11 @@ class CallRecord:
         return {**self.__dict__, "at": self.at.isoformat()}
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A time without an offset is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def _record(row: Any) -> CallRecord:
     return CallRecord(call_id=row.id, at=row.at, user=row.user_key, to=row.to_number,
                       caller_id=row.caller_id, rule=row.rule, project=row.project_key,
@@ -48,7 +53,7 @@ def _cursor(record: CallRecord) -> str:
 def _after(cursor: str) -> tuple[datetime, str]:
     try:
         at, call_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(at), call_id
+        return as_utc(datetime.fromisoformat(at)), call_id
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("is not a cursor this API returned", field="cursor") from exc
 
@@ -69,7 +74,7 @@ def list_calls(uow: UnitOfWork, org: str, *, contact: str | None = None,
         if user:
             query = query.where(calls.c.user_key == user)
         if since is not None:
-            query = query.where(calls.c.at >= since)
+            query = query.where(calls.c.at >= as_utc(since))
         if cursor:
             at, call_id = _after(cursor)
             query = query.where(or_(calls.c.at < at, and_(calls.c.at == at, calls.c.id < call_id)))

@@ -286,8 +286,8 @@ def numbers_add(state: State, org: str, number: str, label: str, group: str,
 @pass_state
 def numbers_map(state: State, org: str, number: str, area_codes: tuple[str, ...]) -> None:
     """Make NUMBER also serve AREA_CODES."""
-    served = inventory.map_area_codes(state.uow(), org, number, area_codes)
-    click.echo(f"{number} serves {', '.join(served)}")
+    e164, served = inventory.map_area_codes(state.uow(), org, number, area_codes)
+    click.echo(f"{e164} serves {', '.join(served)}")
 
 
 @numbers.command("unmap")
@@ -297,8 +297,8 @@ def numbers_map(state: State, org: str, number: str, area_codes: tuple[str, ...]
 @pass_state
 def numbers_unmap(state: State, org: str, number: str, area_codes: tuple[str, ...]) -> None:
     """Delete mappings of NUMBER to AREA_CODES."""
-    served = inventory.map_area_codes(state.uow(), org, number, area_codes, unmap=True)
-    click.echo(f"{number} serves {', '.join(served) or 'no area code'}")
+    e164, served = inventory.map_area_codes(state.uow(), org, number, area_codes, unmap=True)
+    click.echo(f"{e164} serves {', '.join(served) or 'no area code'}")
 
 
 def _status_command(name: str, status: NumberStatus, help_text: str) -> None:

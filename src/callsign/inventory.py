@@ -159,8 +159,8 @@ def _held(conn: Connection, org: str, raw: str) -> tuple[int, Row[tuple[object, 
 
 
 def map_area_codes(uow: UnitOfWork, org: str, raw: str, area_codes: tuple[str, ...],
-                   *, unmap: bool = False) -> tuple[str, ...]:
-    """Add (or remove) mapped area codes; returns every area code the number serves."""
+                   *, unmap: bool = False) -> tuple[str, tuple[str, ...]]:
+    """Add (or remove) mapped area codes; returns the number and all the codes it serves."""
     if not area_codes:
         raise InvalidInput("name at least one area code", field="area_code")
     with uow:
@@ -184,7 +184,7 @@ def map_area_codes(uow: UnitOfWork, org: str, raw: str, area_codes: tuple[str, .
                        active=row.status == NumberStatus.ACTIVE)
         uow.commit()
         own = (row.area_code,) if row.area_code else ()
-        return own + tuple(sorted(current - {row.area_code}))
+        return str(row.e164), own + tuple(sorted(current - {row.area_code}))
 
 
 def get_number(uow: UnitOfWork, org: str, raw: str, *, now: datetime) -> NumberView:

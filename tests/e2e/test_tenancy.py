@@ -240,12 +240,8 @@ def test_an_idempotency_key_belongs_to_one_organization(
 
 
 @pytest.mark.parametrize("how", [
-    pytest.param("patch", marks=pytest.mark.xfail(
-        strict=True, reason="bug: PATCH /v1/org accepts another org's number as the "
-                            "principal number, and calls then present it")),
-    pytest.param("config", marks=pytest.mark.xfail(
-        strict=True, reason="bug: PUT /v1/config accepts another org's number as the "
-                            "principal number")),
+    pytest.param("patch"),
+    pytest.param("config"),
 ])
 def test_an_org_cannot_take_another_orgs_number_as_its_principal(
     globex: httpx.Client, how: str
@@ -299,8 +295,6 @@ def test_every_v1_operation_refuses_a_request_without_a_valid_key(
     assert state_of(acme) == acme_before
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the body is decoded before the key is checked, "
-                                       "so a request without a key gets 400 for a bad body")
 def test_a_request_without_a_key_is_refused_before_its_body_is_read(
     anonymous: httpx.Client,
 ) -> None:

@@ -16,7 +16,7 @@ from litestar.types import ASGIApp
 from callsign import __version__
 from callsign.api.deps import Runtime, _now
 from callsign.api.errors import HANDLERS
-from callsign.api.ops import OPS_ROUTES, Metrics, observe
+from callsign.api.ops import OPS_ROUTES, Metrics, observe, refuse_nul
 from callsign.api.routes import ROUTES
 from callsign.config import Settings
 from callsign.store.db import create_store_engine
@@ -37,7 +37,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
         route_handlers=[*OPS_ROUTES, *ROUTES],
         exception_handlers=HANDLERS,
         state=State({"runtime": rt, "metrics": metrics}),
-        middleware=[instrument],
+        middleware=[instrument, refuse_nul],
         openapi_config=OpenAPIConfig(title="callsign", version=__version__,
                                      description="Caller-ID decisions and inbound routing",
                                      path="/schema"),

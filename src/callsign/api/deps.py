@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
 from sqlalchemy import Engine
 
 from callsign import keys
@@ -39,15 +41,25 @@ def runtime(request: Request[Any, Any, Any]) -> Runtime:
     return found
 
 
+def require_key(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: authenticate before anything of the request (its body) is read."""
+    connection.state.org = _authenticate(connection)
+
+
 def organization(request: Request[Any, Any, Any]) -> str:
+    """The organization the guard authenticated."""
+    slug: str = request.state.org
+    return slug
+
+
+def _authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The slug of the organization whose key signed this request, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer KEY' with an organization's API key",
                            field="Authorization")
-    engine = runtime(request).engine
+    engine: Engine = request.app.state.runtime.engine
     with engine.connect() as conn:
         _, slug = keys.authenticate(conn, token.strip())
-    request.state.org = slug
     return slug

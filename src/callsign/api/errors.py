@@ -7,8 +7,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DataError
 
 from callsign.domain.errors import (
     CallsignError,
@@ -57,6 +59,11 @@ def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
     for item in details:
         message = str(item.get("message", "is not valid"))
         key = item.get("key")
+        if "truncated" in message:
+            return Response(error_body("malformed_json", "the request body is not complete "
+                                       f"JSON ({message})", None), status_code=400)
+        if key == "data" and not _FIELD_IN_MESSAGE.search(message):
+            message, key = "the request body must be a JSON object", None
         named = _FIELD_IN_MESSAGE.search(message)
         field = named.group(1) if named and key in (None, "data") else key
         problems.append({"field": field, "message": message})
@@ -72,13 +79,20 @@ def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
             413: "too_large", 415: "unsupported_media_type"}.get(status, "bad_request")
     message = str(exc.detail)
-    if "JSON is malformed" in message or "Invalid JSON" in message:
+    if any(sign in message for sign in ("JSON is malformed", "Invalid JSON", "truncated")):
         code = "malformed_json"
         message = f"the request body is not valid JSON ({message})"
     if status == 404 and message == "Not Found":
         message = f"no such endpoint: {request.method} {request.url.path}"
     return Response(error_body(code, message, None), status_code=status,
                     headers=getattr(exc, "headers", None))
+
+
+def store_data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The store refused a value (a NUL character, a number out of range): bad input."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return Response(error_body("invalid_input", f"a value cannot be stored: {reason}", None),
+                    status_code=400)
 
 
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -91,5 +105,7 @@ HANDLERS: dict[int | type[Exception], Callable[[Request[Any, Any, Any], Any], Re
     CallsignError: callsign_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    DataError: store_data_error,
+    psycopg.DataError: store_data_error,
     Exception: unexpected_error,
 }

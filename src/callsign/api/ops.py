@@ -74,6 +74,58 @@ def observe(app: ASGIApp, metrics: Metrics, *, log_requests: bool) -> ASGIApp:
     return middleware
 
 
+_NUL_SIGNS = (b"\x00", b"%00", b"\\u0000")
+
+
+def refuse_nul(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: a NUL character anywhere in a request is refused with 400.
+
+    No callsign field can hold one, and PostgreSQL cannot store one in text; refusing
+    it at the door gives the same answer on every store.
+    """
+
+    async def middleware(scope: Any, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        head = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+        if any(sign in head for sign in _NUL_SIGNS[:2]):
+            await _refuse(send)
+            return
+        body = b""
+        more = True
+        while more:
+            message: Any = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if message["type"] != "http.request":
+                break
+        if any(sign in body for sign in (_NUL_SIGNS[0], _NUL_SIGNS[2])):
+            await _refuse(send)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await app(scope, replay, send)
+
+    return middleware
+
+
+async def _refuse(send: Any) -> None:
+    body = json.dumps({"error": {"code": "invalid_input", "field": None,
+                                 "message": "the request contains a NUL character"}}).encode()
+    await send({"type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def _template(scope: Any) -> str:
     handler = scope.get("route_handler")
     paths = getattr(handler, "paths", None)
@@ -107,8 +159,48 @@ def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @get("/openapi.json", sync_to_thread=False, include_in_schema=False)
 def openapi_json(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    schema = request.app.openapi_schema.to_schema()
-    return Response(schema, media_type="application/json")
+    cached: dict[str, Any] | None = getattr(request.app.state, "openapi", None)
+    if cached is None:
+        cached = with_error_responses(request.app.openapi_schema.to_schema())
+        request.app.state.openapi = cached
+    return Response(cached, media_type="application/json")
+
+
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message", "field"],
+        "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"},
+            "field": {"type": ["string", "null"]},
+            "problems": {"type": "array", "items": {
+                "type": "object", "properties": {"field": {"type": ["string", "null"]},
+                                                 "message": {"type": "string"}}}},
+        }}},
+}
+ERROR_STATUSES = {
+    "400": "Invalid input: malformed JSON, an invalid number, an unknown field",
+    "401": "No API key, or one that is unknown or revoked",
+    "404": "Not found in this organization",
+    "405": "Method not allowed",
+    "409": "Conflicts with what is stored",
+    "422": "Refused by the rules (not presentable, outside calling hours)",
+}
+
+
+def with_error_responses(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document callsign's one error shape on every operation, for every 4xx it answers."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, description in ERROR_STATUSES.items():
+                if path.startswith("/v1") or status in ("400", "404", "405"):
+                    responses[status] = {"description": description, "content": reference}
+    return schema
 
 
 OPS_ROUTES = [healthz, readyz, metrics_endpoint, openapi_json]

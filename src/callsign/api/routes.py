@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 
 from callsign import calllog, directory, inventory, service
-from callsign.api.deps import Runtime, organization, runtime
+from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.schemas import (
     AreaCodesIn,
     CallIn,
@@ -33,6 +33,7 @@ from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, dump_
 class V1(Controller):
     """Authenticated by an organization's key; sees only that organization."""
 
+    guards = [require_key]
     dependencies = {"org": Provide(organization, sync_to_thread=False),
                     "rt": Provide(runtime, sync_to_thread=False)}
 
@@ -44,8 +45,8 @@ class Calls(V1):
     @post("/", status_code=201, sync_to_thread=False,
           summary="Decide the caller ID of an outbound call")
     def create(self, org: str, rt: Runtime, data: CallIn,
-               idempotency_key: Annotated[str | None, Parameter(
-                   header="Idempotency-Key", max_length=200, required=False)] = None,
+               idempotency_key: Annotated[str | None, HeaderParameter(
+                   name="Idempotency-Key", max_length=200, required=False)] = None,
                ) -> DecisionOut:
         request = OutboundRequest(org=org, user=data.user, to=data.to, project=data.project,
                                   caller_id=data.caller_id, channel=Channel(data.channel),
@@ -148,14 +149,15 @@ class Numbers(V1):
     @post("/{number:str}/area-codes", status_code=200, sync_to_thread=False,
           summary="Map a number to more area codes")
     def map(self, org: str, rt: Runtime, number: str, data: AreaCodesIn) -> NumberChange:
-        served = inventory.map_area_codes(rt.uow(), org, number, tuple(data.area_codes))
-        return NumberChange(number, "mapped", list(served))
+        e164, served = inventory.map_area_codes(rt.uow(), org, number, tuple(data.area_codes))
+        return NumberChange(e164, "mapped", list(served))
 
     @delete("/{number:str}/area-codes/{area_code:str}", status_code=200, sync_to_thread=False,
             summary="Delete a number's mapping to an area code")
     def unmap(self, org: str, rt: Runtime, number: str, area_code: str) -> NumberChange:
-        served = inventory.map_area_codes(rt.uow(), org, number, (area_code,), unmap=True)
-        return NumberChange(number, "unmapped", list(served))
+        e164, served = inventory.map_area_codes(rt.uow(), org, number, (area_code,),
+                                                unmap=True)
+        return NumberChange(e164, "unmapped", list(served))
 
 
 class Users(V1):

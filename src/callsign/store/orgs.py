@@ -59,10 +59,22 @@ def _org_values(doc: OrgDocument) -> dict[str, Any]:
 
 def update_org(conn: Connection, doc: OrgDocument) -> None:
     """Change only the organization-level settings of an existing organization."""
+    _refuse_others_principal(conn, doc)
     conn.execute(update(orgs).where(orgs.c.slug == doc.org).values(**_org_values(doc)))
 
 
+def _refuse_others_principal(conn: Connection, doc: OrgDocument) -> None:
+    """The principal number is presented as a last resort: it cannot be another org's."""
+    holder = conn.execute(select(orgs.c.slug).join(numbers, numbers.c.org_id == orgs.c.id).where(
+        numbers.c.e164 == doc.principal_number, numbers.c.status != NumberStatus.RELEASED,
+        orgs.c.slug != doc.org)).scalar()
+    if holder is not None:
+        raise ConfigError([("principal_number",
+                            f"{doc.principal_number} belongs to another organization")])
+
+
 def _upsert_org(conn: Connection, doc: OrgDocument) -> int:
+    _refuse_others_principal(conn, doc)
     org_id = conn.execute(select(orgs.c.id).where(orgs.c.slug == doc.org)).scalar()
     if org_id is None:
         return int(conn.execute(
