@@ -107,6 +107,8 @@ def _place_call(
         if not user.active and not emergency:  # an emergency call is never refused
             raise InvalidInput(f"user {user.id!r} is inactive", field="user")
         to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
+        if not dry_run:
+            queries.lock_contact(conn, org_id, to)
         facts = _gather(conn, org_id, org, user, request, to, now)
         day = today(org, now)
         for _ in range(MAX_CLAIMS):

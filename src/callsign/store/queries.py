@@ -6,6 +6,7 @@ why at the driver level); the services compose them inside one transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, time
 from typing import Any
@@ -139,6 +140,20 @@ _RECORD_INBOUND = Statement("""
                                user_key, trace)
     VALUES (:id, :org_id, :at, :to_number, :from_number, :destination, :rule, :user_key,
             :trace)""")
+
+
+# Two calls to one contact at once must not both take the same "unused" pool number
+# (different_each_attempt) or both miss each other's history: on PostgreSQL the decision
+# takes a transaction-scoped advisory lock on (org, contact). Calls to different
+# contacts never wait for each other. SQLite needs none: BEGIN IMMEDIATE serializes.
+_LOCK_CONTACT = Statement("SELECT pg_advisory_xact_lock(:key)")
+
+
+def lock_contact(conn: Connection, org_id: int, phone: str) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{org_id}:{phone}".encode(), digest_size=8).digest()
+    _LOCK_CONTACT.run(conn, {"key": int.from_bytes(digest, "big", signed=True)}).fetchone()
 
 
 def org_id_and_policy(conn: Connection, slug: str) -> tuple[int, OrgPolicy]:
