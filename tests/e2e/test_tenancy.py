@@ -57,6 +57,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/v1/calls"): Probe(body={"user": "alice", "to": "+17735550150",
                                        "consented": True}),
     ("POST", "/v1/inbound"): Probe(body={"to": CHI1, "from": "+17735550150"}),
+    # The SIP proxy's endpoints: acme's user is unknown to globex, acme's number is not its.
+    ("GET", "/v1/kamailio/outbound"): Probe(params={"user": "alice", "to": "+17735550150"}),
+    ("GET", "/v1/kamailio/inbound"): Probe(params={"to": CHI1, "from": "+17735550150"}),
     ("GET", "/v1/numbers"): Probe(200, params={"search": CHI1[2:]},
                                   check=lambda body: body == []),
     ("POST", "/v1/numbers"): Probe(409, {"number": CHI1}),  # one number, one organization

@@ -16,6 +16,7 @@ from litestar.types import ASGIApp
 from callsign import __version__
 from callsign.api.deps import Runtime, _now
 from callsign.api.errors import HANDLERS
+from callsign.api.kamailio import Kamailio
 from callsign.api.ops import OPS_ROUTES, Metrics, observe, refuse_nul
 from callsign.api.routes import ROUTES
 from callsign.config import Settings
@@ -34,7 +35,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
         return observe(app, metrics, log_requests=settings.access_log)
 
     return Litestar(
-        route_handlers=[*OPS_ROUTES, *ROUTES],
+        route_handlers=[*OPS_ROUTES, *ROUTES, Kamailio],
         exception_handlers=HANDLERS,
         state=State({"runtime": rt, "metrics": metrics}),
         middleware=[instrument, refuse_nul],

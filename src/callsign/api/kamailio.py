@@ -1,0 +1,59 @@
+"""The endpoints a Kamailio SIP proxy asks, with an organization's API key as the secret.
+
+Kamailio's http_client blocks a worker while it waits, so these answer from one short
+GET with everything in the query string, and a flat JSON object that Kamailio's jansson
+module reads field by field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import get
+from litestar.di import Provide
+from litestar.params import QueryParameter
+
+from callsign import service
+from callsign.api.deps import Runtime, organization, require_key, runtime
+from callsign.api.routes import V1
+from callsign.domain.model import Channel, OutboundRequest
+
+
+def sip_number(raw: str) -> str:
+    """A number from a SIP URI user part; a '+' that arrived as a space is put back."""
+    if raw[:1] == " " and raw.strip().isdigit():
+        return "+" + raw.strip()
+    return raw.strip()
+
+
+class Kamailio(V1):
+    """Decisions for the SIP proxy (see deploy/kamailio/)."""
+
+    path = "/v1/kamailio"
+    tags = ["kamailio"]
+    guards = [require_key]
+    dependencies = {"org": Provide(organization, sync_to_thread=False),
+                    "rt": Provide(runtime, sync_to_thread=False)}
+
+    @get("/outbound", sync_to_thread=False,
+         summary="Caller ID for an INVITE from the dialer (flat JSON for Kamailio)")
+    def outbound(self, org: str, rt: Runtime, user: str, to: str, project: str | None = None,
+                 caller_id: str | None = None) -> dict[str, str]:
+        request = OutboundRequest(org=org, user=user, to=sip_number(to),
+                                  project=project or None,
+                                  caller_id=sip_number(caller_id) if caller_id else None,
+                                  channel=Channel.DIALER)
+        decision = service.place_call(rt.uow(), request, now=rt.clock(), rng=rt.rng)
+        rt.metrics.decisions.labels(decision.rule).inc()
+        return {"caller_id": decision.caller_id, "rule": decision.rule,
+                "call_id": decision.call_id, "to": decision.to}
+
+    @get("/inbound", sync_to_thread=False,
+         summary="Destination for an INVITE from the carrier (flat JSON for Kamailio)")
+    def inbound(self, org: str, rt: Runtime, to: str,
+                caller: Annotated[str, QueryParameter(name="from")]) -> dict[str, str]:
+        route = service.route_call(rt.uow(), sip_number(to), sip_number(caller),
+                                   now=rt.clock(), org=org)
+        rt.metrics.routes.labels(route.rule).inc()
+        return {"destination": route.destination, "rule": route.rule,
+                "user": route.user or "", "call_id": route.call_id}
