@@ -30,6 +30,9 @@ class CallRecord:
     channel: str
     outcome: str | None
     trace: list[dict[str, Any]]
+    telephony_status: str | None = None
+    duration_s: int | None = None
+    answered_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "at": self.at.isoformat()}
@@ -43,7 +46,9 @@ def as_utc(moment: datetime) -> datetime:
 def _record(row: Any) -> CallRecord:
     return CallRecord(call_id=row.id, at=row.at, user=row.user_key, to=row.to_number,
                       caller_id=row.caller_id, rule=row.rule, project=row.project_key,
-                      channel=row.channel, outcome=row.outcome, trace=row.trace)
+                      channel=row.channel, outcome=row.outcome, trace=row.trace,
+                      telephony_status=row.telephony_status, duration_s=row.duration_s,
+                      answered_by=row.answered_by)
 
 
 def _cursor(record: CallRecord) -> str:

@@ -20,6 +20,7 @@ from callsign.domain.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    ProviderError,
     Refused,
 )
 from callsign.domain.model import Channel, Decision, NumberStatus, OutboundRequest, Route
@@ -29,7 +30,7 @@ from callsign.store.db import create_store_engine
 from callsign.store.uow import UnitOfWork
 
 EXIT_CODES: dict[type[CallsignError], int] = {
-    InvalidInput: 2, NotFound: 3, Refused: 4, Conflict: 5, CallsignError: 1,
+    InvalidInput: 2, NotFound: 3, Refused: 4, Conflict: 5, ProviderError: 6, CallsignError: 1,
 }
 
 

@@ -56,7 +56,7 @@ def validated(conn: Connection, org: str, entity: Entity) -> tuple[int, Entity]:
     held = _held(conn, row.id, row.default_country, _referenced(entity))
     plural, _ = _KINDS[type(entity)]
     data: dict[str, Any] = {
-        **{k: v for k, v in settings.items() if k not in ("calling_hours", "inbound")},
+        **{k: v for k, v in settings.items() if k not in ("calling_hours", "inbound", "twilio")},
         "numbers": [{"number": n} for n in held],
         plural: [entity.model_dump(mode="json")],
     }

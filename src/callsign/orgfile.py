@@ -81,6 +81,15 @@ class CallingHoursDoc(_Doc):
         return value
 
 
+class TwilioDoc(_Doc):
+    """The organization's Twilio account; the auth token stays in the environment."""
+
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    auth_token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+                                description="Name of the environment variable holding "
+                                            "the account's auth token")
+
+
 class InboundDoc(_Doc):
     path: list[InboundStep] = Field(default_factory=lambda: list(DEFAULT_CALL_PATH))
     last_caller_days: int = Field(default=DEFAULT_LAST_CALLER_DAYS, ge=1, le=3650)
@@ -102,6 +111,7 @@ class OrgDocument(_Doc):
     contacts: list[ContactDoc] = Field(default_factory=list)
     projects: list[ProjectDoc] = Field(default_factory=list)
     inbound: InboundDoc = Field(default_factory=InboundDoc)
+    twilio: TwilioDoc | None = None
 
 
 def load_yaml(text: str, *, source: str = "file") -> Any:

@@ -19,6 +19,7 @@ from callsign.api.errors import HANDLERS
 from callsign.api.kamailio import Kamailio
 from callsign.api.ops import OPS_ROUTES, Metrics, observe, refuse_nul
 from callsign.api.routes import ROUTES
+from callsign.api.twilio import Connect, TwilioWebhooks
 from callsign.config import Settings
 from callsign.store.db import create_store_engine
 
@@ -29,13 +30,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
     engine = create_store_engine(settings.database_url)
     metrics = Metrics()
     rt = Runtime(engine=engine, clock=clock, rng=rng or random.Random(),
-                 public_url=settings.public_url, metrics=metrics)
+                 public_url=settings.public_url, metrics=metrics,
+                 twilio_api_base=settings.twilio_api_base)
 
     def instrument(app: ASGIApp) -> ASGIApp:
         return observe(app, metrics, log_requests=settings.access_log)
 
     return Litestar(
-        route_handlers=[*OPS_ROUTES, *ROUTES, Kamailio],
+        route_handlers=[*OPS_ROUTES, *ROUTES, Kamailio, Connect, TwilioWebhooks],
         exception_handlers=HANDLERS,
         state=State({"runtime": rt, "metrics": metrics}),
         middleware=[instrument, refuse_nul],

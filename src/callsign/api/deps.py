@@ -31,6 +31,7 @@ class Runtime:
     rng: random.Random = field(default_factory=random.Random)
     public_url: str | None = None
     metrics: Any = None  # the app's ops.Metrics
+    twilio_api_base: str | None = None  # Twilio REST elsewhere (a local server in tests)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

@@ -18,6 +18,7 @@ from callsign.domain.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    ProviderError,
     Refused,
     Unauthorized,
 )
@@ -26,6 +27,7 @@ log = logging.getLogger("callsign.api")
 
 STATUS: dict[type[CallsignError], int] = {
     InvalidInput: 400, Unauthorized: 401, NotFound: 404, Conflict: 409, Refused: 422,
+    ProviderError: 424,
     CallsignError: 400,
 }
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`")

@@ -91,12 +91,16 @@ class CallOut(msgspec.Struct):
     channel: str
     outcome: str | None
     trace: list[TraceStepOut]
+    telephony_status: str | None = None
+    duration_s: int | None = None
+    answered_by: str | None = None
 
     @classmethod
     def of(cls, record: CallRecord) -> CallOut:
         return cls(record.call_id, record.at.isoformat(), record.user, record.to,
                    record.caller_id, record.rule, record.project, record.channel,
-                   record.outcome, [TraceStepOut(**s) for s in record.trace])
+                   record.outcome, [TraceStepOut(**s) for s in record.trace],
+                   record.telephony_status, record.duration_s, record.answered_by)
 
 
 class CallPage(msgspec.Struct):

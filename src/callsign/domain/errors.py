@@ -9,6 +9,7 @@
     │   └── OutsideCallingHours
     ├── Conflict              the request clashes with the stored state
     ├── Unauthorized          a missing, unknown or revoked API key or webhook signature
+    ├── ProviderError         the telephony or number provider refused or failed
     └── ConfigError           an organization file with one or more errors
 
 Every error names the field it concerns (``field``), so the CLI, the API and the
@@ -80,6 +81,12 @@ class Unauthorized(CallsignError):
     """A missing, malformed, unknown or revoked API key, or a forged webhook."""
 
     code = "unauthorized"
+
+
+class ProviderError(CallsignError):
+    """The telephony or number provider (Twilio) refused or failed a request."""
+
+    code = "provider_error"
 
 
 class ConfigError(InvalidInput):

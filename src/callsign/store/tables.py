@@ -72,6 +72,10 @@ orgs = Table(
     Column("calling_hours_end", String(5)),
     Column("call_path", JSON, nullable=False),
     Column("last_caller_days", Integer, nullable=False),
+    # Twilio: the account, and the NAME of the environment variable holding its auth
+    # token (the token itself is never stored or printed).
+    Column("twilio_account_sid", String(64)),
+    Column("twilio_auth_token_env", String(128)),
 )
 
 numbers = Table(
@@ -176,6 +180,11 @@ calls = Table(
     Column("trace", JSON, nullable=False),
     Column("outcome", String(64)),
     Column("outcome_at", UTCDateTime()),
+    # What the carrier reported (Twilio status callbacks).
+    Column("telephony_status", String(32)),
+    Column("duration_s", Integer),
+    Column("answered_by", String(32)),
+    Column("provider_call_sid", String(64)),
     Index("ix_calls_org_id_to_number_at", "org_id", "to_number", "at"),
     Index("ix_calls_org_id_user_key_at", "org_id", "user_key", "at"),
     Index("ix_calls_org_id_caller_id", "org_id", "caller_id"),

@@ -1,0 +1,181 @@
+"""Twilio voice webhooks: TwiML built with the official library, every request signed.
+
+Each webhook checks X-Twilio-Signature with the organization's auth token against the
+URL Twilio called (CALLSIGN_PUBLIC_URL behind a proxy); an unsigned or forged request
+gets 403 and changes nothing. A decision that fails answers TwiML that says why and
+hangs up: never a 5xx, which would make Twilio play its own error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.di import Provide
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+from callsign import service, telephony
+from callsign.api.deps import Runtime, organization, require_key, runtime
+from callsign.api.routes import V1
+from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText
+from callsign.domain.errors import CallsignError, InvalidInput, Unauthorized
+from callsign.domain.model import Channel, OutboundRequest
+
+TWIML = "application/xml"
+
+
+def twiml(response: VoiceResponse) -> Response[str]:
+    return Response(str(response), media_type=TWIML)
+
+
+def refusal(message: str) -> Response[str]:
+    response = VoiceResponse()
+    response.say(f"Sorry, this call cannot be connected. {message}")
+    response.hangup()
+    return twiml(response)
+
+
+async def signed_params(request: Request[Any, Any, Any], rt: Runtime, org: str) -> dict[str, str]:
+    """The POST parameters of a request Twilio signed for ``org``, or Unauthorized."""
+    form = await request.form()
+    params = {key: str(value) for key, value in form.items()}
+    signature = request.headers.get("x-twilio-signature", "")
+    try:
+        _, token = telephony.twilio_account(rt.uow(), org)
+    except CallsignError as exc:
+        raise Unauthorized(f"cannot check Twilio signatures: {exc.message}",
+                           field="X-Twilio-Signature") from exc
+    url = str(request.url)
+    if rt.public_url:
+        query = request.url.query
+        url = rt.public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
+    if not signature or not RequestValidator(token).validate(url, params, signature):
+        raise Unauthorized("the request is not signed by the organization's Twilio account",
+                           field="X-Twilio-Signature")
+    return params
+
+
+def webhook_base(request: Request[Any, Any, Any], rt: Runtime) -> str:
+    return rt.public_url or str(request.base_url)
+
+
+def dial(caller_id: str, to: str, status_url: str | None) -> VoiceResponse:
+    response = VoiceResponse()
+    dialled = response.dial(caller_id=caller_id, answer_on_bridge=True)
+    if status_url:
+        dialled.number(to, status_callback=status_url, status_callback_event="completed",
+                       status_callback_method="POST")
+    else:
+        dialled.number(to)
+    return response
+
+
+class TwilioWebhooks(Controller):
+    """Webhooks Twilio calls; point a number's or a TwiML app's voice URL here."""
+
+    path = "/twilio/{org:str}"
+    tags = ["twilio"]
+    dependencies = {"rt": Provide(runtime, sync_to_thread=False)}
+    include_in_schema = True
+
+    @post("/voice", status_code=200, media_type=TWIML,
+          summary="Outbound call from a browser or click-to-dial: TwiML that dials")
+    async def voice(self, org: str, rt: Runtime, request: Request[Any, Any, Any]) -> Response[str]:
+        params = await signed_params(request, rt, org)
+        try:
+            user = telephony.caller_user(rt.uow(), org, params)
+            outbound = OutboundRequest(
+                org=org, user=user, to=params.get("To", ""),
+                project=params.get("Project") or None,
+                caller_id=params.get("CallerId") or None,
+                channel=Channel.CLICK_TO_DIAL if params.get("Channel") == "click_to_dial"
+                else Channel.MANUAL)
+            decision = service.place_call(rt.uow(), outbound, now=rt.clock(), rng=rt.rng)
+        except CallsignError as exc:
+            return refusal(exc.message)
+        rt.metrics.decisions.labels(decision.rule).inc()
+        status = f"{webhook_base(request, rt).rstrip('/')}/twilio/{org}/status?" \
+                 f"call_id={decision.call_id}"
+        return twiml(dial(decision.caller_id, decision.to, status))
+
+    @post("/bridge", status_code=200, media_type=TWIML,
+          summary="The agent answered the agent leg: TwiML that dials the contact")
+    async def bridge(self, org: str, rt: Runtime, request: Request[Any, Any, Any],
+                     call_id: str) -> Response[str]:
+        await signed_params(request, rt, org)
+        try:
+            call = telephony.call_to_bridge(rt.uow(), org, call_id)
+        except CallsignError as exc:
+            return refusal(exc.message)
+        status = f"{webhook_base(request, rt).rstrip('/')}/twilio/{org}/status?call_id={call_id}"
+        return twiml(dial(call.caller_id, call.to, status))
+
+    @post("/inbound", status_code=200, media_type=TWIML,
+          summary="A call to one of our numbers: TwiML that rings where the call path says")
+    async def inbound(self, org: str, rt: Runtime,
+                      request: Request[Any, Any, Any]) -> Response[str]:
+        params = await signed_params(request, rt, org)
+        caller = params.get("From", "")
+        try:
+            route = service.route_call(rt.uow(), params.get("To", ""), caller, now=rt.clock(),
+                                       org=org)
+        except CallsignError as exc:
+            return refusal(exc.message)
+        rt.metrics.routes.labels(route.rule).inc()
+        response = VoiceResponse()
+        response.dial(caller_id=route_caller_id(caller)).number(route.destination)
+        return twiml(response)
+
+    @post("/status", status_code=200, media_type=TWIML,
+          summary="Status callback: record a call's status, duration and answered-by")
+    async def status(self, org: str, rt: Runtime, request: Request[Any, Any, Any],
+                     call_id: str, leg: str | None = None) -> Response[str]:
+        params = await signed_params(request, rt, org)
+        # Twilio cannot act on an error here; the call is over either way.
+        with contextlib.suppress(CallsignError):
+            telephony.record_status(rt.uow(), org, call_id, {**params, "leg": leg or ""})
+        return twiml(VoiceResponse())
+
+
+def route_caller_id(caller: str) -> str:
+    """The caller's own number passes through as caller ID on the forwarded leg."""
+    return caller
+
+
+class ConnectIn(Body):
+    user: NonEmpty
+    to: PhoneText
+    project: NonEmpty | None = None
+    caller_id: PhoneText | None = None
+
+
+class ConnectOut(DecisionOut):
+    agent_call_sid: str = ""
+
+
+class Connect(V1):
+    path = "/v1/calls/connect"
+    tags = ["calls"]
+    guards = [require_key]
+    dependencies = {"org": Provide(organization, sync_to_thread=False),
+                    "rt": Provide(runtime, sync_to_thread=False)}
+
+    @post("/", status_code=201, sync_to_thread=False,
+          summary="Phone-based calling: ring the agent, then bridge to the contact")
+    def connect(self, org: str, rt: Runtime, data: ConnectIn,
+                request: Request[Any, Any, Any]) -> ConnectOut:
+        outbound = OutboundRequest(org=org, user=data.user, to=data.to, project=data.project,
+                                   caller_id=data.caller_id, channel=Channel.CONNECT)
+        if not (rt.public_url or request.base_url):
+            raise InvalidInput("set CALLSIGN_PUBLIC_URL so Twilio can reach the bridge",
+                               field="public_url")
+        decision, sid = telephony.connect(rt.uow, outbound, now=rt.clock(), rng=rt.rng,
+                                          webhook_base=webhook_base(request, rt),
+                                          api_base=rt.twilio_api_base)
+        rt.metrics.decisions.labels(decision.rule).inc()
+        out = DecisionOut.of(decision)
+        return ConnectOut(out.call_id, out.caller_id, out.rule, out.to, out.trace,
+                          agent_call_sid=sid)
+

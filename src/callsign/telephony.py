@@ -1,0 +1,116 @@
+"""Use cases behind the Twilio webhooks: who is calling, the agent leg, call status."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from callsign import service, twilio_api
+from callsign.calllog import CallRecord, get_call
+from callsign.domain import phone
+from callsign.domain.errors import InvalidInput, NotFound
+from callsign.domain.model import Channel, Decision, OutboundRequest
+from callsign.store import orgs as org_store
+from callsign.store.tables import calls, users
+from callsign.store.uow import UnitOfWork
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+def twilio_account(uow: UnitOfWork, org: str) -> tuple[str, str]:
+    """The org's (account SID, auth token); InvalidInput when not configured."""
+    with uow:
+        row = org_store.org_row(uow.connection, org)
+    token = twilio_api.auth_token(row.twilio_account_sid, row.twilio_auth_token_env)
+    return str(row.twilio_account_sid), token
+
+
+def caller_user(uow: UnitOfWork, org: str, params: dict[str, str]) -> str:
+    """The user placing a Twilio call: ``client:ID``, a ``User`` parameter, or their phone."""
+    source = params.get("From", "")
+    if source.startswith("client:"):
+        return source.removeprefix("client:")
+    if params.get("User"):
+        return params["User"]
+    with uow:
+        row = org_store.org_row(uow.connection, org)
+        try:
+            number = phone.parse_number(source, row.default_country, field="From")
+        except InvalidInput:
+            number = source
+        key = uow.connection.execute(select(users.c.key).where(
+            users.c.org_id == row.id,
+            (users.c.work_phone == number) | (users.c.caller_id == number))).scalar()
+    if key is None:
+        raise NotFound(f"{source!r} is no user of the organization", field="From")
+    return str(key)
+
+
+def connect(
+    uow: UowFactory, request: OutboundRequest, *, now: datetime, rng: random.Random,
+    webhook_base: str, api_base: str | None,
+) -> tuple[Decision, str]:
+    """Phone-based calling: decide, record, then ring the agent from the agent-leg number.
+
+    When the agent answers, Twilio fetches the bridge TwiML, which dials the contact
+    with the caller ID decided here.
+    """
+    account_sid, token = twilio_account(uow(), request.org)
+    with uow() as work:
+        org = org_store.org_row(work.connection, request.org)
+        user = work.connection.execute(select(users.c.work_phone).where(
+            users.c.org_id == org.id, users.c.key == request.user)).first()
+    if user is None:
+        raise NotFound(f"no user {request.user!r}", field="user")
+    if not user.work_phone:
+        raise InvalidInput(f"user {request.user!r} has no work phone to ring", field="user")
+    if not org.agent_leg_number:
+        raise InvalidInput("the organization has no agent-leg number", field="agent_leg_number")
+    decision = service.place_call(uow(), replace(request, channel=Channel.CONNECT), now=now,
+                                  rng=rng)
+    base = f"{webhook_base.rstrip('/')}/twilio/{request.org}"
+    try:
+        sid = twilio_api.call_agent(
+            twilio_api.client(account_sid, token, api_base), to=user.work_phone,
+            from_=org.agent_leg_number, url=f"{base}/bridge?call_id={decision.call_id}",
+            status_callback=f"{base}/status?call_id={decision.call_id}&leg=agent")
+    except Exception:
+        record_status(uow(), request.org, decision.call_id, {"CallStatus": "failed"})
+        raise
+    record_status(uow(), request.org, decision.call_id, {"CallSid": sid, "CallStatus": "queued"})
+    return decision, sid
+
+
+def call_to_bridge(uow: UnitOfWork, org: str, call_id: str) -> CallRecord:
+    return get_call(uow, org, call_id)
+
+
+def record_status(uow: UnitOfWork, org: str, call_id: str, params: dict[str, str]) -> None:
+    """Store what Twilio reports of a call: status, duration, human or machine, its SID."""
+    values: dict[str, Any] = {}
+    if params.get("CallStatus") or params.get("DialCallStatus"):
+        values["telephony_status"] = (params.get("DialCallStatus")
+                                      or params["CallStatus"])[:32]
+    duration = params.get("DialCallDuration") or params.get("CallDuration")
+    if duration:
+        if not duration.isdigit():
+            raise InvalidInput(f"{duration!r} is not a number of seconds", field="CallDuration")
+        values["duration_s"] = int(duration)
+    if params.get("AnsweredBy"):
+        values["answered_by"] = params["AnsweredBy"][:32]
+    if params.get("CallSid") and params.get("leg") != "agent":
+        values["provider_call_sid"] = params["CallSid"][:64]
+    if not values:
+        return
+    with uow:
+        org_id = org_store.org_row(uow.connection, org).id
+        done = uow.connection.execute(update(calls).where(
+            calls.c.org_id == org_id, calls.c.id == call_id).values(**values))
+        if not done.rowcount:
+            raise NotFound(f"no call {call_id!r}", field="call_id")
+        uow.commit()
