@@ -60,7 +60,6 @@ def connect(
     When the agent answers, Twilio fetches the bridge TwiML, which dials the contact
     with the caller ID decided here.
     """
-    account_sid, token = twilio_account(uow(), request.org)
     with uow() as work:
         org = org_store.org_row(work.connection, request.org)
         user = work.connection.execute(select(users.c.work_phone).where(
@@ -71,6 +70,7 @@ def connect(
         raise InvalidInput(f"user {request.user!r} has no work phone to ring", field="user")
     if not org.agent_leg_number:
         raise InvalidInput("the organization has no agent-leg number", field="agent_leg_number")
+    account_sid, token = twilio_account(uow(), request.org)
     decision = service.place_call(uow(), replace(request, channel=Channel.CONNECT), now=now,
                                   rng=rng)
     base = f"{webhook_base.rstrip('/')}/twilio/{request.org}"

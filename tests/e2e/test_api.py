@@ -45,6 +45,8 @@ CALLEES_BY_ZONE = {
 }
 
 V1_OPERATIONS = {
+    ("POST", "/v1/calls/connect"), ("GET", "/v1/kamailio/outbound"),
+    ("GET", "/v1/kamailio/inbound"),
     ("GET", "/v1/calls"), ("POST", "/v1/calls"), ("GET", "/v1/calls/{call_id}"),
     ("POST", "/v1/calls/{call_id}/outcome"), ("POST", "/v1/inbound"),
     ("GET", "/v1/numbers"), ("POST", "/v1/numbers"), ("GET", "/v1/numbers/{number}"),
@@ -135,6 +137,7 @@ def test_a_call_is_decided_recorded_and_shown_with_its_trace(
         "call_id": decision["call_id"], "at": logged["at"], "user": "alice", "to": to,
         "caller_id": CHI1, "rule": "agent_area_code", "project": None,
         "channel": "click_to_dial", "outcome": None, "trace": decision["trace"],
+        "telephony_status": None, "duration_s": None, "answered_by": None,
     }
     assert abs(datetime.fromisoformat(logged["at"]) - datetime.now(UTC)) < timedelta(minutes=1)
 

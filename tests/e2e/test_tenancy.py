@@ -57,6 +57,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/v1/calls"): Probe(body={"user": "alice", "to": "+17735550150",
                                        "consented": True}),
     ("POST", "/v1/inbound"): Probe(body={"to": CHI1, "from": "+17735550150"}),
+    ("POST", "/v1/calls/connect"): Probe(body={"user": "alice", "to": "+17735550150"}),
     # The SIP proxy's endpoints: acme's user is unknown to globex, acme's number is not its.
     ("GET", "/v1/kamailio/outbound"): Probe(params={"user": "alice", "to": "+17735550150"}),
     ("GET", "/v1/kamailio/inbound"): Probe(params={"to": CHI1, "from": "+17735550150"}),
