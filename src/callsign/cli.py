@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from callsign import inventory, keys, service
+from callsign import inventory, keys, purchasing, service
 from callsign.config import Settings
 from callsign.domain.errors import (
     CallsignError,
@@ -72,6 +72,10 @@ class State:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    def providers(self) -> purchasing.ProviderSettings:
+        return purchasing.ProviderSettings(twilio_api_base=self.settings.twilio_api_base,
+                                           public_url=self.settings.public_url)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -321,9 +325,80 @@ _status_command("resume", NumberStatus.ACTIVE, "Present NUMBER again.")
 @click.argument("number")
 @pass_state
 def numbers_release(state: State, org: str, number: str) -> None:
-    """Release NUMBER; its call history stays."""
-    e164, what = inventory.release(state.uow(), org, number)
+    """Release NUMBER (its provider is told first); its call history stays."""
+    e164, what = purchasing.release(state.uow, org, number, settings=state.providers())
     click.echo(f"{e164} {what}")
+
+
+@numbers.command("buy")
+@click.option("--org", required=True)
+@click.option("--area-code", required=True)
+@click.option("--quantity", default=1, show_default=True, type=int)
+@click.option("--provider", default="sandbox", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def numbers_buy(state: State, org: str, area_code: str, quantity: int, provider: str,
+                as_json: bool) -> None:
+    """Buy numbers in an area code from a provider; they serve that area code."""
+    result = purchasing.purchase(state.uow, org, area_code, quantity, provider,
+                                 now=datetime.now(UTC), settings=state.providers())
+    print_purchase(result, as_json)
+
+
+def print_purchase(result: purchasing.PurchaseResult, as_json: bool) -> None:
+    if as_json:
+        emit(result.as_dict())
+    else:
+        if result.label != result.provider:
+            click.echo(f"[{result.label}]")
+        for e164 in result.bought:
+            click.echo(f"bought {e164} ({result.provider}, serves {result.area_code})")
+        if result.warning:
+            click.echo(f"warning: {result.warning}", err=True)
+    if result.error:
+        bought = ", ".join(result.bought) or "none"
+        raise ProviderError(f"{result.error}; bought before the failure: {bought}",
+                            field="provider")
+
+
+@numbers.command("import")
+@click.option("--org", required=True)
+@click.option("--provider", default="twilio", show_default=True)
+@pass_state
+def numbers_import(state: State, org: str, provider: str) -> None:
+    """Add the numbers the provider account already owns."""
+    result = purchasing.import_owned(state.uow, org, provider, settings=state.providers())
+    click.echo(f"added {len(result.added)}, already here {len(result.already)}, "
+               f"held by another organization {len(result.elsewhere)}")
+    for e164 in result.added:
+        click.echo(f"added {e164}")
+
+
+@main.command()
+@click.option("--org", required=True)
+@click.option("--buy", "buy_top", default=0, type=click.IntRange(0, 20),
+              help="Buy one number for each of the N area codes that would cover most.")
+@click.option("--provider", default="sandbox", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def coverage(state: State, org: str, buy_top: int, provider: str, as_json: bool) -> None:
+    """How many contacts (and recent callees) a local number covers, and what is missing."""
+    now = datetime.now(UTC)
+    found = purchasing.coverage(state.uow(), org, now=now)
+    data = found.as_dict()
+    if as_json and not buy_top:
+        emit(data)
+        return
+    click.echo(f"contacts covered: {found.contacts_covered}/{found.contacts} "
+               f"({data['contact_share']:.0%}); callees of the last 30 days covered: "
+               f"{found.recent_callees_covered}/{found.recent_callees} "
+               f"({data['recent_share']:.0%})")
+    for gap in found.uncovered[:20]:
+        click.echo(f"  {gap['area_code']}  {gap['contacts']:>6} contacts  "
+                   f"{gap['recent_callees']:>6} recent callees  {gap['region'] or ''}")
+    for gap in found.uncovered[:buy_top]:
+        print_purchase(purchasing.purchase(state.uow, org, gap["area_code"], 1, provider,
+                                           now=now, settings=state.providers()), False)
 
 
 @main.command()

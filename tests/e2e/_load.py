@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,6 +71,11 @@ class Reply:
     @property
     def acknowledged(self) -> bool:
         return self.status == 201 and self.decision is not None
+
+    @property
+    def lost(self) -> bool:
+        """Sent but never answered: the server may have recorded it before it died."""
+        return self.status is None and not (self.error or "").startswith("ConnectError")
 
 
 @dataclass
@@ -129,22 +134,24 @@ class Load:
         self.finished = time.monotonic()
         return self.replies
 
-    def wait_for(self, acknowledged: int, timeout: float = 30.0) -> None:
-        """Block until ``acknowledged`` decisions were answered with 201."""
+    def wait_until(self, condition: Callable[[list[Reply]], bool], what: str,
+                   timeout: float = 30.0) -> None:
+        """Block until ``condition`` holds for the replies so far."""
         deadline = time.monotonic() + timeout
-        while self.count_acknowledged() < acknowledged:
+        while not condition(self.snapshot()):
             for future in self._futures:
                 failure = future.exception() if future.done() else None
                 if failure is not None:
                     raise failure
+            if all(future.done() for future in self._futures):
+                raise AssertionError(f"the load ended before {what}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"only {self.count_acknowledged()} of {acknowledged} "
-                                     f"decisions acknowledged in {timeout}s")
+                raise AssertionError(f"not {what} within {timeout} s")
             time.sleep(0.005)
 
-    def count_acknowledged(self) -> int:
+    def snapshot(self) -> list[Reply]:
         with self._lock:
-            return sum(r.acknowledged for r in self.replies)
+            return list(self.replies)
 
     @property
     def seconds(self) -> float:
@@ -237,24 +244,20 @@ def kill_server(server: Server) -> None:
     os.killpg(server.process.pid, signal.SIGKILL)
     server.process.wait(STOP_SECONDS)
     deadline = time.monotonic() + STOP_SECONDS
-    while time.monotonic() < deadline:  # the workers, reaped by init rather than by us
-        try:
-            os.killpg(server.process.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
+    while live_processes(server.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the workers, which init rather than we reap
     for handle in server._files:
         handle.close()
 
 
-def server_processes(server: Server) -> list[int]:
-    """The pids in the server's process group (the server and its workers)."""
+def live_processes(group: int) -> list[int]:
+    """The processes of process group ``group`` not yet exited (zombies have exited)."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if os.getpgid(int(entry.name)) == server.process.pid:
-                    found.append(int(entry.name))
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            state, _, pgrp = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            if int(pgrp) == group and state != "Z":
+                found.append(int(entry.name))
     return found
 
 
@@ -354,7 +357,4 @@ def _utc(value: Any) -> datetime:
     assert isinstance(moment, datetime)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
-
-def fmt_rate(count: int, seconds: float) -> str:
-    return f"{count} requests in {seconds:.1f} s = {count / max(seconds, 1e-9):.0f}/s"
 

@@ -259,10 +259,16 @@ def test_least_recently_presented_rotation_spreads_calls_evenly(run: Run) -> Non
     per_number = [presented[n] for n in ROTATION]
     in_flight = sum(run.workers)
     spread = max(per_number) - min(per_number)
+    in_turn = [caller for _, caller in sorted(
+        (at, caller) for to, caller, _, at in logged_calls(run.db_url).values()
+        if to.startswith("+1415"))]
+    early = sum(caller in in_turn[max(0, i - len(ROTATION) + 1):i]
+                for i, caller in enumerate(in_turn))
     print(f"\n415 rotation over {len(ROTATION)} numbers: min {min(per_number)}, "
           f"max {max(per_number)}, mean {statistics.mean(per_number):.1f}, "
           f"stdev {statistics.pstdev(per_number):.2f}, max-min {spread} "
-          f"(bound {2 * in_flight + 2})")
+          f"(bound {2 * in_flight + 2}); {early} of {len(in_turn)} presentations came "
+          f"back before the other {len(ROTATION) - 1} numbers had their turn")
 
     assert {d["rule"] for d in decisions} == {"local_presence"}
     assert set(presented) == set(ROTATION)

@@ -58,6 +58,14 @@ PROBES: dict[tuple[str, str], Probe] = {
                                        "consented": True}),
     ("POST", "/v1/inbound"): Probe(body={"to": CHI1, "from": "+17735550150"}),
     ("POST", "/v1/calls/connect"): Probe(body={"user": "alice", "to": "+17735550150"}),
+    # Buying and importing change only the caller's own inventory; these probes are
+    # refused before anything is bought (globex has no Twilio account), so state stays.
+    ("POST", "/v1/numbers/purchase"): Probe(400, {"area_code": "312", "provider": "twilio"}),
+    ("POST", "/v1/numbers/import"): Probe(400, {"provider": "twilio"}),
+    ("GET", "/v1/coverage"): Probe(200, check=lambda body: all(
+        gap["area_code"] != "415" or gap["contacts"] == 0 for gap in body["uncovered"])),
+    ("POST", "/v1/coverage/purchase"): Probe(200, {"top": 1, "provider": "twilio"},
+                                             check=lambda body: body == []),
     # The SIP proxy's endpoints: acme's user is unknown to globex, acme's number is not its.
     ("GET", "/v1/kamailio/outbound"): Probe(params={"user": "alice", "to": "+17735550150"}),
     ("GET", "/v1/kamailio/inbound"): Probe(params={"to": CHI1, "from": "+17735550150"}),

@@ -9,14 +9,17 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
-from callsign import calllog, directory, inventory, service
+from callsign import calllog, directory, inventory, purchasing, service
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.schemas import (
     AreaCodesIn,
     CallIn,
     CallOut,
     CallPage,
+    CoverageBuyIn,
     DecisionOut,
+    ImportIn,
+    ImportOut,
     InboundIn,
     NumberChange,
     NumberIn,
@@ -24,8 +27,11 @@ from callsign.api.schemas import (
     NumberPatch,
     OutcomeIn,
     OutcomeOut,
+    PurchaseIn,
+    PurchaseOut,
     RouteOut,
 )
+from callsign.domain.errors import ProviderError
 from callsign.domain.model import Channel, NumberStatus, OutboundRequest
 from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, dump_document, load_yaml
 
@@ -125,13 +131,29 @@ class Numbers(V1):
 
     @delete("/{number:str}", status_code=200, sync_to_thread=False, summary="Release a number")
     def remove(self, org: str, rt: Runtime, number: str) -> NumberChange:
-        e164, result = inventory.release(rt.uow(), org, number)
+        e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
         return NumberChange(e164, result)
+
+    @post("/purchase", status_code=201, sync_to_thread=False,
+          summary="Buy numbers in an area code from a provider (sandbox or twilio)")
+    def purchase(self, org: str, rt: Runtime, data: PurchaseIn) -> Response[PurchaseOut]:
+        result = purchasing.purchase(rt.uow, org, data.area_code, data.quantity, data.provider,
+                                     now=rt.clock(), settings=providers(rt))
+        if result.error and not result.bought:
+            raise ProviderError(result.error, field="provider")
+        return Response(PurchaseOut(**result.as_dict()),
+                        status_code=201 if result.bought else 200)
+
+    @post("/import", status_code=200, sync_to_thread=False,
+          summary="Add the numbers the provider account already owns")
+    def import_owned(self, org: str, rt: Runtime, data: ImportIn) -> ImportOut:
+        result = purchasing.import_owned(rt.uow, org, data.provider, settings=providers(rt))
+        return ImportOut(result.provider, result.added, result.already, result.elsewhere)
 
     @post("/{number:str}/release", status_code=200, sync_to_thread=False,
           summary="Release a number")
     def release(self, org: str, rt: Runtime, number: str) -> NumberChange:
-        e164, result = inventory.release(rt.uow(), org, number)
+        e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
         return NumberChange(e164, result)
 
     @post("/{number:str}/pause", status_code=200, sync_to_thread=False,
@@ -238,6 +260,29 @@ class Projects(V1):
         directory.delete(rt.uow(), org, ProjectDoc, project_id)
 
 
+class Coverage(V1):
+    path = "/v1/coverage"
+    tags = ["numbers"]
+
+    @get("/", sync_to_thread=False,
+         summary="Share of contacts and recent callees a local number covers, and the gaps")
+    def show(self, org: str, rt: Runtime) -> dict[str, Any]:
+        return purchasing.coverage(rt.uow(), org, now=rt.clock()).as_dict()
+
+    @post("/purchase", status_code=200, sync_to_thread=False,
+          summary="Buy one number for each of the top N uncovered area codes")
+    def purchase(self, org: str, rt: Runtime, data: CoverageBuyIn) -> list[PurchaseOut]:
+        gaps = purchasing.coverage(rt.uow(), org, now=rt.clock()).uncovered[:data.top]
+        return [PurchaseOut(**purchasing.purchase(
+            rt.uow, org, gap["area_code"], 1, data.provider, now=rt.clock(),
+            settings=providers(rt)).as_dict()) for gap in gaps]
+
+
+def providers(rt: Runtime) -> purchasing.ProviderSettings:
+    return purchasing.ProviderSettings(twilio_api_base=rt.twilio_api_base,
+                                       public_url=rt.public_url)
+
+
 class Org(V1):
     path = "/v1"
     tags = ["organization"]
@@ -269,4 +314,4 @@ class Org(V1):
                 "projects": len(document.projects)}
 
 
-ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Org]
+ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Coverage, Org]

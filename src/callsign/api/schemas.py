@@ -155,6 +155,41 @@ class NumberChange(msgspec.Struct):
     area_codes: list[str] | None = None
 
 
+ProviderName = Literal["sandbox", "twilio"]
+
+
+class PurchaseIn(Body):
+    area_code: AreaCode
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    provider: ProviderName = "sandbox"
+
+
+class PurchaseOut(msgspec.Struct):
+    provider: str
+    label: str
+    area_code: str
+    requested: int
+    bought: list[str]
+    warning: str | None
+    error: str | None
+
+
+class ImportIn(Body):
+    provider: ProviderName = "twilio"
+
+
+class ImportOut(msgspec.Struct):
+    provider: str
+    added: list[str]
+    already: list[str]
+    elsewhere: list[str]
+
+
+class CoverageBuyIn(Body):
+    top: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    provider: ProviderName = "sandbox"
+
+
 class Health(msgspec.Struct):
     status: str
     detail: str | None = None

@@ -181,6 +181,14 @@ def normalise_region(description: str) -> str:
     return text
 
 
+def region_abbreviation(region: str) -> str | None:
+    """The two-letter code of a NANP state or province named as the geocoder names it."""
+    for abbreviation, name in sorted(_nanp_state_names().items()):
+        if name == region:
+            return abbreviation
+    return None
+
+
 @cache
 def _nanp_state_names() -> dict[str, str]:
     """State and province abbreviations mapped to the names the geocoder uses.

@@ -90,6 +90,7 @@ numbers = Table(
     Column("region", String(100)),
     Column("daily_cap", Integer),
     Column("provider", String(32), nullable=False, server_default="manual"),
+    Column("provider_sid", String(64)),  # the provider's id of the number (Twilio PN...)
     Column("call_path", JSON),  # a per-number inbound call path, else the org's
     # Today's usage lives on the row so a cap is claimed by one conditional UPDATE.
     Column("usage_day", String(10)),
@@ -224,4 +225,19 @@ idempotency_keys = Table(
     Column("call_id", String(32), nullable=False),
     Column("response", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# A purchase is written down before the provider is asked, so a crash between the
+# provider's yes and our commit leaves a record naming the bought number.
+purchases = Table(
+    "purchases", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("area_code", String(8), nullable=False),
+    Column("e164", String(16), nullable=False),
+    Column("state", String(10), nullable=False),  # pending | bought | failed
+    Column("detail", String(500), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_purchases_org_id_state", "org_id", "state"),
 )

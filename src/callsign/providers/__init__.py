@@ -1,0 +1,1 @@
+"""Number providers: where numbers are searched, bought and released."""

@@ -1,0 +1,41 @@
+"""What a number provider does, whatever its API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Available:
+    """A number the provider offers, not yet bought."""
+
+    e164: str
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A number the account holds at the provider."""
+
+    e164: str
+    sid: str
+
+
+class NumberProvider(Protocol):
+    name: str
+    label: str  # shown with every answer ("sandbox: test inventory, no real numbers")
+
+    def search(self, area_code: str, quantity: int, *, region: str | None = None,
+               near: str | None = None) -> list[Available]:
+        """Up to ``quantity`` local numbers in ``area_code`` (or, failing that, the region
+        or near a number, where the provider can search that way)."""
+
+    def buy(self, e164: str, *, voice_url: str | None) -> str:
+        """Buy one number, pointing its voice webhook at ``voice_url``; its provider id."""
+
+    def release(self, e164: str, sid: str | None) -> None:
+        """Give a number back to the provider."""
+
+    def owned(self) -> list[Owned]:
+        """Every number the account holds (all pages)."""

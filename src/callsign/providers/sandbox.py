@@ -1,0 +1,58 @@
+"""A local, clearly labelled test inventory: deterministic fictional numbers per area code.
+
+Numbers are NPA-555-01xx (reserved for fiction, valid to libphonenumber). Area codes
+listed in CALLSIGN_SANDBOX_EMPTY_AREA_CODES (comma-separated) have none, to show the
+"none available" path. Nothing leaves this machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from callsign.domain import phone
+from callsign.domain.errors import InvalidNumber
+from callsign.providers.base import Available, Owned
+
+EMPTY_AREA_CODES_ENV = "CALLSIGN_SANDBOX_EMPTY_AREA_CODES"
+
+
+class SandboxProvider:
+    name = "sandbox"
+    label = "sandbox: a local test inventory of fictional numbers, no real number bought"
+
+    def __init__(self, taken: Callable[[list[str]], set[str]],
+                 empty_area_codes: frozenset[str] | None = None) -> None:
+        self._taken = taken  # which of these numbers some organization already holds
+        if empty_area_codes is None:
+            listed = os.environ.get(EMPTY_AREA_CODES_ENV, "")
+            empty_area_codes = frozenset(c.strip() for c in listed.split(",") if c.strip())
+        self.empty_area_codes = empty_area_codes
+
+    def search(self, area_code: str, quantity: int, *, region: str | None = None,
+               near: str | None = None) -> list[Available]:
+        if area_code in self.empty_area_codes:
+            return []
+        candidates = [f"+1{area_code}55501{i:02d}" for i in range(100)]
+        taken = self._taken(candidates)
+        found: list[Available] = []
+        for e164 in candidates:
+            if e164 in taken:
+                continue
+            try:
+                facts = phone.facts_for(e164, "US", field="number")
+            except InvalidNumber:
+                return found  # this area code has no fictional range
+            found.append(Available(e164, facts.region))
+            if len(found) == quantity:
+                break
+        return found
+
+    def buy(self, e164: str, *, voice_url: str | None) -> str:
+        return f"sandbox-{e164.lstrip('+')}"
+
+    def release(self, e164: str, sid: str | None) -> None:
+        return None
+
+    def owned(self) -> list[Owned]:
+        return []

@@ -1,0 +1,252 @@
+"""Numbers through providers: buy by area code, import, release, and coverage ([+])."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from callsign import twilio_api
+from callsign.domain import phone
+from callsign.domain.errors import InvalidInput, NotFound, ProviderError
+from callsign.domain.model import NumberStatus
+from callsign.providers.base import NumberProvider
+from callsign.providers.sandbox import SandboxProvider
+from callsign.providers.twilio import TwilioProvider
+from callsign.store import orgs as org_store
+from callsign.store.orgs import release_number, set_area_codes
+from callsign.store.tables import (
+    NEVER,
+    calls,
+    contacts,
+    number_area_codes,
+    numbers,
+    purchases,
+)
+from callsign.store.uow import UnitOfWork
+
+PROVIDERS = ("sandbox", "twilio")
+MAX_QUANTITY = 20
+UowFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Where providers are reached: Twilio's REST base, and callsign's public URL."""
+
+    twilio_api_base: str | None = None
+    public_url: str | None = None
+
+
+@dataclass
+class PurchaseResult:
+    provider: str
+    label: str
+    area_code: str
+    requested: int
+    bought: list[str] = field(default_factory=list)
+    warning: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _held_any(conn: Connection) -> Callable[[list[str]], set[str]]:
+    def taken(candidates: list[str]) -> set[str]:
+        return set(conn.execute(select(numbers.c.e164).where(
+            numbers.c.e164.in_(candidates),
+            numbers.c.status != NumberStatus.RELEASED)).scalars())
+    return taken
+
+
+def provider_for(conn: Connection, org: Any, name: str,
+                 settings: ProviderSettings) -> NumberProvider:
+    """The provider called ``name`` for ``org``, with its credentials."""
+    if name == "sandbox":
+        return SandboxProvider(_held_any(conn))
+    if name == "twilio":
+        token = twilio_api.auth_token(org.twilio_account_sid, org.twilio_auth_token_env)
+        client = twilio_api.client(org.twilio_account_sid, token, settings.twilio_api_base)
+        return TwilioProvider(client, country=org.default_country)
+    raise InvalidInput(f"{name!r} is not a provider ({', '.join(PROVIDERS)})", field="provider")
+
+
+def _voice_url(settings: ProviderSettings, org: str) -> str | None:
+    return f"{settings.public_url.rstrip('/')}/twilio/{org}/inbound" \
+        if settings.public_url else None
+
+
+def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_name: str,
+             *, now: datetime, settings: ProviderSettings) -> PurchaseResult:
+    """Buy up to ``quantity`` numbers serving ``area_code``; each is stored as bought.
+
+    Each purchase is written down (pending) before the provider is asked, and marked
+    bought in the same transaction that stores the number; a failure half-way keeps
+    exactly the numbers bought before it.
+    """
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidInput(f"must be between 1 and {MAX_QUANTITY}", field="quantity")
+    with uow() as work:
+        row = org_store.org_row(work.connection, org)
+        code = area_code.strip()
+        if not phone.valid_area_code(code, row.default_country):
+            raise InvalidInput(f"{area_code!r} is not a geographic area code of "
+                               f"{row.default_country}", field="area_code")
+        provider = provider_for(work.connection, row, provider_name, settings)
+        region = phone.nanp_region(code) if row.default_country in ("US", "CA") else None
+        found = provider.search(code, quantity,
+                                region=phone.region_abbreviation(region) if region else None)
+    result = PurchaseResult(provider.name, provider.label, code, quantity)
+    if not found:
+        result.warning = f"no numbers available in area code {code} from {provider.name}"
+        return result
+    for offer in found:
+        with uow() as work:
+            intent = work.connection.execute(insert(purchases).values(
+                org_id=row.id, provider=provider.name, area_code=code, e164=offer.e164,
+                state="pending", created_at=now).returning(purchases.c.id)).scalar_one()
+            work.commit()
+        try:
+            sid = provider.buy(offer.e164, voice_url=_voice_url(settings, org))
+        except ProviderError as exc:
+            _settle(uow, intent, "failed", exc.message)
+            result.error = exc.message
+            break
+        with uow() as work:
+            _store_bought(work.connection, row.id, offer.e164, code, provider.name, sid)
+            work.connection.execute(update(purchases).where(purchases.c.id == intent)
+                                    .values(state="bought"))
+            work.commit()
+        result.bought.append(offer.e164)
+    return result
+
+
+def _settle(uow: UowFactory, intent: int, state: str, detail: str) -> None:
+    with uow() as work:
+        work.connection.execute(update(purchases).where(purchases.c.id == intent)
+                                .values(state=state, detail=detail[:500]))
+        work.commit()
+
+
+def _store_bought(conn: Connection, org_id: int, e164: str, area_code: str, provider: str,
+                  sid: str) -> None:
+    facts = phone.facts_for(e164, "US", field="number")
+    number_id = conn.execute(insert(numbers).values(
+        org_id=org_id, e164=e164, label=f"{provider} {area_code}", group_name="",
+        status=NumberStatus.ACTIVE, area_code=facts.area_code, region=facts.region,
+        provider=provider, provider_sid=sid, usage_count=0, last_presented_at=NEVER,
+    ).returning(numbers.c.id)).scalar_one()
+    mapped = [area_code] if area_code != facts.area_code else []
+    set_area_codes(conn, org_id, number_id, facts.area_code, mapped, active=True)
+
+
+def release(uow: UowFactory, org: str, raw: str, *, settings: ProviderSettings) -> tuple[str, str]:
+    """Release a number: the provider is told first; if it fails, the number stays."""
+    with uow() as work:
+        row = org_store.org_row(work.connection, org)
+        e164 = phone.parse_number(raw, row.default_country, field="number")
+        held = work.connection.execute(select(numbers).where(
+            numbers.c.org_id == row.id, numbers.c.e164 == e164,
+            numbers.c.status != NumberStatus.RELEASED)).first()
+        if held is None:
+            raise NotFound(f"{e164} is not a number of organization {org!r}", field="number")
+        if held.provider in PROVIDERS:
+            provider_for(work.connection, row, held.provider, settings).release(
+                e164, held.provider_sid)
+        outcome = release_number(work.connection, row.id, held.id, e164)
+        work.commit()
+    return e164, outcome
+
+
+@dataclass
+class ImportResult:
+    provider: str
+    added: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)  # held by another organization
+
+
+def import_owned(uow: UowFactory, org: str, provider_name: str, *,
+                 settings: ProviderSettings) -> ImportResult:
+    """Add the numbers the provider account already owns, in one transaction."""
+    with uow() as work:
+        conn = work.connection
+        row = org_store.org_row(conn, org)
+        provider = provider_for(conn, row, provider_name, settings)
+        result = ImportResult(provider.name)
+        for owned in provider.owned():
+            holder = conn.execute(select(numbers.c.org_id).where(
+                numbers.c.e164 == owned.e164, numbers.c.status != NumberStatus.RELEASED)).scalar()
+            if holder == row.id:
+                result.already.append(owned.e164)
+            elif holder is not None:
+                result.elsewhere.append(owned.e164)
+            else:
+                facts = phone.facts_for(owned.e164, row.default_country, field="number")
+                _store_bought(conn, row.id, facts.e164, facts.area_code or "", provider.name,
+                              owned.sid)
+                result.added.append(facts.e164)
+        work.commit()
+    return result
+
+
+@dataclass
+class Coverage:
+    contacts: int
+    contacts_covered: int
+    recent_callees: int
+    recent_callees_covered: int
+    uncovered: list[dict[str, Any]]  # area codes without a local number, most contacts first
+
+    def as_dict(self) -> dict[str, Any]:
+        def share(part: int, whole: int) -> float:
+            return round(part / whole, 4) if whole else 0.0
+        return {"contacts": self.contacts, "contacts_covered": self.contacts_covered,
+                "contact_share": share(self.contacts_covered, self.contacts),
+                "recent_callees": self.recent_callees,
+                "recent_callees_covered": self.recent_callees_covered,
+                "recent_share": share(self.recent_callees_covered, self.recent_callees),
+                "uncovered": self.uncovered}
+
+
+def coverage(uow: UnitOfWork, org: str, *, now: datetime, days: int = 30) -> Coverage:
+    """How much of the org's contacts (and last ``days`` of callees) a local number covers."""
+    with uow:
+        conn = uow.connection
+        row = org_store.org_row(conn, org)
+        served = set(conn.execute(select(number_area_codes.c.area_code).distinct().where(
+            number_area_codes.c.org_id == row.id, number_area_codes.c.active.is_(True)))
+            .scalars())
+        phones = list(conn.execute(select(contacts.c.phone).where(
+            contacts.c.org_id == row.id)).scalars())
+        recent = list(conn.execute(select(calls.c.to_number).distinct().where(
+            calls.c.org_id == row.id, calls.c.at >= now - timedelta(days=days))).scalars())
+
+    def area_codes(numbers_: list[str]) -> Counter[str]:
+        found: Counter[str] = Counter()
+        for number in numbers_:
+            try:
+                code = phone.facts_for(number, row.default_country, field="phone").area_code
+            except InvalidInput:
+                continue  # an emergency short number in the log
+            if code:
+                found[code] += 1
+        return found
+
+    by_contacts, by_calls = area_codes(phones), area_codes(recent)
+    missing = (set(by_contacts) | set(by_calls)) - served
+    ranked = sorted(missing, key=lambda c: (-by_contacts[c], -by_calls[c], c))
+    return Coverage(
+        contacts=sum(by_contacts.values()),
+        contacts_covered=sum(n for c, n in by_contacts.items() if c in served),
+        recent_callees=sum(by_calls.values()),
+        recent_callees_covered=sum(n for c, n in by_calls.items() if c in served),
+        uncovered=[{"area_code": c, "contacts": by_contacts[c], "recent_callees": by_calls[c],
+                    "region": phone.nanp_region(c) if row.default_country in ("US", "CA")
+                    else None} for c in ranked],
+    )

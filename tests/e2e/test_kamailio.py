@@ -1,0 +1,308 @@
+"""The SIP proxy: real calls through Kamailio (deploy/kamailio/kamailio.cfg) and callsign.
+
+sipp plays the dialer, the carrier and the agents' PBX, all on 127.0.0.1. The carrier's
+scenario refuses a call whose From / P-Asserted-Identity is not the expected caller ID,
+and the PBX's one a call that does not ring the expected work phone, so a sipp exit code
+of 0 is the assertion; what each side saw (its <log> lines) is checked as well.
+
+Needs kamailio (with http_client, jansson, uac) and sipp: scripts/install-sip. Without
+them these tests skip, except on CI (CI=true), where they fail.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.e2e._sip import (
+    KAMAILIO_CFG,
+    LOOPBACK,
+    Callsign,
+    Kamailio,
+    SippResult,
+    free_udp_port,
+    require_sip_tools,
+    start_sipp,
+    tail,
+)
+from tests.e2e.conftest import store_url
+
+pytestmark = pytest.mark.slow
+
+PRINCIPAL = "+12125550100"  # also the fail-open caller ID
+CHICAGO = "+13125550101"  # the only 312 number
+SAN_FRANCISCO = "+14155550105"  # bob's caller ID
+NEWARK = "+12015550106"  # the renewals project's pool
+BOB_WORK = "+14155559002"
+CAROL_WORK = "+12015559003"
+TOKYO_CALLEE = "+81312345678"  # always outside the calling hours set below
+
+
+def calling_hours(now: datetime) -> tuple[str, str]:
+    """A window of Chicago's time now ± 4 h: Chicago, New York and SF are inside it, Tokyo
+    (14–15 h away) is not, whenever the tests run."""
+    chicago = now.astimezone(ZoneInfo("America/Chicago"))
+    return (f"{(chicago - timedelta(hours=4)):%H:%M}", f"{(chicago + timedelta(hours=4)):%H:%M}")
+
+
+def org_yaml(now: datetime) -> str:
+    start, end = calling_hours(now)
+    return f"""\
+org: sipco
+default_country: US
+timezone: America/New_York
+principal_number: "{PRINCIPAL}"
+forwarding_number: "+12125550199"
+local_presence: true
+local_presence_fallback: region
+calling_hours: {{start: "{start}", end: "{end}"}}
+numbers:
+  - {{number: "{PRINCIPAL}", label: Headquarters, group: main}}
+  - {{number: "{CHICAGO}", label: Chicago, group: sales}}
+  - {{number: "{SAN_FRANCISCO}", label: San Francisco, group: sales}}
+  - {{number: "{NEWARK}", label: Newark, group: renewals}}
+users:
+  - {{id: bob, name: Bob Ortiz, work_phone: "{BOB_WORK}", caller_id: "{SAN_FRANCISCO}"}}
+  - {{id: carol, name: Carol Diaz, work_phone: "{CAROL_WORK}"}}
+projects:
+  - id: renewals
+    name: Policy renewals
+    numbers: ["{NEWARK}"]
+    first_call: "{NEWARK}"
+    next_calls: random
+    agent_number: use_project
+"""
+
+
+@dataclass
+class Call:
+    """An outbound call as the carrier (UAS) and the dialer (UAC) saw it."""
+
+    carrier: SippResult
+    dialer: SippResult
+    kamailio_log: str
+
+    def explain(self) -> str:
+        return (f"{self.carrier.describe()}\n{self.dialer.describe()}\n"
+                f"-- kamailio --\n{tail(self.kamailio_log)}")
+
+    def answered(self) -> None:
+        assert self.carrier.returncode == 0, self.explain()
+        assert self.dialer.returncode == 0, self.explain()
+
+    def field(self, side: SippResult, prefix: str, name: str) -> str:
+        """``name=value`` from the first log line of ``side`` starting with ``prefix``."""
+        lines = side.lines(prefix)
+        assert lines, self.explain()
+        for word in lines[0].split():
+            if word.startswith(f"{name}="):
+                return word.split("=", 1)[1]
+        raise AssertionError(f"no {name}= in {lines[0]!r}\n{self.explain()}")
+
+
+@dataclass
+class Proxy:
+    """callsign, Kamailio in front of it, and the UDP ports of the parties around them."""
+
+    workdir: Path
+    callsign: Callsign
+    key: str
+    kamailio: Kamailio
+    dialer_port: int
+    carrier_port: int
+    pbx_port: int
+    runs: int = 0
+
+    def defines(self, callsign_url: str) -> dict[str, str | int]:
+        return {"CALLSIGN_URL": callsign_url, "CALLSIGN_KEY": self.key, "HTTP_TIMEOUT": 1,
+                "FALLBACK_CALLER_ID": PRINCIPAL, "DIALER_IP": LOOPBACK,
+                "DIALER_PORT": self.dialer_port, "CARRIER_IP": LOOPBACK,
+                "CARRIER_ADDR": f"{LOOPBACK}:{self.carrier_port}",
+                "PBX_ADDR": f"{LOOPBACK}:{self.pbx_port}"}
+
+    def _dir(self, what: str) -> Path:
+        self.runs += 1
+        return self.workdir / f"{self.runs:02d}-{what}"
+
+    def call(self, user: str, to: str, *, project: str = "", caller_id: str = "*",
+             callee: str = "", via: Kamailio | None = None) -> Call:
+        """The dialer calls ``to`` as ``user``; the carrier expects ``caller_id``."""
+        kamailio = via or self.kamailio
+        workdir = self._dir("call")
+        carrier = start_sipp(workdir, "carrier", "carrier_uas.xml", port=self.carrier_port,
+                             variables={"expected_caller_id": caller_id,
+                                        "expected_callee": callee})
+        dialer = start_sipp(workdir, "dialer", "dialer_uac.xml", port=self.dialer_port,
+                            remote=kamailio.port, fields=[[user, to, project]]).wait()
+        return Call(carrier.wait(), dialer, kamailio.log())
+
+    def refused(self, user: str, to: str) -> tuple[SippResult, list[bytes]]:
+        """A call that must not reach the carrier: the dialer's result, what the carrier got."""
+        workdir = self._dir("refused")
+        received: list[bytes] = []
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as carrier:
+            carrier.bind((LOOPBACK, self.carrier_port))
+            carrier.settimeout(0.2)
+            stop = threading.Event()
+
+            def listen() -> None:
+                while not stop.is_set():
+                    try:
+                        received.append(carrier.recv(65535))
+                    except TimeoutError:
+                        continue
+
+            listener = threading.Thread(target=listen)
+            listener.start()
+            try:
+                dialer = start_sipp(workdir, "dialer", "dialer_refused.xml",
+                                    port=self.dialer_port, remote=self.kamailio.port,
+                                    fields=[[user, to, ""]]).wait()
+            finally:
+                stop.set()
+                listener.join()
+        return dialer, received
+
+    def callback(self, caller: str, our_number: str, rings: str) -> Call:
+        """The carrier delivers a call from ``caller`` to ``our_number``; the PBX expects it
+        to ring ``rings``."""
+        workdir = self._dir("callback")
+        pbx = start_sipp(workdir, "pbx", "agent_uas.xml", port=self.pbx_port,
+                         variables={"expected_destination": rings})
+        carrier = start_sipp(workdir, "carrier", "carrier_uac.xml", port=free_udp_port(),
+                             remote=self.kamailio.port, fields=[[caller, our_number]]).wait()
+        return Call(pbx.wait(), carrier, self.kamailio.log())
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[Proxy]:
+    """callsign with organization sipco, and Kamailio asking it with sipco's key."""
+    require_sip_tools()
+    workdir = tmp_path_factory.mktemp("kamailio")
+    with store_url(store_kind, workdir) as db_url:
+        callsign = Callsign(workdir, db_url)
+        key = callsign.apply("sipco", org_yaml(datetime.now(UTC)))
+        callsign.start()
+        kamailio = Kamailio(workdir / "kamailio", free_udp_port(), {})
+        running = Proxy(workdir, callsign, key, kamailio, dialer_port=free_udp_port(),
+                        carrier_port=free_udp_port(), pbx_port=free_udp_port())
+        kamailio.defines = running.defines(callsign.url)
+        try:
+            kamailio.start()
+            yield running
+        finally:
+            kamailio_died = kamailio.stop()
+            callsign_died = callsign.close()
+        assert kamailio_died is None, f"kamailio died during the tests:\n{tail(kamailio.log())}"
+        assert callsign_died is None, f"callsign died during the tests:\n{callsign.stderr()}"
+
+
+def test_the_config_passes_kamailios_check_in_both_variants() -> None:
+    """`kamailio -c` accepts the config, with callsign and with the static htable."""
+    kamailio, _ = require_sip_tools()
+    for extra in ([], ["-A", "WITH_STATIC_DECISIONS"]):
+        done = subprocess.run([kamailio, "-c", "-f", str(KAMAILIO_CFG), *extra],
+                              capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stderr
+
+
+def test_a_callee_in_312_is_shown_the_312_number(proxy: Proxy) -> None:
+    """Local presence: bob (a 415 caller ID) dials a Chicago number the way people write
+    it; the carrier gets the org's only 312 number in From and P-Asserted-Identity, and
+    the callee in E.164."""
+    call = proxy.call("bob", "3125550188", caller_id=CHICAGO, callee="+13125550188")
+    call.answered()
+    assert call.field(call.carrier, "INVITE", "pai") == CHICAGO
+    assert call.field(call.carrier, "BYE", "from") == CHICAGO  # in-dialog, through the proxy
+    assert call.field(call.dialer, "200", "rule") == "local_presence"
+    call_id = call.field(call.dialer, "200", "call_id")
+    recorded = proxy.callsign.get(proxy.key, f"/v1/calls/{call_id}")
+    assert recorded["caller_id"] == CHICAGO
+    assert recorded["to"] == "+13125550188"
+
+
+def test_a_project_call_presents_the_project_number(proxy: Proxy) -> None:
+    """X-Callsign-Project: renewals presents the project's first-call number."""
+    call = proxy.call("bob", "+13125550166", project="renewals", caller_id=NEWARK)
+    call.answered()
+    assert call.field(call.dialer, "200", "rule") == "first_call_number"
+    assert call.field(call.dialer, "200", "caller_id") == NEWARK
+
+
+def test_a_callback_rings_the_agent_who_called_last(proxy: Proxy) -> None:
+    """carol calls a contact; when the contact calls our number back, carol's work phone
+    rings, and a caller's own X-Callsign-User header does not reach the PBX."""
+    contact = "+13125550177"
+    outbound = proxy.call("carol", contact, caller_id=CHICAGO)
+    outbound.answered()
+    callback = proxy.callback(contact, CHICAGO, rings=CAROL_WORK)
+    callback.answered()
+    assert callback.field(callback.carrier, "INVITE", "rule") == "last_caller"
+    assert callback.field(callback.carrier, "INVITE", "user") == "carol"  # not "mallory"
+    assert callback.field(callback.carrier, "INVITE", "from") == contact
+
+
+def test_a_call_outside_calling_hours_is_refused_with_403_and_callsigns_reason(
+        proxy: Proxy) -> None:
+    """callsign's 422 becomes a 403 whose reason phrase says why; the carrier gets nothing."""
+    dialer, carrier_got = proxy.refused("bob", TOKYO_CALLEE)
+    assert dialer.returncode == 0, dialer.describe()
+    final = dialer.lines("FINAL")
+    assert final, dialer.describe()
+    assert final[0].startswith("FINAL 403 "), dialer.describe()
+    assert "outside calling hours" in final[0], final
+    assert carrier_got == []
+
+
+def test_an_unknown_agent_is_refused_with_404(proxy: Proxy) -> None:
+    """callsign's 404 for an unknown user becomes a SIP 404."""
+    dialer, carrier_got = proxy.refused("nobody", "+13125550155")
+    assert dialer.returncode == 0, dialer.describe()
+    assert dialer.lines("FINAL")[0].startswith("FINAL 404 "), dialer.describe()
+    assert carrier_got == []
+
+
+def test_with_callsign_down_calls_go_out_with_the_fallback_caller_id(proxy: Proxy) -> None:
+    """Fail-open: callsign stopped, the call still goes out, presenting the fallback caller
+    ID, and Kamailio's log says so; when callsign is back, decisions resume."""
+    proxy.callsign.stop()
+    try:
+        call = proxy.call("bob", "+13125550144", caller_id=PRINCIPAL)
+    finally:
+        proxy.callsign.start()
+    call.answered()
+    assert call.field(call.dialer, "200", "rule") == "fail_open"
+    fail_open = [line for line in call.kamailio_log.splitlines() if "callsign fail-open" in line]
+    assert fail_open, call.explain()
+    assert "refused the connection" in fail_open[-1]
+    assert "+13125550144" in fail_open[-1]
+
+    again = proxy.call("bob", "+13125550145", caller_id=CHICAGO)
+    again.answered()
+
+
+def test_a_callsign_that_does_not_answer_costs_the_timeout_then_fails_open(
+        proxy: Proxy) -> None:
+    """A callsign that accepts the connection but never answers: after HTTP_TIMEOUT (1 s)
+    the call goes out with the fallback caller ID."""
+    with socket.socket() as silent:
+        silent.bind((LOOPBACK, 0))
+        silent.listen(16)  # the kernel completes the handshake; nobody ever reads
+        url = f"http://{LOOPBACK}:{silent.getsockname()[1]}"
+        hung = Kamailio(proxy.workdir / "kamailio-hung", free_udp_port(), proxy.defines(url))
+        hung.start()
+        try:
+            call = proxy.call("bob", "+13125550133", caller_id=PRINCIPAL, via=hung)
+        finally:
+            assert hung.stop() is None, tail(hung.log())
+    call.answered()
+    assert 1.0 <= call.dialer.elapsed < 5.0, call.explain()
+    assert "did not answer within 1 s" in call.kamailio_log, call.explain()
