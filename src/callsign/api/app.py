@@ -9,11 +9,15 @@ from collections.abc import Callable
 from datetime import datetime
 
 from litestar import Litestar
+from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
 from callsign import __version__
+from callsign.admin import pages as admin_pages
 from callsign.api.deps import Runtime, _now
 from callsign.api.errors import HANDLERS
 from callsign.api.kamailio import Kamailio
@@ -36,9 +40,14 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
     def instrument(app: ASGIApp) -> ASGIApp:
         return observe(app, metrics, log_requests=settings.access_log)
 
+    static = create_static_files_router(path="/admin/static", directories=[admin_pages.STATIC],
+                                        include_in_schema=False)
     return Litestar(
-        route_handlers=[*OPS_ROUTES, *ROUTES, Kamailio, Connect, TwilioWebhooks],
-        exception_handlers=HANDLERS,
+        route_handlers=[*OPS_ROUTES, *ROUTES, Kamailio, Connect, TwilioWebhooks,
+                        admin_pages.Admin, static],
+        exception_handlers={**HANDLERS, admin_pages.NotSignedIn: admin_pages.not_signed_in},
+        template_config=TemplateConfig(directory=admin_pages.TEMPLATES,
+                                       engine=JinjaTemplateEngine),
         state=State({"runtime": rt, "metrics": metrics}),
         middleware=[instrument, refuse_nul],
         openapi_config=OpenAPIConfig(title="callsign", version=__version__,

@@ -241,3 +241,15 @@ purchases = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_purchases_org_id_state", "org_id", "state"),
 )
+
+# Signed-in admin sessions: the cookie holds only the random id; the CSRF token that
+# every admin form must echo lives here.
+admin_sessions = Table(
+    "admin_sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
