@@ -180,12 +180,18 @@ def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime
         uow.commit()
 
 
+WITHHELD = "anonymous"
+
+
 def route_call(uow: UnitOfWork, to: str, caller: str, *, now: datetime,
-               dry_run: bool = False, org: str | None = None) -> Route:
+               dry_run: bool = False, org: str | None = None,
+               withheld_ok: bool = False) -> Route:
     """Decide where a call to one of our numbers rings, and record it.
 
     With ``org``, the called number must be that organization's (read in its default
     country); without, whichever organization holds it (numbers without + read as US).
+    With ``withheld_ok`` (carrier webhooks), a caller whose number is withheld or not a
+    valid number is routed as "anonymous": the steps that need the caller's number pass.
     """
     with uow:
         conn = uow.connection
@@ -196,7 +202,12 @@ def route_call(uow: UnitOfWork, to: str, caller: str, *, now: datetime,
             whose = f"organization {org!r}" if org else "any organization"
             raise NotFound(f"{called} is not a number {whose} holds", field="to")
         org_id, policy, number_path = owner
-        caller_e164 = phone.parse_number(caller, policy.default_country, field="from")
+        try:
+            caller_e164 = phone.parse_number(caller, policy.default_country, field="from")
+        except InvalidInput:
+            if not withheld_ok:
+                raise
+            caller_e164 = WITHHELD
         facts = _inbound_facts(conn, org_id, policy, number_path, called, caller_e164)
         route = replace(route_inbound(facts, now), call_id=new_id("in"))
         if not dry_run:
@@ -211,14 +222,15 @@ def _inbound_facts(
 ) -> InboundFacts:
     path = tuple(InboundStep(s) for s in number_path) if number_path else org.call_path
     direct = last_call = last_caller = owner = None
+    known_caller = caller != WITHHELD
     if InboundStep.DIRECT_NUMBER in path:
         direct = queries.user_by_direct_number(conn, org_id, called)
-    if InboundStep.LAST_CALLER in path:
+    if InboundStep.LAST_CALLER in path and known_caller:
         past = queries.history(conn, org_id, caller)
         last_call = past[0] if past else None
         if last_call is not None:
             last_caller = queries.user_by_key(conn, org_id, last_call.user)
-    if InboundStep.LEAD_OWNER in path:
+    if InboundStep.LEAD_OWNER in path and known_caller:
         known = queries.contact(conn, org_id, caller)
         if known is not None and known[1]:
             owner = queries.user_by_key(conn, org_id, known[1])

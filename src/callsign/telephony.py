@@ -107,10 +107,17 @@ def record_status(uow: UnitOfWork, org: str, call_id: str, params: dict[str, str
         values["provider_call_sid"] = params["CallSid"][:64]
     if not values:
         return
+    conditions = []
+    if params.get("leg") == "agent":
+        # The agent leg speaks for the call only until the contact's leg reports: an agent
+        # who never answered ends it; one who hangs up after a busy contact does not.
+        conditions.append(calls.c.telephony_status.in_(("queued", "ringing", "initiated")))
     with uow:
         org_id = org_store.org_row(uow.connection, org).id
-        done = uow.connection.execute(update(calls).where(
-            calls.c.org_id == org_id, calls.c.id == call_id).values(**values))
-        if not done.rowcount:
+        exists = uow.connection.execute(select(calls.c.id).where(
+            calls.c.org_id == org_id, calls.c.id == call_id)).first()
+        if exists is None:
             raise NotFound(f"no call {call_id!r}", field="call_id")
+        uow.connection.execute(update(calls).where(
+            calls.c.org_id == org_id, calls.c.id == call_id, *conditions).values(**values))
         uow.commit()

@@ -104,14 +104,18 @@ class FakeTwilio:
         if username != account or self.accounts.get(account) is None \
                 or password != self.accounts[account]:
             return 401, Failure(20003, "Authenticate", 401).body()
-        missing = [name for name in ("To", "From") if not form.get(name)]
-        if missing or not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
-            name = missing[0] if missing else "Url"
-            return 400, Failure(21201 if name == "To" else 21205,
-                                f"Missing required parameter {name} in the post body").body()
+        for name, code in (("To", 21201), ("From", 21603)):
+            if not form.get(name):
+                return 400, missing(name, code)
+        if not any(form.get(name) for name in ("Url", "Twiml", "ApplicationSid")):
+            return 400, missing("Url", 21205)
         if self.failure is not None:
             return self.failure.status, self.failure.body()
         return 201, call_resource(account, form)
+
+
+def missing(name: str, code: int) -> dict[str, Any]:
+    return Failure(code, f"Missing required parameter {name} in the post body").body()
 
 
 def call_resource(account: str, form: dict[str, list[str]]) -> dict[str, Any]:

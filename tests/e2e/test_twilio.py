@@ -132,15 +132,15 @@ class Deployment:
         return self.base + path
 
     def deliver(self, url: str, params: dict[str, str], *, signed_url: str | None = None,
-                token: str = AUTH_TOKEN, signature: str | None = None) -> httpx.Response:
+                token: str = AUTH_TOKEN, unsigned: bool = False) -> httpx.Response:
         """Twilio POSTs ``params`` to ``url``, signed for ``signed_url`` (default ``url``).
 
         A public URL reaches the server through the proxy: its base is swapped for the
         server's own address, as a reverse proxy would.
         """
         assert url.startswith(self.base), f"{url} is not under {self.base}"
-        headers = {"X-Twilio-Signature": signature if signature is not None
-                   else sign(signed_url or url, params, token)}
+        headers = {} if unsigned else {
+            "X-Twilio-Signature": sign(signed_url or url, params, token)}
         local = self.server.url + url[len(self.base):]
         return self.hooks.post(local, data=params, headers=headers)
 
@@ -320,21 +320,21 @@ OUTBOUND = {
 def test_voice_webhook_dials_the_callee_with_the_decided_caller_id(
         deploy: Deploy, subtests: pytest.Subtests) -> None:
     """<Dial callerId> is the decision's caller ID, <Number> the callee in E.164, logged."""
-    twilio = deploy()
+    app = deploy()
     for name, case in OUTBOUND.items():
         with subtests.test(name):
-            before = twilio.calls()
+            before = app.calls()
             extra = {k: v for k, v in case.params.items() if k not in ("From", "To")}
 
-            dialled = dial_of(twilio.webhook(
+            dialled = dial_of(app.webhook(
                 "/twilio/acme/voice", voice_params(case.params["From"], case.params["To"],
                                                    **extra)))
 
             assert (dialled.caller_id, dialled.number) == (case.caller_id, case.to)
-            call, *older = twilio.calls()
+            call, *older = app.calls()
             assert older == before
             assert dialled.status_callback == \
-                f"{twilio.server.url}/twilio/acme/status?call_id={call['call_id']}"
+                f"{app.server.url}/twilio/acme/status?call_id={call['call_id']}"
             assert (call["user"], call["to"], call["caller_id"], call["rule"],
                     call["project"]) == (case.user, case.to, case.caller_id, case.rule,
                                          case.project)
@@ -345,30 +345,30 @@ def test_voice_webhook_dials_the_callee_with_the_decided_caller_id(
 
 def test_connect_rings_the_agent_then_the_bridge_dials_the_contact(deploy: Deploy) -> None:
     """One Calls.json POST rings bob's work phone; his answer fetches TwiML for the contact."""
-    twilio = deploy()
+    app = deploy()
 
-    body = ok(twilio.api["acme"].post("/v1/calls/connect",
-                                      json={"user": "bob", "to": "(630) 555-0191"}), 201)
+    body = ok(app.api["acme"].post("/v1/calls/connect",
+                                   json={"user": "bob", "to": "(630) 555-0191"}), 201)
 
     assert (body["caller_id"], body["rule"], body["to"]) == \
         (AURORA, "local_presence", "+16305550191")
-    [created] = twilio.twilio.calls_created()
+    [created] = app.twilio.calls_created()
     assert created.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
     assert (created.username, created.status) == (ACCOUNT_SID, 201)
     assert body["agent_call_sid"] == created.answer["sid"]
     assert re.fullmatch(r"CA[0-9a-f]{32}", body["agent_call_sid"])
     assert (created.field("To"), created.field("From")) == (BOB_WORK, AGENT_LEG)
-    bridge = f"{twilio.server.url}/twilio/acme/bridge?call_id={body['call_id']}"
+    bridge = f"{app.server.url}/twilio/acme/bridge?call_id={body['call_id']}"
     assert (created.field("Url"), created.field("Method")) == (bridge, "POST")
     assert created.field("StatusCallback") == \
-        f"{twilio.server.url}/twilio/acme/status?call_id={body['call_id']}&leg=agent"
+        f"{app.server.url}/twilio/acme/status?call_id={body['call_id']}&leg=agent"
 
     # Bob answers: Twilio fetches the bridge URL it was given.
-    dialled = dial_of(twilio.deliver(created.field("Url"), agent_answered(body)))
+    dialled = dial_of(app.deliver(created.field("Url"), agent_answered(body)))
 
     assert (dialled.caller_id, dialled.number) == (AURORA, "+16305550191")
-    assert call_id_of(dialled.status_callback, twilio.server.url) == body["call_id"]
-    [call] = twilio.calls()
+    assert call_id_of(dialled.status_callback, app.server.url) == body["call_id"]
+    [call] = app.calls()
     assert (call["call_id"], call["user"], call["to"], call["caller_id"], call["channel"]) == \
         (body["call_id"], "bob", "+16305550191", AURORA, "connect")
     assert call["telephony_status"] == "queued"
@@ -384,32 +384,76 @@ def agent_answered(connected: dict[str, Any]) -> dict[str, str]:
 def test_connect_refused_by_twilio_is_424_and_the_call_is_logged_as_failed(
         deploy: Deploy) -> None:
     """Twilio's error answer becomes provider_error; the decided call says 'failed'."""
-    twilio = deploy()
-    twilio.twilio.fail_with(21211, f"The 'To' number {BOB_WORK} is not a valid phone number.")
+    app = deploy()
+    app.twilio.fail_with(21211, f"The 'To' number {BOB_WORK} is not a valid phone number.")
 
-    error = error_of(twilio.api["acme"].post(
+    error = error_of(app.api["acme"].post(
         "/v1/calls/connect", json={"user": "bob", "to": "+16305550192"}), 424)
 
     assert error["code"] == "provider_error"
+    assert "is not a valid phone number" in error["message"], error
     assert "21211" in error["message"], error
-    [created] = twilio.twilio.calls_created()
+    [created] = app.twilio.calls_created()
     assert (created.status, created.field("To")) == (400, BOB_WORK)
-    [call] = twilio.calls()
+    [call] = app.calls()
     assert (call["to"], call["channel"], call["telephony_status"]) == \
         ("+16305550192", "connect", "failed")
 
 
+def agent_leg_ended(connected: dict[str, Any], status: str, duration: int) -> dict[str, str]:
+    """What Twilio POSTs to the agent leg's StatusCallback when that leg ends."""
+    return {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01",
+            "CallSid": connected["agent_call_sid"], "CallStatus": status,
+            "CallDuration": str(duration), "Direction": "outbound-api", "From": AGENT_LEG,
+            "To": BOB_WORK}
+
+
+def test_the_agent_legs_status_is_logged_only_when_the_contact_was_never_dialled(
+        deploy: Deploy, subtests: pytest.Subtests) -> None:
+    """The log tells what happened to the call to the contact; the agent leg's own end
+    (its StatusCallback, signed on the whole URL with &leg=agent) speaks only for a
+    contact who was never rung."""
+    app = deploy()
+
+    with subtests.test("an agent who does not answer leaves the call 'no-answer'"):
+        body = ok(app.api["acme"].post("/v1/calls/connect",
+                                       json={"user": "bob", "to": "+16305550169"}), 201)
+        [created] = app.twilio.calls_created()
+
+        answer = twiml_of(app.deliver(created.field("StatusCallback"),
+                                      agent_leg_ended(body, "no-answer", 0)))
+
+        assert list(answer) == []
+        call = app.call(body["call_id"])
+        assert (call["telephony_status"], call["duration_s"], call["answered_by"]) == \
+            ("no-answer", 0, None)
+
+    with subtests.test("a busy contact stays 'busy' when the agent hangs up afterwards"):
+        body = ok(app.api["acme"].post("/v1/calls/connect",
+                                       json={"user": "bob", "to": "+16305550168"}), 201)
+        created = app.twilio.calls_created()[-1]
+        dialled = dial_of(app.deliver(created.field("Url"), agent_answered(body)))
+        contact_leg = status_params(CallStatus="busy", CallDuration="0")
+        twiml_of(app.deliver(dialled.status_callback or "", contact_leg))
+
+        twiml_of(app.deliver(created.field("StatusCallback"),
+                             agent_leg_ended(body, "completed", 15)))
+
+        call = app.call(body["call_id"])
+        assert (call["telephony_status"], call["duration_s"]) == ("busy", 0)
+
+
 def test_connect_without_a_twilio_account_is_400_naming_the_field(deploy: Deploy) -> None:
     """globex has an agent-leg number but no Twilio account: nothing is rung or logged."""
-    twilio = deploy()
+    app = deploy()
 
-    error = error_of(twilio.api["globex"].post(
+    error = error_of(app.api["globex"].post(
         "/v1/calls/connect", json={"user": "gina", "to": "+15125550160"}), 400)
 
     assert error["field"] == "twilio"
     assert "twilio.account_sid" in error["message"], error
-    assert twilio.twilio.calls_created() == []
-    assert twilio.calls("globex") == []
+    assert app.twilio.calls_created() == []
+    assert app.calls("globex") == []
 
 
 # -- 3. inbound: a call back rings the last caller -------------------------------------
@@ -418,22 +462,22 @@ def test_inbound_calls_ring_the_last_caller_or_say_why_not(
         deploy: Deploy, subtests: pytest.Subtests) -> None:
     """A call back rings the work phone of the user who called last; a number we do not
     hold gets <Say> and <Hangup> with 200 (a 5xx would make Twilio play its own error)."""
-    twilio = deploy()
+    app = deploy()
     contact = "+16305550193"
 
     with subtests.test("a call back rings the work phone of the last user who called"):
-        outbound = dial_of(twilio.webhook("/twilio/acme/voice",
-                                          voice_params("client:bob", contact)))
+        outbound = dial_of(app.webhook("/twilio/acme/voice",
+                                       voice_params("client:bob", contact)))
         assert outbound.caller_id == AURORA
 
-        routed = dial_of(twilio.webhook("/twilio/acme/inbound",
-                                        inbound_params(contact, AURORA)))
+        routed = dial_of(app.webhook("/twilio/acme/inbound",
+                                     inbound_params(contact, AURORA)))
 
         assert (routed.caller_id, routed.number) == (contact, BOB_WORK)
 
     with subtests.test("a call to a number we do not hold says why and hangs up"):
-        said = refusal_of(twilio.webhook("/twilio/acme/inbound",
-                                         inbound_params("+16305550194", "+14155550999")))
+        said = refusal_of(app.webhook("/twilio/acme/inbound",
+                                      inbound_params("+16305550194", "+14155550999")))
 
         assert "+14155550999" in said
 
@@ -454,20 +498,20 @@ STATUS_REPORTS = {
 def test_a_status_callback_records_status_duration_and_answered_by(
         deploy: Deploy, subtests: pytest.Subtests) -> None:
     """What Twilio reports lands on the decision's call, in GET /v1/calls/{id}."""
-    twilio = deploy()
+    app = deploy()
     for (name, (report, expected)), contact in zip(STATUS_REPORTS.items(),
                                                    ("+16305550195", "+16305550196"),
                                                    strict=True):
         with subtests.test(name):
-            dialled = dial_of(twilio.webhook("/twilio/acme/voice",
-                                             voice_params("client:bob", contact)))
-            call_id = call_id_of(dialled.status_callback, twilio.server.url)
+            dialled = dial_of(app.webhook("/twilio/acme/voice",
+                                          voice_params("client:bob", contact)))
+            call_id = call_id_of(dialled.status_callback, app.server.url)
 
-            answer = twiml_of(twilio.deliver(dialled.status_callback or "",
-                                             status_params(**report)))
+            answer = twiml_of(app.deliver(dialled.status_callback or "",
+                                          status_params(**report)))
 
             assert list(answer) == []
-            call = twilio.call(call_id)
+            call = app.call(call_id)
             assert (call["telephony_status"], call["duration_s"], call["answered_by"]) == \
                 expected
             assert (call["to"], call["caller_id"]) == (contact, AURORA)
@@ -479,71 +523,72 @@ def test_webhooks_not_signed_by_the_organizations_twilio_account_are_403(
         deploy: Deploy, subtests: pytest.Subtests) -> None:
     """Unsigned, tampered, signed for another URL or with another token: 403, and the call
     log (with each call's status) is exactly as before."""
-    twilio = deploy()
+    app = deploy()
     voice = "/twilio/acme/voice"
-    genuine = dial_of(twilio.webhook(voice, voice_params("client:bob", "+16305550170")))
+    genuine = dial_of(app.webhook(voice, voice_params("client:bob", "+16305550170")))
     status_url = genuine.status_callback or ""
-    log = twilio.calls()
+    log = app.calls()
     assert len(log) == 1
 
     def refused(response: httpx.Response, org: str = "acme") -> None:
+        assert app.calls(org) == (log if org == "acme" else [])
         forbidden(response)
-        assert twilio.calls(org) == (log if org == "acme" else [])
 
     request = voice_params("client:bob", "+16305550171")
     with subtests.test("an unsigned voice webhook"):
-        refused(twilio.hooks.post(voice, data=request))
+        refused(app.webhook(voice, request, unsigned=True))
     with subtests.test("an unsigned status callback"):
-        refused(twilio.deliver(status_url, status_params(
-            CallStatus="completed", CallDuration="999", AnsweredBy="human"), signature=""))
+        refused(app.deliver(status_url, status_params(
+            CallStatus="completed", CallDuration="999", AnsweredBy="human"), unsigned=True))
     with subtests.test("a parameter changed after signing"):
         tampered = {**request, "To": "+19005550100"}
-        refused(twilio.hooks.post(voice, data=tampered, headers={
-            "X-Twilio-Signature": sign(twilio.url(voice), request)}))
+        refused(app.hooks.post(voice, data=tampered, headers={
+            "X-Twilio-Signature": sign(app.url(voice), request)}))
     with subtests.test("a signature for another host"):
-        refused(twilio.webhook(voice, request,
-                               signed_url=f"http://twilio-attacker.example.net{voice}"))
+        refused(app.webhook(voice, request,
+                            signed_url=f"http://twilio-attacker.example.net{voice}"))
     with subtests.test("a signature for another path"):
-        refused(twilio.webhook(voice, request, signed_url=twilio.url("/twilio/acme/inbound")))
+        refused(app.webhook(voice, request, signed_url=app.url("/twilio/acme/inbound")))
     with subtests.test("a signature with another auth token"):
-        refused(twilio.webhook(voice, request, token=OTHER_TOKEN))
+        refused(app.webhook(voice, request, token=OTHER_TOKEN))
     with subtests.test("a webhook for an organization without a Twilio account"):
-        refused(twilio.webhook("/twilio/globex/voice",
-                               voice_params("client:gina", "+15125550161")), org="globex")
+        refused(app.webhook("/twilio/globex/voice",
+                            voice_params("client:gina", "+15125550161")), org="globex")
 
     # The refusals were about the signatures: the same request, signed, is served.
-    assert dial_of(twilio.webhook(voice, request)).number == "+16305550171"
+    assert dial_of(app.webhook(voice, request)).number == "+16305550171"
 
 
 def test_behind_a_proxy_signatures_are_checked_on_the_public_url(
         deploy: Deploy, subtests: pytest.Subtests) -> None:
     """With CALLSIGN_PUBLIC_URL, Twilio signs and is given public URLs; a signature on the
     server's local URL is refused."""
-    twilio = deploy(public_url=PUBLIC_URL)
+    app = deploy(public_url=PUBLIC_URL)
     voice = "/twilio/acme/voice"
 
     with subtests.test("a signature on the local URL is refused"):
-        forbidden(twilio.webhook(voice, voice_params("client:bob", "+16305550172"),
-                                 signed_url=f"{twilio.server.url}{voice}"))
-        assert twilio.calls() == []
+        response = app.webhook(voice, voice_params("client:bob", "+16305550172"),
+                               signed_url=f"{app.server.url}{voice}")
+        assert app.calls() == []
+        forbidden(response)
 
     with subtests.test("a signature on the public URL is accepted"):
-        dialled = dial_of(twilio.webhook(voice, voice_params("client:bob", "+16305550172")))
+        dialled = dial_of(app.webhook(voice, voice_params("client:bob", "+16305550172")))
 
         assert (dialled.caller_id, dialled.number) == (AURORA, "+16305550172")
-        [call] = twilio.calls()
+        [call] = app.calls()
         assert call_id_of(dialled.status_callback, PUBLIC_URL) == call["call_id"]
 
     with subtests.test("the agent leg gives Twilio public bridge and status URLs"):
-        body = ok(twilio.api["acme"].post("/v1/calls/connect",
-                                          json={"user": "bob", "to": "+16305550173"}), 201)
+        body = ok(app.api["acme"].post("/v1/calls/connect",
+                                       json={"user": "bob", "to": "+16305550173"}), 201)
 
-        [created] = twilio.twilio.calls_created()
+        [created] = app.twilio.calls_created()
         bridge = f"{PUBLIC_URL}/twilio/acme/bridge?call_id={body['call_id']}"
         assert created.field("Url") == bridge
         assert created.field("StatusCallback") == \
             f"{PUBLIC_URL}/twilio/acme/status?call_id={body['call_id']}&leg=agent"
-        dialled = dial_of(twilio.deliver(bridge, agent_answered(body)))
+        dialled = dial_of(app.deliver(bridge, agent_answered(body)))
         assert (dialled.caller_id, dialled.number) == (AURORA, "+16305550173")
         assert call_id_of(dialled.status_callback, PUBLIC_URL) == body["call_id"]
 
@@ -561,16 +606,16 @@ REFUSED = {
 def test_a_call_that_cannot_be_decided_says_why_and_hangs_up(
         deploy: Deploy, subtests: pytest.Subtests) -> None:
     """200 TwiML <Say> with the reason, then <Hangup>; the call log stays empty."""
-    twilio = deploy()
+    app = deploy()
     for name, (org, caller, to, explained) in REFUSED.items():
         with subtests.test(name):
-            said = refusal_of(twilio.webhook(f"/twilio/{org}/voice", voice_params(caller, to)))
+            said = refusal_of(app.webhook(f"/twilio/{org}/voice", voice_params(caller, to)))
 
             assert explained in said
-            assert twilio.calls(org) == []
+            assert app.calls(org) == []
 
     with subtests.test("a bridge for a call that is not in the log"):
-        said = refusal_of(twilio.webhook(
+        said = refusal_of(app.webhook(
             "/twilio/acme/bridge?call_id=call_nosuchcall",
             {"AccountSid": ACCOUNT_SID, "CallSid": sid(), "CallStatus": "in-progress",
              "From": AGENT_LEG, "To": ALICE_WORK}))

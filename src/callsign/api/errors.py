@@ -16,6 +16,7 @@ from callsign.domain.errors import (
     CallsignError,
     ConfigError,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     ProviderError,
@@ -27,7 +28,7 @@ log = logging.getLogger("callsign.api")
 
 STATUS: dict[type[CallsignError], int] = {
     InvalidInput: 400, Unauthorized: 401, NotFound: 404, Conflict: 409, Refused: 422,
-    ProviderError: 424,
+    ProviderError: 424, Forbidden: 403,
     CallsignError: 400,
 }
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`")

@@ -181,6 +181,7 @@ ERROR_SCHEMA = {
 ERROR_STATUSES = {
     "400": "Invalid input: malformed JSON, an invalid number, an unknown field",
     "401": "No API key, or one that is unknown or revoked",
+    "403": "A webhook not signed by the organization's Twilio account",
     "404": "Not found in this organization",
     "405": "Method not allowed",
     "409": "Conflicts with what is stored",
@@ -198,7 +199,9 @@ def with_error_responses(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses = operation["responses"]
             for status, description in ERROR_STATUSES.items():
-                if path.startswith("/v1") or status in ("400", "404", "405"):
+                if status == "403" and not path.startswith("/twilio"):
+                    continue
+                if path.startswith(("/v1", "/twilio")) or status in ("400", "404", "405"):
                     responses[status] = {"description": description, "content": reference}
     return schema
 

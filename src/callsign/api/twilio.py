@@ -9,6 +9,7 @@ hangs up: never a 5xx, which would make Twilio play its own error.
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
 from litestar import Controller, Request, Response, post
@@ -20,10 +21,11 @@ from callsign import service, telephony
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.routes import V1
 from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText
-from callsign.domain.errors import CallsignError, InvalidInput, Unauthorized
+from callsign.domain.errors import CallsignError, Forbidden, InvalidInput
 from callsign.domain.model import Channel, OutboundRequest
 
 TWIML = "application/xml"
+log = logging.getLogger("callsign.twilio")
 
 
 def twiml(response: VoiceResponse) -> Response[str]:
@@ -38,22 +40,24 @@ def refusal(message: str) -> Response[str]:
 
 
 async def signed_params(request: Request[Any, Any, Any], rt: Runtime, org: str) -> dict[str, str]:
-    """The POST parameters of a request Twilio signed for ``org``, or Unauthorized."""
+    """The POST parameters of a request Twilio signed for ``org``, or Forbidden."""
     form = await request.form()
     params = {key: str(value) for key, value in form.items()}
     signature = request.headers.get("x-twilio-signature", "")
+    forged = Forbidden("the request is not signed by the organization's Twilio account",
+                       field="X-Twilio-Signature")
     try:
         _, token = telephony.twilio_account(rt.uow(), org)
     except CallsignError as exc:
-        raise Unauthorized(f"cannot check Twilio signatures: {exc.message}",
-                           field="X-Twilio-Signature") from exc
+        # The same answer whether the org is unknown or has no account: no enumeration.
+        log.warning("twilio webhook for %r refused: %s", org, exc.message)
+        raise forged from exc
     url = str(request.url)
     if rt.public_url:
         query = request.url.query
         url = rt.public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
     if not signature or not RequestValidator(token).validate(url, params, signature):
-        raise Unauthorized("the request is not signed by the organization's Twilio account",
-                           field="X-Twilio-Signature")
+        raise forged
     return params
 
 
@@ -120,7 +124,7 @@ class TwilioWebhooks(Controller):
         caller = params.get("From", "")
         try:
             route = service.route_call(rt.uow(), params.get("To", ""), caller, now=rt.clock(),
-                                       org=org)
+                                       org=org, withheld_ok=True)
         except CallsignError as exc:
             return refusal(exc.message)
         rt.metrics.routes.labels(route.rule).inc()

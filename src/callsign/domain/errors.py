@@ -8,7 +8,8 @@
     │   ├── NotPresentable    a per-call caller ID that may not be presented
     │   └── OutsideCallingHours
     ├── Conflict              the request clashes with the stored state
-    ├── Unauthorized          a missing, unknown or revoked API key or webhook signature
+    ├── Unauthorized          a missing, unknown or revoked API key
+    ├── Forbidden             a webhook not signed by the organization's account
     ├── ProviderError         the telephony or number provider refused or failed
     └── ConfigError           an organization file with one or more errors
 
@@ -81,6 +82,12 @@ class Unauthorized(CallsignError):
     """A missing, malformed, unknown or revoked API key, or a forged webhook."""
 
     code = "unauthorized"
+
+
+class Forbidden(CallsignError):
+    """A webhook request that the organization's telephony account did not sign."""
+
+    code = "forbidden"
 
 
 class ProviderError(CallsignError):
