@@ -349,12 +349,21 @@ def print_purchase(result: purchasing.PurchaseResult, as_json: bool) -> None:
     if as_json:
         emit(result.as_dict())
     else:
-        if result.label != result.provider:
-            click.echo(f"[{result.label}]")
-        for e164 in result.bought:
-            click.echo(f"bought {e164} ({result.provider}, serves {result.area_code})")
-        if result.warning:
-            click.echo(f"warning: {result.warning}", err=True)
+        show_purchase(result)
+    fail_if_error(result)
+
+
+def show_purchase(result: purchasing.PurchaseResult) -> None:
+    if result.label != result.provider:
+        click.echo(f"[{result.label}]")
+    for e164 in result.bought:
+        click.echo(f"bought {e164} ({result.provider}, serves {result.area_code})")
+    if result.warning:
+        click.echo(f"warning: {result.warning}", err=True)
+
+
+def fail_if_error(result: purchasing.PurchaseResult) -> None:
+    """A purchase that failed exits non-zero, naming what was bought before it failed."""
     if result.error:
         bought = ", ".join(result.bought) or "none"
         raise ProviderError(f"{result.error}; bought before the failure: {bought}",
@@ -386,19 +395,22 @@ def coverage(state: State, org: str, buy_top: int, provider: str, as_json: bool)
     now = datetime.now(UTC)
     found = purchasing.coverage(state.uow(), org, now=now)
     data = found.as_dict()
-    if as_json and not buy_top:
-        emit(data)
-        return
-    click.echo(f"contacts covered: {found.contacts_covered}/{found.contacts} "
-               f"({data['contact_share']:.0%}); callees of the last 30 days covered: "
-               f"{found.recent_callees_covered}/{found.recent_callees} "
-               f"({data['recent_share']:.0%})")
-    for gap in found.uncovered[:20]:
-        click.echo(f"  {gap['area_code']}  {gap['contacts']:>6} contacts  "
-                   f"{gap['recent_callees']:>6} recent callees  {gap['region'] or ''}")
-    for gap in found.uncovered[:buy_top]:
-        print_purchase(purchasing.purchase(state.uow, org, gap["area_code"], 1, provider,
-                                           now=now, settings=state.providers()), False)
+    bought = purchasing.buy_for_gaps(state.uow, org, found, buy_top, provider, now=now,
+                                     settings=state.providers()) if buy_top else []
+    if as_json:
+        emit({**data, "purchases": [result.as_dict() for result in bought]})
+    else:
+        click.echo(f"contacts covered: {found.contacts_covered}/{found.contacts} "
+                   f"({data['contact_share']:.0%}); callees of the last 30 days covered: "
+                   f"{found.recent_callees_covered}/{found.recent_callees} "
+                   f"({data['recent_share']:.0%})")
+        for gap in found.uncovered[:20]:
+            click.echo(f"  {gap['area_code']}  {gap['contacts']:>6} contacts  "
+                       f"{gap['recent_callees']:>6} recent callees  {gap['region'] or ''}")
+        for result in bought:
+            show_purchase(result)
+    for result in bought:
+        fail_if_error(result)
 
 
 @main.command()

@@ -19,6 +19,7 @@ from callsign.providers.sandbox import SandboxProvider
 from callsign.providers.twilio import TwilioProvider
 from callsign.store import orgs as org_store
 from callsign.store.orgs import release_number, set_area_codes
+from callsign.store.sql import integrity_errors
 from callsign.store.tables import (
     NEVER,
     calls,
@@ -105,6 +106,7 @@ def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_
     if not found:
         result.warning = f"no numbers available in area code {code} from {provider.name}"
         return result
+    clash = integrity_errors(uow().engine)
     for offer in found:
         with uow() as work:
             intent = work.connection.execute(insert(purchases).values(
@@ -117,11 +119,16 @@ def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_
             _settle(uow, intent, "failed", exc.message)
             result.error = exc.message
             break
-        with uow() as work:
-            _store_bought(work.connection, row.id, offer.e164, code, provider.name, sid)
-            work.connection.execute(update(purchases).where(purchases.c.id == intent)
-                                    .values(state="bought"))
-            work.commit()
+        try:
+            with uow() as work:
+                _store_bought(work.connection, row.id, offer.e164, code, provider.name, sid)
+                work.connection.execute(update(purchases).where(purchases.c.id == intent)
+                                        .values(state="bought"))
+                work.commit()
+        except clash:
+            # A concurrent purchase stored this (sandbox) number first.
+            _settle(uow, intent, "failed", "stored meanwhile by a concurrent purchase")
+            continue
         result.bought.append(offer.e164)
     return result
 
@@ -212,6 +219,23 @@ class Coverage:
                 "recent_callees_covered": self.recent_callees_covered,
                 "recent_share": share(self.recent_callees_covered, self.recent_callees),
                 "uncovered": self.uncovered}
+
+
+def buy_for_gaps(uow: UowFactory, org: str, found: Coverage, top: int, provider: str, *,
+                 now: datetime, settings: ProviderSettings) -> list[PurchaseResult]:
+    """One number for each of the ``top`` uncovered area codes; stops at the first
+    provider failure, keeping (and reporting) what was bought before it."""
+    results: list[PurchaseResult] = []
+    for gap in found.uncovered[:top]:
+        try:
+            result = purchase(uow, org, gap["area_code"], 1, provider, now=now,
+                              settings=settings)
+        except ProviderError as exc:
+            result = PurchaseResult(provider, provider, gap["area_code"], 1, error=exc.message)
+        results.append(result)
+        if result.error:
+            break
+    return results
 
 
 def coverage(uow: UnitOfWork, org: str, *, now: datetime, days: int = 30) -> Coverage:

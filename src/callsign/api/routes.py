@@ -272,10 +272,10 @@ class Coverage(V1):
     @post("/purchase", status_code=200, sync_to_thread=False,
           summary="Buy one number for each of the top N uncovered area codes")
     def purchase(self, org: str, rt: Runtime, data: CoverageBuyIn) -> list[PurchaseOut]:
-        gaps = purchasing.coverage(rt.uow(), org, now=rt.clock()).uncovered[:data.top]
-        return [PurchaseOut(**purchasing.purchase(
-            rt.uow, org, gap["area_code"], 1, data.provider, now=rt.clock(),
-            settings=providers(rt)).as_dict()) for gap in gaps]
+        found = purchasing.coverage(rt.uow(), org, now=rt.clock())
+        results = purchasing.buy_for_gaps(rt.uow, org, found, data.top, data.provider,
+                                          now=rt.clock(), settings=providers(rt))
+        return [PurchaseOut(**result.as_dict()) for result in results]
 
 
 def providers(rt: Runtime) -> purchasing.ProviderSettings:

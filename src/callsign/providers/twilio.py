@@ -17,6 +17,8 @@ from callsign.providers.base import Available, Owned
 def _error(action: str, exc: Exception) -> ProviderError:
     if isinstance(exc, TwilioRestException):
         return ProviderError(f"Twilio refused to {action}: {exc.msg} (code {exc.code})")
+    if "Unable to fetch page" in str(exc):  # the library's error for a refused list page
+        return ProviderError(f"Twilio refused to {action}: {exc}")
     return ProviderError(f"Twilio could not be reached to {action}: {exc}")
 
 
