@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, exists, func, insert, or_, select, update
 
 from callsign.domain import phone
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
@@ -60,10 +60,13 @@ def list_numbers(uow: UnitOfWork, org: str, *, search: str = "", area_code: str 
         if search:
             digits = "".join(ch for ch in search if ch.isdigit())
             text = f"%{search.lower()}%"
-            matches = [func.lower(numbers.c.label).like(text),
+            matches: list[ColumnElement[bool]] = [func.lower(numbers.c.label).like(text),
                        func.lower(numbers.c.group_name).like(text)]
             if digits:
                 matches.append(numbers.c.e164.like(f"%{digits}%"))
+                # SPEC 5: search by area code too, mapped ones included.
+                matches.append(exists().where(number_area_codes.c.number_id == numbers.c.id,
+                                              number_area_codes.c.area_code == digits))
             query = query.where(or_(*matches))
         if group:
             query = query.where(numbers.c.group_name == group)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from callsign.domain import phone
-from callsign.domain.errors import InvalidInput, NotFound
+from callsign.domain.errors import Conflict, InvalidInput, NotFound
 from callsign.domain.inbound import route_inbound
 from callsign.domain.model import (
     Agent,
@@ -25,7 +25,6 @@ from callsign.domain.model import (
     Decision,
     InboundFacts,
     InboundStep,
-    NumberState,
     OrgPolicy,
     OutboundFacts,
     OutboundRequest,
@@ -34,9 +33,11 @@ from callsign.domain.model import (
 from callsign.domain.outbound import decide_outbound
 from callsign.store import queries
 from callsign.store.sql import integrity_errors
+from callsign.store.tables import NEVER
 from callsign.store.uow import UnitOfWork
 
-MAX_CLAIMS = 8  # re-decisions when a concurrent call took a number's last slot
+MAX_CLAIMS = 8  # re-decisions when a concurrent call took a number's last slot or turn
+ROTATING_RULES = frozenset({"local_presence", "local_presence_region"})
 
 
 def new_id(prefix: str) -> str:
@@ -116,10 +117,18 @@ def _place_call(
             if dry_run or not decision.counts:
                 break
             within_cap = decision.rule != "principal"  # the last resort is always presentable
+            presented = None
+            if decision.rule in ROTATING_RULES:
+                state = facts.numbers[decision.caller_id]
+                presented = state.last_presented_at or NEVER
             if queries.claim_number(conn, org_id, decision.caller_id, day=day, now=now,
-                                    within_cap=within_cap):
+                                    within_cap=within_cap, presented=presented):
                 break
-            facts = _at_cap(facts, decision.caller_id)
+            # Another server took that number's last slot or its turn: read again, decide again.
+            facts = _gather(conn, org_id, org, user, request, to, now)
+        else:
+            raise Conflict("concurrent calls kept taking the chosen numbers; retry the call",
+                           field=None)
         decision = replace(decision, call_id=new_id("call"))
         if dry_run:
             return decision
@@ -161,12 +170,6 @@ def _gather(
     return OutboundFacts(org=org, user=user, callee=callee, numbers=states,
                          serving_area_code=serving, project=project, history=past,
                          caller_id=caller_id)
-
-
-def _at_cap(facts: OutboundFacts, number: str) -> OutboundFacts:
-    state = facts.numbers[number]
-    capped: NumberState = replace(state, used_today=state.daily_cap or state.used_today)
-    return replace(facts, numbers={**facts.numbers, number: capped})
 
 
 def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime,

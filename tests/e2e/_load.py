@@ -103,6 +103,7 @@ class Load:
         threads of one burst group, each to the next server, and a round starts when
         the previous one is answered. The load stops after ``seconds`` in any case.
         """
+        assert burst_groups > 0 or not sequences, "sequences need a burst group"
         deadline = time.monotonic() + seconds
         groups = [sequences[g::burst_groups] for g in range(burst_groups)] if sequences else []
         widths = [max((len(r) for s in group for r in s), default=0) for group in groups]
@@ -112,7 +113,9 @@ class Load:
         for _ in range(clients):
             self._futures.append(self._pool.submit(self._singles, bodies, deadline))
         for group, width in zip(groups, widths, strict=True):
-            barrier = threading.Barrier(width, timeout=2 * REQUEST_SECONDS)
+            # One decision per round for all members: the last to arrive checks the time.
+            barrier = threading.Barrier(width, action=lambda: self._past(deadline),
+                                        timeout=2 * REQUEST_SECONDS)
             for member in range(width):
                 self._futures.append(
                     self._pool.submit(self._bursts, group, member, barrier, deadline))
@@ -157,6 +160,11 @@ class Load:
     def seconds(self) -> float:
         return (self.finished or time.monotonic()) - self.started
 
+    def latency_ms(self, quantile: float) -> float:
+        """A quantile of the answered requests' round trips, in milliseconds."""
+        times = sorted(r.answered - r.sent for r in self.replies if r.status is not None)
+        return 1000 * times[min(len(times) - 1, int(quantile * len(times)))] if times else 0.0
+
     @property
     def rate(self) -> float:
         """Answered requests per second over the whole run."""
@@ -186,15 +194,28 @@ class Load:
 
     def _bursts(self, sequences: Sequence[Sequence[list[Body]]], member: int,
                 barrier: threading.Barrier, deadline: float) -> None:
-        with self._clients() as clients:
-            for rounds in sequences:
-                for calls in rounds:
-                    barrier.wait()  # the round's calls leave together
-                    if self._stop.is_set() or time.monotonic() > deadline:
-                        return
-                    if member < len(calls):
-                        server = member % len(clients)  # a burst spans every server
-                        self._record(post_call(clients[server], server, calls[member]))
+        try:
+            with self._clients() as clients:
+                for rounds in sequences:
+                    for calls in rounds:
+                        barrier.wait()  # the round's calls leave together
+                        if self._stop.is_set():
+                            barrier.abort()  # members already sending stop at the next
+                            return
+                        if member < len(calls):
+                            server = member % len(clients)  # a burst spans every server
+                            self._record(post_call(clients[server], server, calls[member]))
+        except threading.BrokenBarrierError:
+            if not self._stop.is_set():
+                raise
+        except BaseException:
+            self._stop.set()  # the run failed: the others stop quietly, this one raises
+            barrier.abort()
+            raise
+
+    def _past(self, deadline: float) -> None:
+        if time.monotonic() > deadline:
+            self._stop.set()
 
     def _record(self, reply: Reply) -> None:
         with self._lock:

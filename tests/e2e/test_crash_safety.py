@@ -114,7 +114,8 @@ def after_restart(urls: list[str], store: Store, lost: list[Reply]) -> list[Repl
     return replies
 
 
-def assert_the_store_holds_what_clients_were_told(store: Store, replies: list[Reply]) -> None:
+def assert_the_store_holds_what_clients_were_told(store: Store, replies: list[Reply],
+                                                  when: str) -> None:
     """Every 201 is in the log as given; any other row is a call lost in the kill."""
     logged = logged_calls(store.url)
     given = {d["call_id"]: (d["to"], d["caller_id"]) for r in replies if (d := r.decision)}
@@ -124,7 +125,7 @@ def assert_the_store_holds_what_clients_were_told(store: Store, replies: list[Re
     lost_contacts = Counter(r.body["to"] for r in replies if r.lost)
     unacknowledged = Counter(logged[i][0] for i in set(logged) - set(given))
     assert unacknowledged <= lost_contacts, unacknowledged - lost_contacts
-    print(f"store: {len(logged)} calls, {len(given)} acknowledged, "
+    print(f"store {when}: {len(logged)} calls, {len(given)} acknowledged, "
           f"{sum(unacknowledged.values())} recorded whose answer the kill swallowed "
           f"(of {sum(lost_contacts.values())} lost in flight)")
 
@@ -155,16 +156,19 @@ def test_a_killed_server_restarts_with_every_decision_it_gave(
           f"{sum(r.acknowledged for r in before)} acknowledged ({load.rate:.0f}/s), "
           f"{len(lost)} lost in flight")
 
+    assert len(group) >= 3, f"a server and two workers, found {group}"
+    assert survivors == []
+    assert {r.status for r in before} <= {201, None}, Counter(r.status for r in before)
+    assert_the_store_holds_what_clients_were_told(store, before, "as the kill left it")
+    assert audit_store(store.url, day=store.day) == []
+
     began = time.monotonic()
     restarted = launch(servers, tmp_path / "restarted", store, port=port_of(server))
     print(f"restarted in {time.monotonic() - began:.1f} s")
     after = after_restart([restarted.url], store, lost)
 
-    assert len(group) >= 3, f"a server and two workers, found {group}"
-    assert survivors == []
-    assert {r.status for r in before} <= {201, None}, Counter(r.status for r in before)
     assert {r.status for r in after} == {201}, Counter((r.status, r.error) for r in after)
-    assert_the_store_holds_what_clients_were_told(store, before + after)
+    assert_the_store_holds_what_clients_were_told(store, before + after, "after the restart")
     assert audit_store(store.url, day=store.day) == []
     assert_caps_count_every_call(store)
 
@@ -203,6 +207,6 @@ def test_one_of_two_servers_on_one_store_is_killed_and_the_other_carries_on(
         (r.status, r.error) for r in by_survivor)
     assert {r.status for r in before if r.server == 0 and r.sent > killed_at} <= {None}
     assert {r.status for r in after} == {201}, Counter((r.status, r.error) for r in after)
-    assert_the_store_holds_what_clients_were_told(store, before + after)
+    assert_the_store_holds_what_clients_were_told(store, before + after, "after the restart")
     assert audit_store(store.url, day=store.day) == []
     assert_caps_count_every_call(store)

@@ -4,6 +4,9 @@ With --store postgresql three servers (one of them with two workers) share one s
 on SQLite two server processes share one file. One mixed run of ~2,500 POST /v1/calls
 from 30 concurrent clients, spread round-robin over the servers, feeds every test here:
 each test states one property of the decisions the servers gave and the store they left.
+
+The properties are the same on both stores, so the module runs on both; only the number
+of servers follows the store (see ``server_layout``).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ ROTATION_CALLS = 1200
 
 SINGLE_CLIENTS = 12
 BURST_GROUPS = 3  # × len(POOL) clients sending bursts
-LOAD_SECONDS = 45.0
+LOAD_SECONDS = 50.0
 
 
 def org_yaml(zone: str) -> str:
@@ -137,8 +140,10 @@ def run(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[R
 
 
 def fire(servers: list[Server], workers: list[int], url: str, zone: str) -> Run:
-    singles = interleave(
-        [{"user": "capped", "to": f"+1312555{2000 + i}"} for i in range(CAPPED_CALLS)],
+    # The capped calls go first, all at once, so that many race for each number's last
+    # slots; the rest run mixed through the whole load.
+    singles = [{"user": "capped", "to": f"+1312555{2000 + i}"} for i in range(CAPPED_CALLS)]
+    singles += interleave(
         [{"user": "crowded", "to": f"+1773555{2000 + i}"} for i in range(CROWDED_CALLS)],
         [{"user": "rotation", "to": f"+1415555{2000 + i}"} for i in range(ROTATION_CALLS)],
     )
@@ -149,8 +154,9 @@ def fire(servers: list[Server], workers: list[int], url: str, zone: str) -> Run:
     load.start(singles, sequences, clients=SINGLE_CLIENTS, burst_groups=BURST_GROUPS,
                seconds=LOAD_SECONDS)
     replies = load.finish()
-    print(f"\n{len(servers)} servers, {len(replies)} requests in {load.seconds:.1f} s: "
-          f"{load.rate:.0f} decisions/s")
+    print(f"\n{len(servers)} servers ({sum(workers)} workers), {len(replies)} requests in "
+          f"{load.seconds:.1f} s: {load.rate:.0f} decisions/s, round trip median "
+          f"{load.latency_ms(0.5):.0f} ms, p99 {load.latency_ms(0.99):.0f} ms")
     return Run(servers, workers, url, today_in(zone), load, singles, rounds_of(replies))
 
 
@@ -248,34 +254,42 @@ def test_different_each_attempt_never_repeats_a_number_while_one_is_unused(run: 
         presented = [caller_id for _, _, caller_id in sorted(calls)]
         assert len(presented) == REDIAL_ROUNDS * len(POOL), to
         for start in range(0, len(presented), len(POOL)):
-            assert sorted(presented[start:start + len(POOL)]) == POOL, (to, presented)
+            round_ = presented[start:start + len(POOL)]
+            twice = sorted(n for n, times in Counter(round_).items() if times > 1)
+            assert not twice, f"{to} got {twice} twice in calls {start + 1}-{start + 6}"
+            assert sorted(round_) == POOL, (to, round_)
     assert raced >= len(run.bursts) // 2, "too few bursts raced to prove anything"
 
 
 def test_least_recently_presented_rotation_spreads_calls_evenly(run: Run) -> None:
-    """1,200 calls to area code 415 over ten uncapped numbers: within a few of 120 each."""
+    """1,200 calls to area code 415 over ten uncapped numbers: each within a few of 120.
+
+    Decisions in flight together on different workers may read the same least recently
+    presented number. Resolved (a claim that finds the number presented since it was
+    read decides again), that keeps every number within one presentation per worker in
+    flight of the others, ahead or behind. Kept, the extra presentations are never paid
+    back — the rotation reads times, not counts — and the spread grows with the volume.
+    """
     decisions = run.decisions("rotation")
     presented = Counter(d["caller_id"] for d in decisions)
     per_number = [presented[n] for n in ROTATION]
-    in_flight = sum(run.workers)
+    bound = 2 * sum(run.workers) + 2  # + 2: the first round's ties, drawn at random
     spread = max(per_number) - min(per_number)
-    in_turn = [caller for _, caller in sorted(
+    by_time = [caller for _, caller in sorted(
         (at, caller) for to, caller, _, at in logged_calls(run.db_url).values()
         if to.startswith("+1415"))]
-    early = sum(caller in in_turn[max(0, i - len(ROTATION) + 1):i]
-                for i, caller in enumerate(in_turn))
+    out_of_turn = sum(caller in by_time[max(0, i - len(ROTATION) + 1):i]
+                      for i, caller in enumerate(by_time))
     print(f"\n415 rotation over {len(ROTATION)} numbers: min {min(per_number)}, "
           f"max {max(per_number)}, mean {statistics.mean(per_number):.1f}, "
-          f"stdev {statistics.pstdev(per_number):.2f}, max-min {spread} "
-          f"(bound {2 * in_flight + 2}); {early} of {len(in_turn)} presentations came "
-          f"back before the other {len(ROTATION) - 1} numbers had their turn")
+          f"stdev {statistics.pstdev(per_number):.2f}, max-min {spread} (bound {bound}); "
+          f"{out_of_turn} of {len(by_time)} presentations came back before the other "
+          f"{len(ROTATION) - 1} numbers had their turn")
 
     assert {d["rule"] for d in decisions} == {"local_presence"}
     assert set(presented) == set(ROTATION)
     assert sum(per_number) == ROTATION_CALLS
-    # A number is presented out of turn only by decisions that read the store before a
-    # concurrent one's presentation landed: at most one per worker in flight, each way.
-    assert spread <= 2 * in_flight + 2, per_number
+    assert spread <= bound, dict(zip(ROTATION, per_number, strict=True))
 
 
 def test_the_store_keeps_its_invariants_after_the_load(run: Run) -> None:

@@ -53,6 +53,23 @@ def _list(data: Form, key: str) -> list[str]:
     return [str(v).strip() for v in values if str(v).strip()]
 
 
+def _outcome_rows(data: Form) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The outcome → number rows, paired row by row; a half-filled row is an error."""
+    def column(key: str) -> list[str]:
+        value = data.get(key, [])
+        return [str(v).strip() for v in (value if isinstance(value, list) else [value])]
+
+    pairs: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
+    for outcome, number in zip(column("outcome"), column("outcome_number"), strict=False):
+        if outcome and number:
+            pairs[outcome] = number
+        elif outcome or number:
+            problems.append((f"outcome_numbers.{outcome or '?'}",
+                             "fill in both the outcome and its number, or neither"))
+    return pairs, problems
+
+
 def _errors(exc: CallsignError) -> dict[str, str]:
     if isinstance(exc, ConfigError):
         return {path or "form": message for path, message in exc.problems}
@@ -221,7 +238,7 @@ class Admin(Controller):
                            project_id: str) -> Response[Any]:
         session = _session(request, rt)
         data = await _form(request, session)
-        outcomes = dict(zip(_list(data, "outcome"), _list(data, "outcome_number"), strict=False))
+        outcomes, row_errors = _outcome_rows(data)
         fields: dict[str, Any] = {
             "id": str(data.get("id", project_id)).strip(), "name": str(data.get("name", "")),
             "numbers": _list(data, "numbers"), "first_call": str(data.get("first_call", "")),
@@ -230,8 +247,11 @@ class Admin(Controller):
             "agent_number": str(data.get("agent_number", "use_project")),
         }
         try:
+            if row_errors:
+                raise ConfigError(row_errors)
             project = ProjectDoc.model_validate(fields)
-            directory.put(rt.uow(), session.org, project)
+            save = directory.create if project_id == "new" else directory.put
+            save(rt.uow(), session.org, project)
         except CallsignError as exc:
             return self._project_page(request, rt, session, ProjectDoc.model_construct(**fields),
                                       status=400, errors=_errors(exc))
@@ -279,7 +299,8 @@ class Admin(Controller):
         }
         try:
             user = UserDoc.model_validate(fields)
-            directory.put(rt.uow(), session.org, user)
+            save = directory.create if user_id == "new" else directory.put
+            save(rt.uow(), session.org, user)
         except CallsignError as exc:
             return self._user_page(request, rt, session, UserDoc.model_construct(**fields),
                                    status=400, errors=_errors(exc))

@@ -89,6 +89,10 @@ _HISTORY = Statement(f"""
     SELECT id, at, caller_id, user_key, project_key, outcome FROM calls
     WHERE org_id = :org_id AND to_number = :phone
     ORDER BY at DESC LIMIT {HISTORY_LIMIT}""")
+# The least recently presented numbers are read among those under their cap today: a
+# number at its cap keeps its old presentation time and would otherwise crowd them out.
+_UNDER_CAP = ("({n}.daily_cap IS NULL OR {n}.usage_day IS NULL OR {n}.usage_day != :day"
+              " OR {n}.usage_count < {n}.daily_cap)")
 _CANDIDATES = Statement(f"""
     SELECT n.e164, n.status, n.region, n.daily_cap, n.usage_day, n.usage_count,
            n.last_presented_at,
@@ -99,13 +103,15 @@ _CANDIDATES = Statement(f"""
         SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific
         UNION SELECT number_id FROM project_numbers WHERE project_id = :project_id
         UNION SELECT number_id FROM (
-            SELECT number_id FROM number_area_codes
-            WHERE org_id = :org_id AND area_code = :area_code AND active = TRUE
-            ORDER BY last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_local
+            SELECT m.number_id FROM number_area_codes m JOIN numbers c ON c.id = m.number_id
+            WHERE m.org_id = :org_id AND m.area_code = :area_code AND m.active = TRUE
+              AND {_UNDER_CAP.format(n="c")}
+            ORDER BY m.last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_local
         UNION SELECT id FROM (
-            SELECT id FROM numbers
-            WHERE org_id = :org_id AND region = :region AND status = 'active'
-            ORDER BY last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_region)""",
+            SELECT r.id FROM numbers r
+            WHERE r.org_id = :org_id AND r.region = :region AND r.status = 'active'
+              AND {_UNDER_CAP.format(n="r")}
+            ORDER BY r.last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_region)""",
     lists=["specific"])
 # The cap test and the increment are one statement: concurrent transactions can never
 # both take a number's last slot. (On PostgreSQL at READ COMMITTED a row updated
@@ -119,6 +125,11 @@ _CLAIM = Statement("""
       AND (:force OR daily_cap IS NULL OR usage_day IS NULL OR usage_day != :day
            OR usage_count < daily_cap)
     RETURNING id""")
+# Rotation (least recently presented) claims the number only if nobody presented it since
+# it was read: two servers deciding at once then cannot both take the same "oldest" one;
+# the loser reads again and takes the next. (Always true on SQLite, which serializes.)
+_CLAIM_IN_TURN = Statement(_CLAIM.sql.replace(
+    "RETURNING id", "AND last_presented_at = :presented RETURNING id"))
 _HELD = Statement(
     "SELECT id FROM numbers WHERE org_id = :org_id AND e164 = :e164 AND status != 'released'")
 _RECORD_CALL = Statement("""
@@ -216,7 +227,7 @@ def candidate_numbers(
     """
     rows = _CANDIDATES.run(conn, {
         "org_id": org_id, "specific": sorted(set(specific)), "project_id": project_id,
-        "area_code": area_code, "region": region,
+        "area_code": area_code, "region": region, "day": day,
     }).fetchall()
     states: dict[str, NumberState] = {}
     serving: set[str] = set()
@@ -233,15 +244,20 @@ def candidate_numbers(
 
 
 def claim_number(
-    conn: Connection, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool
+    conn: Connection, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool,
+    presented: datetime | None = None,
 ) -> bool:
-    """Count one presentation of ``e164`` today, atomically; False if its cap is reached.
+    """Count one presentation of ``e164`` today, atomically; False if its cap is reached
+    (or, with ``presented``, if it was presented again since it was read).
 
     A number outside the inventory (a principal number that is not stored) has nothing
     to count.
     """
-    counted = _CLAIM.run(conn, {"org_id": org_id, "e164": e164, "day": day,
-                                "now": time_param(conn, now), "force": not within_cap})
+    params = {"org_id": org_id, "e164": e164, "day": day, "now": time_param(conn, now),
+              "force": not within_cap}
+    if presented is not None:
+        params["presented"] = time_param(conn, presented)
+    counted = (_CLAIM if presented is None else _CLAIM_IN_TURN).run(conn, params)
     if counted.fetchone() is not None:
         return True
     if not within_cap:
