@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -84,19 +85,20 @@ projects:
 
 @dataclass
 class Call:
-    """An outbound call as the carrier (UAS) and the dialer (UAC) saw it."""
+    """A call as the side that answered (UAS: the carrier, or the PBX for a callback) and
+    the side that placed it (UAC: the dialer, or the carrier) saw it."""
 
-    carrier: SippResult
-    dialer: SippResult
+    uas: SippResult
+    uac: SippResult
     kamailio_log: str
 
     def explain(self) -> str:
-        return (f"{self.carrier.describe()}\n{self.dialer.describe()}\n"
+        return (f"{self.uas.describe()}\n{self.uac.describe()}\n"
                 f"-- kamailio --\n{tail(self.kamailio_log)}")
 
     def answered(self) -> None:
-        assert self.carrier.returncode == 0, self.explain()
-        assert self.dialer.returncode == 0, self.explain()
+        assert self.uas.returncode == 0, self.explain()
+        assert self.uac.returncode == 0, self.explain()
 
     def field(self, side: SippResult, prefix: str, name: str) -> str:
         """``name=value`` from the first log line of ``side`` starting with ``prefix``."""
@@ -144,9 +146,13 @@ class Proxy:
                             remote=kamailio.port, fields=[[user, to, project]]).wait()
         return Call(carrier.wait(), dialer, kamailio.log())
 
-    def refused(self, user: str, to: str) -> tuple[SippResult, list[bytes]]:
-        """A call that must not reach the carrier: the dialer's result, what the carrier got."""
-        workdir = self._dir("refused")
+    def unanswered(self, user: str, to: str, *, scenario: str = "dialer_refused.xml",
+                   via: Kamailio | None = None,
+                   linger: float = 0.0) -> tuple[SippResult, list[bytes]]:
+        """A call that must not reach the carrier: the dialer's result, and what the carrier
+        got by ``linger`` seconds after the dialer was done."""
+        kamailio = via or self.kamailio
+        workdir = self._dir("unanswered")
         received: list[bytes] = []
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as carrier:
             carrier.bind((LOOPBACK, self.carrier_port))
@@ -163,9 +169,9 @@ class Proxy:
             listener = threading.Thread(target=listen)
             listener.start()
             try:
-                dialer = start_sipp(workdir, "dialer", "dialer_refused.xml",
-                                    port=self.dialer_port, remote=self.kamailio.port,
-                                    fields=[[user, to, ""]]).wait()
+                dialer = start_sipp(workdir, "dialer", scenario, port=self.dialer_port,
+                                    remote=kamailio.port, fields=[[user, to, ""]]).wait()
+                time.sleep(linger)
             finally:
                 stop.set()
                 listener.join()
@@ -220,10 +226,10 @@ def test_a_callee_in_312_is_shown_the_312_number(proxy: Proxy) -> None:
     the callee in E.164."""
     call = proxy.call("bob", "3125550188", caller_id=CHICAGO, callee="+13125550188")
     call.answered()
-    assert call.field(call.carrier, "INVITE", "pai") == CHICAGO
-    assert call.field(call.carrier, "BYE", "from") == CHICAGO  # in-dialog, through the proxy
-    assert call.field(call.dialer, "200", "rule") == "local_presence"
-    call_id = call.field(call.dialer, "200", "call_id")
+    assert call.field(call.uas, "INVITE", "pai") == CHICAGO
+    assert call.field(call.uas, "BYE", "from") == CHICAGO  # in-dialog, through the proxy
+    assert call.field(call.uac, "200", "rule") == "local_presence"
+    call_id = call.field(call.uac, "200", "call_id")
     recorded = proxy.callsign.get(proxy.key, f"/v1/calls/{call_id}")
     assert recorded["caller_id"] == CHICAGO
     assert recorded["to"] == "+13125550188"
@@ -233,8 +239,8 @@ def test_a_project_call_presents_the_project_number(proxy: Proxy) -> None:
     """X-Callsign-Project: renewals presents the project's first-call number."""
     call = proxy.call("bob", "+13125550166", project="renewals", caller_id=NEWARK)
     call.answered()
-    assert call.field(call.dialer, "200", "rule") == "first_call_number"
-    assert call.field(call.dialer, "200", "caller_id") == NEWARK
+    assert call.field(call.uac, "200", "rule") == "first_call_number"
+    assert call.field(call.uac, "200", "caller_id") == NEWARK
 
 
 def test_a_callback_rings_the_agent_who_called_last(proxy: Proxy) -> None:
@@ -245,15 +251,15 @@ def test_a_callback_rings_the_agent_who_called_last(proxy: Proxy) -> None:
     outbound.answered()
     callback = proxy.callback(contact, CHICAGO, rings=CAROL_WORK)
     callback.answered()
-    assert callback.field(callback.carrier, "INVITE", "rule") == "last_caller"
-    assert callback.field(callback.carrier, "INVITE", "user") == "carol"  # not "mallory"
-    assert callback.field(callback.carrier, "INVITE", "from") == contact
+    assert callback.field(callback.uas, "INVITE", "rule") == "last_caller"
+    assert callback.field(callback.uas, "INVITE", "user") == "carol"  # not "mallory"
+    assert callback.field(callback.uas, "INVITE", "from") == contact
 
 
 def test_a_call_outside_calling_hours_is_refused_with_403_and_callsigns_reason(
         proxy: Proxy) -> None:
     """callsign's 422 becomes a 403 whose reason phrase says why; the carrier gets nothing."""
-    dialer, carrier_got = proxy.refused("bob", TOKYO_CALLEE)
+    dialer, carrier_got = proxy.unanswered("bob", TOKYO_CALLEE)
     assert dialer.returncode == 0, dialer.describe()
     final = dialer.lines("FINAL")
     assert final, dialer.describe()
@@ -264,9 +270,17 @@ def test_a_call_outside_calling_hours_is_refused_with_403_and_callsigns_reason(
 
 def test_an_unknown_agent_is_refused_with_404(proxy: Proxy) -> None:
     """callsign's 404 for an unknown user becomes a SIP 404."""
-    dialer, carrier_got = proxy.refused("nobody", "+13125550155")
+    dialer, carrier_got = proxy.unanswered("nobody", "+13125550155")
     assert dialer.returncode == 0, dialer.describe()
     assert dialer.lines("FINAL")[0].startswith("FINAL 404 "), dialer.describe()
+    assert carrier_got == []
+
+
+def test_a_number_that_is_no_number_is_refused_with_484(proxy: Proxy) -> None:
+    """callsign's 400 for an invalid number called becomes 484 Address Incomplete."""
+    dialer, carrier_got = proxy.unanswered("bob", "12")
+    assert dialer.returncode == 0, dialer.describe()
+    assert dialer.lines("FINAL")[0].startswith("FINAL 484 "), dialer.describe()
     assert carrier_got == []
 
 
@@ -279,7 +293,7 @@ def test_with_callsign_down_calls_go_out_with_the_fallback_caller_id(proxy: Prox
     finally:
         proxy.callsign.start()
     call.answered()
-    assert call.field(call.dialer, "200", "rule") == "fail_open"
+    assert call.field(call.uac, "200", "rule") == "fail_open"
     fail_open = [line for line in call.kamailio_log.splitlines() if "callsign fail-open" in line]
     assert fail_open, call.explain()
     assert "refused the connection" in fail_open[-1]
@@ -292,7 +306,8 @@ def test_with_callsign_down_calls_go_out_with_the_fallback_caller_id(proxy: Prox
 def test_a_callsign_that_does_not_answer_costs_the_timeout_then_fails_open(
         proxy: Proxy) -> None:
     """A callsign that accepts the connection but never answers: after HTTP_TIMEOUT (1 s)
-    the call goes out with the fallback caller ID."""
+    the call goes out with the fallback caller ID; a dialer that hangs up meanwhile gets
+    487 and the carrier never hears of the call."""
     with socket.socket() as silent:
         silent.bind((LOOPBACK, 0))
         silent.listen(16)  # the kernel completes the handshake; nobody ever reads
@@ -301,8 +316,14 @@ def test_a_callsign_that_does_not_answer_costs_the_timeout_then_fails_open(
         hung.start()
         try:
             call = proxy.call("bob", "+13125550133", caller_id=PRINCIPAL, via=hung)
+            cancelled, carrier_got = proxy.unanswered("bob", "+13125550134",
+                                                      scenario="dialer_cancel.xml", via=hung,
+                                                      linger=1.5)
         finally:
             assert hung.stop() is None, tail(hung.log())
     call.answered()
-    assert 1.0 <= call.dialer.elapsed < 5.0, call.explain()
+    assert 1.0 <= call.uac.elapsed < 5.0, call.explain()
     assert "did not answer within 1 s" in call.kamailio_log, call.explain()
+    assert cancelled.returncode == 0, cancelled.describe()
+    assert cancelled.lines("FINAL") == ["FINAL 487"], cancelled.describe()
+    assert carrier_got == []
