@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,14 @@ def _authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The slug of the organization whose key signed this request, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    if scheme.lower() == "basic":
+        # The key as a Basic password: what clients that keep connections open with fixed
+        # credentials can send (Kamailio's named http_client connections).
+        try:
+            token = base64.b64decode(token.strip(), validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            token = ""
+        scheme = "bearer"
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer KEY' with an organization's API key",
                            field="Authorization")
