@@ -32,11 +32,12 @@ from callsign.domain.model import (
 )
 from callsign.domain.outbound import decide_outbound
 from callsign.store import queries
-from callsign.store.sql import integrity_errors
+from callsign.store.sql import deadlock_errors, integrity_errors
 from callsign.store.tables import NEVER
 from callsign.store.uow import UnitOfWork
 
 MAX_CLAIMS = 8  # re-decisions when a concurrent call took a number's last slot or turn
+MAX_ATTEMPTS = 4  # whole-transaction runs when PostgreSQL picks one as a deadlock victim
 ROTATING_RULES = frozenset({"local_presence", "local_presence_region"})
 
 
@@ -80,13 +81,21 @@ def place_call(
     With ``idempotency_key``, a retry of the same request returns the first decision
     and records nothing; the same key with a different request is a Conflict.
     """
-    for attempt in range(2):
+    raced = integrity_errors(uow.engine)
+    # A claim that waited on a number's row keeps its lock even when it then fails, so two
+    # calls re-deciding at once can deadlock on PostgreSQL; the victim simply runs again.
+    deadlocked = deadlock_errors(uow.engine)
+    for attempt in range(MAX_ATTEMPTS):
+        last = attempt == MAX_ATTEMPTS - 1
         try:
             return _place_call(uow, request, now=now, rng=rng, dry_run=dry_run,
                                idempotency_key=idempotency_key)
-        except integrity_errors(uow.engine):
+        except raced:
             # Two first tries with one key raced (PostgreSQL): the loser reads the winner's.
-            if idempotency_key is None or attempt:
+            if idempotency_key is None or last:
+                raise
+        except deadlocked:
+            if last:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 

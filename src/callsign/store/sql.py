@@ -88,3 +88,13 @@ def integrity_errors(engine: Engine) -> tuple[type[Exception], ...]:
     dbapi = engine.dialect.dbapi
     driver_error = getattr(dbapi, "IntegrityError", IntegrityError)
     return (IntegrityError, driver_error)
+
+
+def deadlock_errors(engine: Engine) -> tuple[type[Exception], ...]:
+    """Errors after which the whole transaction may simply run again (PostgreSQL chose it
+    as a deadlock's victim, or could not serialize it)."""
+    if engine.dialect.name != "postgresql":
+        return ()
+    from psycopg import errors
+
+    return (errors.DeadlockDetected, errors.SerializationFailure)
