@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.conftest import Fresh, error_of, ok, path_of
+from tests.e2e.conftest import Fresh, Server, error_of, ok, path_of
 
 # acme, the demo organization (calling hours 08:00–21:00, local presence on)
 PRINCIPAL = "+12125550100"
@@ -1089,3 +1089,13 @@ def test_a_method_an_endpoint_does_not_take_is_405_in_the_error_shape(
 ) -> None:
     """A method an endpoint does not take is 405, in the error shape."""
     assert error_of(globex.delete("/v1/org"), 405)["code"] == "method_not_allowed"
+
+
+def test_the_key_may_come_as_a_basic_password(anonymous: httpx.Client, server: Server) -> None:
+    """Clients with fixed credentials (Kamailio's named connections) send the key as Basic."""
+    as_basic = httpx.BasicAuth("kamailio", server.keys["globex"])
+
+    settings = anonymous.get("/v1/org", auth=as_basic)
+
+    assert settings.status_code == 200, settings.text
+    assert settings.json()["org"] == "globex"

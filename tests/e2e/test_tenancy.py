@@ -275,7 +275,8 @@ def test_an_org_cannot_take_another_orgs_number_as_its_principal(
 def bad_credentials(revoked_key: str) -> Iterator[tuple[str, dict[str, str], str]]:
     """(what, headers, words the refusal says) for each way of not holding a valid key."""
     yield "no key", {}, "Authorization: Bearer"
-    yield "another scheme", {"Authorization": "Basic YWNtZTphY21l"}, "Authorization: Bearer"
+    yield "another scheme", {"Authorization": "Digest username=acme"}, "Authorization: Bearer"
+    yield "a Basic password that is no key", {"Authorization": "Basic YWNtZTphY21l"}, "malformed"
     yield "an empty token", {"Authorization": "Bearer"}, "Authorization: Bearer"
     yield "a malformed key", {"Authorization": "Bearer letmein"}, "malformed"
     yield "an unknown key", {"Authorization": "Bearer cs_000000000000_nope"}, "not valid"
