@@ -201,6 +201,17 @@ def serve(workdir: Path, documents: dict[str, str], *, db_url: str,
         run_cli(db_url, "apply", str(path))
     keys = {org: run_cli(db_url, "keys", "create", "--org", org, "--name", "e2e").strip()
             for org in documents}
+    with running_server(db_url, workdir, keys, workers=workers) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_server(db_url: str, workdir: Path, keys: dict[str, str], *, workers: int = 1,
+                   env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`callsign serve` on ``db_url``, with ``env`` added to its environment.
+
+    At exit the server is stopped; if it died on its way, the run fails with its stderr.
+    """
     port = free_port()
     stdout = (workdir / "server.out").open("wb")
     stderr_path = workdir / "server.err"
@@ -208,7 +219,8 @@ def serve(workdir: Path, documents: dict[str, str], *, db_url: str,
     process = subprocess.Popen(
         [*callsign_command(), "--db", db_url, "serve", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers)],
-        stdout=stdout, stderr=stderr, env=server_environment(), start_new_session=True)
+        stdout=stdout, stderr=stderr, env={**server_environment(), **(env or {})},
+        start_new_session=True)
     server = Server(url=f"http://127.0.0.1:{port}", db_url=db_url, keys=keys,
                     process=process, stderr_path=stderr_path, workdir=workdir,
                     _files=[stdout, stderr])

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,13 +40,9 @@ from tests.e2e.conftest import (
     GLOBEX_YAML,
     Server,
     acme_yaml,
-    callsign_command,
     error_of,
-    free_port,
     ok,
-    server_environment,
-    stop,
-    wait_until_healthy,
+    running_server,
 )
 
 pytestmark = pytest.mark.slow
@@ -159,32 +154,6 @@ class Deployment:
         return found
 
 
-@contextlib.contextmanager
-def running_server(db_url: str, workdir: Path, server_keys: dict[str, str],
-                   env: dict[str, str]) -> Iterator[Server]:
-    """`callsign serve` on ``db_url`` with ``env`` added to its environment."""
-    port = free_port()
-    stdout = (workdir / "server.out").open("wb")
-    stderr_path = workdir / "server.err"
-    stderr = stderr_path.open("wb")
-    environment = {k: v for k, v in server_environment().items()
-                   if k not in ("CALLSIGN_PUBLIC_URL", "CALLSIGN_TWILIO_API_BASE")}
-    process = subprocess.Popen(
-        [*callsign_command(), "--db", db_url, "serve", "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=stdout, stderr=stderr, env={**environment, **env}, start_new_session=True)
-    server = Server(url=f"http://127.0.0.1:{port}", db_url=db_url, keys=server_keys,
-                    process=process, stderr_path=stderr_path, workdir=workdir,
-                    _files=[stdout, stderr])
-    try:
-        wait_until_healthy(server)
-        yield server
-    finally:
-        died = stop(server)
-    if died is not None:
-        pytest.fail(f"callsign serve died during the test (exit {died}):\n{server.stderr()}")
-
-
 Deploy = Callable[..., Deployment]
 
 
@@ -204,7 +173,7 @@ def deploy(db_url: str, engine: Engine, apply_org: ApplyOrg,
                    TOKEN_ENV: AUTH_TOKEN}
             if public_url:
                 env["CALLSIGN_PUBLIC_URL"] = public_url
-            server = stack.enter_context(running_server(db_url, tmp_path, server_keys, env))
+            server = stack.enter_context(running_server(db_url, tmp_path, server_keys, env=env))
             hooks = stack.enter_context(server.client(None))
             api = {org: stack.enter_context(server.client(key))
                    for org, key in server_keys.items()}

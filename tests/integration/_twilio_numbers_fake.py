@@ -24,7 +24,6 @@ test process (stdlib http.server only), and closes every connection after answer
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import re
@@ -38,6 +37,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.e2e._twilio_fake import _basic_auth  # one reading of Twilio's Basic auth
 
 API_VERSION = "2010-04-01"
 ERRORS = "https://www.twilio.com/docs/errors"
@@ -307,17 +308,6 @@ def _available(offer: Offer) -> dict[str, Any]:
         "postal_code": "60601", "iso_country": "US", "address_requirements": "none",
         "beta": False, "capabilities": {"voice": True, "SMS": True, "MMS": True, "fax": False},
     }
-
-
-def _basic_auth(header: str) -> tuple[str | None, str | None]:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None, None
-    try:
-        username, _, password = base64.b64decode(encoded).decode("utf-8").partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return None, None
-    return username, password
 
 
 def _handler(fake: FakeTwilioNumbers) -> type[BaseHTTPRequestHandler]:
