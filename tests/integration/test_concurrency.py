@@ -15,7 +15,7 @@ from callsign.domain.model import OutboundRequest
 from callsign.orgfile import parse_document
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
-from callsign.store.tables import calls, numbers
+from callsign.store.tables import calls, number_usage, numbers
 from callsign.store.uow import UnitOfWork
 
 CAP = 25
@@ -63,7 +63,7 @@ def test_two_processes_racing_on_one_capped_number_never_exceed_its_cap(db_url: 
     with engine.connect() as conn:
         recorded = conn.execute(select(func.count()).select_from(calls)
                                 .where(calls.c.caller_id == "+13125550101")).scalar_one()
-        usage = conn.execute(select(numbers.c.usage_count)
+        usage = conn.execute(select(number_usage.c.used).join_from(number_usage, numbers)
                              .where(numbers.c.e164 == "+13125550101")).scalar_one()
     engine.dispose()
     assert recorded == usage == CAP
