@@ -294,7 +294,7 @@ def test_least_recently_presented_rotation_spreads_calls_evenly(run: Run) -> Non
     assert {d["rule"] for d in decisions} == {"local_presence"}
     assert set(presented) == set(ROTATION)
     assert sum(per_number) == ROTATION_CALLS
-    assert out_of_turn_claims <= ROTATION_CALLS // 10, "rotation is hardly taking turns"
+    assert out_of_turn_claims < ROTATION_CALLS // 4, "most claims should take their turn"
     assert spread <= bound, dict(zip(ROTATION, per_number, strict=True))
 
 
