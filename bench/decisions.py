@@ -268,12 +268,12 @@ def build(path: Path, size: int, args: argparse.Namespace, data: BuildData) -> N
         first_id = conn.execute("SELECT max(id) + 1 FROM numbers").fetchone()[0]
         conn.execute("BEGIN")
         bulk = [(first_id + i, org_id, n.e164, "", "", status(DOC_NUMBERS + i), n.area_code,
-                 n.region, daily_cap(DOC_NUMBERS + i), "manual", "null", None, 0, never)
+                 n.region, daily_cap(DOC_NUMBERS + i), "manual", "null", never)
                 for i, n in enumerate(numbers[DOC_NUMBERS:])]
         conn.executemany(
             "INSERT INTO numbers (id, org_id, e164, label, group_name, status, area_code, "
-            "region, daily_cap, provider, call_path, usage_day, usage_count, last_presented_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", bulk)
+            "region, daily_cap, provider, call_path, last_presented_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", bulk)
         conn.executemany(
             "INSERT INTO number_area_codes (number_id, area_code, org_id, mapped, active, "
             "last_presented_at) VALUES (?, ?, ?, 0, ?, ?)",
@@ -375,9 +375,9 @@ def reset(path: Path) -> dict[str, int]:
         conn.execute(f"DELETE FROM calls WHERE org_id = ? AND user_key IN "
                      f"({', '.join('?' * len(USERS))}) AND at >= ?",
                      (org_id, *USERS, db_time(BASE_NOW)))
-        conn.execute("UPDATE numbers SET usage_day = NULL, usage_count = 0, "
-                     "last_presented_at = ? WHERE usage_day IS NOT NULL "
-                     "OR last_presented_at != ?", (never, never))
+        conn.execute("DELETE FROM number_usage")
+        conn.execute("UPDATE numbers SET last_presented_at = ? WHERE last_presented_at != ?",
+                     (never, never))
         conn.execute("UPDATE number_area_codes SET last_presented_at = ? "
                      "WHERE last_presented_at != ?", (never, never))
         conn.execute("COMMIT")

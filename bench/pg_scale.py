@@ -220,7 +220,7 @@ def number_rows(numbers: Sequence[Number], first_id: int, org_id: int,
         cap = daily_cap(index)
         lines.append(f"{first_id + i}\t{org_id}\t{n.e164}\t\t\t{status(index)}\t{n.area_code}\t"
                      f"{copy_text(n.region)}\t{NULL if cap is None else cap}\tmanual\t"
-                     f"{call_path}\t\\N\t0\t{NEVER}\n")
+                     f"{call_path}\t{NEVER}\n")
         if len(lines) == CHUNK:
             yield "".join(lines)
             lines.clear()
@@ -389,8 +389,8 @@ def build(pg: str, size: Size, data: Data, args: argparse.Namespace) -> None:
         with conn.transaction():
             restore = drop_indexes(conn, BIG_TABLES)
             copy_in(conn, "COPY numbers (id, org_id, e164, label, group_name, status, "
-                    "area_code, region, daily_cap, provider, call_path, usage_day, usage_count, "
-                    "last_presented_at) FROM STDIN",
+                    "area_code, region, daily_cap, provider, call_path, last_presented_at) "
+                    "FROM STDIN",
                     number_rows(rest, first_id, org_id, NULL if path is None else path))
             copy_in(conn, "COPY number_area_codes (number_id, area_code, org_id, mapped, "
                     "active, last_presented_at) FROM STDIN",
@@ -484,10 +484,10 @@ def reset(pg: str, schema: str) -> None:
         with conn.transaction():
             conn.execute("DELETE FROM calls WHERE org_id = %s AND user_key = ANY(%s) "
                          "AND at >= %s", (org_id, list(USERS), BASE_NOW))
-            conn.execute("UPDATE numbers SET usage_day = NULL, usage_count = 0, "
-                         "last_presented_at = %s WHERE usage_day IS NOT NULL "
-                         "OR last_presented_at <> %s", (NEVER, NEVER))
-        conn.execute("VACUUM calls, numbers, number_area_codes")
+            conn.execute("DELETE FROM number_usage")
+            conn.execute("UPDATE numbers SET last_presented_at = %s "
+                         "WHERE last_presented_at <> %s", (NEVER, NEVER))
+        conn.execute("VACUUM calls, numbers, number_area_codes, number_usage")
 
 
 def make_jobs(pg: str, size: Size, count: int, seed: int,

@@ -192,9 +192,9 @@ def reset_pg(server: str, schema: str) -> None:
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
         conn.execute("TRUNCATE calls")
-        conn.execute("UPDATE numbers SET usage_day = NULL, usage_count = 0, "
-                     "last_presented_at = '1970-01-01 00:00:00+00'")
-        conn.execute("VACUUM ANALYZE calls, numbers, number_area_codes")
+        conn.execute("TRUNCATE number_usage")
+        conn.execute("UPDATE numbers SET last_presented_at = '1970-01-01 00:00:00+00'")
+        conn.execute("VACUUM ANALYZE calls, numbers, number_area_codes, number_usage")
 
 
 def prepare(db: str, folder: Path) -> Path:

@@ -18,6 +18,7 @@ from callsign.store.orgs import release_number, set_area_codes
 from callsign.store.tables import (
     NEVER,
     number_area_codes,
+    number_usage,
     numbers,
     project_numbers,
     users,
@@ -94,6 +95,9 @@ def _views(conn: Connection, org_id: int, rows: Sequence[Any],
         select(project_numbers.c.number_id, func.count())
         .where(project_numbers.c.number_id.in_(ids))
         .group_by(project_numbers.c.number_id)).all())
+    used: dict[int, int] = dict(conn.execute(
+        select(number_usage.c.number_id, number_usage.c.used)
+        .where(number_usage.c.number_id.in_(ids), number_usage.c.day == day)).all())
     assigned = dict(conn.execute(
         select(users.c.direct_number, users.c.key)
         .where(users.c.org_id == org_id, users.c.direct_number.is_not(None))).all())
@@ -101,7 +105,7 @@ def _views(conn: Connection, org_id: int, rows: Sequence[Any],
         NumberView(
             number=r.e164, label=r.label, group=r.group_name, status=r.status,
             area_codes=tuple(codes.get(r.id, ())), region=r.region, daily_cap=r.daily_cap,
-            used_today=r.usage_count if r.usage_day == day else 0,
+            used_today=used.get(r.id, 0),
             assigned_user=assigned.get(r.e164), projects=in_projects.get(r.id, 0),
             provider=r.provider,
         )
@@ -136,7 +140,7 @@ def add_number(uow: UnitOfWork, org: str, raw: str, *, label: str = "", group: s
         number_id = conn.execute(insert(numbers).values(
             org_id=org_id, e164=facts.e164, label=label, group_name=group,
             status=NumberStatus.ACTIVE, area_code=facts.area_code, region=facts.region,
-            daily_cap=daily_cap, provider=provider, usage_count=0, last_presented_at=NEVER,
+            daily_cap=daily_cap, provider=provider, last_presented_at=NEVER,
         ).returning(numbers.c.id)).scalar_one()
         set_area_codes(conn, org_id, number_id, facts.area_code, list(area_codes), active=True)
         uow.commit()

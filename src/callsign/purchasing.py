@@ -146,7 +146,7 @@ def _store_bought(conn: Connection, org_id: int, e164: str, area_code: str, prov
     number_id = conn.execute(insert(numbers).values(
         org_id=org_id, e164=e164, label=f"{provider} {area_code}", group_name="",
         status=NumberStatus.ACTIVE, area_code=facts.area_code, region=facts.region,
-        provider=provider, provider_sid=sid, usage_count=0, last_presented_at=NEVER,
+        provider=provider, provider_sid=sid, last_presented_at=NEVER,
     ).returning(numbers.c.id)).scalar_one()
     mapped = [area_code] if area_code != facts.area_code else []
     set_area_codes(conn, org_id, number_id, facts.area_code, mapped, active=True)

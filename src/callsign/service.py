@@ -29,6 +29,7 @@ from callsign.domain.model import (
     OutboundFacts,
     OutboundRequest,
     Route,
+    TraceStep,
 )
 from callsign.domain.outbound import decide_outbound
 from callsign.store import queries
@@ -36,7 +37,14 @@ from callsign.store.sql import deadlock_errors, integrity_errors
 from callsign.store.tables import NEVER
 from callsign.store.uow import UnitOfWork
 
-MAX_CLAIMS = 8  # re-decisions when a concurrent call took a number's last slot or turn
+# Caps are hard, rotation fairness is soft. A rotating decision claims the least
+# recently presented number only if no concurrent call presented it since it was read
+# (in turn); after MAX_LOST_TURNS such losses it takes the least recently presented
+# number it reads next, out of turn, within its cap. Only a cap (reached, or a number
+# released meanwhile) makes a number unavailable, and each can fill only once a day, so
+# a call is never refused for having lost turns; MAX_CLAIMS only guards the loop.
+MAX_LOST_TURNS = 3
+MAX_CLAIMS = 64
 MAX_ATTEMPTS = 4  # whole-transaction runs when PostgreSQL picks one as a deadlock victim
 ROTATING_RULES = frozenset({"local_presence", "local_presence_region"})
 
@@ -121,23 +129,33 @@ def _place_call(
             queries.lock_contact(conn, org_id, to)
         facts = _gather(conn, org_id, org, user, request, to, now)
         day = today(org, now)
+        lost_turns = 0
         for _ in range(MAX_CLAIMS):
             decision = decide_outbound(request, facts, rng, now)
             if dry_run or not decision.counts:
                 break
             within_cap = decision.rule != "principal"  # the last resort is always presentable
+            rotating = decision.rule in ROTATING_RULES
             presented = None
-            if decision.rule in ROTATING_RULES:
+            if rotating and lost_turns < MAX_LOST_TURNS:
                 state = facts.numbers[decision.caller_id]
                 presented = state.last_presented_at or NEVER
-            if queries.claim_number(conn, org_id, decision.caller_id, day=day, now=now,
-                                    within_cap=within_cap, presented=presented):
+            claim = queries.claim_number(conn, org_id, decision.caller_id, day=day, now=now,
+                                         within_cap=within_cap, presented=presented)
+            if claim is queries.Claim.TAKEN:
+                if rotating and presented is None:
+                    decision = replace(decision, trace=(*decision.trace, TraceStep(
+                        "rotation", "checked",
+                        f"took {decision.caller_id} out of turn: {lost_turns} concurrent "
+                        "calls took the turn of the number chosen", decision.caller_id)))
                 break
+            if claim is queries.Claim.TURN_LOST:
+                lost_turns += 1
             # Another server took that number's last slot or its turn: read again, decide again.
             facts = _gather(conn, org_id, org, user, request, to, now)
         else:
-            raise Conflict("concurrent calls kept taking the chosen numbers; retry the call",
-                           field=None)
+            raise Conflict("concurrent calls kept filling the chosen numbers' daily caps; "
+                           "retry the call", field=None)
         decision = replace(decision, call_id=new_id("call"))
         if dry_run:
             return decision

@@ -338,7 +338,7 @@ def audit_store(db_url: str, *, day: str) -> list[str]:
         problems.append(f"numbers held twice: {held_twice}")
     for e164, cap, used, presented in usage(db_url, day=day):
         if used != presented:
-            problems.append(f"{e164}: usage_count {used} but {presented} calls present it")
+            problems.append(f"{e164}: usage {used} but {presented} calls present it")
         if cap is not None and presented > cap:
             problems.append(f"{e164}: {presented} calls over its daily cap {cap}")
     unmirrored = query(db_url, """
@@ -351,14 +351,15 @@ def audit_store(db_url: str, *, day: str) -> list[str]:
 
 
 def usage(db_url: str, *, day: str) -> list[tuple[str, int | None, int, int]]:
-    """Per number: (e164, daily cap, today's usage_count, calls presenting it).
+    """Per number: (e164, daily cap, today's usage, calls presenting it).
 
     Every call of a test is made today (see ``midday_timezone``), so the calls that
     present a number are today's.
     """
     rows = query(db_url, """
         SELECT n.e164, n.daily_cap,
-               CASE WHEN n.usage_day = :day THEN n.usage_count ELSE 0 END,
+               COALESCE((SELECT u.used FROM number_usage u
+                         WHERE u.number_id = n.id AND u.day = :day), 0),
                (SELECT count(*) FROM calls c
                 WHERE c.org_id = n.org_id AND c.caller_id = n.e164)
         FROM numbers n ORDER BY n.e164""", day=day)

@@ -267,13 +267,17 @@ def test_least_recently_presented_rotation_spreads_calls_evenly(run: Run) -> Non
     Decisions in flight together on different workers may read the same least recently
     presented number. Resolved (a claim that finds the number presented since it was
     read decides again), that keeps every number within one presentation per worker in
-    flight of the others, ahead or behind. Kept, the extra presentations are never paid
-    back — the rotation reads times, not counts — and the spread grows with the volume.
+    flight of the others, ahead or behind. Fairness is soft, though: a call is never
+    refused for losing turns, so after three lost turns it takes the next number out of
+    turn (its trace says so); each such presentation may put one number one call ahead
+    for good (the rotation reads times, not counts), so the bound grows by their count.
     """
     decisions = run.decisions("rotation")
     presented = Counter(d["caller_id"] for d in decisions)
     per_number = [presented[n] for n in ROTATION]
-    bound = 2 * sum(run.workers) + 2  # + 2: the first round's ties, drawn at random
+    out_of_turn_claims = sum(step["step"] == "rotation" and "out of turn" in step["detail"]
+                             for d in decisions for step in d["trace"])
+    bound = 2 * sum(run.workers) + 2 + out_of_turn_claims  # + 2: the first round's ties
     spread = max(per_number) - min(per_number)
     by_time = [caller for _, caller in sorted(
         (at, caller) for to, caller, _, at in logged_calls(run.db_url).values()
@@ -283,12 +287,14 @@ def test_least_recently_presented_rotation_spreads_calls_evenly(run: Run) -> Non
     print(f"\n415 rotation over {len(ROTATION)} numbers: min {min(per_number)}, "
           f"max {max(per_number)}, mean {statistics.mean(per_number):.1f}, "
           f"stdev {statistics.pstdev(per_number):.2f}, max-min {spread} (bound {bound}); "
-          f"{out_of_turn} of {len(by_time)} presentations came back before the other "
+          f"{out_of_turn_claims} claims out of turn after lost turns; {out_of_turn} of "
+          f"{len(by_time)} presentations came back before the other "
           f"{len(ROTATION) - 1} numbers had their turn")
 
     assert {d["rule"] for d in decisions} == {"local_presence"}
     assert set(presented) == set(ROTATION)
     assert sum(per_number) == ROTATION_CALLS
+    assert out_of_turn_claims < ROTATION_CALLS // 4, "most claims should take their turn"
     assert spread <= bound, dict(zip(ROTATION, per_number, strict=True))
 
 

@@ -15,7 +15,7 @@ from callsign.domain.model import OutboundRequest
 from callsign.orgfile import parse_document
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
-from callsign.store.tables import calls, numbers
+from callsign.store.tables import calls, number_usage, numbers
 from callsign.store.uow import UnitOfWork
 
 CAP = 25
@@ -28,7 +28,8 @@ ORG = {
 }
 
 
-def _place_calls(url: str, user: str, seed: int, start: Any) -> tuple[list[str], float, float]:
+def _place_calls(url: str, user: str, seed: int, start: Any,
+                 days: int = 1) -> tuple[list[str], float, float]:
     engine = create_store_engine(url)
     start.wait(timeout=60)  # both processes start together
     began = time.time()
@@ -38,6 +39,7 @@ def _place_calls(url: str, user: str, seed: int, start: Any) -> tuple[list[str],
         request = OutboundRequest(org="race", user=user, to=f"+1312555{1000 + seed * 100 + i}")
         # Each process's calls interleave in time: u1 at even, u2 at odd milliseconds.
         at = START + timedelta(milliseconds=2 * i + seed)
+        at += timedelta(days=i % days)  # with days=2: today and tomorrow alternate
         decision = service.place_call(UnitOfWork(engine), request, now=at, rng=rng)
         chosen.append(decision.caller_id)
         time.sleep(0.003)  # calls arrive spaced, as from dialers; lets the other process in
@@ -63,10 +65,39 @@ def test_two_processes_racing_on_one_capped_number_never_exceed_its_cap(db_url: 
     with engine.connect() as conn:
         recorded = conn.execute(select(func.count()).select_from(calls)
                                 .where(calls.c.caller_id == "+13125550101")).scalar_one()
-        usage = conn.execute(select(numbers.c.usage_count)
+        usage = conn.execute(select(number_usage.c.used).join_from(number_usage, numbers)
                              .where(numbers.c.e164 == "+13125550101")).scalar_one()
     engine.dispose()
     assert recorded == usage == CAP
     (_, start_1, end_1), (_, start_2, end_2) = results
     overlap = min(end_1, end_2) - max(start_1, start_2)
     assert overlap > 0.5 * min(end_1 - start_1, end_2 - start_2), "the processes did not race"
+
+
+def test_processes_racing_on_today_and_tomorrow_hold_each_days_cap_exactly(
+    db_url: str,
+) -> None:
+    """Calls dated today and tomorrow interleave on two processes: each day its own cap.
+
+    (A node whose clock is ahead at midnight records tomorrow's calls among today's.)
+    """
+    engine = create_store_engine(db_url)
+    with UnitOfWork(engine) as uow:
+        org_store.apply_document(uow.connection, parse_document(ORG))
+        uow.commit()
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(2) as pool:
+        start = manager.Barrier(2)
+        results = pool.starmap(_place_calls, [(db_url, "u1", 1, start, 2),
+                                              (db_url, "u2", 2, start, 2)])
+    by_day = {day: [chosen[i] for chosen, _, _ in results for i in range(day, len(chosen), 2)]
+              for day in (0, 1)}
+    with engine.connect() as conn:
+        usage = dict(conn.execute(select(number_usage.c.day, number_usage.c.used)
+                                  .join_from(number_usage, numbers)
+                                  .where(numbers.c.e164 == "+13125550101")).all())
+    engine.dispose()
+    for day in (0, 1):
+        assert by_day[day].count("+13125550101") == CAP
+        assert by_day[day].count("+12125550100") == CALLS_PER_PROCESS - CAP
+    assert usage == {"2026-03-02": CAP, "2026-03-03": CAP}

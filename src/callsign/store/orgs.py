@@ -109,7 +109,7 @@ def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str,
         else:
             number_id = conn.execute(insert(numbers).values(
                 org_id=org_id, e164=entry.number, area_code=facts.area_code,
-                region=facts.region, usage_count=0, last_presented_at=NEVER, **values,
+                region=facts.region, last_presented_at=NEVER, **values,
             ).returning(numbers.c.id)).scalar_one()
         ids[entry.number] = number_id
         set_area_codes(conn, org_id, number_id, facts.area_code, entry.area_codes,

@@ -6,6 +6,7 @@ why at the driver level); the services compose them inside one transaction.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, time
@@ -91,12 +92,14 @@ _HISTORY = Statement(f"""
     SELECT id, at, caller_id, user_key, project_key, outcome FROM calls
     WHERE org_id = :org_id AND to_number = :phone
     ORDER BY at DESC LIMIT {HISTORY_LIMIT}""")
+# Today's presentations of a number: a point lookup in number_usage's primary key.
+_USED = ("(SELECT u.used FROM number_usage u"
+         " WHERE u.number_id = {n}.id AND u.day = :day)")
 # The least recently presented numbers are read among those under their cap today: a
 # number at its cap keeps its old presentation time and would otherwise crowd them out.
-_UNDER_CAP = ("({n}.daily_cap IS NULL OR {n}.usage_day IS NULL OR {n}.usage_day != :day"
-              " OR {n}.usage_count < {n}.daily_cap)")
+_UNDER_CAP = ("({n}.daily_cap IS NULL OR COALESCE(" + _USED + ", 0) < {n}.daily_cap)")
 _CANDIDATES = Statement(f"""
-    SELECT n.e164, n.status, n.region, n.daily_cap, n.usage_day, n.usage_count,
+    SELECT n.e164, n.status, n.region, n.daily_cap, {_USED.format(n="n")},
            n.last_presented_at,
            EXISTS (SELECT 1 FROM number_area_codes s
                    WHERE s.number_id = n.id AND s.area_code = :area_code) AS serves
@@ -115,23 +118,37 @@ _CANDIDATES = Statement(f"""
               AND {_UNDER_CAP.format(n="r")}
             ORDER BY r.last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_region)""",
     lists=["specific"])
-# The cap test and the increment are one statement: concurrent transactions can never
-# both take a number's last slot. (On PostgreSQL at READ COMMITTED a row updated
-# meanwhile is re-read and this whole WHERE is evaluated again on the new version.)
-# A trigger copies the presentation time to the number's area codes.
-_CLAIM = Statement("""
-    UPDATE numbers
-    SET usage_count = CASE WHEN usage_day = :day THEN usage_count + 1 ELSE 1 END,
-        usage_day = :day, last_presented_at = :now
+# The cap test and the increment are one statement, on the (number, day) row: concurrent
+# transactions can never both take a number's last slot. A first presentation of the
+# day inserts the row; a later one (or a concurrent first one, which waits for the
+# other's row) updates it only while under the cap. On PostgreSQL at READ COMMITTED,
+# ON CONFLICT DO UPDATE locks the existing row and tests this WHERE on its latest
+# committed version, so the count read is never stale. ``:force`` (the principal, the
+# last resort) counts past the cap.
+_COUNT = Statement("""
+    INSERT INTO number_usage (number_id, day, used)
+    SELECT id, :day, 1 FROM numbers
     WHERE org_id = :org_id AND e164 = :e164 AND status != 'released'
-      AND (:force OR daily_cap IS NULL OR usage_day IS NULL OR usage_day != :day
-           OR usage_count < daily_cap)
-    RETURNING id""")
+      AND (:force OR daily_cap IS NULL OR daily_cap >= 1)
+    ON CONFLICT (number_id, day) DO UPDATE SET used = number_usage.used + 1
+    WHERE :force OR number_usage.used < COALESCE(
+        (SELECT n.daily_cap FROM numbers n WHERE n.id = number_usage.number_id),
+        number_usage.used + 1)
+    RETURNING number_id""")
+# Then the presentation time (a trigger copies it to the number's area codes). The
+# number's usage row, locked above, already orders concurrent claims of one number.
+_PRESENT = Statement("""
+    UPDATE numbers SET last_presented_at = :now
+    WHERE id = :id AND status != 'released' RETURNING id""")
 # Rotation (least recently presented) claims the number only if nobody presented it since
 # it was read: two servers deciding at once then cannot both take the same "oldest" one;
 # the loser reads again and takes the next. (Always true on SQLite, which serializes.)
-_CLAIM_IN_TURN = Statement(_CLAIM.sql.replace(
+_PRESENT_IN_TURN = Statement(_PRESENT.sql.replace(
     "RETURNING id", "AND last_presented_at = :presented RETURNING id"))
+# A claim that lost the number's turn gives back the count it took: the usage row is
+# still locked by this transaction, so nobody counted on it meanwhile.
+_UNCOUNT = Statement(
+    "UPDATE number_usage SET used = used - 1 WHERE number_id = :id AND day = :day")
 _HELD = Statement(
     "SELECT id FROM numbers WHERE org_id = :org_id AND e164 = :e164 AND status != 'released'")
 _RECORD_CALL = Statement("""
@@ -234,37 +251,52 @@ def candidate_numbers(
     states: dict[str, NumberState] = {}
     serving: set[str] = set()
     never = time_param(conn, NEVER)
-    for e164, status, number_region, cap, usage_day, usage_count, last, serves in rows:
+    for e164, status, number_region, cap, used, last, serves in rows:
         presented = None if last == never else time_value(last)
         states[e164] = NumberState(
             e164=e164, status=_STATUSES[status], region=number_region, daily_cap=cap,
-            used_today=usage_count if usage_day == day else 0, last_presented_at=presented,
+            used_today=used or 0, last_presented_at=presented,
         )
         if serves:
             serving.add(e164)
     return states, frozenset(serving)
 
 
+class Claim(enum.Enum):
+    """What came of claiming a number for one presentation."""
+
+    TAKEN = "taken"  # counted and presented (or a number outside the inventory)
+    FULL = "full"  # at its daily cap, released meanwhile, or not the org's
+    TURN_LOST = "turn lost"  # presented by a concurrent call since it was read
+
+
 def claim_number(
     conn: Connection, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool,
     presented: datetime | None = None,
-) -> bool:
-    """Count one presentation of ``e164`` today, atomically; False if its cap is reached
-    (or, with ``presented``, if it was presented again since it was read).
+) -> Claim:
+    """Count one presentation of ``e164`` on ``day``, atomically, within its cap unless
+    not ``within_cap``; with ``presented``, only if nobody presented it since it was read
+    (its presentation time is still ``presented``).
 
     A number outside the inventory (a principal number that is not stored) has nothing
     to count.
     """
-    params = {"org_id": org_id, "e164": e164, "day": day, "now": time_param(conn, now),
-              "force": not within_cap}
+    counted = _COUNT.run(conn, {"org_id": org_id, "e164": e164, "day": day,
+                                "force": not within_cap}).fetchone()
+    if counted is None:
+        if not within_cap:
+            return Claim.TAKEN
+        held = _HELD.run(conn, {"org_id": org_id, "e164": e164}).fetchone() is not None
+        return Claim.FULL if held else Claim.TAKEN
+    number_id = counted[0]
+    params: dict[str, Any] = {"id": number_id, "now": time_param(conn, now)}
     if presented is not None:
         params["presented"] = time_param(conn, presented)
-    counted = (_CLAIM if presented is None else _CLAIM_IN_TURN).run(conn, params)
-    if counted.fetchone() is not None:
-        return True
-    if not within_cap:
-        return True
-    return _HELD.run(conn, {"org_id": org_id, "e164": e164}).fetchone() is None
+    shown = (_PRESENT if presented is None else _PRESENT_IN_TURN).run(conn, params)
+    if shown.fetchone() is not None:
+        return Claim.TAKEN
+    _UNCOUNT.run(conn, {"id": number_id, "day": day})
+    return Claim.TURN_LOST if presented is not None else Claim.FULL
 
 
 def record_call(

@@ -92,9 +92,6 @@ numbers = Table(
     Column("provider", String(32), nullable=False, server_default="manual"),
     Column("provider_sid", String(64)),  # the provider's id of the number (Twilio PN...)
     Column("call_path", JSON),  # a per-number inbound call path, else the org's
-    # Today's usage lives on the row so a cap is claimed by one conditional UPDATE.
-    Column("usage_day", String(10)),
-    Column("usage_count", Integer, nullable=False, server_default="0"),
     Column("last_presented_at", UTCDateTime(), nullable=False),  # NEVER if never presented
     Index("ix_numbers_org_id_region_status_last_presented_at",
           "org_id", "region", "status", "last_presented_at"),
@@ -118,6 +115,17 @@ number_area_codes = Table(
     Column("last_presented_at", UTCDateTime(), nullable=False),
     Index("ix_number_area_codes_org_id_area_code_active_last_presented_at",
           "org_id", "area_code", "active", "last_presented_at"),
+)
+
+# Presentations per number and calendar day (in the org's time zone), counted against the
+# daily cap by one conditional upsert. One row per day: a decision dated another day (a
+# clock ahead at midnight, a replay with --at) counts on its own day's row and never
+# resets today's.
+number_usage = Table(
+    "number_usage", metadata,
+    Column("number_id", ForeignKey("numbers.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("used", Integer, nullable=False),
 )
 
 users = Table(
