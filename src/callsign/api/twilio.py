@@ -21,6 +21,7 @@ from callsign import service, telephony
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.routes import V1
 from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText
+from callsign.domain import phone
 from callsign.domain.errors import CallsignError, Forbidden, InvalidInput
 from callsign.domain.model import Channel, OutboundRequest
 
@@ -124,7 +125,7 @@ class TwilioWebhooks(Controller):
         caller = params.get("From", "")
         try:
             route = service.route_call(rt.uow(), params.get("To", ""), caller, now=rt.clock(),
-                                       org=org, withheld_ok=True)
+                                       org=org)
         except CallsignError as exc:
             return refusal(exc.message)
         rt.metrics.routes.labels(route.rule).inc()
@@ -143,9 +144,14 @@ class TwilioWebhooks(Controller):
         return twiml(VoiceResponse())
 
 
-def route_caller_id(caller: str) -> str:
-    """The caller's own number passes through as caller ID on the forwarded leg."""
-    return caller
+def route_caller_id(caller: str) -> str | None:
+    """The caller's own number passes through as caller ID on the forwarded leg; a
+    withheld one ("anonymous", "Restricted", not a number) is left to Twilio, which keeps
+    the caller's presentation, since <Dial callerId> takes only a number."""
+    try:
+        return phone.parse_number(caller, "US", field="From")
+    except InvalidInput:
+        return None
 
 
 class ConnectIn(Body):
