@@ -50,7 +50,8 @@ pytestmark = pytest.mark.slow
 ACCOUNT_SID = "AC" + "5f3a9c0e7b1d4a2f" * 2
 AUTH_TOKEN = "7c4e1b9a2d6f8e0c3b5a7d9f1e2c4b6a"
 OTHER_TOKEN = "0123456789abcdef0123456789abcdef"
-TOKEN_ENV = "CALLSIGN_E2E_TWILIO_AUTH_TOKEN"
+# The server binds each organization's auth token: CALLSIGN_TWILIO_TOKEN_<ORG>.
+TOKEN_ENVS = ("CALLSIGN_TWILIO_TOKEN_ACME", "CALLSIGN_TWILIO_TOKEN_NIGHT")
 PUBLIC_URL = "https://callsign.example.com"
 
 AGENT_LEG = "+12013450841"  # acme's agent_leg_number
@@ -69,7 +70,7 @@ REFUSAL = "Sorry, this call cannot be connected."
 # -- the organizations ---------------------------------------------------------------
 
 def twilio_account() -> dict[str, str]:
-    return {"account_sid": ACCOUNT_SID, "auth_token_env": TOKEN_ENV}
+    return {"account_sid": ACCOUNT_SID}
 
 
 def acme_document() -> dict[str, Any]:
@@ -170,7 +171,7 @@ def deploy(db_url: str, engine: Engine, apply_org: ApplyOrg,
                            for org in ("acme", "globex", "night")}
             twilio = stack.enter_context(fake_twilio({ACCOUNT_SID: AUTH_TOKEN}))
             env = {"CALLSIGN_ACCESS_LOG": "0", "CALLSIGN_TWILIO_API_BASE": twilio.url,
-                   TOKEN_ENV: AUTH_TOKEN}
+                   **dict.fromkeys(TOKEN_ENVS, AUTH_TOKEN)}
             if public_url:
                 env["CALLSIGN_PUBLIC_URL"] = public_url
             server = stack.enter_context(running_server(db_url, tmp_path, server_keys, env=env))
