@@ -70,7 +70,9 @@ UMBRELLA = {  # contacts in 618 (3), 309 (2), 815 (1) and 512 (1, covered)
         "+16185550150", "+16185550151", "+16185550152", "+13095550150", "+13095550151",
         "+18155550150", "+15125550150")],
 }
-SOYLENT = {  # initech's Twilio account (the operator bound its token too); contacts in 419 (2) and 440 (1), no numbers there
+# soylent: initech's Twilio account (the operator bound its token to soylent too);
+# contacts in 419 (2) and 440 (1), no numbers there
+SOYLENT = {
     "org": "soylent",
     "default_country": "US",
     "principal_number": "+16145550100",
