@@ -37,10 +37,12 @@ from callsign.domain.model import Channel, NumberStatus, OutboundRequest
 from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, dump_document, load_yaml
 
 # A retry with the same key and body gets the first answer and does nothing again.
+# (Its length is checked by idempotency.once, whose error names the header.)
 IdempotencyKey = Annotated[str | None, HeaderParameter(
-    name="Idempotency-Key", max_length=idempotency.MAX_KEY, required=False,
-    description="Send the request again with the same key and body: the first answer "
-                "comes back and nothing is done twice; another body with it is a 409")]
+    name="Idempotency-Key", required=False,
+    description=f"At most {idempotency.MAX_KEY} characters. Send the request again with "
+                "the same key and body: the first answer comes back and nothing is done "
+                "twice; another body with it is a 409")]
 
 
 class V1(Controller):
