@@ -209,7 +209,8 @@ def outcome(state: State, call_id: str, outcome: str, at: str | None) -> None:
 
 @main.command()
 @click.option("--to", "to", required=True, help="The called number: one of ours.")
-@click.option("--from", "caller", required=True, help="The caller's number.")
+@click.option("--from", "caller", default="",
+              help="The caller's number; left out, 'anonymous' or 'Restricted' when withheld.")
 @click.option("--at", help="The time of the call, ISO-8601 (default: now).")
 @click.option("--dry-run", is_flag=True, help="Route without recording the call.")
 @click.option("--json", "as_json", is_flag=True)

@@ -1,12 +1,33 @@
-"""One typed Settings, read once at start-up from the environment and flags."""
+"""One typed Settings, read once at start-up from the environment and flags; and the
+operator's binding of each organization's Twilio auth token.
+
+An organization names its Twilio account (the SID) but never where its auth token comes
+from: the server's operator binds it, either as the environment variable the server
+derives from the organization's id, ``CALLSIGN_TWILIO_TOKEN_<ORG>`` (upper-cased, every
+character other than a letter or digit as ``_``), or as an entry in the YAML or JSON
+file named by ``CALLSIGN_TWILIO_SECRETS`` (a mapping of organization id to auth token).
+The file's entry wins; it is read again when it changes.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from callsign.store.db import default_database_url
+
+TWILIO_TOKEN_PREFIX = "CALLSIGN_TWILIO_TOKEN_"
+TWILIO_SECRETS = "CALLSIGN_TWILIO_SECRETS"
+MAX_SECRETS_BYTES = 1024 * 1024
+
+log = logging.getLogger("callsign.config")
 
 
 @dataclass(frozen=True)
@@ -23,3 +44,67 @@ class Settings:
         return cls(database_url=url, public_url=environ.get("CALLSIGN_PUBLIC_URL") or None,
                    access_log=environ.get("CALLSIGN_ACCESS_LOG", "1") != "0",
                    twilio_api_base=environ.get("CALLSIGN_TWILIO_API_BASE") or None)
+
+
+def twilio_token_variable(org: str) -> str:
+    """The environment variable that holds ``org``'s Twilio auth token."""
+    return TWILIO_TOKEN_PREFIX + re.sub(r"[^A-Z0-9]", "_", org.upper())
+
+
+def twilio_secrets_token(org: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """``org``'s auth token from the operator's secrets file, if it has one."""
+    path = environ.get(TWILIO_SECRETS, "").strip()
+    if not path:
+        return None
+    return _SECRETS.tokens(Path(path)).get(org)
+
+
+class _SecretsFile:
+    """The secrets file, parsed once per version of it (its mtime and size)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: tuple[Path, int, int] | None = None
+        self._tokens: dict[str, str] = {}
+
+    def tokens(self, path: Path) -> dict[str, str]:
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            log.warning("%s names %s, which cannot be read: %s", TWILIO_SECRETS, path,
+                        exc.strerror)
+            return {}
+        version = (path, stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if version != self._seen:
+                self._tokens = _read_secrets(path)
+                self._seen = version
+            return self._tokens
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(MAX_SECRETS_BYTES + 1)
+        if len(text) > MAX_SECRETS_BYTES:
+            raise ValueError(f"it is larger than {MAX_SECRETS_BYTES} bytes")
+        data = yaml.safe_load(text.decode("utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        log.warning("%s: %s is not usable: %s", TWILIO_SECRETS, path, exc)
+        return {}
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        log.warning("%s: %s must map organization ids to auth tokens", TWILIO_SECRETS, path)
+        return {}
+    tokens = {}
+    for org, token in data.items():
+        if isinstance(org, str) and isinstance(token, str) and token.strip():
+            tokens[org] = token.strip()
+        else:
+            log.warning("%s: the entry %r of %s is not an organization id and a token",
+                        TWILIO_SECRETS, org, path)
+    return tokens
+
+
+_SECRETS = _SecretsFile()

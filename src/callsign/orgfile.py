@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from callsign.domain import phone
 from callsign.domain.errors import ConfigError, InvalidInput
@@ -82,12 +83,26 @@ class CallingHoursDoc(_Doc):
 
 
 class TwilioDoc(_Doc):
-    """The organization's Twilio account; the auth token stays in the environment."""
+    """The organization's Twilio account. Its auth token is bound by the server's
+    operator (CALLSIGN_TWILIO_TOKEN_<ORG>, or the CALLSIGN_TWILIO_SECRETS file), never
+    named by the organization."""
 
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
-    auth_token_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
-                                description="Name of the environment variable holding "
-                                            "the account's auth token")
+    # Once the name of an environment variable chosen by the organization: refused, so
+    # that a document still carrying it says how the token is bound now.
+    auth_token_env: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+
+    @field_validator("auth_token_env")
+    @classmethod
+    def _token_bound_by_the_operator(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError(
+                "is no longer a setting: the Twilio auth token is bound by the server's "
+                "operator, not by the organization: the environment variable "
+                "CALLSIGN_TWILIO_TOKEN_<ORG> (the organization's id upper-cased, other "
+                "characters as _) or an entry in the file named by "
+                "CALLSIGN_TWILIO_SECRETS; remove twilio.auth_token_env")
+        return value
 
 
 class InboundDoc(_Doc):

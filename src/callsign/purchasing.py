@@ -71,8 +71,8 @@ def provider_for(conn: Connection, org: Any, name: str,
     if name == "sandbox":
         return SandboxProvider(_held_any(conn))
     if name == "twilio":
-        token = twilio_api.auth_token(org.twilio_account_sid, org.twilio_auth_token_env)
-        client = twilio_api.client(org.twilio_account_sid, token, settings.twilio_api_base)
+        account_sid, token = twilio_api.credentials(conn, org)
+        client = twilio_api.client(account_sid, token, settings.twilio_api_base)
         return TwilioProvider(client, country=org.default_country)
     raise InvalidInput(f"{name!r} is not a provider ({', '.join(PROVIDERS)})", field="provider")
 

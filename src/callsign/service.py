@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from callsign.domain import phone
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
-from callsign.domain.inbound import route_inbound
+from callsign.domain.inbound import WITHHELD, route_inbound
 from callsign.domain.model import (
     Agent,
     Callee,
@@ -210,18 +210,14 @@ def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime
         uow.commit()
 
 
-WITHHELD = "anonymous"
-
-
-def route_call(uow: UnitOfWork, to: str, caller: str, *, now: datetime,
-               dry_run: bool = False, org: str | None = None,
-               withheld_ok: bool = False) -> Route:
+def route_call(uow: UnitOfWork, to: str, caller: str | None, *, now: datetime,
+               dry_run: bool = False, org: str | None = None) -> Route:
     """Decide where a call to one of our numbers rings, and record it.
 
     With ``org``, the called number must be that organization's (read in its default
     country); without, whichever organization holds it (numbers without + read as US).
-    With ``withheld_ok`` (carrier webhooks), a caller whose number is withheld or not a
-    valid number is routed as "anonymous": the steps that need the caller's number pass.
+    A caller whose number is withheld ("anonymous", "Restricted", empty) or is not a valid
+    number is routed as "anonymous": the steps that need the caller's number pass.
     """
     with uow:
         conn = uow.connection
@@ -233,10 +229,9 @@ def route_call(uow: UnitOfWork, to: str, caller: str, *, now: datetime,
             raise NotFound(f"{called} is not a number {whose} holds", field="to")
         org_id, policy, number_path = owner
         try:
-            caller_e164 = phone.parse_number(caller, policy.default_country, field="from")
+            caller_e164 = phone.parse_number(caller or "", policy.default_country,
+                                             field="from")
         except InvalidInput:
-            if not withheld_ok:
-                raise
             caller_e164 = WITHHELD
         facts = _inbound_facts(conn, org_id, policy, number_path, called, caller_e164)
         route = replace(route_inbound(facts, now), call_id=new_id("in"))

@@ -26,8 +26,7 @@ def twilio_account(uow: UnitOfWork, org: str) -> tuple[str, str]:
     """The org's (account SID, auth token); InvalidInput when not configured."""
     with uow:
         row = org_store.org_row(uow.connection, org)
-    token = twilio_api.auth_token(row.twilio_account_sid, row.twilio_auth_token_env)
-    return str(row.twilio_account_sid), token
+        return twilio_api.credentials(uow.connection, row)
 
 
 def caller_user(uow: UnitOfWork, org: str, params: dict[str, str]) -> str:

@@ -1,22 +1,28 @@
 """Twilio's REST API through the official library, per organization.
 
-Credentials: the org file names the account SID and the environment variable that holds
-the auth token; the token is read when needed and never stored or printed. The REST base
-URL can be pointed elsewhere (a local server that answers like Twilio's, in tests)
-through the library's own HTTP client hook.
+Credentials: the org file names the account SID; the auth token is bound by the server's
+operator, never chosen by the organization (see callsign.config): the environment
+variable CALLSIGN_TWILIO_TOKEN_<ORG> or the CALLSIGN_TWILIO_SECRETS file. The token is
+read when needed and never stored or printed. The REST base URL can be pointed elsewhere
+(a local server that answers like Twilio's, in tests) through the library's own HTTP
+client hook.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
+from sqlalchemy import Connection, func, select
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from callsign.config import TWILIO_SECRETS, twilio_secrets_token, twilio_token_variable
 from callsign.domain.errors import InvalidInput, ProviderError
+from callsign.store.tables import orgs
 
 TWILIO_API = "https://api.twilio.com"
 
@@ -34,16 +40,31 @@ class _RedirectedHttpClient(TwilioHttpClient):
         return super().request(method, url, *args, **kwargs)
 
 
-def auth_token(account_sid: str | None, token_env: str | None) -> str:
-    """The org's auth token from its environment variable, or InvalidInput naming it."""
-    if not account_sid or not token_env:
+def credentials(conn: Connection, org: Any) -> tuple[str, str]:
+    """The (account SID, auth token) of an organization row, or InvalidInput saying what
+    is missing. The token is the one the operator bound to this organization's id."""
+    if not org.twilio_account_sid:
         raise InvalidInput("the organization has no Twilio account configured "
-                           "(twilio.account_sid and twilio.auth_token_env)", field="twilio")
-    token = os.environ.get(token_env, "")
-    if not token:
-        raise InvalidInput(f"the environment variable {token_env} (the Twilio auth token) "
-                           "is not set", field="twilio.auth_token_env")
-    return token
+                           "(twilio.account_sid)", field="twilio")
+    slug = str(org.slug)
+    token = twilio_secrets_token(slug)
+    if token is None and not _shares_variable(conn, slug):
+        token = os.environ.get(twilio_token_variable(slug), "").strip() or None
+    if token is None:
+        raise InvalidInput(
+            f"the server holds no Twilio auth token for organization {slug!r}: its operator "
+            f"sets the environment variable {twilio_token_variable(slug)} or an entry "
+            f"{slug!r} in the file named by {TWILIO_SECRETS}", field="twilio")
+    return str(org.twilio_account_sid), token
+
+
+def _shares_variable(conn: Connection, slug: str) -> bool:
+    """Whether another organization's id maps to the same variable ('a.b' and 'a_b'): then
+    the variable belongs to neither, and only the secrets file can bind their tokens."""
+    normal = re.sub(r"[^A-Za-z0-9]", "_", slug).upper()
+    mapped = func.upper(func.replace(func.replace(orgs.c.slug, ".", "_"), "-", "_"))
+    count = conn.execute(select(func.count()).select_from(orgs).where(mapped == normal)).scalar()
+    return bool(count and count > 1)
 
 
 def client(account_sid: str, token: str, api_base: str | None = None) -> Client:

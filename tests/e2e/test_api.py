@@ -518,11 +518,13 @@ def test_an_inbound_call_to_a_number_not_held_is_404(acme: httpx.Client, fresh: 
     assert error_of(response, 404)["field"] == "to"
 
 
-def test_an_inbound_call_from_an_invalid_number_is_400_naming_from(acme: httpx.Client) -> None:
-    """A caller number that is not valid is refused, naming `from`."""
-    error = error_of(acme.post("/v1/inbound", json={"to": CHI2, "from": "12"}), 400)
+def test_an_inbound_call_from_an_invalid_number_is_routed_as_anonymous(
+        acme: httpx.Client) -> None:
+    """A caller number that is not valid is a withheld caller: routed, not refused (issue
+    10: a prospect with a blocked caller ID must not be hung up on)."""
+    route = ok(acme.post("/v1/inbound", json={"to": CHI2, "from": "12"}))
 
-    assert (error["code"], error["field"]) == ("invalid_number", "from")
+    assert route["rule"] == "forwarding"
 
 
 # -- numbers -------------------------------------------------------------------------------

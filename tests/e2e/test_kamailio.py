@@ -39,6 +39,7 @@ from tests.e2e.conftest import store_url
 pytestmark = pytest.mark.slow
 
 PRINCIPAL = "+12125550100"  # also the fail-open caller ID
+FORWARDING = "+12125550199"  # where a call nobody in particular answers rings
 CHICAGO = "+13125550101"  # the only 312 number
 SAN_FRANCISCO = "+14155550105"  # bob's caller ID
 NEWARK = "+12015550106"  # the renewals project's pool
@@ -61,7 +62,7 @@ org: sipco
 default_country: US
 timezone: America/New_York
 principal_number: "{PRINCIPAL}"
-forwarding_number: "+12125550199"
+forwarding_number: "{FORWARDING}"
 local_presence: true
 local_presence_fallback: region
 calling_hours: {{start: "{start}", end: "{end}"}}
@@ -177,13 +178,14 @@ class Proxy:
                 listener.join()
         return dialer, received
 
-    def callback(self, caller: str, our_number: str, rings: str) -> Call:
+    def callback(self, caller: str, our_number: str, rings: str,
+                 scenario: str = "carrier_uac.xml") -> Call:
         """The carrier delivers a call from ``caller`` to ``our_number``; the PBX expects it
         to ring ``rings``."""
         workdir = self._dir("callback")
         pbx = start_sipp(workdir, "pbx", "agent_uas.xml", port=self.pbx_port,
                          variables={"expected_destination": rings})
-        carrier = start_sipp(workdir, "carrier", "carrier_uac.xml", port=free_udp_port(),
+        carrier = start_sipp(workdir, "carrier", scenario, port=free_udp_port(),
                              remote=self.kamailio.port, fields=[[caller, our_number]]).wait()
         return Call(pbx.wait(), carrier, self.kamailio.log())
 
@@ -254,6 +256,22 @@ def test_a_callback_rings_the_agent_who_called_last(proxy: Proxy) -> None:
     assert callback.field(callback.uas, "INVITE", "rule") == "last_caller"
     assert callback.field(callback.uas, "INVITE", "user") == "carol"  # not "mallory"
     assert callback.field(callback.uas, "INVITE", "from") == contact
+
+
+@pytest.mark.parametrize(("scenario", "from_user"), [
+    pytest.param("carrier_uac_withheld.xml", "anonymous", id="anonymous@anonymous.invalid"),
+    pytest.param("carrier_uac.xml", "Restricted", id="Restricted"),
+    pytest.param("carrier_uac.xml", "12", id="not-a-number"),
+])
+def test_a_withheld_caller_reaches_the_forwarding_number_not_a_404(
+        proxy: Proxy, scenario: str, from_user: str) -> None:
+    """A caller who withholds their number is routed as anonymous: the steps that need
+    the caller's number pass, and the call rings sipco's forwarding number at the PBX
+    (before, callsign answered 400 and Kamailio hung up with 404)."""
+    callback = proxy.callback(from_user, CHICAGO, rings=FORWARDING, scenario=scenario)
+    callback.answered()
+    assert callback.field(callback.uas, "INVITE", "rule") == "forwarding"
+    assert callback.field(callback.uas, "INVITE", "from") == from_user
 
 
 def test_a_call_outside_calling_hours_is_refused_with_403_and_callsigns_reason(

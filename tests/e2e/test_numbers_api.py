@@ -33,8 +33,9 @@ SANDBOX_LABEL = SandboxProvider.label
 PUBLIC_URL = "https://callsign.example.com"
 INITECH_SID = "AC" + "1e" * 16
 INITECH_TOKEN = "initech-fake-twilio-token"
-INITECH_TOKEN_ENV = "CALLSIGN_E2E_INITECH_TWILIO_TOKEN"
-PIEDPIPER_TOKEN_ENV = "CALLSIGN_E2E_PIEDPIPER_TWILIO_TOKEN"  # never set
+INITECH_TOKEN_ENV = "CALLSIGN_TWILIO_TOKEN_INITECH"  # bound by the server, per organization
+SOYLENT_TOKEN_ENV = "CALLSIGN_TWILIO_TOKEN_SOYLENT"
+PIEDPIPER_TOKEN_ENV = "CALLSIGN_TWILIO_TOKEN_PIEDPIPER"  # never set
 INITECH_PRINCIPAL = "+15125550100"  # Austin, TX
 EMPTY_AREA_CODE = "907"  # the sandbox has nothing there in this server
 
@@ -46,7 +47,7 @@ INITECH = {
     "local_presence": True,
     "numbers": [{"number": INITECH_PRINCIPAL, "label": "Austin HQ"}],
     "users": [{"id": "peter", "name": "Peter Gibbons", "work_phone": "+15125559001"}],
-    "twilio": {"account_sid": INITECH_SID, "auth_token_env": INITECH_TOKEN_ENV},
+    "twilio": {"account_sid": INITECH_SID},
 }
 HOOLI = {  # no Twilio account
     "org": "hooli",
@@ -57,7 +58,7 @@ PIEDPIPER = {  # a Twilio account whose token variable the server does not have
     "org": "piedpiper",
     "default_country": "US",
     "principal_number": "+16505550200",
-    "twilio": {"account_sid": "AC" + "9f" * 16, "auth_token_env": PIEDPIPER_TOKEN_ENV},
+    "twilio": {"account_sid": "AC" + "9f" * 16},
 }
 UMBRELLA = {  # contacts in 618 (3), 309 (2), 815 (1) and 512 (1, covered)
     "org": "umbrella",
@@ -69,11 +70,13 @@ UMBRELLA = {  # contacts in 618 (3), 309 (2), 815 (1) and 512 (1, covered)
         "+16185550150", "+16185550151", "+16185550152", "+13095550150", "+13095550151",
         "+18155550150", "+15125550150")],
 }
-SOYLENT = {  # initech's Twilio account; contacts in 419 (2) and 440 (1), no numbers there
+# soylent: initech's Twilio account (the operator bound its token to soylent too);
+# contacts in 419 (2) and 440 (1), no numbers there
+SOYLENT = {
     "org": "soylent",
     "default_country": "US",
     "principal_number": "+16145550100",
-    "twilio": {"account_sid": INITECH_SID, "auth_token_env": INITECH_TOKEN_ENV},
+    "twilio": {"account_sid": INITECH_SID},
     "contacts": [{"phone": p} for p in ("+14195550150", "+14195550151", "+14405550150")],
 }
 
@@ -111,6 +114,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, store_kind: str
         env.setenv("CALLSIGN_PUBLIC_URL", PUBLIC_URL)
         env.setenv("CALLSIGN_SANDBOX_EMPTY_AREA_CODES", EMPTY_AREA_CODE)
         env.setenv(INITECH_TOKEN_ENV, INITECH_TOKEN)
+        env.setenv(SOYLENT_TOKEN_ENV, INITECH_TOKEN)
         env.delenv(PIEDPIPER_TOKEN_ENV, raising=False)
         with serve(workdir, {}, db_url=url) as server:
             clients = {org: server.client(key) for org, key in api_keys.items()}
@@ -179,7 +183,7 @@ BAD_BODIES: dict[str, tuple[str, dict[str, Any], str]] = {
                          "provider"),
     "no twilio account": ("hooli", {"area_code": "650", "provider": "twilio"}, "twilio"),
     "token variable unset": ("piedpiper", {"area_code": "650", "provider": "twilio"},
-                             "twilio.auth_token_env"),
+                             "twilio"),
 }
 
 

@@ -20,6 +20,7 @@ import re
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,10 +30,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from twilio.request_validator import RequestValidator
 
 from callsign import keys
+from callsign.store.tables import inbound_calls
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg
 from tests.e2e._twilio_fake import FakeTwilio, fake_twilio
@@ -50,7 +52,8 @@ pytestmark = pytest.mark.slow
 ACCOUNT_SID = "AC" + "5f3a9c0e7b1d4a2f" * 2
 AUTH_TOKEN = "7c4e1b9a2d6f8e0c3b5a7d9f1e2c4b6a"
 OTHER_TOKEN = "0123456789abcdef0123456789abcdef"
-TOKEN_ENV = "CALLSIGN_E2E_TWILIO_AUTH_TOKEN"
+# The server binds each organization's auth token: CALLSIGN_TWILIO_TOKEN_<ORG>.
+TOKEN_ENVS = ("CALLSIGN_TWILIO_TOKEN_ACME", "CALLSIGN_TWILIO_TOKEN_NIGHT")
 PUBLIC_URL = "https://callsign.example.com"
 
 AGENT_LEG = "+12013450841"  # acme's agent_leg_number
@@ -69,7 +72,7 @@ REFUSAL = "Sorry, this call cannot be connected."
 # -- the organizations ---------------------------------------------------------------
 
 def twilio_account() -> dict[str, str]:
-    return {"account_sid": ACCOUNT_SID, "auth_token_env": TOKEN_ENV}
+    return {"account_sid": ACCOUNT_SID}
 
 
 def acme_document() -> dict[str, Any]:
@@ -170,7 +173,7 @@ def deploy(db_url: str, engine: Engine, apply_org: ApplyOrg,
                            for org in ("acme", "globex", "night")}
             twilio = stack.enter_context(fake_twilio({ACCOUNT_SID: AUTH_TOKEN}))
             env = {"CALLSIGN_ACCESS_LOG": "0", "CALLSIGN_TWILIO_API_BASE": twilio.url,
-                   TOKEN_ENV: AUTH_TOKEN}
+                   **dict.fromkeys(TOKEN_ENVS, AUTH_TOKEN)}
             if public_url:
                 env["CALLSIGN_PUBLIC_URL"] = public_url
             server = stack.enter_context(running_server(db_url, tmp_path, server_keys, env=env))
@@ -590,3 +593,87 @@ def test_a_call_that_cannot_be_decided_says_why_and_hangs_up(
              "From": AGENT_LEG, "To": ALICE_WORK}))
 
         assert "call_nosuchcall" in said
+
+
+# -- 7. replays: Twilio may deliver a webhook twice, and a signed one can be replayed ------
+
+def used_today(app: Deployment, number: str) -> int:
+    used: int = ok(app.api["acme"].get(f"/v1/numbers/{number.replace('+', '%2B')}"))[
+        "used_today"]
+    return used
+
+
+def inbound_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        count: int = conn.execute(select(func.count()).select_from(inbound_calls)).scalar_one()
+        return count
+
+
+def test_a_replayed_voice_webhook_records_one_call_and_takes_one_cap_slot(
+        deploy: Deploy) -> None:
+    """The same signed request (same CallSid), again and at once: the same TwiML each
+    time, one call in the log, one use of the number (a replay took a second slot)."""
+    app = deploy()
+    params = voice_params("client:bob", "(630) 555-0160")
+    before = used_today(app, AURORA)
+
+    first = app.webhook("/twilio/acme/voice", params)
+    with ThreadPoolExecutor(4) as pool:
+        copies = list(pool.map(lambda _: app.webhook("/twilio/acme/voice", params), range(4)))
+
+    dialled = dial_of(first)
+    assert [copy.text for copy in copies] == [first.text] * 4
+    [call] = app.calls()
+    assert call_id_of(dialled.status_callback, app.server.url) == call["call_id"]
+    assert used_today(app, AURORA) == before + 1
+
+    other = dial_of(app.webhook("/twilio/acme/voice", voice_params("client:bob",
+                                                                   "(630) 555-0160")))
+    assert other.status_callback != dialled.status_callback  # a new CallSid: a new call
+    assert used_today(app, AURORA) == before + 2
+
+
+def test_a_replayed_inbound_webhook_routes_once(deploy: Deploy, engine: Engine) -> None:
+    """A call to our number delivered twice: the same TwiML, one inbound call recorded."""
+    app = deploy()
+    params = inbound_params("+16305550162", AURORA)
+
+    answers = [app.webhook("/twilio/acme/inbound", params).text for _ in range(3)]
+
+    assert answers == [answers[0]] * 3
+    assert dial_of(app.webhook("/twilio/acme/inbound", params)).number == "+12125550199"
+    assert inbound_rows(engine) == 1
+
+
+def test_a_replayed_status_callback_changes_nothing_more(deploy: Deploy) -> None:
+    """A status callback delivered again sets the same status, duration and answered-by."""
+    app = deploy()
+    dialled = dial_of(app.webhook("/twilio/acme/voice",
+                                  voice_params("client:bob", "+16305550163")))
+    report = status_params(CallStatus="completed", CallDuration="42", AnsweredBy="human")
+
+    for _ in range(3):
+        assert list(twiml_of(app.deliver(dialled.status_callback or "", report))) == []
+
+    [call] = app.calls()
+    assert (call["telephony_status"], call["duration_s"], call["answered_by"]) == \
+        ("completed", 42, "human")
+
+
+def test_connect_with_an_idempotency_key_rings_the_agent_once(deploy: Deploy) -> None:
+    """POST /v1/calls/connect sent again with its Idempotency-Key: the first answer, one
+    Calls.json request, one call; the key with another body is a 409."""
+    app = deploy()
+    acme = app.api["acme"]
+    body = {"user": "bob", "to": "+16305550164"}
+    key = {"Idempotency-Key": "connect-" + secrets.token_hex(8)}
+
+    first = ok(acme.post("/v1/calls/connect", json=body, headers=key), 201)
+    again = ok(acme.post("/v1/calls/connect", json=body, headers=key), 201)
+    clash = error_of(acme.post("/v1/calls/connect", json={**body, "to": "+16305550165"},
+                               headers=key), 409)
+
+    assert again == first
+    assert clash["field"] == "Idempotency-Key"
+    assert len(app.twilio.calls_created()) == 1
+    assert [call["call_id"] for call in app.calls()] == [first["call_id"]]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from callsign import inventory
-from callsign.domain.errors import InvalidNumber, NotFound
+from callsign.domain.errors import NotFound
 from callsign.domain.model import Decision, NumberStatus, Route
 from callsign.store.uow import UnitOfWork
 
@@ -355,17 +355,23 @@ def test_number_no_organization_holds_is_refused(
     assert recorded_inbound() == []
 
 
-def test_invalid_caller_number_is_refused_and_records_nothing(
-    apply_org: Any, ring: Ring, recorded_inbound: Rows
+@pytest.mark.parametrize("caller", ["12345", "anonymous", "Restricted", "Unavailable", ""])
+def test_a_withheld_or_invalid_caller_is_routed_as_anonymous(
+    apply_org: Any, ring: Ring, recorded_inbound: Rows, caller: str
 ) -> None:
-    """The caller's number must be a valid number; the error names 'from'."""
+    """A caller whose number is withheld or not a number is routed, not refused: the
+    steps that need the caller's number pass, saying why; the call is recorded."""
     apply_org(org())
 
-    with pytest.raises(InvalidNumber) as refused:
-        ring(to=SALES_LINE, caller="12345", at=NOW)
+    route = ring(to=SALES_LINE, caller=caller, at=NOW)
 
-    assert refused.value.field == "from"
-    assert recorded_inbound() == []
+    (row,) = recorded_inbound()
+    assert row.from_number == "anonymous"
+    assert row.destination == route.destination
+    withheld = [step.detail for step in route.trace
+                if step.step in ("last_caller", "lead_owner")]
+    assert withheld
+    assert all("withheld" in detail for detail in withheld)
 
 
 # -- recording -----------------------------------------------------------------------------

@@ -42,7 +42,7 @@ PRINCIPAL = "+15705550100"  # Scranton, PA
 PAM_WORK = "+15705559001"
 ACCOUNT_SID = "AC" + "5c" * 16
 AUTH_TOKEN = "fake-twilio-auth-token"
-TOKEN_ENV = "CALLSIGN_TEST_DUNDER_TWILIO_TOKEN"
+TOKEN_ENV = "CALLSIGN_TWILIO_TOKEN_DUNDER"  # the variable the server binds to dunder
 SANDBOX_LABEL = SandboxProvider.label
 NOW = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 14:00 in Scranton
 
@@ -63,7 +63,7 @@ def dunder_document(**changes: Any) -> dict[str, Any]:
         "local_presence": True,
         "numbers": [{"number": PRINCIPAL, "label": "Scranton HQ", "group": "main"}],
         "users": [{"id": "pam", "name": "Pam Beesly", "work_phone": PAM_WORK}],
-        "twilio": {"account_sid": ACCOUNT_SID, "auth_token_env": TOKEN_ENV},
+        "twilio": {"account_sid": ACCOUNT_SID},
     }
     document.update(changes)
     return document
@@ -777,10 +777,10 @@ def test_twilio_without_credentials_is_refused_before_twilio_is_asked(
 
     assert outcomes == {
         "no account": ("twilio", *["twilio: the organization has no Twilio account "
-                                   "configured (twilio.account_sid and "
-                                   "twilio.auth_token_env)"] * 2),
-        "token unset": ("twilio.auth_token_env", *[
-            f"twilio.auth_token_env: the environment variable {TOKEN_ENV} "
-            "(the Twilio auth token) is not set"] * 2),
+                                   "configured (twilio.account_sid)"] * 2),
+        "token unset": ("twilio", *[
+            f"twilio: the server holds no Twilio auth token for organization 'dunder': its "
+            f"operator sets the environment variable {TOKEN_ENV} or an entry 'dunder' in "
+            "the file named by CALLSIGN_TWILIO_SECRETS"] * 2),
     }
     assert twilio.requests == []

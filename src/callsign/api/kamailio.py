@@ -51,8 +51,13 @@ class Kamailio(V1):
     @get("/inbound", sync_to_thread=False,
          summary="Destination for an INVITE from the carrier (flat JSON for Kamailio)")
     def inbound(self, org: str, rt: Runtime, to: str,
-                caller: Annotated[str, QueryParameter(name="from")]) -> dict[str, str]:
-        route = service.route_call(rt.uow(), sip_number(to), sip_number(caller),
+                caller: Annotated[str | None, QueryParameter(
+                    name="from", max_length=200, required=False,
+                    description="The From user; 'anonymous', empty or left out when withheld",
+                )] = None) -> dict[str, str]:
+        # A withheld caller (From: anonymous@anonymous.invalid, Restricted, no user part)
+        # is routed as anonymous: the steps that need the caller's number pass.
+        route = service.route_call(rt.uow(), sip_number(to), sip_number(caller or ""),
                                    now=rt.clock(), org=org)
         rt.metrics.routes.labels(route.rule).inc()
         return {"destination": route.destination, "rule": route.rule,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
-from callsign import calllog, directory, inventory, purchasing, service
+from callsign import calllog, directory, idempotency, inventory, purchasing, service
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.schemas import (
     AreaCodesIn,
@@ -34,6 +35,14 @@ from callsign.api.schemas import (
 from callsign.domain.errors import ProviderError
 from callsign.domain.model import Channel, NumberStatus, OutboundRequest
 from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, dump_document, load_yaml
+
+# A retry with the same key and body gets the first answer and does nothing again.
+# (Its length is checked by idempotency.once, whose error names the header.)
+IdempotencyKey = Annotated[str | None, HeaderParameter(
+    name="Idempotency-Key", required=False,
+    description=f"At most {idempotency.MAX_KEY} characters. Send the request again with "
+                "the same key and body: the first answer comes back and nothing is done "
+                "twice; another body with it is a 409")]
 
 
 class V1(Controller):
@@ -136,13 +145,20 @@ class Numbers(V1):
 
     @post("/purchase", status_code=201, sync_to_thread=False,
           summary="Buy numbers in an area code from a provider (sandbox or twilio)")
-    def purchase(self, org: str, rt: Runtime, data: PurchaseIn) -> Response[PurchaseOut]:
-        result = purchasing.purchase(rt.uow, org, data.area_code, data.quantity, data.provider,
-                                     now=rt.clock(), settings=providers(rt))
-        if result.error and not result.bought:
-            raise ProviderError(result.error, field="provider")
-        return Response(PurchaseOut(**result.as_dict()),
-                        status_code=201 if result.bought else 200)
+    def purchase(self, org: str, rt: Runtime, data: PurchaseIn,
+                 idempotency_key: IdempotencyKey = None) -> Response[PurchaseOut]:
+        def buy() -> idempotency.Answer:
+            result = purchasing.purchase(rt.uow, org, data.area_code, data.quantity,
+                                         data.provider, now=rt.clock(), settings=providers(rt))
+            if result.error and not result.bought:
+                raise ProviderError(result.error, field="provider")
+            return idempotency.Answer(201 if result.bought else 200,
+                                      msgspec.to_builtins(PurchaseOut(**result.as_dict())))
+
+        answer = idempotency.once(rt.uow, org, "numbers.purchase", idempotency_key,
+                                  idempotency.fingerprint(msgspec.to_builtins(data)), buy,
+                                  now=rt.clock())
+        return Response(answer.body, status_code=answer.status)
 
     @post("/import", status_code=200, sync_to_thread=False,
           summary="Add the numbers the provider account already owns")
@@ -292,8 +308,14 @@ class Org(V1):
         return directory.get_settings(rt.uow(), org)
 
     @patch("/org", sync_to_thread=False, summary="Change some of the organization's settings")
-    def update_settings(self, org: str, rt: Runtime, data: dict[str, Any]) -> dict[str, Any]:
-        return directory.update_settings(rt.uow(), org, data)
+    def update_settings(self, org: str, rt: Runtime, data: dict[str, Any],
+                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        answer = idempotency.once(
+            rt.uow, org, "org.update", idempotency_key, idempotency.fingerprint(data),
+            lambda: idempotency.Answer(200, directory.update_settings(rt.uow(), org, data)),
+            now=rt.clock())
+        settings: dict[str, Any] = answer.body
+        return settings
 
     @get("/config", sync_to_thread=False, summary="The whole organization as a document (SPEC 6)")
     def config(self, org: str, rt: Runtime, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -304,14 +326,23 @@ class Org(V1):
 
     @put("/config", summary="Replace the whole organization with a document",
          request_max_body_size=32 * 1024 * 1024)
-    async def replace_config(self, org: str, rt: Runtime,
-                             request: Request[Any, Any, Any]) -> dict[str, Any]:
-        body = (await request.body()).decode("utf-8", errors="replace")
-        data = load_yaml(body, source="the request body")  # YAML is a superset of JSON
-        document: OrgDocument = directory.put_config(rt.uow(), org, data)
-        return {"org": document.org, "applied": True, "numbers": len(document.numbers),
+    async def replace_config(self, org: str, rt: Runtime, request: Request[Any, Any, Any],
+                             idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+        raw = await request.body()
+
+        def apply() -> idempotency.Answer:
+            body = raw.decode("utf-8", errors="replace")
+            data = load_yaml(body, source="the request body")  # YAML is a superset of JSON
+            document: OrgDocument = directory.put_config(rt.uow(), org, data)
+            return idempotency.Answer(200, {
+                "org": document.org, "applied": True, "numbers": len(document.numbers),
                 "users": len(document.users), "contacts": len(document.contacts),
-                "projects": len(document.projects)}
+                "projects": len(document.projects)})
+
+        answer = idempotency.once(rt.uow, org, "config.replace", idempotency_key,
+                                  idempotency.digest(raw), apply, now=rt.clock())
+        applied: dict[str, Any] = answer.body
+        return applied
 
 
 ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Coverage, Org]

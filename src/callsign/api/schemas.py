@@ -63,7 +63,9 @@ class OutcomeOut(msgspec.Struct):
 
 class InboundIn(Body):
     to: PhoneText
-    caller: PhoneText = msgspec.field(name="from")
+    # Withheld callers ("anonymous", "Restricted", empty or left out) route as anonymous.
+    caller: Annotated[str, msgspec.Meta(max_length=40)] | None = msgspec.field(
+        name="from", default=None)
     dry_run: bool = False
 
 

@@ -1,9 +1,14 @@
 """Twilio voice webhooks: TwiML built with the official library, every request signed.
 
-Each webhook checks X-Twilio-Signature with the organization's auth token against the
-URL Twilio called (CALLSIGN_PUBLIC_URL behind a proxy); an unsigned or forged request
-gets 403 and changes nothing. A decision that fails answers TwiML that says why and
-hangs up: never a 5xx, which would make Twilio play its own error.
+Each webhook checks X-Twilio-Signature with the organization's auth token (the one the
+server's operator bound to it) against the URL Twilio called (CALLSIGN_PUBLIC_URL behind
+a proxy); an unsigned or forged request gets 403 and changes nothing. A decision that
+fails answers TwiML that says why and hangs up: never a 5xx, which would make Twilio play
+its own error.
+
+Twilio may deliver a webhook again, and a signed one can be replayed: the voice and
+inbound webhooks answer once per CallSid (the same TwiML again, no second call recorded,
+no second cap slot taken); status callbacks only ever set what they report.
 """
 
 from __future__ import annotations
@@ -12,16 +17,18 @@ import contextlib
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.di import Provide
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from callsign import service, telephony
+from callsign import idempotency, service, telephony
 from callsign.api.deps import Runtime, organization, require_key, runtime
-from callsign.api.routes import V1
+from callsign.api.routes import V1, IdempotencyKey
 from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText
-from callsign.domain.errors import CallsignError, Forbidden, InvalidInput
+from callsign.domain import phone
+from callsign.domain.errors import CallsignError, Conflict, Forbidden, InvalidInput
 from callsign.domain.model import Channel, OutboundRequest
 
 TWIML = "application/xml"
@@ -96,7 +103,11 @@ class TwilioWebhooks(Controller):
                 caller_id=params.get("CallerId") or None,
                 channel=Channel.CLICK_TO_DIAL if params.get("Channel") == "click_to_dial"
                 else Channel.MANUAL)
-            decision = service.place_call(rt.uow(), outbound, now=rt.clock(), rng=rt.rng)
+            # One decision per CallSid: a copy of this webhook gets the same answer.
+            call_sid = params.get("CallSid") or None
+            decision = service.place_call(
+                rt.uow(), outbound, now=rt.clock(), rng=rt.rng,
+                idempotency_key=f"{CALL_SID_KEY}{call_sid}" if call_sid else None)
         except CallsignError as exc:
             return refusal(exc.message)
         rt.metrics.decisions.labels(decision.rule).inc()
@@ -122,15 +133,25 @@ class TwilioWebhooks(Controller):
                       request: Request[Any, Any, Any]) -> Response[str]:
         params = await signed_params(request, rt, org)
         caller = params.get("From", "")
+
+        def ring() -> idempotency.Answer:
+            try:
+                route = service.route_call(rt.uow(), params.get("To", ""), caller,
+                                           now=rt.clock(), org=org)
+            except CallsignError as exc:
+                return idempotency.Answer(200, str(refusal(exc.message).content))
+            rt.metrics.routes.labels(route.rule).inc()
+            response = VoiceResponse()
+            response.dial(caller_id=route_caller_id(caller)).number(route.destination)
+            return idempotency.Answer(200, str(response))
+
         try:
-            route = service.route_call(rt.uow(), params.get("To", ""), caller, now=rt.clock(),
-                                       org=org, withheld_ok=True)
-        except CallsignError as exc:
-            return refusal(exc.message)
-        rt.metrics.routes.labels(route.rule).inc()
-        response = VoiceResponse()
-        response.dial(caller_id=route_caller_id(caller)).number(route.destination)
-        return twiml(response)
+            # One route per CallSid: a copy of this webhook gets the same TwiML.
+            answer = idempotency.once(rt.uow, org, "twilio.inbound",
+                                      params.get("CallSid") or None, "", ring, now=rt.clock())
+        except Conflict:
+            return refusal("This call is already being connected.")
+        return Response(str(answer.body), media_type=TWIML)
 
     @post("/status", status_code=200, media_type=TWIML,
           summary="Status callback: record a call's status, duration and answered-by")
@@ -143,9 +164,17 @@ class TwilioWebhooks(Controller):
         return twiml(VoiceResponse())
 
 
-def route_caller_id(caller: str) -> str:
-    """The caller's own number passes through as caller ID on the forwarded leg."""
-    return caller
+CALL_SID_KEY = "twilio-call:"  # the idempotency key of a voice webhook: its CallSid
+
+
+def route_caller_id(caller: str) -> str | None:
+    """The caller's own number passes through as caller ID on the forwarded leg; a
+    withheld one ("anonymous", "Restricted", not a number) is left to Twilio, which keeps
+    the caller's presentation, since <Dial callerId> takes only a number."""
+    try:
+        return phone.parse_number(caller, "US", field="From")
+    except InvalidInput:
+        return None
 
 
 class ConnectIn(Body):
@@ -168,18 +197,25 @@ class Connect(V1):
 
     @post("/", status_code=201, sync_to_thread=False,
           summary="Phone-based calling: ring the agent, then bridge to the contact")
-    def connect(self, org: str, rt: Runtime, data: ConnectIn,
-                request: Request[Any, Any, Any]) -> ConnectOut:
+    def connect(self, org: str, rt: Runtime, data: ConnectIn, request: Request[Any, Any, Any],
+                idempotency_key: IdempotencyKey = None) -> Response[ConnectOut]:
         outbound = OutboundRequest(org=org, user=data.user, to=data.to, project=data.project,
                                    caller_id=data.caller_id, channel=Channel.CONNECT)
         if not (rt.public_url or request.base_url):
             raise InvalidInput("set CALLSIGN_PUBLIC_URL so Twilio can reach the bridge",
                                field="public_url")
-        decision, sid = telephony.connect(rt.uow, outbound, now=rt.clock(), rng=rt.rng,
-                                          webhook_base=webhook_base(request, rt),
-                                          api_base=rt.twilio_api_base)
-        rt.metrics.decisions.labels(decision.rule).inc()
-        out = DecisionOut.of(decision)
-        return ConnectOut(out.call_id, out.caller_id, out.rule, out.to, out.trace,
-                          agent_call_sid=sid)
+
+        def ring_the_agent() -> idempotency.Answer:
+            decision, sid = telephony.connect(rt.uow, outbound, now=rt.clock(), rng=rt.rng,
+                                              webhook_base=webhook_base(request, rt),
+                                              api_base=rt.twilio_api_base)
+            rt.metrics.decisions.labels(decision.rule).inc()
+            out = DecisionOut.of(decision)
+            return idempotency.Answer(201, msgspec.to_builtins(ConnectOut(
+                out.call_id, out.caller_id, out.rule, out.to, out.trace, agent_call_sid=sid)))
+
+        answer = idempotency.once(rt.uow, org, "calls.connect", idempotency_key,
+                                  idempotency.fingerprint(msgspec.to_builtins(data)),
+                                  ring_the_agent, now=rt.clock())
+        return Response(answer.body, status_code=answer.status)
 

@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 
 from callsign.domain.model import Agent, InboundFacts, InboundStep, Route, TraceStep
 
+WITHHELD = "anonymous"  # the caller of a call whose number is withheld or not a number
+
 
 def route_inbound(facts: InboundFacts, now: datetime) -> Route:
     """Walk the call path in order; the first step with a destination decides."""
@@ -44,6 +46,8 @@ def _direct_number(facts: InboundFacts, now: datetime) -> _Found:
 
 
 def _last_caller(facts: InboundFacts, now: datetime) -> _Found:
+    if facts.caller == WITHHELD:
+        return None, None, "the caller's number is withheld: no last caller to look up"
     call = facts.last_call
     days = facts.org.last_caller_days
     if call is None:
@@ -58,6 +62,8 @@ def _last_caller(facts: InboundFacts, now: datetime) -> _Found:
 
 
 def _lead_owner(facts: InboundFacts, now: datetime) -> _Found:
+    if facts.caller == WITHHELD:
+        return None, None, "the caller's number is withheld: no lead owner to look up"
     owner = facts.lead_owner
     if owner is None:
         return None, None, f"{facts.caller} is not a contact with an owner"

@@ -56,7 +56,6 @@ def _org_values(doc: OrgDocument) -> dict[str, Any]:
         "call_path": [str(step) for step in doc.inbound.path],
         "last_caller_days": doc.inbound.last_caller_days,
         "twilio_account_sid": doc.twilio.account_sid if doc.twilio else None,
-        "twilio_auth_token_env": doc.twilio.auth_token_env if doc.twilio else None,
     }
 
 
@@ -327,9 +326,8 @@ def settings_of(org: Any) -> dict[str, Any]:
         "local_presence_fallback": org.local_presence_fallback,
         "restrict_caller_ids": org.restrict_caller_ids, "calling_hours": hours,
         "inbound": InboundDoc(path=org.call_path, last_caller_days=org.last_caller_days),
-        "twilio": TwilioDoc(account_sid=org.twilio_account_sid,
-                            auth_token_env=org.twilio_auth_token_env)
-        if org.twilio_account_sid and org.twilio_auth_token_env else None,
+        "twilio": TwilioDoc(account_sid=org.twilio_account_sid)
+        if org.twilio_account_sid else None,
     }
 
 

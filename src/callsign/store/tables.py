@@ -72,10 +72,9 @@ orgs = Table(
     Column("calling_hours_end", String(5)),
     Column("call_path", JSON, nullable=False),
     Column("last_caller_days", Integer, nullable=False),
-    # Twilio: the account, and the NAME of the environment variable holding its auth
-    # token (the token itself is never stored or printed).
+    # Twilio: the account only. Its auth token is bound by the server's operator (see
+    # callsign.config) and never stored or printed.
     Column("twilio_account_sid", String(64)),
-    Column("twilio_auth_token_env", String(128)),
 )
 
 numbers = Table(
@@ -232,6 +231,20 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("call_id", String(32), nullable=False),
     Column("response", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# An Idempotency-Key on a request that changes things (a purchase, a connect, a config
+# write) and a Twilio webhook's CallSid: the first request reserves the key (response
+# NULL), does its work, then stores its answer; a retry gets that answer.
+idempotent_requests = Table(
+    "idempotent_requests", metadata,
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True),
+    Column("route", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("response", JSON),
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
