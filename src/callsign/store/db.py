@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +148,60 @@ def _server_engine(url: URL, timeouts: Timeouts) -> Engine:
 
 
 _FILE = "callsign_sqlite_file"  # a pooled connection's (path, identity of its file)
+_WAL = "callsign_sqlite_wal"  # the identity of its -wal file
+
+
+class _FileConnection(sqlite3.Connection):
+    """A connection to a SQLite file that knows which file (device, inode) it opened."""
+
+    identity: tuple[int, int] | None = None
+
+
+# This process's open connections, by path. A file replaced under open connections must
+# not be opened until they are all closed: a new connection would otherwise read the old
+# file's -wal and -shm files, which keep their names, as if they were the new file's.
+_OPEN: dict[str, weakref.WeakSet[_FileConnection]] = {}
+_OPEN_LOCK = threading.Lock()
+# Which file each -wal file this process used belonged to, by path. SQLite leaves the -wal
+# of a file deleted or replaced under open connections in place, and would read it as the
+# new file's -wal: the new file must not be opened while it is there.
+_WAL_OWNERS: dict[str, dict[tuple[int, int], tuple[int, int] | None]] = {}
+
+
+def _open_file(path: str) -> sqlite3.Connection:
+    before = _identity(path)
+    wal = _identity(f"{path}-wal")
+    with _OPEN_LOCK:
+        stale = sum(1 for c in _OPEN.get(path, ()) if c.identity != before)
+        owner = _WAL_OWNERS.get(path, {}).get(wal, before) if wal else before
+    if before is not None and owner != before:
+        raise StoreUnavailable(
+            f"the SQLite database {path} was deleted or replaced while in use, and the old "
+            f"file's {path}-wal and {path}-shm files are still there: SQLite would read them "
+            "as the new file's and damage it. Stop every other process using the file, "
+            "delete those two files, and callsign reopens the database by itself")
+    if before is not None and stale:
+        raise StoreUnavailable(f"the SQLite database {path} was replaced while in use; it is "
+                               f"reopened once this worker's {stale} connection(s) to the old "
+                               "file are closed: retry shortly")
+    # mode=rw: a file deleted while serving is never silently created again, empty.
+    conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=30,
+                           check_same_thread=False, factory=_FileConnection)
+    conn.identity = _identity(path)
+    if conn.identity != before:
+        conn.close()
+        raise StoreUnavailable(f"the SQLite database {path} was replaced while being opened; "
+                               "retry")
+    with _OPEN_LOCK:
+        _OPEN.setdefault(path, weakref.WeakSet()).add(conn)
+    return conn
+
+
+def _forget(dbapi_connection: Any, record: Any = None) -> None:
+    if isinstance(dbapi_connection, _FileConnection):
+        with _OPEN_LOCK:
+            for connections in _OPEN.values():
+                connections.discard(dbapi_connection)
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -154,13 +211,9 @@ def _sqlite_engine(url: URL) -> Engine:
     else:
         if not os.path.exists(path):
             sqlite3.connect(path).close()  # a new store: the only time the file is created
-
-        def open_file() -> sqlite3.Connection:
-            # mode=rw: a file deleted while serving is never silently created again empty.
-            return sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=30,
-                                   check_same_thread=False)
-
-        engine = create_engine(url, creator=open_file)
+        engine = create_engine(url, creator=functools.partial(_open_file, path))
+        event.listen(engine, "close", _forget)
+        event.listen(engine, "close_detached", _forget)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, record: Any) -> None:
@@ -172,8 +225,8 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
-        if path is not None:
-            record.info[_FILE] = (path, _identity(path))
+        if isinstance(dbapi_connection, _FileConnection) and path is not None:
+            record.info[_FILE] = (path, dbapi_connection.identity)
 
     if path is not None:
         @event.listens_for(engine, "checkout")
@@ -182,6 +235,16 @@ def _sqlite_engine(url: URL) -> Engine:
             # connection and open the file now at the path (or fail: it is gone).
             if _identity(path) != record.info[_FILE][1]:
                 raise InvalidatePoolError(f"{path} was deleted or replaced")
+
+        @event.listens_for(engine, "checkin")
+        def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+            # The -wal file exists once the connection has read; note once whose it is.
+            if record.info.get(_WAL) is None and isinstance(dbapi_connection, _FileConnection):
+                wal = _identity(f"{path}-wal")
+                if wal is not None and _identity(path) == dbapi_connection.identity:
+                    record.info[_WAL] = wal
+                    with _OPEN_LOCK:
+                        _WAL_OWNERS.setdefault(path, {})[wal] = dbapi_connection.identity
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
