@@ -134,7 +134,8 @@ def test_a_sqlite_file_deleted_while_serving_answers_503_until_it_is_restored(
         db.unlink()
         for _ in range(3):
             error = calls.assert_unavailable()
-            assert str(db) in error["message"] and "deleted" in error["message"], error
+            assert str(db) in error["message"], error
+            assert "deleted" in error["message"], error
         assert not db.exists(), "the server created the deleted file again"
 
         shutil.copyfile(backup, db)  # the operator restores the backup
@@ -204,11 +205,10 @@ def small_disk(folder: Path) -> Iterator[Path]:
 
 def fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with filler.open("wb") as out:
-        with contextlib.suppress(OSError):
-            for _ in range(1_000):  # 64 MB at most, far more than the disk holds
-                out.write(b"\0" * 65536)
-                out.flush()
+    with filler.open("wb") as out, contextlib.suppress(OSError):
+        for _ in range(1_000):  # 64 MB at most, far more than the disk holds
+            out.write(b"\0" * 65536)
+            out.flush()
     return filler
 
 
@@ -309,7 +309,8 @@ def test_postgresql_refusing_connections_answers_503_and_recovers(tmp_path: Path
 
         relay.close()
         error = calls.assert_unavailable()
-        assert "PostgreSQL" in error["message"] and f":{relay.port}/" in error["message"]
+        assert "PostgreSQL" in error["message"]
+        assert f":{relay.port}/" in error["message"]
 
         relay.open()
         calls.assert_serving()
@@ -342,7 +343,8 @@ def test_a_number_held_in_another_session_is_passed_over_and_healthz_answers(
         body = answer.json()
         assert body["caller_id"] != held
         steps = [s for s in body["trace"] if s["step"] == "held"]
-        assert steps and steps[0]["number"] == held, body["trace"]
+        assert steps, body["trace"]
+        assert steps[0]["number"] == held, body["trace"]
         assert calls.place().json()["caller_id"] == held  # released: presented again
 
 
@@ -379,4 +381,5 @@ def test_a_damaged_store_at_start_is_one_line(tmp_path: Path, damage: str) -> No
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 7, result.stderr
         assert len(lines) == 1, result.stderr
-        assert str(db) in lines[0] and "restore" in lines[0], lines[0]
+        assert str(db) in lines[0], lines[0]
+        assert "restore" in lines[0], lines[0]

@@ -187,6 +187,8 @@ ERROR_STATUSES = {
     "405": "Method not allowed",
     "409": "Conflicts with what is stored",
     "422": "Refused by the rules (not presentable, outside calling hours)",
+    "503": "The store cannot serve now (unreachable, read-only, full, busy); nothing was "
+           "stored, retry",
 }
 
 
