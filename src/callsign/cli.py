@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from callsign import inventory, keys, purchasing, service
 from callsign.config import Settings
@@ -22,15 +23,19 @@ from callsign.domain.errors import (
     NotFound,
     ProviderError,
     Refused,
+    StoreUnavailable,
 )
 from callsign.domain.model import Channel, Decision, NumberStatus, OutboundRequest, Route
 from callsign.orgfile import dump_document, load_yaml, parse_document
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
+from callsign.store.sql import store_fault
+from callsign.store.uow import DRIVER_ERRORS as STORE_ERRORS
 from callsign.store.uow import UnitOfWork
 
 EXIT_CODES: dict[type[CallsignError], int] = {
-    InvalidInput: 2, NotFound: 3, Refused: 4, Conflict: 5, ProviderError: 6, CallsignError: 1,
+    InvalidInput: 2, NotFound: 3, Refused: 4, Conflict: 5, ProviderError: 6,
+    StoreUnavailable: 7, CallsignError: 1,
 }
 
 
@@ -55,6 +60,12 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except CallsignError as error:
             raise CallsignCommandError(error) from error
+        except STORE_ERRORS as error:  # a store fault outside a unit of work
+            state = ctx.find_object(State)
+            fault = store_fault(error, make_url(state.settings.database_url)) if state else None
+            if fault is None:
+                raise
+            raise CallsignCommandError(fault) from error
 
 
 class State:

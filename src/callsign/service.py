@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from callsign.domain import phone
-from callsign.domain.errors import Conflict, InvalidInput, NotFound
+from callsign.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from callsign.domain.inbound import WITHHELD, route_inbound
 from callsign.domain.model import (
     Agent,
@@ -33,7 +33,7 @@ from callsign.domain.model import (
 )
 from callsign.domain.outbound import decide_outbound
 from callsign.store import queries
-from callsign.store.sql import deadlock_errors, integrity_errors
+from callsign.store.sql import deadlock_errors, describe_store, integrity_errors, lock_wait_errors
 from callsign.store.tables import NEVER
 from callsign.store.uow import UnitOfWork
 
@@ -47,6 +47,15 @@ MAX_LOST_TURNS = 3
 MAX_CLAIMS = 64
 MAX_ATTEMPTS = 4  # whole-transaction runs when PostgreSQL picks one as a deadlock victim
 ROTATING_RULES = frozenset({"local_presence", "local_presence_region"})
+MAX_HELD = 8  # numbers one call passes over because other transactions held their rows
+
+
+class _Held(Exception):
+    """Claiming ``number`` waited past lock_timeout: another transaction holds its row."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number)
+        self.number = number
 
 
 def new_id(prefix: str) -> str:
@@ -93,11 +102,14 @@ def place_call(
     # A claim that waited on a number's row keeps its lock even when it then fails, so two
     # calls re-deciding at once can deadlock on PostgreSQL; the victim simply runs again.
     deadlocked = deadlock_errors(uow.engine)
-    for attempt in range(MAX_ATTEMPTS):
-        last = attempt == MAX_ATTEMPTS - 1
+    held: list[str] = []  # numbers whose rows other transactions held: decide without them
+    for attempt in range(MAX_ATTEMPTS + MAX_HELD):
+        last = attempt - len(held) == MAX_ATTEMPTS - 1
         try:
             return _place_call(uow, request, now=now, rng=rng, dry_run=dry_run,
-                               idempotency_key=idempotency_key)
+                               idempotency_key=idempotency_key, held=held)
+        except _Held as busy:
+            held.append(busy.number)
         except raced:
             # Two first tries with one key raced (PostgreSQL): the loser reads the winner's.
             if idempotency_key is None or last:
@@ -105,13 +117,17 @@ def place_call(
         except deadlocked:
             if last:
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise StoreUnavailable(f"{describe_store(uow.engine.url)} kept {len(held)} of this call's "
+                           "numbers locked by other transactions past lock_timeout (a stuck "
+                           "session holds them); retry shortly")
 
 
 def _place_call(
     uow: UnitOfWork, request: OutboundRequest, *, now: datetime, rng: random.Random,
-    dry_run: bool, idempotency_key: str | None,
+    dry_run: bool, idempotency_key: str | None, held: list[str] | None = None,
 ) -> Decision:
+    held = held or []
+    lock_waits = lock_wait_errors(uow.engine)
     with uow:
         conn = uow.connection
         org_id, org, user = queries.org_and_user(conn, request.org, request.user)
@@ -127,7 +143,7 @@ def _place_call(
         to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
         if not dry_run:
             queries.lock_contact(conn, org_id, to)
-        facts = _gather(conn, org_id, org, user, request, to, now)
+        facts = _without(_gather(conn, org_id, org, user, request, to, now), held)
         day = today(org, now)
         lost_turns = 0
         for _ in range(MAX_CLAIMS):
@@ -140,8 +156,14 @@ def _place_call(
             if rotating and lost_turns < MAX_LOST_TURNS:
                 state = facts.numbers[decision.caller_id]
                 presented = state.last_presented_at or NEVER
-            claim = queries.claim_number(conn, org_id, decision.caller_id, day=day, now=now,
-                                         within_cap=within_cap, presented=presented)
+            if decision.caller_id in held:  # the principal, the last resort: not counted
+                break
+            try:
+                claim = queries.claim_number(conn, org_id, decision.caller_id, day=day,
+                                             now=now, within_cap=within_cap,
+                                             presented=presented)
+            except lock_waits as exc:  # run the call again without that number
+                raise _Held(decision.caller_id) from exc
             if claim is queries.Claim.TAKEN:
                 if rotating and presented is None:
                     decision = replace(decision, trace=(*decision.trace, TraceStep(
@@ -152,11 +174,12 @@ def _place_call(
             if claim is queries.Claim.TURN_LOST:
                 lost_turns += 1
             # Another server took that number's last slot or its turn: read again, decide again.
-            facts = _gather(conn, org_id, org, user, request, to, now)
+            facts = _without(_gather(conn, org_id, org, user, request, to, now), held)
         else:
             raise Conflict("concurrent calls kept filling the chosen numbers' daily caps; "
                            "retry the call", field=None)
-        decision = replace(decision, call_id=new_id("call"))
+        decision = replace(decision, call_id=new_id("call"),
+                           trace=(*_held_steps(held, decision), *decision.trace))
         if dry_run:
             return decision
         queries.record_call(conn, org_id, decision, user=user.id, project=request.project,
@@ -165,6 +188,24 @@ def _place_call(
             queries.remember_decision(conn, org_id, idempotency_key, fingerprint, decision, now)
         uow.commit()
         return decision
+
+
+def _without(facts: OutboundFacts, held: list[str]) -> OutboundFacts:
+    """``facts`` without the numbers whose rows other transactions hold (passed over)."""
+    if not held:
+        return facts
+    return replace(facts, numbers={n: s for n, s in facts.numbers.items() if n not in held},
+                   serving_area_code=facts.serving_area_code.difference(held))
+
+
+def _held_steps(held: list[str], decision: Decision) -> tuple[TraceStep, ...]:
+    return tuple(
+        TraceStep("held", "checked" if number == decision.caller_id else "passed",
+                  "its row is locked by another transaction (a stuck session or a paused "
+                  "node) past lock_timeout: " + ("presented without counting it today"
+                                                 if number == decision.caller_id
+                                                 else "passed over for this call"), number)
+        for number in held)
 
 
 def _gather(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from callsign.domain.errors import (
     CallsignError,
@@ -21,14 +23,16 @@ from callsign.domain.errors import (
     NotFound,
     ProviderError,
     Refused,
+    StoreUnavailable,
     Unauthorized,
 )
+from callsign.store.sql import store_fault
 
 log = logging.getLogger("callsign.api")
 
 STATUS: dict[type[CallsignError], int] = {
     InvalidInput: 400, Unauthorized: 401, NotFound: 404, Conflict: 409, Refused: 422,
-    ProviderError: 424, Forbidden: 403,
+    ProviderError: 424, Forbidden: 403, StoreUnavailable: 503,
     CallsignError: 400,
 }
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`")
@@ -51,6 +55,9 @@ def callsign_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     if isinstance(exc, ConfigError):
         extra["problems"] = [{"field": f, "message": m} for f, m in exc.problems]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    if isinstance(exc, StoreUnavailable):
+        log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+        headers = {"Retry-After": "1"}
     return Response(error_body(exc.code, exc.message, exc.field, **extra),
                     status_code=status_for(exc), headers=headers)
 
@@ -98,6 +105,14 @@ def store_data_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
                     status_code=400)
 
 
+def store_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A driver error outside a unit of work: 503 if it is a store fault, else a bug."""
+    fault = store_fault(exc, request.app.state.runtime.engine.url)
+    if fault is None:
+        return unexpected_error(request, exc)
+    return callsign_error(request, fault)
+
+
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Response(error_body("internal", "an internal error occurred; it was logged", None),
@@ -110,5 +125,9 @@ HANDLERS: dict[int | type[Exception], Callable[[Request[Any, Any, Any], Any], Re
     HTTPException: http_error,
     DataError: store_data_error,
     psycopg.DataError: store_data_error,
+    DBAPIError: store_error,
+    SQLAlchemyTimeoutError: store_error,
+    sqlite3.Error: store_error,
+    psycopg.Error: store_error,
     Exception: unexpected_error,
 }

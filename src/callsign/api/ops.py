@@ -11,9 +11,9 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.types import ASGIApp, Message, Receive, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from sqlalchemy import text
 
 from callsign.api.deps import runtime
+from callsign.store.db import store_problem
 
 access_log = logging.getLogger("callsign.access")
 
@@ -138,14 +138,15 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", sync_to_thread=False, tags=["operations"], summary="The store answers")
+@get("/readyz", sync_to_thread=True, tags=["operations"],
+     summary="The store answers and takes writes")
 def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-    try:
-        with runtime(request).engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure to reach the store means not ready
-        return Response({"status": "unavailable", "detail": type(exc).__name__},
-                        status_code=503)
+    """503 while the store is unreachable, read-only, full, or its file deleted/replaced."""
+    problem = store_problem(runtime(request).engine)
+    if problem is not None:
+        return Response({"status": "unavailable", "code": problem.code,
+                         "detail": problem.message}, status_code=503,
+                        headers={"Retry-After": "1"})
     return Response({"status": "ready"})
 
 
@@ -186,6 +187,8 @@ ERROR_STATUSES = {
     "405": "Method not allowed",
     "409": "Conflicts with what is stored",
     "422": "Refused by the rules (not presentable, outside calling hours)",
+    "503": "The store cannot serve now (unreachable, read-only, full, busy); nothing was "
+           "stored, retry",
 }
 
 

@@ -11,6 +11,7 @@
     ├── Unauthorized          a missing, unknown or revoked API key
     ├── Forbidden             a webhook not signed by the organization's account
     ├── ProviderError         the telephony or number provider refused or failed
+    ├── StoreUnavailable      the store cannot serve now (down, read-only, full, file gone)
     └── ConfigError           an organization file with one or more errors
 
 Every error names the field it concerns (``field``), so the CLI, the API and the
@@ -94,6 +95,13 @@ class ProviderError(CallsignError):
     """The telephony or number provider (Twilio) refused or failed a request."""
 
     code = "provider_error"
+
+
+class StoreUnavailable(CallsignError):
+    """The store cannot serve the request now: unreachable, read-only, full, busy past its
+    timeouts, damaged, or its file deleted or replaced. Nothing was stored; retry later."""
+
+    code = "store_unavailable"
 
 
 class ConfigError(InvalidInput):

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import URL, Connection, Engine
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.exc import IntegrityError
+
+from callsign.domain.errors import StoreUnavailable
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -98,3 +102,110 @@ def deadlock_errors(engine: Engine) -> tuple[type[Exception], ...]:
     from psycopg import errors
 
     return (errors.DeadlockDetected, errors.SerializationFailure)
+
+
+def lock_wait_errors(engine: Engine) -> tuple[type[Exception], ...]:
+    """Errors of a statement that waited longer than ``lock_timeout`` for a row (or other
+    lock) another transaction holds; the transaction is then aborted (PostgreSQL)."""
+    if engine.dialect.name != "postgresql":
+        return ()
+    from psycopg import errors
+
+    return (errors.LockNotAvailable,)
+
+
+def describe_store(url: URL) -> str:
+    """The store as an operator names it: a SQLite file's path, or PostgreSQL's address."""
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite database {url.database or ':memory:'}"
+    where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+    return f"PostgreSQL at {where}"
+
+
+# SQLite's primary result codes (``sqlite_errorname`` up to its first "_" after SQLITE_)
+# that say the store cannot serve now, and what the operator should do.
+_SQLITE_FAULTS = {
+    "SQLITE_BUSY": "stayed locked by another process past the busy timeout; retry shortly",
+    "SQLITE_LOCKED": "stayed locked by another process past the busy timeout; retry shortly",
+    "SQLITE_READONLY": "is read-only; make the file, its -wal file and its folder writable",
+    "SQLITE_FULL": "cannot grow: the disk is full; free space on it",
+    "SQLITE_IOERR": "cannot be read or written (disk I/O error); check the disk, that the "
+                    "file and its -wal file are writable, and that the file is in place",
+    "SQLITE_CANTOPEN": "cannot be opened: the file is missing (deleted or moved?) or its "
+                       "folder is not accessible; restore the file",
+    "SQLITE_NOTADB": "is not a SQLite database; restore the file from a backup or point "
+                     "CALLSIGN_DATABASE_URL (--db) at the right file",
+    "SQLITE_CORRUPT": "is damaged; restore the file from a backup",
+    "SQLITE_PERM": "may not be accessed; check the file's permissions",
+    "SQLITE_NOMEM": "ran out of memory",
+}
+
+# PostgreSQL SQLSTATEs (or their class, the first two characters) that say the store cannot
+# serve now. (The call path runs a deadlock's victim again before it comes to this.)
+_POSTGRES_FAULTS = {
+    "55P03": "kept a row this request needs locked by another transaction past lock_timeout "
+             "(a long transaction or an open session holds it); retry shortly",
+    "57014": "cancelled a statement that ran past statement_timeout; retry shortly",
+    "25006": "is read-only (a standby, or default_transaction_read_only); point callsign at "
+             "the primary",
+    "25P03": "ended a transaction left idle past idle_in_transaction_session_timeout; retry",
+    "53": "is out of resources (disk full, out of memory or too many connections); free "
+          "space or raise max_connections",
+    "57": "is shutting down, starting up or ended the session; retry shortly",
+    "08": "cannot be reached; check that it is running and accepts connections",
+    "40": "kept choosing this request as a deadlock's victim; retry",
+}
+
+
+def store_fault(error: BaseException, url: URL) -> StoreUnavailable | None:
+    """The StoreUnavailable that a driver error means, or None if it is no store fault.
+
+    The one place where errors of sqlite3, psycopg and SQLAlchemy's pool become the
+    domain's: the API answers it with 503, the CLI with its exit code, ``/readyz`` with 503.
+    """
+    if isinstance(error, StoreUnavailable):
+        return error
+    where = describe_store(url)
+    if isinstance(error, sqlalchemy_exc.TimeoutError):
+        return StoreUnavailable(f"{where} has no free connection (all of this worker's are in "
+                                "use); retry shortly")
+    orig: BaseException = getattr(error, "orig", None) or error
+    if isinstance(orig, sqlite3.DatabaseError):
+        return _sqlite_fault(orig, where)
+    if type(orig).__module__.startswith("psycopg"):
+        return _postgres_fault(orig, where)
+    return None
+
+
+def _sqlite_fault(error: sqlite3.DatabaseError, where: str) -> StoreUnavailable | None:
+    name = getattr(error, "sqlite_errorname", "") or ""
+    primary = "_".join(name.split("_")[:2])
+    text = str(error)
+    if primary not in _SQLITE_FAULTS:
+        if "no such table" in text:  # another database put in the file's place
+            return StoreUnavailable(f"{where} has no callsign tables ({text}): the file was "
+                                    "replaced; restore it or run callsign against it once "
+                                    "to migrate it")
+        for sign, code in (("locked", "SQLITE_BUSY"), ("readonly", "SQLITE_READONLY"),
+                           ("disk is full", "SQLITE_FULL"), ("disk I/O", "SQLITE_IOERR"),
+                           ("unable to open", "SQLITE_CANTOPEN"),
+                           ("not a database", "SQLITE_NOTADB"), ("malformed", "SQLITE_CORRUPT")):
+            if sign in text:
+                primary = code
+                break
+        else:
+            return None
+    return StoreUnavailable(f"{where} {_SQLITE_FAULTS[primary]} ({text})")
+
+
+def _postgres_fault(error: BaseException, where: str) -> StoreUnavailable | None:
+    import psycopg
+
+    state = getattr(error, "sqlstate", None) or ""
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    hint = _POSTGRES_FAULTS.get(state) or _POSTGRES_FAULTS.get(state[:2])
+    if hint is None:
+        if state or not isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+            return None
+        hint = _POSTGRES_FAULTS["08"]  # no SQLSTATE: the connection failed or was lost
+    return StoreUnavailable(f"{where} {hint} ({reason})")

@@ -1,10 +1,30 @@
-"""A unit of work: one connection, one transaction; rollback unless committed."""
+"""A unit of work: one connection, one transaction; rollback unless committed.
+
+Store faults (unreachable, read-only, full, locked past the timeouts, the SQLite file
+deleted or replaced) leave it as StoreUnavailable, so every entrypoint answers them alike.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+
+from callsign.store.db import verify_store_file
+from callsign.store.sql import deadlock_errors, store_fault
+
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, SQLAlchemyTimeoutError,
+                                                   sqlite3.Error)
+try:  # the PostgreSQL driver is there whenever a PostgreSQL store is
+    import psycopg
+
+    DRIVER_ERRORS += (psycopg.Error,)
+except ImportError:  # pragma: no cover
+    pass
 
 
 class UnitOfWork:
@@ -17,11 +37,20 @@ class UnitOfWork:
         self.dialect = engine.dialect.name
 
     def __enter__(self) -> UnitOfWork:
-        self.connection = self.engine.connect()
-        self._transaction = self.connection.begin()
+        try:
+            self.connection = self.engine.connect()
+        except DRIVER_ERRORS as error:
+            raise self._translated(error) from error
+        try:
+            self._transaction = self.connection.begin()
+        except DRIVER_ERRORS as error:
+            self.connection.close()
+            raise self._translated(error) from error
         return self
 
     def commit(self) -> None:
+        # A SQLite file deleted or replaced meanwhile: answer that, never commit into it.
+        verify_store_file(self.connection)
         self._transaction.commit()
 
     def __exit__(
@@ -30,6 +59,21 @@ class UnitOfWork:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._transaction.is_active:
-            self._transaction.rollback()
-        self.connection.close()
+        try:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+            self.connection.close()
+        except DRIVER_ERRORS as failed:
+            if error is None:
+                raise self._translated(failed) from failed
+            # Failing already: the rollback on a lost connection changes nothing.
+            with contextlib.suppress(*DRIVER_ERRORS):
+                self.connection.invalidate()
+        if isinstance(error, DRIVER_ERRORS) and not isinstance(
+                error, deadlock_errors(self.engine)):  # the call path runs those again
+            fault = store_fault(error, self.engine.url)
+            if fault is not None:
+                raise fault from error
+
+    def _translated(self, error: BaseException) -> BaseException:
+        return store_fault(error, self.engine.url) or error
