@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from callsign.domain import phone
-from callsign.domain.errors import Conflict, InvalidInput, NotFound
+from callsign.domain.errors import Conflict, InvalidInput, NotFound, Refused
 from callsign.domain.inbound import route_inbound
 from callsign.domain.model import (
     Agent,
@@ -115,7 +115,7 @@ def _place_call(
         raw_to = request.to.strip()
         emergency = phone.is_emergency(raw_to, org.default_country)
         if not user.active and not emergency:  # an emergency call is never refused
-            raise InvalidInput(f"user {user.id!r} is inactive", field="user")
+            raise Refused(f"user {user.id!r} is inactive", field="user")
         to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
         if not dry_run:
             queries.lock_contact(conn, org_id, to)

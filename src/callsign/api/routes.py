@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
-from callsign import calllog, directory, inventory, purchasing, service
+from callsign import calllog, directory, inventory, limits, purchasing, service
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.schemas import (
     AreaCodesIn,
@@ -33,7 +34,14 @@ from callsign.api.schemas import (
 )
 from callsign.domain.errors import ProviderError
 from callsign.domain.model import Channel, NumberStatus, OutboundRequest
-from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, dump_document, load_yaml
+from callsign.orgfile import (
+    ContactDoc,
+    OrgDocument,
+    ProjectDoc,
+    UserDoc,
+    dump_document,
+    load_document,
+)
 
 
 class V1(Controller):
@@ -129,12 +137,13 @@ class Numbers(V1):
             daily_cap=data.daily_cap or None, clear_cap=data.daily_cap == 0)
         return NumberOut.of(inventory.get_number(rt.uow(), org, e164, now=rt.clock()))
 
-    @delete("/{number:str}", status_code=200, sync_to_thread=False, summary="Release a number")
+    @delete("/{number:str}", status_code=200, sync_to_thread=True,  # the provider's API
+            summary="Release a number")
     def remove(self, org: str, rt: Runtime, number: str) -> NumberChange:
         e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
         return NumberChange(e164, result)
 
-    @post("/purchase", status_code=201, sync_to_thread=False,
+    @post("/purchase", status_code=201, sync_to_thread=True,  # the provider's API
           summary="Buy numbers in an area code from a provider (sandbox or twilio)")
     def purchase(self, org: str, rt: Runtime, data: PurchaseIn) -> Response[PurchaseOut]:
         result = purchasing.purchase(rt.uow, org, data.area_code, data.quantity, data.provider,
@@ -144,13 +153,13 @@ class Numbers(V1):
         return Response(PurchaseOut(**result.as_dict()),
                         status_code=201 if result.bought else 200)
 
-    @post("/import", status_code=200, sync_to_thread=False,
+    @post("/import", status_code=200, sync_to_thread=True,  # the provider's API
           summary="Add the numbers the provider account already owns")
     def import_owned(self, org: str, rt: Runtime, data: ImportIn) -> ImportOut:
         result = purchasing.import_owned(rt.uow, org, data.provider, settings=providers(rt))
         return ImportOut(result.provider, result.added, result.already, result.elsewhere)
 
-    @post("/{number:str}/release", status_code=200, sync_to_thread=False,
+    @post("/{number:str}/release", status_code=200, sync_to_thread=True,  # the provider's API
           summary="Release a number")
     def release(self, org: str, rt: Runtime, number: str) -> NumberChange:
         e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
@@ -269,7 +278,7 @@ class Coverage(V1):
     def show(self, org: str, rt: Runtime) -> dict[str, Any]:
         return purchasing.coverage(rt.uow(), org, now=rt.clock()).as_dict()
 
-    @post("/purchase", status_code=200, sync_to_thread=False,
+    @post("/purchase", status_code=200, sync_to_thread=True,  # the provider's API
           summary="Buy one number for each of the top N uncovered area codes")
     def purchase(self, org: str, rt: Runtime, data: CoverageBuyIn) -> list[PurchaseOut]:
         found = purchasing.coverage(rt.uow(), org, now=rt.clock())
@@ -295,7 +304,8 @@ class Org(V1):
     def update_settings(self, org: str, rt: Runtime, data: dict[str, Any]) -> dict[str, Any]:
         return directory.update_settings(rt.uow(), org, data)
 
-    @get("/config", sync_to_thread=False, summary="The whole organization as a document (SPEC 6)")
+    @get("/config", sync_to_thread=True,  # a large document takes a while to write
+         summary="The whole organization as a document (SPEC 6)")
     def config(self, org: str, rt: Runtime, request: Request[Any, Any, Any]) -> Response[Any]:
         document = directory.get_config(rt.uow(), org)
         if "yaml" in request.headers.get("accept", ""):
@@ -303,15 +313,20 @@ class Org(V1):
         return Response(document.model_dump(mode="json"))
 
     @put("/config", summary="Replace the whole organization with a document",
-         request_max_body_size=32 * 1024 * 1024)
+         request_max_body_size=limits.MAX_DOCUMENT_BYTES)
     async def replace_config(self, org: str, rt: Runtime,
                              request: Request[Any, Any, Any]) -> dict[str, Any]:
-        body = (await request.body()).decode("utf-8", errors="replace")
-        data = load_yaml(body, source="the request body")  # YAML is a superset of JSON
-        document: OrgDocument = directory.put_config(rt.uow(), org, data)
+        body = await request.body()
+        # Reading, checking and storing a large document takes seconds: not on the event loop.
+        document = await anyio.to_thread.run_sync(self._apply, rt, org, body)
         return {"org": document.org, "applied": True, "numbers": len(document.numbers),
                 "users": len(document.users), "contacts": len(document.contacts),
                 "projects": len(document.projects)}
+
+    @staticmethod
+    def _apply(rt: Runtime, org: str, body: bytes) -> OrgDocument:
+        data = load_document(body, source="the request body")  # YAML or JSON
+        return directory.put_config(rt.uow(), org, data)
 
 
 ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Coverage, Org]
