@@ -797,8 +797,8 @@ def test_a_user_that_breaks_the_rules_is_400_naming_the_field(
 
 
 def test_a_user_who_owns_contacts_cannot_be_deleted(globex: httpx.Client) -> None:
-    """gina owns a contact: reassign it first."""
-    error = error_of(globex.delete("/v1/users/gina"), 400)
+    """gina owns a contact: reassign it first (a conflict with what is stored: 409)."""
+    error = error_of(globex.delete("/v1/users/gina"), 409)
 
     assert error["field"] == "user"
     assert ok(globex.get("/v1/users/gina"))["id"] == "gina"
