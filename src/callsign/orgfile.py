@@ -236,8 +236,9 @@ def _tree_problem(root: yaml.Node) -> tuple[str, str] | None:
         seen.add(id(node))
         if depth > limits.MAX_DEPTH:
             return path, f"is nested deeper than {limits.MAX_DEPTH} levels {line}"
+        children: list[tuple[yaml.Node, int, str]] = []
         if isinstance(node, yaml.SequenceNode):
-            todo.extend((child, depth + 1, f"{path}[{i}]") for i, child in enumerate(node.value))
+            children = [(child, depth + 1, f"{path}[{i}]") for i, child in enumerate(node.value)]
         elif isinstance(node, yaml.MappingNode):
             keys: set[tuple[str, str]] = set()
             for key, value in node.value:
@@ -247,8 +248,8 @@ def _tree_problem(root: yaml.Node) -> tuple[str, str] | None:
                     if (key.tag, key.value) in keys:
                         return where, f"is given twice (line {key.start_mark.line + 1})"
                     keys.add((key.tag, key.value))
-                todo.append((key, depth + 1, where))
-                todo.append((value, depth + 1, where))
+                children += [(key, depth + 1, where), (value, depth + 1, where)]
+        todo.extend(reversed(children))  # visited in the document's order
     return None
 
 
