@@ -185,6 +185,7 @@ ERROR_STATUSES = {
     "404": "Not found in this organization",
     "405": "Method not allowed",
     "409": "Conflicts with what is stored",
+    "413": "The request body is larger than its bound",
     "422": "Refused by the rules (not presentable, outside calling hours)",
 }
 
