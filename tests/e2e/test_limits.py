@@ -289,6 +289,18 @@ def test_errors_name_the_exact_field_in_plain_words(
     in_plain_words(error)
 
 
+def test_an_area_code_that_is_none_is_named_by_its_place(acme: httpx.Client,
+                                                        fresh: Fresh) -> None:
+    """area_codes[1], not area_code: the body's list says which one."""
+    error = error_of(acme.post("/v1/numbers", json={"number": fresh.number("312"),
+                                                    "area_codes": ["773", "999"]}), 400)
+    assert error["field"] == "area_codes[1]"
+
+    error = error_of(acme.post(f"/v1/numbers/{path_of('+13125550102')}/area-codes",
+                               json={"area_codes": ["999"]}), 400)
+    assert error["field"] == "area_codes[0]"
+
+
 def test_local_presence_yes_is_refused(acme: httpx.Client) -> None:
     """Booleans are true or false; the string "yes" is not read as true."""
     before = ok(acme.get("/v1/org"))

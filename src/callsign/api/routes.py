@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -32,7 +34,7 @@ from callsign.api.schemas import (
     PurchaseOut,
     RouteOut,
 )
-from callsign.domain.errors import ProviderError
+from callsign.domain.errors import InvalidInput, ProviderError
 from callsign.domain.model import Channel, NumberStatus, OutboundRequest
 from callsign.orgfile import (
     ContactDoc,
@@ -120,9 +122,10 @@ class Numbers(V1):
 
     @post("/", status_code=201, sync_to_thread=False, summary="Add a number the organization owns")
     def create(self, org: str, rt: Runtime, data: NumberIn) -> NumberOut:
-        e164 = inventory.add_number(rt.uow(), org, data.number, label=data.label,
-                                    group=data.group, area_codes=tuple(data.area_codes),
-                                    daily_cap=data.daily_cap)
+        with naming_the_area_code(data.area_codes):
+            e164 = inventory.add_number(rt.uow(), org, data.number, label=data.label,
+                                        group=data.group, area_codes=tuple(data.area_codes),
+                                        daily_cap=data.daily_cap)
         return NumberOut.of(inventory.get_number(rt.uow(), org, e164, now=rt.clock()))
 
     @get("/{number:str}", sync_to_thread=False, summary="One number")
@@ -180,7 +183,9 @@ class Numbers(V1):
     @post("/{number:str}/area-codes", status_code=200, sync_to_thread=False,
           summary="Map a number to more area codes")
     def map(self, org: str, rt: Runtime, number: str, data: AreaCodesIn) -> NumberChange:
-        e164, served = inventory.map_area_codes(rt.uow(), org, number, tuple(data.area_codes))
+        with naming_the_area_code(data.area_codes):
+            e164, served = inventory.map_area_codes(rt.uow(), org, number,
+                                                    tuple(data.area_codes))
         return NumberChange(e164, "mapped", list(served))
 
     @delete("/{number:str}/area-codes/{area_code:str}", status_code=200, sync_to_thread=False,
@@ -189,6 +194,18 @@ class Numbers(V1):
         e164, served = inventory.map_area_codes(rt.uow(), org, number, (area_code,),
                                                 unmap=True)
         return NumberChange(e164, "unmapped", list(served))
+
+
+@contextlib.contextmanager
+def naming_the_area_code(area_codes: list[str]) -> Iterator[None]:
+    """An area code refused by the inventory, named by its place in the body's list."""
+    try:
+        yield
+    except InvalidInput as exc:
+        named = [i for i, code in enumerate(area_codes) if exc.message.startswith(repr(code))]
+        if exc.field == "area_code" and named:
+            exc.field = f"area_codes[{named[0]}]"
+        raise
 
 
 class Users(V1):
