@@ -216,7 +216,8 @@ class Users(V1):
     def index(self, org: str, rt: Runtime) -> list[UserDoc]:
         return directory.list_users(rt.uow(), org)
 
-    @post("/", status_code=201, sync_to_thread=False, summary="Create a user")
+    @post("/", status_code=201, sync_to_thread=True,  # checked as a document: lists can be long
+          summary="Create a user")
     def create(self, org: str, rt: Runtime, data: UserDoc) -> UserDoc:
         return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
 
@@ -224,7 +225,7 @@ class Users(V1):
     def show(self, org: str, rt: Runtime, user_id: str) -> UserDoc:
         return directory.get_user(rt.uow(), org, user_id)
 
-    @put("/{user_id:str}", sync_to_thread=False, summary="Create or replace a user")
+    @put("/{user_id:str}", sync_to_thread=True, summary="Create or replace a user")
     def replace(self, org: str, rt: Runtime, user_id: str, data: UserDoc) -> UserDoc:
         return directory.put(rt.uow(), org, data, key=user_id)  # type: ignore[return-value]
 
@@ -269,7 +270,8 @@ class Projects(V1):
     def index(self, org: str, rt: Runtime) -> list[ProjectDoc]:
         return directory.list_projects(rt.uow(), org)
 
-    @post("/", status_code=201, sync_to_thread=False, summary="Create a project")
+    @post("/", status_code=201, sync_to_thread=True,  # checked as a document: pools can be long
+          summary="Create a project")
     def create(self, org: str, rt: Runtime, data: ProjectDoc) -> ProjectDoc:
         return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
 
@@ -277,7 +279,7 @@ class Projects(V1):
     def show(self, org: str, rt: Runtime, project_id: str) -> ProjectDoc:
         return directory.get_project(rt.uow(), org, project_id)
 
-    @put("/{project_id:str}", sync_to_thread=False, summary="Create or replace a project")
+    @put("/{project_id:str}", sync_to_thread=True, summary="Create or replace a project")
     def replace(self, org: str, rt: Runtime, project_id: str, data: ProjectDoc) -> ProjectDoc:
         return directory.put(rt.uow(), org, data, key=project_id)  # type: ignore[return-value]
 
@@ -317,7 +319,8 @@ class Org(V1):
     def settings(self, org: str, rt: Runtime) -> dict[str, Any]:
         return directory.get_settings(rt.uow(), org)
 
-    @patch("/org", sync_to_thread=False, summary="Change some of the organization's settings")
+    @patch("/org", sync_to_thread=True,  # checked as a document
+           summary="Change some of the organization's settings")
     def update_settings(self, org: str, rt: Runtime, data: dict[str, Any]) -> dict[str, Any]:
         return directory.update_settings(rt.uow(), org, data)
 
