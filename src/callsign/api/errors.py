@@ -84,7 +84,8 @@ def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 def _path_of(key: str) -> str:
     """A field's path as callsign names it: ``area_codes[0]``, ``users[0].name``."""
-    return re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key.removeprefix("$.").removeprefix("data."))
+    path = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key.removeprefix("$.").removeprefix("data."))
+    return _HEADERS.get(path, path)
 
 
 _KINDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false",
@@ -115,7 +116,10 @@ _WORDINGS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str | None], str
                                 "dictionary": "an object"}[m.group(1)]),
     (re.compile(r"Input should be (.+)"), lambda m, _: f"must be {m.group(1)}"),
     (re.compile(r"Value error, (.+)"), lambda m, _: m.group(1)),
+    (re.compile(r"Invalid RFC3339 encoded datetime"),
+     lambda m, _: "must be a date and time as ISO 8601, e.g. 2026-03-02T17:00:00Z"),
 ]
+_HEADERS = {"idempotency_key": "Idempotency-Key"}  # parameters named as the client sends them
 
 
 def in_words(message: str, field: str | None) -> str:
