@@ -26,7 +26,7 @@ from callsign.domain.errors import (
     StoreUnavailable,
 )
 from callsign.domain.model import Channel, Decision, NumberStatus, OutboundRequest, Route
-from callsign.orgfile import dump_document, load_yaml, parse_document
+from callsign.orgfile import dump_document, load_document, parse_document
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
 from callsign.store.sql import store_fault
@@ -133,14 +133,14 @@ def apply(state: State, file: Path) -> None:
 
 def apply_file(state: State, file: Path) -> str:
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_bytes()  # checked as UTF-8 with the document
     except OSError as exc:
         raise InvalidInput(f"cannot read {file}: {exc.strerror}", field="file") from exc
     return apply_text(state, text, source=str(file))
 
 
-def apply_text(state: State, text: str, *, source: str) -> str:
-    document = parse_document(load_yaml(text, source=source))
+def apply_text(state: State, text: str | bytes, *, source: str) -> str:
+    document = parse_document(load_document(text, source=source))
     with state.uow() as uow:
         org_store.apply_document(uow.connection, document)
         uow.commit()

@@ -195,7 +195,7 @@ def _refuse_if_owner(conn: Connection, org_id: int, key: str) -> None:
     owned = conn.execute(select(contacts.c.phone).where(
         contacts.c.org_id == org_id, contacts.c.owner == key).limit(1)).scalar()
     if owned is not None:
-        raise InvalidInput(f"user {key!r} owns contacts (e.g. {owned}); reassign them first",
+        raise Conflict(f"user {key!r} owns contacts (e.g. {owned}); reassign them first",
                            field="user")
 
 

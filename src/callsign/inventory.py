@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, exists, func, insert, or_, select, update
 
+from callsign import limits
 from callsign.domain import phone
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
 from callsign.domain.model import NumberStatus
+from callsign.orgfile import GROUP_PATTERN, PATTERN_WORDS
 from callsign.service import today
 from callsign.store import queries
 from callsign.store.orgs import release_number, set_area_codes
@@ -121,12 +124,21 @@ def _status(text: str) -> NumberStatus:
         raise InvalidInput(f"{text!r} is not a status ({names})", field="status") from None
 
 
+def _check_bounds(daily_cap: int | None, label: str | None, group: str | None) -> None:
+    """The bounds of limits.py, for callers that do not go through a validated body."""
+    if daily_cap is not None and not 1 <= daily_cap <= limits.MAX_DAILY_CAP:
+        raise InvalidInput(f"must be between 1 and {limits.MAX_DAILY_CAP:,}", field="daily_cap")
+    if label is not None and len(label) > limits.MAX_NAME:
+        raise InvalidInput(f"must be at most {limits.MAX_NAME} characters", field="label")
+    if group and not re.fullmatch(GROUP_PATTERN, group):
+        raise InvalidInput(PATTERN_WORDS[GROUP_PATTERN], field="group")
+
+
 def add_number(uow: UnitOfWork, org: str, raw: str, *, label: str = "", group: str = "",
                area_codes: tuple[str, ...] = (), daily_cap: int | None = None,
                provider: str = "manual") -> str:
     """Add a number the organization already owns; returns it in E.164."""
-    if daily_cap is not None and daily_cap < 1:
-        raise InvalidInput("must be at least 1", field="daily_cap")
+    _check_bounds(daily_cap, label, group)
     with uow:
         conn = uow.connection
         org_id, policy = queries.org_id_and_policy(conn, org)
@@ -206,8 +218,7 @@ def update_number(uow: UnitOfWork, org: str, raw: str, *, label: str | None = No
                   group: str | None = None, daily_cap: int | None = None,
                   clear_cap: bool = False) -> str:
     """Change a number's label, group or daily cap (``clear_cap`` removes the cap)."""
-    if daily_cap is not None and daily_cap < 1:
-        raise InvalidInput("must be at least 1", field="daily_cap")
+    _check_bounds(daily_cap, label, group)
     values: dict[str, object] = {}
     if label is not None:
         values["label"] = label

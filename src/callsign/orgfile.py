@@ -6,21 +6,60 @@ is reported with its path, e.g. ``projects[1].first_call: +13125550101 is not in
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
-from typing import Any, Literal
+from itertools import accumulate
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
+from callsign import limits
 from callsign.domain import phone
-from callsign.domain.errors import ConfigError, InvalidInput
+from callsign.domain.errors import ConfigError, InvalidInput, MalformedJSON
 from callsign.domain.model import DEFAULT_CALL_PATH, DEFAULT_LAST_CALLER_DAYS, InboundStep, Logic
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_AREA_CODE = r"^\d{1,5}$"
+PATTERN_WORDS = {
+    _KEY: "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    _AREA_CODE: "must be an area code of 1 to 5 digits",
+    r"^AC[0-9a-fA-F]{32}$": "must be a Twilio account SID: 'AC' and 32 hexadecimal digits",
+    r"^[A-Za-z_][A-Za-z0-9_]{0,127}$": "must be the name of an environment variable",
+}
+"""Plain words for each pattern a field must match, in place of the regular expression."""
+
+Key = Annotated[str, StringConstraints(pattern=_KEY)]
+GROUP_PATTERN = r"^(|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
+Group = Annotated[str, StringConstraints(max_length=limits.MAX_ID, pattern=GROUP_PATTERN)]
+Name = Annotated[str, StringConstraints(max_length=limits.MAX_NAME)]
+Phone = Annotated[str, StringConstraints(max_length=40)]
+Short = Annotated[str, StringConstraints(max_length=limits.MAX_TEXT)]
+
+
+def _only_true_or_false(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {shown(value)}")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_only_true_or_false)]
+"""A boolean that is true or false, never "yes" or 1 (however the caller validates)."""
+PATTERN_WORDS[GROUP_PATTERN] = (
+    "must be empty, or 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
+    "or digit")
 
 
 class _Doc(BaseModel):
@@ -28,14 +67,21 @@ class _Doc(BaseModel):
 
 
 class NumberDoc(_Doc):
-    number: str
-    label: str = ""
-    group: str = ""
-    area_codes: list[str] = Field(default_factory=list)  # mapped area codes besides its own
-    daily_cap: int | None = Field(default=None, ge=1)
+    number: Phone
+    label: Name = ""
+    group: Group = ""
+    # mapped area codes besides its own
+    area_codes: list[Annotated[str, StringConstraints(max_length=8)]] = Field(
+        default_factory=list)
+    daily_cap: int | None = Field(default=None, ge=1, le=limits.MAX_DAILY_CAP)
     status: Literal["active", "paused", "resting"] = "active"
-    provider: str = "manual"
+    provider: Short = "manual"
     call_path: list[InboundStep] | None = None
+
+    @field_validator("call_path")
+    @classmethod
+    def _steps_once(cls, value: list[InboundStep] | None) -> list[InboundStep] | None:
+        return None if value is None else _once(value)
 
     @field_validator("area_codes", mode="before")
     @classmethod
@@ -44,29 +90,29 @@ class NumberDoc(_Doc):
 
 
 class UserDoc(_Doc):
-    id: str = Field(pattern=_KEY)
-    name: str = ""
-    work_phone: str | None = None
-    caller_id: str | None = None
-    direct_number: str | None = None
-    allowed_caller_ids: list[str] = Field(default_factory=list)
-    active: bool = True
+    id: Key
+    name: Name = ""
+    work_phone: Phone | None = None
+    caller_id: Phone | None = None
+    direct_number: Phone | None = None
+    allowed_caller_ids: list[Phone] = Field(default_factory=list)
+    active: Flag = True
 
 
 class ContactDoc(_Doc):
-    phone: str
-    owner: str | None = None
+    phone: Phone
+    owner: Key | None = None
     line_type: Literal["landline", "mobile", "unknown"] = "unknown"
 
 
 class ProjectDoc(_Doc):
-    id: str = Field(pattern=_KEY)
-    name: str = ""
-    numbers: list[str] = Field(default_factory=list)
-    first_call: str = Logic.RANDOM
-    keep_previous_number: bool = False
+    id: Key
+    name: Name = ""
+    numbers: list[Phone] = Field(default_factory=list)
+    first_call: Phone = Logic.RANDOM
+    keep_previous_number: Flag = False
     next_calls: Logic = Logic.RANDOM
-    outcome_numbers: dict[str, str] = Field(default_factory=dict)
+    outcome_numbers: dict[Short, Phone] = Field(default_factory=dict)
     agent_number: Literal["use_agent", "use_project"] = "use_project"
 
 
@@ -109,17 +155,22 @@ class InboundDoc(_Doc):
     path: list[InboundStep] = Field(default_factory=lambda: list(DEFAULT_CALL_PATH))
     last_caller_days: int = Field(default=DEFAULT_LAST_CALLER_DAYS, ge=1, le=3650)
 
+    @field_validator("path")
+    @classmethod
+    def _steps_once(cls, value: list[InboundStep]) -> list[InboundStep]:
+        return _once(value)
+
 
 class OrgDocument(_Doc):
-    org: str = Field(pattern=_KEY)
-    default_country: str = "US"
-    timezone: str = "UTC"
-    principal_number: str
-    forwarding_number: str | None = None
-    agent_leg_number: str | None = None
-    local_presence: bool = False
+    org: Key
+    default_country: Short = "US"
+    timezone: Short = "UTC"
+    principal_number: Phone
+    forwarding_number: Phone | None = None
+    agent_leg_number: Phone | None = None
+    local_presence: Flag = False
     local_presence_fallback: Literal["none", "region"] = "none"
-    restrict_caller_ids: bool = False
+    restrict_caller_ids: Flag = False
     calling_hours: CallingHoursDoc | None = None
     numbers: list[NumberDoc] = Field(default_factory=list)
     users: list[UserDoc] = Field(default_factory=list)
@@ -129,14 +180,154 @@ class OrgDocument(_Doc):
     twilio: TwilioDoc | None = None
 
 
-def load_yaml(text: str, *, source: str = "file") -> Any:
+def _once(steps: list[InboundStep]) -> list[InboundStep]:
+    twice = sorted({str(step) for step in steps if steps.count(step) > 1})
+    if twice:
+        raise ValueError(f"lists {', '.join(twice)} more than once; name each step once")
+    return steps
+
+
+def text_of(raw: str | bytes, *, source: str) -> str:
+    """``raw`` as text: bytes must be UTF-8 (a byte-order mark is allowed)."""
+    if isinstance(raw, str):
+        return raw
     try:
-        return yaml.safe_load(text)
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{source} is not UTF-8 text (byte {raw[exc.start]:#04x} at offset "
+                           f"{exc.start}); save it as UTF-8") from exc
+
+
+def load_document(raw: str | bytes, *, source: str = "file") -> Any:
+    """A document in YAML or JSON (JSON is read by the faster JSON reader), bounded."""
+    if len(raw) > limits.MAX_DOCUMENT_BYTES:
+        raise ConfigError([("", f"{source} is larger than {limits.MAX_DOCUMENT_BYTES:,} bytes")])
+    try:
+        text = text_of(raw, source=source)
+    except InvalidInput as exc:
+        raise ConfigError([("", exc.message)]) from exc
+    if text.lstrip().startswith("{"):
+        try:
+            return load_json(text, source=source)
+        except InvalidInput as exc:
+            raise ConfigError([(exc.field or "", exc.message)]) from exc
+    return load_yaml(text, source=source)
+
+
+def load_yaml(raw: str | bytes, *, source: str = "file") -> Any:
+    """YAML without aliases, duplicate keys or deep nesting; problems name their line."""
+    try:
+        text = text_of(raw, source=source)
+    except InvalidInput as exc:
+        raise ConfigError([("", exc.message)]) from exc
+    try:
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([("", f"{source} is not valid YAML{where}: {problem}")]) from exc
+
+
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (libyaml's when present) that checks the node tree first."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        problem = _tree_problem(node)
+        if problem:
+            raise ConfigError([problem])
+        return super().construct_document(node)
+
+
+def _tree_problem(root: yaml.Node) -> tuple[str, str] | None:
+    """The first alias, duplicate key or too-deep collection in a YAML node tree."""
+    seen: set[int] = set()
+    todo: list[tuple[yaml.Node, int, str]] = [(root, 0, "")]
+    while todo:
+        node, depth, path = todo.pop()
+        line = f"(line {node.start_mark.line + 1})"
+        if id(node) in seen:
+            return path, f"refers to an anchor (YAML aliases such as *name are not allowed) {line}"
+        seen.add(id(node))
+        if depth > limits.MAX_DEPTH:
+            return path, f"is nested deeper than {limits.MAX_DEPTH} levels {line}"
+        children: list[tuple[yaml.Node, int, str]] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = [(child, depth + 1, f"{path}[{i}]") for i, child in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            keys: set[tuple[str, str]] = set()
+            for key, value in node.value:
+                name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+                where = f"{path}.{name}" if path else name
+                if isinstance(key, yaml.ScalarNode):
+                    if (key.tag, key.value) in keys:
+                        return where, f"is given twice (line {key.start_mark.line + 1})"
+                    keys.add((key.tag, key.value))
+                children += [(key, depth + 1, where), (value, depth + 1, where)]
+        todo.extend(reversed(children))  # visited in the document's order
+    return None
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object's members in order, before duplicates are checked."""
+
+
+def load_json(raw: str | bytes, *, source: str = "the request body") -> Any:
+    """Strict JSON: UTF-8, bounded nesting, no key twice in an object, no NUL in text.
+
+    Problems are InvalidInput naming the exact path (``users[0].name``).
+    """
+    try:
+        text = text_of(raw, source=source)
+    except InvalidInput as exc:
+        raise MalformedJSON(exc.message) from exc
+    depth = _json_depth(text)
+    if depth > limits.MAX_DEPTH:
+        raise MalformedJSON(f"{source} nests arrays and objects {depth} deep; at most "
+                           f"{limits.MAX_DEPTH} levels are allowed")
+    try:
+        data = json.loads(text, object_pairs_hook=_Pairs)
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(f"{source} is not valid JSON: {exc.msg.lower()} at line "
+                           f"{exc.lineno}, column {exc.colno}") from exc
+    except RecursionError as exc:  # pragma: no cover (the depth is checked above)
+        raise MalformedJSON(f"{source} nests arrays and objects too deeply") from exc
+    return _checked_json(data)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _json_depth(text: str) -> int:
+    """How deeply arrays and objects nest (strings skipped), without parsing."""
+    brackets = re.sub(r"[^\[\]{}]", "", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_NESTING.__getitem__, brackets)), default=0)
+
+
+def _checked_json(root: Any) -> Any:
+    """Plain dicts and lists out of ``_Pairs``, refusing duplicate keys and NULs."""
+    holder: list[Any] = [root]
+    todo: list[tuple[Any, Any, str]] = [(holder, 0, "")]
+    while todo:
+        parent, index, path = todo.pop()
+        value = parent[index]
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidInput("contains a NUL character", field=path or None)
+        if isinstance(value, _Pairs):
+            obj: dict[str, Any] = {}
+            for key, item in value:
+                where = f"{path}.{key}" if path else key
+                if "\x00" in key:
+                    raise InvalidInput("a key contains a NUL character", field=path or None)
+                if key in obj:
+                    raise InvalidInput("is given twice in one object", field=where)
+                obj[key] = item
+                todo.append((obj, key, where))
+            parent[index] = obj
+        elif isinstance(value, list):
+            todo.extend((value, i, f"{path}[{i}]") for i in range(len(value)))
+    return holder[0]
 
 
 def parse_document(data: Any) -> OrgDocument:
@@ -147,10 +338,20 @@ def parse_document(data: Any) -> OrgDocument:
         document = OrgDocument.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([(_path(e["loc"]), _message(e)) for e in exc.errors()]) from exc
-    problems = list(_Checker(document).problems())
+    problems = [*_reserved_ids(document), *_Checker(document).problems()]
     if problems:
         raise ConfigError(problems)
     return document
+
+
+def _reserved_ids(doc: OrgDocument) -> Iterator[tuple[str, str]]:
+    """Ids that name admin pages (``new``) would make their user or project unreachable."""
+    words = ", ".join(sorted(limits.RESERVED_IDS))
+    ids = {"users": [u.id for u in doc.users], "projects": [p.id for p in doc.projects]}
+    for plural, keys in ids.items():
+        for i, key in enumerate(keys):
+            if key.lower() in limits.RESERVED_IDS:
+                yield f"{plural}[{i}].id", f"{key!r} is reserved (so are {words}); choose another"
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -160,11 +361,39 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return text
 
 
+def shown(value: Any) -> str:
+    """A value as an error quotes it: its repr, shortened."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_KINDS = {"string_type": "text", "bool_type": "true or false", "int_type": "a whole number",
+          "int_parsing": "a whole number", "int_from_float": "a whole number",
+          "float_type": "a number", "list_type": "a list", "dict_type": "a mapping",
+          "model_type": "a mapping", "model_attributes_type": "a mapping"}
+
+
 def _message(error: Any) -> str:
-    if error["type"] == "extra_forbidden":
+    """A pydantic error in plain words (the field's path is given beside it)."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "extra_forbidden":
         return "is not a known setting"
-    if error["type"] == "missing":
+    if kind == "missing":
         return "is required"
+    if kind in _KINDS:
+        return f"must be {_KINDS[kind]}, not {shown(error.get('input'))}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind in ("less_than_equal", "less_than"):
+        return f"must be at most {ctx.get('le', ctx.get('lt'))}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"must be at least {ctx.get('ge', ctx.get('gt'))}"
+    if kind == "string_pattern_mismatch":
+        return PATTERN_WORDS.get(str(ctx.get("pattern")), "is not in the expected form")
+    if kind == "literal_error" or kind == "enum":
+        return f"must be {ctx.get('expected')}, not {shown(error.get('input'))}"
     return str(error["msg"]).removeprefix("Value error, ")
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from callsign.domain import phone
-from callsign.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from callsign.domain.errors import Conflict, InvalidInput, NotFound, Refused, StoreUnavailable
 from callsign.domain.inbound import WITHHELD, route_inbound
 from callsign.domain.model import (
     Agent,
@@ -139,7 +139,7 @@ def _place_call(
         raw_to = request.to.strip()
         emergency = phone.is_emergency(raw_to, org.default_country)
         if not user.active and not emergency:  # an emergency call is never refused
-            raise InvalidInput(f"user {user.id!r} is inactive", field="user")
+            raise Refused(f"user {user.id!r} is inactive", field="user")
         to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
         if not dry_run:
             queries.lock_contact(conn, org_id, to)

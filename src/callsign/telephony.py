@@ -15,6 +15,7 @@ from callsign.calllog import CallRecord, get_call
 from callsign.domain import phone
 from callsign.domain.errors import InvalidInput, NotFound
 from callsign.domain.model import Channel, Decision, OutboundRequest
+from callsign.limits import MAX_CALL_SECONDS
 from callsign.store import orgs as org_store
 from callsign.store.tables import calls, users
 from callsign.store.uow import UnitOfWork
@@ -97,8 +98,10 @@ def record_status(uow: UnitOfWork, org: str, call_id: str, params: dict[str, str
                                       or params["CallStatus"])[:32]
     duration = params.get("DialCallDuration") or params.get("CallDuration")
     if duration:
-        if not duration.isdigit():
-            raise InvalidInput(f"{duration!r} is not a number of seconds", field="CallDuration")
+        if not (duration.isascii() and duration.isdigit()) or len(duration) > 9 \
+                or int(duration) > MAX_CALL_SECONDS:
+            raise InvalidInput(f"{duration[:20]!r} is not a call's number of seconds",
+                               field="CallDuration")
         values["duration_s"] = int(duration)
     if params.get("AnsweredBy"):
         values["answered_by"] = params["AnsweredBy"][:32]

@@ -312,22 +312,24 @@ def test_a_call_inside_calling_hours_needs_no_consent(acme: httpx.Client) -> Non
     assert "within" in decision["trace"][0]["detail"]
 
 
-@pytest.mark.parametrize(("method", "path", "params", "body"), [
-    ("GET", "/v1/numbers", {"search": "a\x00b"}, None),
-    ("GET", "/v1/calls", {"user": "a\x00b"}, None),
-    ("GET", "/v1/users/a%00b", {}, None),
-    ("POST", "/v1/calls", {}, {"user": "a\x00b", "to": "+15125550150"}),
-    ("POST", "/v1/calls/call_x/outcome", {}, {"outcome": "a\x00b"}),
+@pytest.mark.parametrize(("method", "path", "params", "body", "field"), [
+    ("GET", "/v1/numbers", {"search": "a\x00b"}, None, "search"),
+    ("GET", "/v1/calls", {"user": "a\x00b"}, None, "user"),
+    ("GET", "/v1/users/a%00b", {}, None, "path"),
+    ("POST", "/v1/calls", {}, {"user": "a\x00b", "to": "+15125550150"}, "user"),
+    ("POST", "/v1/calls/call_x/outcome", {}, {"outcome": "a\x00b"}, "outcome"),
 ])
 def test_a_nul_character_is_refused_on_every_store(
     globex: httpx.Client, method: str, path: str, params: dict[str, str], body: Any,
+    field: str,
 ) -> None:
-    """A NUL in a parameter, a path or a body is refused with 400, never stored or a 5xx."""
+    """A NUL in a parameter, a path or a body is refused with 400 naming where it is."""
     response = globex.request(method, path, params=params, json=body)
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_input"
     assert "NUL" in response.json()["error"]["message"]
+    assert response.json()["error"]["field"] == field
 
 
 # -- GET /v1/calls -------------------------------------------------------------------------
@@ -799,8 +801,8 @@ def test_a_user_that_breaks_the_rules_is_400_naming_the_field(
 
 
 def test_a_user_who_owns_contacts_cannot_be_deleted(globex: httpx.Client) -> None:
-    """gina owns a contact: reassign it first."""
-    error = error_of(globex.delete("/v1/users/gina"), 400)
+    """gina owns a contact: reassign it first (a conflict with what is stored: 409)."""
+    error = error_of(globex.delete("/v1/users/gina"), 409)
 
     assert error["field"] == "user"
     assert ok(globex.get("/v1/users/gina"))["id"] == "gina"

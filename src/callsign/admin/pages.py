@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 
 from callsign import calllog, directory, inventory, purchasing, service
 from callsign.admin import sessions
-from callsign.api.deps import Runtime, runtime
+from callsign.api.deps import Runtime, off_loop, runtime
 from callsign.domain.errors import CallsignError, ConfigError
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
 from callsign.orgfile import ProjectDoc, UserDoc
@@ -100,6 +100,7 @@ class Admin(Controller):
         return Template(template_name="login.html", context={"error": None})
 
     @post("/login")
+    @off_loop
     async def login(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
         form = await request.form()
         try:
@@ -113,6 +114,7 @@ class Admin(Controller):
         return response
 
     @post("/logout")
+    @off_loop
     async def logout(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
         session = _session(request, rt)
         await _form(request, session)
@@ -140,6 +142,7 @@ class Admin(Controller):
                     coverage=cover, errors=errors or {})
 
     @post("/numbers/action")
+    @off_loop
     async def number_action(self, request: Request[Any, Any, Any],
                             rt: Runtime) -> Response[Any]:
         session = _session(request, rt)
@@ -161,6 +164,7 @@ class Admin(Controller):
         return back("/admin/numbers", ok=f"{number}: {action}d")
 
     @post("/numbers/mappings")
+    @off_loop
     async def add_mapping(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
         session = _session(request, rt)
         data = await _form(request, session)
@@ -173,6 +177,7 @@ class Admin(Controller):
         return back("/admin/numbers", ok=f"{number} now serves {', '.join(served)}")
 
     @post("/numbers/mappings/delete")
+    @off_loop
     async def delete_mappings(self, request: Request[Any, Any, Any],
                               rt: Runtime) -> Response[Any]:
         session = _session(request, rt)
@@ -189,6 +194,7 @@ class Admin(Controller):
         return back("/admin/numbers", ok=f"Deleted {len(chosen)} mapping(s)")
 
     @post("/numbers/purchase")
+    @off_loop
     async def purchase(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
         session = _session(request, rt)
         data = await _form(request, session)
@@ -234,6 +240,7 @@ class Admin(Controller):
                     errors=errors or {})
 
     @post("/projects/{project_id:str}")
+    @off_loop
     async def save_project(self, request: Request[Any, Any, Any], rt: Runtime,
                            project_id: str) -> Response[Any]:
         session = _session(request, rt)
@@ -285,6 +292,7 @@ class Admin(Controller):
                     principal=settings["principal_number"], errors=errors or {})
 
     @post("/users/{user_id:str}")
+    @off_loop
     async def save_user(self, request: Request[Any, Any, Any], rt: Runtime,
                         user_id: str) -> Response[Any]:
         session = _session(request, rt)
@@ -323,6 +331,7 @@ class Admin(Controller):
                     steps=[str(s) for s in InboundStep], errors=errors or {})
 
     @post("/org")
+    @off_loop
     async def save_org(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
         session = _session(request, rt)
         data = await _form(request, session)

@@ -20,6 +20,7 @@ from callsign import __version__
 from callsign.admin import pages as admin_pages
 from callsign.api.deps import Runtime, _now
 from callsign.api.errors import HANDLERS
+from callsign.api.intake import limit_bodies
 from callsign.api.kamailio import Kamailio
 from callsign.api.ops import OPS_ROUTES, Metrics, observe, refuse_nul
 from callsign.api.routes import ROUTES
@@ -49,7 +50,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
         template_config=TemplateConfig(directory=admin_pages.TEMPLATES,
                                        engine=JinjaTemplateEngine),
         state=State({"runtime": rt, "metrics": metrics}),
-        middleware=[instrument, refuse_nul],
+        middleware=[instrument, limit_bodies, refuse_nul],
         openapi_config=OpenAPIConfig(title="callsign", version=__version__,
                                      description="Caller-ID decisions and inbound routing",
                                      path="/schema"),

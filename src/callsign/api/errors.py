@@ -6,7 +6,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import psycopg
 from litestar import Request, Response
@@ -14,7 +14,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from callsign.api.schemas import ChannelName, ProviderName
 from callsign.domain.errors import (
+    MAX_PROBLEMS,
     CallsignError,
     ConfigError,
     Conflict,
@@ -26,6 +28,7 @@ from callsign.domain.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+from callsign.orgfile import PATTERN_WORDS
 from callsign.store.sql import store_fault
 
 log = logging.getLogger("callsign.api")
@@ -66,21 +69,92 @@ def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
     assert isinstance(exc, ValidationException)
     details = exc.extra if isinstance(exc.extra, list) else []
     problems = []
-    for item in details:
+    for item in details[:MAX_PROBLEMS]:
         message = str(item.get("message", "is not valid"))
         key = item.get("key")
         if "truncated" in message:
             return Response(error_body("malformed_json", "the request body is not complete "
-                                       f"JSON ({message})", None), status_code=400)
+                                       "JSON", None), status_code=400)
         if key == "data" and not _FIELD_IN_MESSAGE.search(message):
             message, key = "the request body must be a JSON object", None
         named = _FIELD_IN_MESSAGE.search(message)
         field = named.group(1) if named and key in (None, "data") else key
-        problems.append({"field": field, "message": message})
-    first = problems[0] if problems else {"field": None, "message": exc.detail}
+        field = _path_of(str(field)) if field is not None else None
+        problems.append({"field": field, "message": in_words(message, field)})
+    if len(details) > MAX_PROBLEMS:
+        problems.append({"field": None, "message": f"and {len(details) - MAX_PROBLEMS} more"})
+    first = problems[0] if problems else {"field": None, "message": in_words(exc.detail, None)}
     return Response(error_body("invalid_input", f"{first['field']}: {first['message']}"
                                if first["field"] else str(first["message"]), first["field"],
                                problems=problems), status_code=400)
+
+
+def _path_of(key: str) -> str:
+    """A field's path as callsign names it: ``area_codes[0]``, ``users[0].name``."""
+    path = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key.removeprefix("$.").removeprefix("data."))
+    return _HEADERS.get(path, path)
+
+
+_KINDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false",
+          "array": "a list", "object": "an object", "null": "null"}
+_CHOICES = {"channel": get_args(ChannelName), "provider": get_args(ProviderName)}
+_WORDINGS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str | None], str]]] = [
+    (re.compile(r"Expected `([^`]+)`, got `(\w+)`"),
+     lambda m, _: f"must be {_kind(m.group(1))}, not {_kind(m.group(2))}"),
+    (re.compile(r"Object contains unknown field|Extra inputs are not permitted"),
+     lambda m, _: "is not a known field"),
+    (re.compile(r"Object missing required field|Field required"), lambda m, _: "is required"),
+    (re.compile(r"Expected `str` of length >= 1|String should have at least 1 char"),
+     lambda m, _: "must not be empty"),
+    (re.compile(r"Expected `str` of length <= (\d+)|String should have at most (\d+) char"),
+     lambda m, _: f"must be at most {m.group(1) or m.group(2)} characters"),
+    (re.compile(r"Expected `str` of length >= (\d+)|String should have at least (\d+) char"),
+     lambda m, _: f"must be at least {m.group(1) or m.group(2)} characters"),
+    (re.compile(r"Expected `\w+` <= (\d+)|Input should be less than or equal to (\d+)"),
+     lambda m, _: f"must be at most {m.group(1) or m.group(2)}"),
+    (re.compile(r"Expected `\w+` >= (\d+)|Input should be greater than or equal to (\d+)"),
+     lambda m, _: f"must be at least {m.group(1) or m.group(2)}"),
+    (re.compile(r"Expected `str` matching regex '(.*)'|String should match pattern '(.*)'"),
+     lambda m, _: _pattern_words(m.group(1) or m.group(2))),
+    (re.compile(r"Invalid enum value (.*)"), lambda m, field: _choices(m.group(1), field)),
+    (re.compile(r"Input should be a valid (string|boolean|integer|list|dictionary)"),
+     lambda m, _: "must be " + {"string": "text", "boolean": "true or false",
+                                "integer": "a whole number", "list": "a list",
+                                "dictionary": "an object"}[m.group(1)]),
+    (re.compile(r"Input should be (.+)"), lambda m, _: f"must be {m.group(1)}"),
+    (re.compile(r"Value error, (.+)"), lambda m, _: m.group(1)),
+    (re.compile(r"Invalid RFC3339 encoded datetime"),
+     lambda m, _: "must be a date and time as ISO 8601, e.g. 2026-03-02T17:00:00Z"),
+]
+_HEADERS = {"idempotency_key": "Idempotency-Key"}  # parameters named as the client sends them
+
+
+def in_words(message: str, field: str | None) -> str:
+    """A validation library's message (msgspec's or pydantic's) in plain words."""
+    message = message.split(" - at `$")[0].split("\n")[0]
+    for pattern, words in _WORDINGS:
+        found = pattern.search(message)
+        if found:
+            return words(found, field)
+    return message
+
+
+def _kind(name: str) -> str:
+    return " or ".join(_KINDS.get(part.strip(), part.strip()) for part in name.split("|"))
+
+
+def _pattern_words(pattern: str) -> str:
+    for known, words in PATTERN_WORDS.items():
+        if pattern in (known, known.replace("\\", "\\\\")):
+            return words
+    return "is not in the expected form"
+
+
+def _choices(given: str, field: str | None) -> str:
+    last = re.sub(r"\[\d+\]$", "", (field or "").rsplit(".", 1)[-1])
+    if last in _CHOICES:
+        return f"must be one of {', '.join(_CHOICES[last])}, not {given}"
+    return f"{given} is not one of the allowed values"
 
 
 def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from litestar import Request, Response, get
 from litestar.types import ASGIApp, Message, Receive, Send
@@ -90,7 +91,7 @@ def refuse_nul(app: ASGIApp) -> ASGIApp:
             return
         head = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
         if any(sign in head for sign in _NUL_SIGNS[:2]):
-            await _refuse(send)
+            await _refuse(send, _holding_nul(scope.get("query_string", b"")) or "path")
             return
         body = b""
         more = True
@@ -101,7 +102,7 @@ def refuse_nul(app: ASGIApp) -> ASGIApp:
             if message["type"] != "http.request":
                 break
         if any(sign in body for sign in (_NUL_SIGNS[0], _NUL_SIGNS[2])):
-            await _refuse(send)
+            await _refuse(send, _holding_nul(body))
             return
         replayed = False
 
@@ -117,9 +118,20 @@ def refuse_nul(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-async def _refuse(send: Any) -> None:
-    body = json.dumps({"error": {"code": "invalid_input", "field": None,
-                                 "message": "the request contains a NUL character"}}).encode()
+def _holding_nul(encoded: bytes) -> str | None:
+    """The first field of a query string or form that holds a NUL, if it is one."""
+    try:
+        pairs = parse_qsl(encoded.decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return next((key[:64] for key, value in pairs if "\x00" in key + value), None)
+
+
+async def _refuse(send: Any, field: str | None) -> None:
+    message = f"{field}: contains a NUL character" if field else \
+        "the request contains a NUL character"
+    body = json.dumps({"error": {"code": "invalid_input", "field": field,
+                                 "message": message}}).encode()
     await send({"type": "http.response.start", "status": 400,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
@@ -186,6 +198,7 @@ ERROR_STATUSES = {
     "404": "Not found in this organization",
     "405": "Method not allowed",
     "409": "Conflicts with what is stored",
+    "413": "The request body is larger than its bound",
     "422": "Refused by the rules (not presentable, outside calling hours)",
     "503": "The store cannot serve now (unreachable, read-only, full, busy); nothing was "
            "stored, retry",

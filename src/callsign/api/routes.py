@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
-from callsign import calllog, directory, idempotency, inventory, purchasing, service
+from callsign import calllog, directory, idempotency, inventory, limits, purchasing, service
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.schemas import (
     AreaCodesIn,
@@ -32,9 +35,16 @@ from callsign.api.schemas import (
     PurchaseOut,
     RouteOut,
 )
-from callsign.domain.errors import ProviderError
+from callsign.domain.errors import InvalidInput, ProviderError
 from callsign.domain.model import Channel, NumberStatus, OutboundRequest
-from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, dump_document, load_yaml
+from callsign.orgfile import (
+    ContactDoc,
+    OrgDocument,
+    ProjectDoc,
+    UserDoc,
+    dump_document,
+    load_document,
+)
 
 # A retry with the same key and body gets the first answer and does nothing again.
 # (Its length is checked by idempotency.once, whose error names the header.)
@@ -121,9 +131,10 @@ class Numbers(V1):
 
     @post("/", status_code=201, sync_to_thread=False, summary="Add a number the organization owns")
     def create(self, org: str, rt: Runtime, data: NumberIn) -> NumberOut:
-        e164 = inventory.add_number(rt.uow(), org, data.number, label=data.label,
-                                    group=data.group, area_codes=tuple(data.area_codes),
-                                    daily_cap=data.daily_cap)
+        with naming_the_area_code(data.area_codes):
+            e164 = inventory.add_number(rt.uow(), org, data.number, label=data.label,
+                                        group=data.group, area_codes=tuple(data.area_codes),
+                                        daily_cap=data.daily_cap)
         return NumberOut.of(inventory.get_number(rt.uow(), org, e164, now=rt.clock()))
 
     @get("/{number:str}", sync_to_thread=False, summary="One number")
@@ -138,12 +149,13 @@ class Numbers(V1):
             daily_cap=data.daily_cap or None, clear_cap=data.daily_cap == 0)
         return NumberOut.of(inventory.get_number(rt.uow(), org, e164, now=rt.clock()))
 
-    @delete("/{number:str}", status_code=200, sync_to_thread=False, summary="Release a number")
+    @delete("/{number:str}", status_code=200, sync_to_thread=True,  # the provider's API
+            summary="Release a number")
     def remove(self, org: str, rt: Runtime, number: str) -> NumberChange:
         e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
         return NumberChange(e164, result)
 
-    @post("/purchase", status_code=201, sync_to_thread=False,
+    @post("/purchase", status_code=201, sync_to_thread=True,  # the provider's API
           summary="Buy numbers in an area code from a provider (sandbox or twilio)")
     def purchase(self, org: str, rt: Runtime, data: PurchaseIn,
                  idempotency_key: IdempotencyKey = None) -> Response[PurchaseOut]:
@@ -160,13 +172,13 @@ class Numbers(V1):
                                   now=rt.clock())
         return Response(answer.body, status_code=answer.status)
 
-    @post("/import", status_code=200, sync_to_thread=False,
+    @post("/import", status_code=200, sync_to_thread=True,  # the provider's API
           summary="Add the numbers the provider account already owns")
     def import_owned(self, org: str, rt: Runtime, data: ImportIn) -> ImportOut:
         result = purchasing.import_owned(rt.uow, org, data.provider, settings=providers(rt))
         return ImportOut(result.provider, result.added, result.already, result.elsewhere)
 
-    @post("/{number:str}/release", status_code=200, sync_to_thread=False,
+    @post("/{number:str}/release", status_code=200, sync_to_thread=True,  # the provider's API
           summary="Release a number")
     def release(self, org: str, rt: Runtime, number: str) -> NumberChange:
         e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
@@ -187,7 +199,9 @@ class Numbers(V1):
     @post("/{number:str}/area-codes", status_code=200, sync_to_thread=False,
           summary="Map a number to more area codes")
     def map(self, org: str, rt: Runtime, number: str, data: AreaCodesIn) -> NumberChange:
-        e164, served = inventory.map_area_codes(rt.uow(), org, number, tuple(data.area_codes))
+        with naming_the_area_code(data.area_codes):
+            e164, served = inventory.map_area_codes(rt.uow(), org, number,
+                                                    tuple(data.area_codes))
         return NumberChange(e164, "mapped", list(served))
 
     @delete("/{number:str}/area-codes/{area_code:str}", status_code=200, sync_to_thread=False,
@@ -198,6 +212,18 @@ class Numbers(V1):
         return NumberChange(e164, "unmapped", list(served))
 
 
+@contextlib.contextmanager
+def naming_the_area_code(area_codes: list[str]) -> Iterator[None]:
+    """An area code refused by the inventory, named by its place in the body's list."""
+    try:
+        yield
+    except InvalidInput as exc:
+        named = [i for i, code in enumerate(area_codes) if exc.message.startswith(repr(code))]
+        if exc.field == "area_code" and named:
+            exc.field = f"area_codes[{named[0]}]"
+        raise
+
+
 class Users(V1):
     path = "/v1/users"
     tags = ["users"]
@@ -206,7 +232,8 @@ class Users(V1):
     def index(self, org: str, rt: Runtime) -> list[UserDoc]:
         return directory.list_users(rt.uow(), org)
 
-    @post("/", status_code=201, sync_to_thread=False, summary="Create a user")
+    @post("/", status_code=201, sync_to_thread=True,  # checked as a document: lists can be long
+          summary="Create a user")
     def create(self, org: str, rt: Runtime, data: UserDoc) -> UserDoc:
         return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
 
@@ -214,7 +241,7 @@ class Users(V1):
     def show(self, org: str, rt: Runtime, user_id: str) -> UserDoc:
         return directory.get_user(rt.uow(), org, user_id)
 
-    @put("/{user_id:str}", sync_to_thread=False, summary="Create or replace a user")
+    @put("/{user_id:str}", sync_to_thread=True, summary="Create or replace a user")
     def replace(self, org: str, rt: Runtime, user_id: str, data: UserDoc) -> UserDoc:
         return directory.put(rt.uow(), org, data, key=user_id)  # type: ignore[return-value]
 
@@ -259,7 +286,8 @@ class Projects(V1):
     def index(self, org: str, rt: Runtime) -> list[ProjectDoc]:
         return directory.list_projects(rt.uow(), org)
 
-    @post("/", status_code=201, sync_to_thread=False, summary="Create a project")
+    @post("/", status_code=201, sync_to_thread=True,  # checked as a document: pools can be long
+          summary="Create a project")
     def create(self, org: str, rt: Runtime, data: ProjectDoc) -> ProjectDoc:
         return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
 
@@ -267,7 +295,7 @@ class Projects(V1):
     def show(self, org: str, rt: Runtime, project_id: str) -> ProjectDoc:
         return directory.get_project(rt.uow(), org, project_id)
 
-    @put("/{project_id:str}", sync_to_thread=False, summary="Create or replace a project")
+    @put("/{project_id:str}", sync_to_thread=True, summary="Create or replace a project")
     def replace(self, org: str, rt: Runtime, project_id: str, data: ProjectDoc) -> ProjectDoc:
         return directory.put(rt.uow(), org, data, key=project_id)  # type: ignore[return-value]
 
@@ -285,7 +313,7 @@ class Coverage(V1):
     def show(self, org: str, rt: Runtime) -> dict[str, Any]:
         return purchasing.coverage(rt.uow(), org, now=rt.clock()).as_dict()
 
-    @post("/purchase", status_code=200, sync_to_thread=False,
+    @post("/purchase", status_code=200, sync_to_thread=True,  # the provider's API
           summary="Buy one number for each of the top N uncovered area codes")
     def purchase(self, org: str, rt: Runtime, data: CoverageBuyIn) -> list[PurchaseOut]:
         found = purchasing.coverage(rt.uow(), org, now=rt.clock())
@@ -307,7 +335,8 @@ class Org(V1):
     def settings(self, org: str, rt: Runtime) -> dict[str, Any]:
         return directory.get_settings(rt.uow(), org)
 
-    @patch("/org", sync_to_thread=False, summary="Change some of the organization's settings")
+    @patch("/org", sync_to_thread=True,  # checked as a document
+           summary="Change some of the organization's settings")
     def update_settings(self, org: str, rt: Runtime, data: dict[str, Any],
                         idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
         answer = idempotency.once(
@@ -317,7 +346,8 @@ class Org(V1):
         settings: dict[str, Any] = answer.body
         return settings
 
-    @get("/config", sync_to_thread=False, summary="The whole organization as a document (SPEC 6)")
+    @get("/config", sync_to_thread=True,  # a large document takes a while to write
+         summary="The whole organization as a document (SPEC 6)")
     def config(self, org: str, rt: Runtime, request: Request[Any, Any, Any]) -> Response[Any]:
         document = directory.get_config(rt.uow(), org)
         if "yaml" in request.headers.get("accept", ""):
@@ -325,24 +355,29 @@ class Org(V1):
         return Response(document.model_dump(mode="json"))
 
     @put("/config", summary="Replace the whole organization with a document",
-         request_max_body_size=32 * 1024 * 1024)
+         request_max_body_size=limits.MAX_DOCUMENT_BYTES)
     async def replace_config(self, org: str, rt: Runtime, request: Request[Any, Any, Any],
                              idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
         raw = await request.body()
 
         def apply() -> idempotency.Answer:
-            body = raw.decode("utf-8", errors="replace")
-            data = load_yaml(body, source="the request body")  # YAML is a superset of JSON
-            document: OrgDocument = directory.put_config(rt.uow(), org, data)
+            document = self._apply(rt, org, raw)
             return idempotency.Answer(200, {
                 "org": document.org, "applied": True, "numbers": len(document.numbers),
                 "users": len(document.users), "contacts": len(document.contacts),
                 "projects": len(document.projects)})
 
-        answer = idempotency.once(rt.uow, org, "config.replace", idempotency_key,
-                                  idempotency.digest(raw), apply, now=rt.clock())
+        # Reading, checking and storing a large document takes seconds: not on the event loop.
+        answer = await anyio.to_thread.run_sync(lambda: idempotency.once(
+            rt.uow, org, "config.replace", idempotency_key, idempotency.digest(raw), apply,
+            now=rt.clock()))
         applied: dict[str, Any] = answer.body
         return applied
+
+    @staticmethod
+    def _apply(rt: Runtime, org: str, body: bytes) -> OrgDocument:
+        data = load_document(body, source="the request body")  # YAML or JSON
+        return directory.put_config(rt.uow(), org, data)
 
 
 ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Coverage, Org]

@@ -6,11 +6,16 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from callsign import limits
 from callsign.calllog import CallRecord
 from callsign.domain.model import Decision, Route
 from callsign.inventory import NumberView
+from callsign.orgfile import GROUP_PATTERN
 
-NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.MAX_ID)]
+Label = Annotated[str, msgspec.Meta(max_length=limits.MAX_NAME)]
+Group = Annotated[str, msgspec.Meta(max_length=limits.MAX_ID, pattern=GROUP_PATTERN)]
+DailyCap = Annotated[int, msgspec.Meta(ge=1, le=limits.MAX_DAILY_CAP)]
 PhoneText = Annotated[str, msgspec.Meta(min_length=1, max_length=40,
                                         description="A phone number in any common format")]
 ChannelName = Literal["manual", "click_to_dial", "connect", "dialer"]
@@ -135,16 +140,17 @@ AreaCode = Annotated[str, msgspec.Meta(pattern=r"^\d{1,5}$", description="An are
 
 class NumberIn(Body):
     number: PhoneText
-    label: str = ""
-    group: str = ""
+    label: Label = ""
+    group: Group = ""
     area_codes: list[AreaCode] = msgspec.field(default_factory=list)
-    daily_cap: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    daily_cap: DailyCap | None = None
 
 
 class NumberPatch(Body):
-    label: str | None = None
-    group: str | None = None
-    daily_cap: Annotated[int, msgspec.Meta(ge=0, description="0 removes the cap")] | None = None
+    label: Label | None = None
+    group: Group | None = None
+    daily_cap: Annotated[int, msgspec.Meta(ge=0, le=limits.MAX_DAILY_CAP,
+                                           description="0 removes the cap")] | None = None
 
 
 class AreaCodesIn(Body):

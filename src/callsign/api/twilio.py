@@ -195,7 +195,7 @@ class Connect(V1):
     dependencies = {"org": Provide(organization, sync_to_thread=False),
                     "rt": Provide(runtime, sync_to_thread=False)}
 
-    @post("/", status_code=201, sync_to_thread=False,
+    @post("/", status_code=201, sync_to_thread=True,  # Twilio's API rings the agent
           summary="Phone-based calling: ring the agent, then bridge to the contact")
     def connect(self, org: str, rt: Runtime, data: ConnectIn, request: Request[Any, Any, Any],
                 idempotency_key: IdempotencyKey = None) -> Response[ConnectOut]:

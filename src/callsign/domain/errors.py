@@ -2,7 +2,9 @@
 
     CallsignError
     ├── InvalidInput          a field's value is malformed or out of range
-    │   └── InvalidNumber     a phone number that does not parse or is not valid
+    │   ├── InvalidNumber     a phone number that does not parse or is not valid
+    │   ├── MalformedJSON     a body that is not UTF-8 JSON, or nests too deeply
+    │   └── ConfigError       an organization file with one or more errors
     ├── NotFound              an org, user, project, number or call that does not exist
     ├── Refused               a valid request that the rules refuse
     │   ├── NotPresentable    a per-call caller ID that may not be presented
@@ -11,14 +13,20 @@
     ├── Unauthorized          a missing, unknown or revoked API key
     ├── Forbidden             a webhook not signed by the organization's account
     ├── ProviderError         the telephony or number provider refused or failed
-    ├── StoreUnavailable      the store cannot serve now (down, read-only, full, file gone)
-    └── ConfigError           an organization file with one or more errors
+    └── StoreUnavailable      the store cannot serve now (down, read-only, full, file gone)
 
 Every error names the field it concerns (``field``), so the CLI, the API and the
 webhooks can all say which input was wrong and why.
 """
 
 from __future__ import annotations
+
+MAX_PROBLEMS = 20  # problems one error lists; the rest are counted
+MAX_MESSAGE = 300  # characters of one problem's message
+
+
+def _shortened(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 3] + "..."
 
 
 class CallsignError(Exception):
@@ -47,6 +55,12 @@ class InvalidNumber(InvalidInput):
     """A phone number that does not parse, or is not a valid number."""
 
     code = "invalid_number"
+
+
+class MalformedJSON(InvalidInput):
+    """A request body that is not UTF-8 JSON, or that nests arrays and objects too deeply."""
+
+    code = "malformed_json"
 
 
 class NotFound(CallsignError):
@@ -110,7 +124,10 @@ class ConfigError(InvalidInput):
     code = "invalid_config"
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
-        self.problems = problems
+        shown = [(path, _shortened(message)) for path, message in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            shown.append(("", f"and {len(problems) - MAX_PROBLEMS} more"))
+        self.problems = problems = shown
         first_path = problems[0][0]
         lines = "; ".join(f"{path}: {message}" if path else message for path, message in problems)
         super().__init__(lines, field=first_path or None)

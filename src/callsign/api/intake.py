@@ -1,0 +1,96 @@
+"""The door every request passes: its body's size, then (for JSON) its encoding and shape.
+
+It runs before routing and authentication, so a body too large is refused from its
+``Content-Length`` alone, or as soon as a streamed body passes the bound, never read whole.
+A JSON body is then read strictly (UTF-8, bounded nesting, no key twice, no NUL), so
+every JSON endpoint refuses the same things with the same words.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar.types import ASGIApp, Receive, Send
+
+from callsign import limits
+from callsign.domain.errors import CallsignError
+from callsign.orgfile import load_json
+
+_FORMS = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+
+
+def body_bound(scope: Any) -> int:
+    """The largest body this request may carry: an organization document, or any other."""
+    if scope["method"] == "PUT" and scope["path"].rstrip("/") == "/v1/config":
+        return limits.MAX_DOCUMENT_BYTES
+    return limits.MAX_BODY_BYTES
+
+
+def _is_document(scope: Any) -> bool:
+    """Documents (YAML or JSON) are read by their handler, off the event loop."""
+    return body_bound(scope) == limits.MAX_DOCUMENT_BYTES
+
+
+def limit_bodies(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: 413 for a body over its bound, 400 for JSON that is not strict."""
+
+    async def middleware(scope: Any, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        bound = body_bound(scope)
+        announced = headers.get(b"content-length")
+        if announced is not None:
+            if not announced.strip().isdigit():
+                await answer(send, 400, "invalid_input", "Content-Length is not a number of "
+                             "bytes", "Content-Length")
+                return
+            if int(announced) > bound:
+                await too_large(send, bound)
+                return
+        body = bytearray()
+        more = True
+        while more:
+            message: Any = await receive()
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if len(body) > bound:
+                await too_large(send, bound)
+                return
+            more = message.get("more_body", False)
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if body.strip() and kind not in _FORMS and not _is_document(scope):
+            try:
+                load_json(bytes(body))
+            except CallsignError as exc:
+                await answer(send, 400, exc.code, str(exc), exc.field)
+                return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await app(scope, replay, send)
+
+    return middleware
+
+
+async def too_large(send: Send, bound: int) -> None:
+    await answer(send, 413, "too_large", f"the request body is larger than {bound:,} bytes",
+                 None)
+
+
+async def answer(send: Send, status: int, code: str, message: str, field: str | None) -> None:
+    """The one error shape, answered from the door (no handler has run)."""
+    body = json.dumps({"error": {"code": code, "message": message, "field": field}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,152 @@
+"""One request never stalls a worker: slow provider calls and large documents run off its loop.
+
+One real `callsign serve` with a single worker, and Twilio played by the local numbers fake
+behind a gate: a purchase's buy request is held there until the test lets it go (or for
+10 s), so the test can say what the same worker answered while the provider was slow.
+Everything is ordered by events (what answered before what), never by measured times.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.e2e.conftest import Server, ok, serve, store_url
+from tests.integration._twilio_numbers_fake import FakeTwilioNumbers, fake_twilio_numbers
+
+SID = "AC" + "5a" * 16
+TOKEN = "vandelay-fake-twilio-token"
+TOKEN_ENV = "CALLSIGN_E2E_VANDELAY_TWILIO_TOKEN"
+PROVIDER_ANSWERS_AFTER = 10.0  # seconds the gate holds a request nobody lets go
+HANG_GUARD = 600.0
+PRINCIPAL = "+15125550100"
+
+
+def vandelay(contacts: int = 0) -> dict[str, Any]:
+    """An organization with a Twilio account and ``contacts`` contacts."""
+    return {
+        "org": "vandelay", "default_country": "US", "timezone": "America/Chicago",
+        "principal_number": PRINCIPAL,
+        "numbers": [{"number": PRINCIPAL, "label": "Austin HQ"}],
+        "users": [{"id": "art", "name": "Art Vandelay", "work_phone": "+15125559001",
+                   "caller_id": PRINCIPAL}],
+        "contacts": [{"phone": f"+1512{2000000 + i:07d}", "line_type": "landline"}
+                     for i in range(contacts)],
+        "twilio": {"account_sid": SID, "auth_token_env": TOKEN_ENV},
+    }
+
+
+@dataclass
+class Gate:
+    """Holds the fake's answers to purchases until released (or for 10 s); logs events."""
+
+    answer: Any
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    events: list[str] = field(default_factory=list)
+
+    def held_answer(self, method: str, target: str, authorization: str,
+                    body: bytes) -> tuple[int, dict[str, Any] | None]:
+        if method == "POST" and "IncomingPhoneNumbers" in target:
+            self.arrived.set()
+            self.release.wait(PROVIDER_ANSWERS_AFTER)
+            self.events.append("provider answered")
+        answer: tuple[int, dict[str, Any] | None] = self.answer(method, target, authorization,
+                                                                body)
+        return answer
+
+
+@dataclass
+class Deployment:
+    server: Server
+    twilio: FakeTwilioNumbers
+    gate: Gate
+    api: httpx.Client
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory, store_kind: str
+               ) -> Iterator[Deployment]:
+    workdir: Path = tmp_path_factory.mktemp("event-loop")
+    with fake_twilio_numbers({SID: TOKEN}) as twilio, \
+            pytest.MonkeyPatch.context() as env, store_url(store_kind, workdir) as url:
+        gate = Gate(twilio.answer)
+        twilio.answer = gate.held_answer  # type: ignore[method-assign]
+        env.setenv("CALLSIGN_TWILIO_API_BASE", twilio.url)
+        env.setenv("CALLSIGN_PUBLIC_URL", "https://callsign.example.com")
+        env.setenv(TOKEN_ENV, TOKEN)
+        with serve(workdir, {"vandelay": yaml.safe_dump(vandelay())}, db_url=url) as server, \
+                server.client(server.keys["vandelay"]) as api:
+            yield Deployment(server, twilio, gate, api)
+
+
+def test_a_decision_completes_while_a_provider_call_is_in_flight(
+    deployment: Deployment,
+) -> None:
+    """The one worker decides a call while a Twilio purchase waits for its answer."""
+    deployment.twilio.offer("+17375550142", region="TX", locality="Austin")
+    purchase: dict[str, httpx.Response] = {}
+
+    def buy() -> None:
+        with deployment.server.client(deployment.server.keys["vandelay"]) as client:
+            purchase["answer"] = client.post("/v1/numbers/purchase", json={
+                "area_code": "737", "provider": "twilio"})
+
+    buyer = threading.Thread(target=buy)
+    buyer.start()
+    try:
+        assert deployment.gate.arrived.wait(HANG_GUARD), "the purchase never reached Twilio"
+        decision = ok(deployment.api.post("/v1/calls", json={
+            "user": "art", "to": "+15125550188", "consented": True}), 201)
+        ok(deployment.api.get("/healthz"))
+        deployment.gate.events.append("decision")
+    finally:
+        deployment.gate.release.set()
+        buyer.join(HANG_GUARD)
+
+    assert deployment.gate.events == ["decision", "provider answered"]
+    assert decision["caller_id"] == PRINCIPAL
+    assert ok(purchase["answer"], 201)["bought"] == ["+17375550142"]
+
+
+def test_healthz_answers_while_a_large_document_is_applied(deployment: Deployment) -> None:
+    """PUT /v1/config of a 1 MB document: /healthz keeps answering meanwhile."""
+    document = json.dumps(vandelay(contacts=20_000)).encode()
+    assert len(document) > 900_000
+    server = deployment.server
+    host, port = server.url.removeprefix("http://").split(":")
+    head = (f"PUT /v1/config HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {server.keys['vandelay']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(document)}\r\n"
+            "Connection: close\r\n\r\n").encode()
+    answered_meanwhile = 0
+    with socket.create_connection((host, int(port)), timeout=HANG_GUARD) as put:
+        put.sendall(head + document)
+        with httpx.Client(base_url=server.url, timeout=HANG_GUARD) as probe:
+            while not select.select([put], [], [], 0)[0]:
+                assert probe.get("/healthz").status_code == 200
+                answered_meanwhile += 1
+                if answered_meanwhile == 3:
+                    break
+        answer = _read_all(put)
+
+    assert answered_meanwhile == 3, answer[:300]
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert b'"contacts":20000' in answer
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
