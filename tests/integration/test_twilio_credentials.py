@@ -160,9 +160,13 @@ def test_the_migration_drops_the_named_variable_keeps_everything_else_and_logs_i
 
 def _engine_at(url: str, revision: str) -> Engine:
     """An engine on ``url`` with the schema of ``revision`` (not the newest)."""
+    from sqlalchemy import make_url
+
     from callsign.store import db
 
-    engine = db._sqlite_engine(url) if url.startswith("sqlite") else db._server_engine(url)
+    parsed = make_url(url)
+    engine = (db._sqlite_engine(parsed) if url.startswith("sqlite")
+              else db._server_engine(parsed, db.Timeouts.from_environment()))
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection), revision)
     return engine
