@@ -37,6 +37,7 @@ EXIT_CODES: dict[type[CallsignError], int] = {
     InvalidInput: 2, NotFound: 3, Refused: 4, Conflict: 5, ProviderError: 6, CallsignError: 1,
 }
 CHANNELS = ("manual", "click_to_dial", "connect", "dialer")  # domain.model.Channel's values
+DEBUG_MARK = "_callsign_debug"
 DEBUG_HINT = "run again with --debug (or CALLSIGN_DEBUG=1) for the traceback"
 
 
@@ -84,7 +85,10 @@ class _Group(click.Group):
         except CallsignError as error:
             raise CallsignCommandError(error) from error
         except Exception as error:
-            if _passes_through(error) or ctx.params.get("debug"):
+            if ctx.params.get("debug"):
+                setattr(error, DEBUG_MARK, True)  # main() lets it through too
+                raise
+            if _passes_through(error):
                 raise
             raise UnexpectedError(error) from error
 
@@ -94,7 +98,7 @@ class _Group(click.Group):
             return super().main(*args, **kwargs)
         except Exception as error:
             if not kwargs.get("standalone_mode", True) or _passes_through(error) \
-                    or _debug_from_environment():
+                    or getattr(error, DEBUG_MARK, False) or _debug_from_environment():
                 raise
             click.echo(f"Error: {UnexpectedError(error).message}", err=True)
             sys.exit(UnexpectedError.exit_code)
