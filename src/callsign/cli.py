@@ -596,7 +596,8 @@ def serve(state: State, host: str, port: int, workers: int, healthcheck_seconds:
     base = f"http://{host}:{port}"
     click.echo(f"callsign serving on {base} ({workers} worker{'s' if workers > 1 else ''}, "
                f"store {shown_url})\n"
-               f"  web admin: {base}/admin (sign in with an API key)\n"
+               f"  web admin: {base}/admin (sign in with "
+               f"{'the API key above' if demo else 'an API key'})\n"
                f"  API docs:  {base}/schema (OpenAPI: {base}/openapi.json)\n"
                f"  another port: {command_name} --port {other_port}; stop: Ctrl-C", err=True)
     uvicorn.run("callsign.api.app:app_from_environment", factory=True, host=host, port=port,
