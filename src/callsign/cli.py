@@ -1,21 +1,21 @@
-"""The command line (SPEC 7): parse, call one use case, print. Errors exit non-zero."""
+"""The command line (SPEC 7): parse, call one use case, print. Errors exit non-zero.
+
+`callsign --help` stays fast: this module imports Click and the error tree only; each
+command imports the store, the rules and the server it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import sys
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
-from callsign import inventory, keys, purchasing, service
-from callsign.config import Settings
 from callsign.domain.errors import (
     CallsignError,
     Conflict,
@@ -25,18 +25,22 @@ from callsign.domain.errors import (
     Refused,
     StoreUnavailable,
 )
-from callsign.domain.model import Channel, Decision, NumberStatus, OutboundRequest, Route
-from callsign.orgfile import dump_document, load_document, parse_document
-from callsign.store import orgs as org_store
-from callsign.store.db import create_store_engine
-from callsign.store.sql import store_fault
-from callsign.store.uow import DRIVER_ERRORS as STORE_ERRORS
-from callsign.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from callsign import purchasing
+    from callsign.config import Settings
+    from callsign.domain.model import Decision, Route
+    from callsign.store.uow import UnitOfWork
 
 EXIT_CODES: dict[type[CallsignError], int] = {
     InvalidInput: 2, NotFound: 3, Refused: 4, Conflict: 5, ProviderError: 6,
     StoreUnavailable: 7, CallsignError: 1,
 }
+CHANNELS = ("manual", "click_to_dial", "connect", "dialer")  # domain.model.Channel's values
+DEBUG_MARK = "_callsign_debug"
+DEBUG_HINT = "run again with --debug (or CALLSIGN_DEBUG=1) for the traceback"
 
 
 def exit_code(error: CallsignError) -> int:
@@ -54,37 +58,107 @@ class CallsignCommandError(click.ClickException):
         self.exit_code = exit_code(error)  # type: ignore[misc]  # Click reads it per instance
 
 
+class UnexpectedError(click.ClickException):
+    """An error callsign did not raise on purpose: one line naming it, and the hint."""
+
+    exit_code = 1
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"unexpected {describe(error)}; {DEBUG_HINT}")
+
+
+def describe(error: BaseException) -> str:
+    """``Kind: first line of the message``, at most 300 characters."""
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= 300 else f"{text[:297]}..."
+
+
+def _passes_through(error: Exception) -> bool:
+    """Click's own exits and errors, and a closed pipe (Click answers it quietly)."""
+    return isinstance(error, click.ClickException | click.exceptions.Exit | click.Abort
+                      | EOFError | BrokenPipeError)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except CallsignError as error:
             raise CallsignCommandError(error) from error
-        except STORE_ERRORS as error:  # a store fault outside a unit of work
-            state = ctx.find_object(State)
-            fault = store_fault(error, make_url(state.settings.database_url)) if state else None
-            if fault is None:
+        except Exception as error:
+            if ctx.params.get("debug"):
+                setattr(error, DEBUG_MARK, True)  # main() lets it through too
                 raise
-            raise CallsignCommandError(fault) from error
+            if _passes_through(error):
+                raise
+            fault = _store_fault(ctx, error)
+            if fault is not None:  # a store fault outside a unit of work
+                raise CallsignCommandError(fault) from error
+            raise UnexpectedError(error) from error
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Whatever escapes the commands (closing the store, say) is one line too."""
+        try:
+            return super().main(*args, **kwargs)
+        except Exception as error:
+            if not kwargs.get("standalone_mode", True) or _passes_through(error) \
+                    or getattr(error, DEBUG_MARK, False) or _debug_from_environment():
+                raise
+            click.echo(f"Error: {UnexpectedError(error).message}", err=True)
+            sys.exit(UnexpectedError.exit_code)
+
+
+def _store_fault(ctx: click.Context, error: Exception) -> CallsignError | None:
+    """A driver's error as the store fault it is (StoreUnavailable), else None."""
+    from callsign.store.uow import DRIVER_ERRORS
+
+    state = ctx.find_object(State)
+    if state is None or not isinstance(error, DRIVER_ERRORS):
+        return None
+    from sqlalchemy.engine import make_url
+
+    from callsign.store.sql import store_fault
+
+    return store_fault(error, make_url(state.settings.database_url))
+
+
+def _debug_from_environment() -> bool:
+    return os.environ.get("CALLSIGN_DEBUG", "").lower() in {"1", "true", "yes", "on"}
 
 
 class State:
     """What every command shares: settings, and the store opened on first use."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, database_url: str | None) -> None:
+        self._database_url = database_url
+        self._settings: Settings | None = None
         self._engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from callsign.config import Settings
+
+            self._settings = Settings.load(self._database_url)
+        return self._settings
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from callsign.store.db import create_store_engine
+
             self._engine = create_store_engine(self.settings.database_url)
         return self._engine
 
     def uow(self) -> UnitOfWork:
+        from callsign.store.uow import UnitOfWork
+
         return UnitOfWork(self.engine)
 
     def providers(self) -> purchasing.ProviderSettings:
+        from callsign import purchasing
+
         return purchasing.ProviderSettings(twilio_api_base=self.settings.twilio_api_base,
                                            public_url=self.settings.public_url)
 
@@ -114,11 +188,13 @@ def emit(data: Any) -> None:
 @click.group(cls=_Group)
 @click.option("--db", "database_url", envvar="CALLSIGN_DATABASE_URL", metavar="URL",
               help="Database URL (default: a SQLite file in the user data directory).")
+@click.option("--debug", is_flag=True, envvar="CALLSIGN_DEBUG",
+              help="Print the traceback of an unexpected error (also CALLSIGN_DEBUG=1).")
 @click.version_option(package_name="callsign")
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None) -> None:
+def main(ctx: click.Context, database_url: str | None, debug: bool) -> None:
     """callsign: which caller ID each outbound call presents, and where call-backs ring."""
-    ctx.obj = State(Settings.load(database_url))
+    ctx.obj = State(database_url)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -133,13 +209,28 @@ def apply(state: State, file: Path) -> None:
 
 def apply_file(state: State, file: Path) -> str:
     try:
-        text = file.read_bytes()  # checked as UTF-8 with the document
+        data = file.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {file}: {exc.strerror}", field="file") from exc
-    return apply_text(state, text, source=str(file))
+    return apply_text(state, decode_utf8(data, source=file), source=str(file))
 
 
-def apply_text(state: State, text: str | bytes, *, source: str) -> str:
+def decode_utf8(data: bytes, *, source: Path) -> str:
+    """The text of a file, which must be UTF-8: else one error naming the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InvalidInput(
+            f"{source} is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, "
+            f"column {column}; save the file as UTF-8", field="file") from None
+
+
+def apply_text(state: State, text: str, *, source: str) -> str:
+    from callsign.orgfile import load_document, parse_document
+    from callsign.store import orgs as org_store
+
     document = parse_document(load_document(text, source=source))
     with state.uow() as uow:
         org_store.apply_document(uow.connection, document)
@@ -154,6 +245,9 @@ def apply_text(state: State, text: str | bytes, *, source: str) -> str:
 @pass_state
 def export(state: State, org: str, output: Path | None) -> None:
     """Write the organization as a file that `apply` takes back to the same state."""
+    from callsign.orgfile import dump_document
+    from callsign.store import orgs as org_store
+
     with state.uow() as uow:
         text = dump_document(org_store.export_document(uow.connection, org))
     if output is None:
@@ -168,7 +262,7 @@ def export(state: State, org: str, output: Path | None) -> None:
 @click.option("--to", "to", required=True, help="The number to call, in any common format.")
 @click.option("--project", help="The project (campaign) the call belongs to.")
 @click.option("--caller-id", help="A caller ID asked for this one call.")
-@click.option("--channel", type=click.Choice([c.value for c in Channel]), default="manual",
+@click.option("--channel", type=click.Choice(CHANNELS), default="manual",
               show_default=True)
 @click.option("--consent", is_flag=True, help="Consented or urgent: allowed outside calling hours.")
 @click.option("--dry-run", is_flag=True, help="Decide without recording the call.")
@@ -180,6 +274,9 @@ def call(state: State, org: str, user: str, to: str, project: str | None,
          caller_id: str | None, channel: str, consent: bool, dry_run: bool, seed: int | None,
          at: str | None, as_json: bool) -> None:
     """Decide the caller ID of one outbound call, and record the call."""
+    from callsign import service
+    from callsign.domain.model import Channel, OutboundRequest
+
     request = OutboundRequest(org=org, user=user, to=to, project=project, caller_id=caller_id,
                               channel=Channel(channel), consented=consent)
     decision = service.place_call(state.uow(), request, now=parse_at(at),
@@ -214,6 +311,8 @@ def print_trace(result: Decision | Route) -> None:
 @pass_state
 def outcome(state: State, call_id: str, outcome: str, at: str | None) -> None:
     """Record the OUTCOME of a call (it can pick the number of the next call)."""
+    from callsign import service
+
     service.record_outcome(state.uow(), call_id, outcome, now=parse_at(at))
     click.echo(f"recorded outcome {outcome} for {call_id}")
 
@@ -229,6 +328,8 @@ def outcome(state: State, call_id: str, outcome: str, at: str | None) -> None:
 def inbound(state: State, to: str, caller: str, at: str | None, dry_run: bool,
             as_json: bool) -> None:
     """Decide where a call to one of our numbers rings."""
+    from callsign import service
+
     route = service.route_call(state.uow(), to, caller, now=parse_at(at), dry_run=dry_run)
     if as_json:
         emit(route_json(route))
@@ -255,6 +356,8 @@ def numbers() -> None:
 def numbers_list(state: State, org: str, search: str, area_code: str, group: str, status: str,
                  for_project: bool, as_json: bool) -> None:
     """List numbers with the area codes they serve and today's use."""
+    from callsign import inventory
+
     views = inventory.list_numbers(state.uow(), org, search=search, area_code=area_code,
                                    group=group, status=status, for_project=for_project,
                                    now=datetime.now(UTC))
@@ -291,6 +394,8 @@ def numbers_search(ctx: click.Context, org: str, query: str, as_json: bool) -> N
 def numbers_add(state: State, org: str, number: str, label: str, group: str,
                 area_codes: tuple[str, ...], daily_cap: int | None) -> None:
     """Add a number the organization already owns."""
+    from callsign import inventory
+
     e164 = inventory.add_number(state.uow(), org, number, label=label, group=group,
                                 area_codes=area_codes, daily_cap=daily_cap)
     click.echo(f"added {e164}")
@@ -303,6 +408,8 @@ def numbers_add(state: State, org: str, number: str, label: str, group: str,
 @pass_state
 def numbers_map(state: State, org: str, number: str, area_codes: tuple[str, ...]) -> None:
     """Make NUMBER also serve AREA_CODES."""
+    from callsign import inventory
+
     e164, served = inventory.map_area_codes(state.uow(), org, number, area_codes)
     click.echo(f"{e164} serves {', '.join(served)}")
 
@@ -314,22 +421,27 @@ def numbers_map(state: State, org: str, number: str, area_codes: tuple[str, ...]
 @pass_state
 def numbers_unmap(state: State, org: str, number: str, area_codes: tuple[str, ...]) -> None:
     """Delete mappings of NUMBER to AREA_CODES."""
+    from callsign import inventory
+
     e164, served = inventory.map_area_codes(state.uow(), org, number, area_codes, unmap=True)
     click.echo(f"{e164} serves {', '.join(served) or 'no area code'}")
 
 
-def _status_command(name: str, status: NumberStatus, help_text: str) -> None:
+def _status_command(name: str, status: str, help_text: str) -> None:
     @numbers.command(name, help=help_text)
     @click.option("--org", required=True)
     @click.argument("number")
     @pass_state
     def command(state: State, org: str, number: str) -> None:
-        e164 = inventory.set_status(state.uow(), org, number, status)
+        from callsign import inventory
+        from callsign.domain.model import NumberStatus
+
+        e164 = inventory.set_status(state.uow(), org, number, NumberStatus(status))
         click.echo(f"{e164} is {status}")
 
 
-_status_command("pause", NumberStatus.PAUSED, "Stop presenting NUMBER; call-backs still route.")
-_status_command("resume", NumberStatus.ACTIVE, "Present NUMBER again.")
+_status_command("pause", "paused", "Stop presenting NUMBER; call-backs still route.")
+_status_command("resume", "active", "Present NUMBER again.")
 
 
 @numbers.command("release")
@@ -338,6 +450,8 @@ _status_command("resume", NumberStatus.ACTIVE, "Present NUMBER again.")
 @pass_state
 def numbers_release(state: State, org: str, number: str) -> None:
     """Release NUMBER (its provider is told first); its call history stays."""
+    from callsign import purchasing
+
     e164, what = purchasing.release(state.uow, org, number, settings=state.providers())
     click.echo(f"{e164} {what}")
 
@@ -352,6 +466,8 @@ def numbers_release(state: State, org: str, number: str) -> None:
 def numbers_buy(state: State, org: str, area_code: str, quantity: int, provider: str,
                 as_json: bool) -> None:
     """Buy numbers in an area code from a provider; they serve that area code."""
+    from callsign import purchasing
+
     result = purchasing.purchase(state.uow, org, area_code, quantity, provider,
                                  now=datetime.now(UTC), settings=state.providers())
     print_purchase(result, as_json)
@@ -388,6 +504,8 @@ def fail_if_error(result: purchasing.PurchaseResult) -> None:
 @pass_state
 def numbers_import(state: State, org: str, provider: str) -> None:
     """Add the numbers the provider account already owns."""
+    from callsign import purchasing
+
     result = purchasing.import_owned(state.uow, org, provider, settings=state.providers())
     click.echo(f"added {len(result.added)}, already here {len(result.already)}, "
                f"held by another organization {len(result.elsewhere)}")
@@ -404,6 +522,8 @@ def numbers_import(state: State, org: str, provider: str) -> None:
 @pass_state
 def coverage(state: State, org: str, buy_top: int, provider: str, as_json: bool) -> None:
     """How many contacts (and recent callees) a local number covers, and what is missing."""
+    from callsign import purchasing
+
     now = datetime.now(UTC)
     found = purchasing.coverage(state.uow(), org, now=now)
     data = found.as_dict()
@@ -431,6 +551,8 @@ def coverage(state: State, org: str, buy_top: int, provider: str, as_json: bool)
 @pass_state
 def users(state: State, org: str, as_json: bool) -> None:
     """List the organization's users."""
+    from callsign.store import orgs as org_store
+
     with state.uow() as uow:
         document = org_store.export_document(uow.connection, org)
     rows = [u.model_dump(mode="json") for u in document.users]
@@ -449,6 +571,8 @@ def users(state: State, org: str, as_json: bool) -> None:
 @pass_state
 def projects(state: State, org: str, as_json: bool) -> None:
     """List the organization's projects and their number selection logic."""
+    from callsign.store import orgs as org_store
+
     with state.uow() as uow:
         document = org_store.export_document(uow.connection, org)
     if as_json:
@@ -463,25 +587,81 @@ def projects(state: State, org: str, as_json: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes sharing the port (each with its own store connections).")
+@click.option("--timeout-worker-healthcheck", "healthcheck_seconds", default=30,
+              show_default=True, type=click.IntRange(1, 3600), metavar="SECONDS",
+              help="With --workers 2 or more: how long a worker may take to answer the "
+                   "supervisor's health ping before it is restarted. Generous, so that "
+                   "workers on a busy host are not restarted in a loop.")
 @click.option("--demo", is_flag=True,
-              help="Apply the demo organization and print a new API key for it first.")
+              help="Create the demo organization 'acme' if it is absent (existing data is "
+                   "kept) and print its API key, the same on every start.")
+@click.option("--as", "command_name", default="callsign serve", hidden=True,
+              help="The command to name in hints (scripts/run passes its own name).")
 @pass_state
-def serve(state: State, host: str, port: int, workers: int, demo: bool) -> None:
+def serve(state: State, host: str, port: int, workers: int, healthcheck_seconds: int,
+          demo: bool, command_name: str) -> None:
     """Serve the REST API, webhooks and web admin on one port."""
     import uvicorn  # the server is needed only here
+    from sqlalchemy.engine import make_url
 
+    other_port = port + 1 if port < 65535 else 8000
+    refuse_a_taken_port(host, port, hint=f"{command_name} --port {other_port}")
+    shown_url = make_url(state.settings.database_url).render_as_string(hide_password=True)
     if demo:
-        org = apply_text(state, _demo_text(), source="demo/acme.yaml")
-        key = keys.create_key(state.uow(), org, name="demo", now=datetime.now(UTC))
-        click.echo(f"demo organization {org!r} in {state.settings.database_url}")
-        click.echo(f"API key for {org!r}: {key}")
+        show_demo(state, shown_url)
     state.engine.dispose()  # migrated; the workers open their own
     os.environ["CALLSIGN_DATABASE_URL"] = state.settings.database_url
-    click.echo(f"callsign serving on http://{host}:{port} (API docs: /schema, "
-               f"OpenAPI: /openapi.json)", err=True)
+    base = f"http://{host}:{port}"
+    click.echo(f"callsign serving on {base} ({workers} worker{'s' if workers > 1 else ''}, "
+               f"store {shown_url})\n"
+               f"  web admin: {base}/admin (sign in with "
+               f"{'the API key above' if demo else 'an API key'})\n"
+               f"  API docs:  {base}/schema (OpenAPI: {base}/openapi.json)\n"
+               f"  another port: {command_name} --port {other_port}; stop: Ctrl-C", err=True)
     uvicorn.run("callsign.api.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False, lifespan="on")
+                workers=workers, log_level="warning", access_log=False, lifespan="on",
+                timeout_worker_healthcheck=healthcheck_seconds)
+
+
+def refuse_a_taken_port(host: str, port: int, *, hint: str) -> None:
+    """A port already in use (or a host that cannot be listened on) is one line, not a log."""
+    import errno
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise Conflict(f"port {port} on {host} is in use; serve on another: {hint}",
+                           field="port") from None
+        raise InvalidInput(f"cannot listen on {host} port {port}: {exc.strerror or exc}",
+                           field="host") from None
+
+
+def show_demo(state: State, shown_url: str) -> None:
+    """Set up the demo organization if absent, and print its one API key."""
+    from callsign.demo import ensure_demo
+
+    setup = ensure_demo(state.engine, state.settings.database_url, now=datetime.now(UTC))
+    if setup.created:
+        click.echo(f"demo organization {setup.org!r} created in {shown_url}")
+    else:
+        click.echo(f"organization {setup.org!r} kept as it is in {shown_url} "
+                   "(the demo is applied only when it is absent)")
+    click.echo(f"API key for {setup.org!r}: {setup.key}")
+    if not setup.key_kept:
+        click.echo(f"  (it could not be saved to {setup.key_file}: the next start makes "
+                   "another)")
+    elif setup.new_key:
+        revoked = f"; {setup.revoked} earlier demo key(s) revoked" if setup.revoked else ""
+        click.echo(f"  (saved in {setup.key_file}, readable by you only: the same key is "
+                   f"printed on every start{revoked})")
+    else:
+        click.echo(f"  (the key of the earlier starts, saved in {setup.key_file})")
 
 
 @main.group("keys")
@@ -495,6 +675,8 @@ def keys_group() -> None:
 @pass_state
 def keys_create(state: State, org: str, name: str) -> None:
     """Print a new key; it is stored hashed and never shown again."""
+    from callsign import keys
+
     click.echo(keys.create_key(state.uow(), org, name=name, now=datetime.now(UTC)))
 
 
@@ -503,6 +685,8 @@ def keys_create(state: State, org: str, name: str) -> None:
 @pass_state
 def keys_list(state: State, org: str) -> None:
     """List the organization's keys (their ids; secrets are not kept)."""
+    from callsign import keys
+
     for info in keys.list_keys(state.uow(), org):
         revoked = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
         click.echo(f"{info.id}  {revoked:<24} created {info.created_at:%Y-%m-%d %H:%M}  "
@@ -515,13 +699,11 @@ def keys_list(state: State, org: str) -> None:
 @pass_state
 def keys_revoke(state: State, org: str, key_id: str) -> None:
     """Revoke a key by its id (the part after cs_); it stops working at once."""
+    from callsign import keys
+
     keys.revoke_key(state.uow(), org, key_id.split("_")[1] if "_" in key_id else key_id,
                     now=datetime.now(UTC))
     click.echo(f"revoked {key_id}")
-
-
-def _demo_text() -> str:
-    return resources.files("callsign").joinpath("demo/acme.yaml").read_text(encoding="utf-8")
 
 
 DEMO_CALLS = (
@@ -534,10 +716,19 @@ DEMO_CALLS = (
 
 
 @main.command()
+@click.option("--reset", is_flag=True,
+              help="Replace an organization 'acme' that differs from the demo with it.")
 @pass_state
-def demo(state: State) -> None:
-    """Apply the demo organization 'acme' and print sample decisions (recording nothing)."""
-    org = apply_text(state, _demo_text(), source="demo/acme.yaml")
+def demo(state: State, reset: bool) -> None:
+    """Apply the demo organization 'acme' and print sample decisions (recording nothing).
+
+    An 'acme' changed since it was applied is kept and the command stops, unless --reset.
+    """
+    from callsign import service
+    from callsign.demo import demo_text
+    from callsign.domain.model import OutboundRequest
+
+    org = apply_demo(state, demo_text(), reset=reset)
     click.echo(f"demo organization {org!r} applied to {state.settings.database_url}\n")
     afternoon = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 14:00 in New York
     for user, to, project, why in DEMO_CALLS:
@@ -552,3 +743,23 @@ def demo(state: State) -> None:
                                now=afternoon, dry_run=True)
     click.echo(f"+14155550123 calls back +13125550101: rings {route.destination} "
                f"(rule={route.rule}, user={route.user})")
+
+
+def apply_demo(state: State, text: str, *, reset: bool) -> str:
+    """Apply the demo document unless its organization exists and differs (then Conflict)."""
+    from callsign.orgfile import load_yaml, parse_document
+    from callsign.store import orgs as org_store
+
+    document = parse_document(load_yaml(text, source="demo/acme.yaml"))
+    with state.uow() as uow:
+        try:
+            current = org_store.export_document(uow.connection, document.org)
+        except NotFound:
+            current = None
+        if current is not None and current != document and not reset:
+            raise Conflict(f"organization {document.org!r} differs from the demo (it was "
+                           "changed since); `callsign demo --reset` replaces it with the demo",
+                           field="org")
+        org_store.apply_document(uow.connection, document)
+        uow.commit()
+    return document.org
