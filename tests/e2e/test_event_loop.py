@@ -26,7 +26,7 @@ from tests.integration._twilio_numbers_fake import FakeTwilioNumbers, fake_twili
 
 SID = "AC" + "5a" * 16
 TOKEN = "vandelay-fake-twilio-token"
-TOKEN_ENV = "CALLSIGN_E2E_VANDELAY_TWILIO_TOKEN"
+TOKEN_ENV = "CALLSIGN_TWILIO_TOKEN_VANDELAY"  # bound by the operator, per organization
 PROVIDER_ANSWERS_AFTER = 10.0  # seconds the gate holds a request nobody lets go
 HANG_GUARD = 600.0
 PRINCIPAL = "+15125550100"
@@ -42,7 +42,7 @@ def vandelay(contacts: int = 0) -> dict[str, Any]:
                    "caller_id": PRINCIPAL}],
         "contacts": [{"phone": f"+1512{2000000 + i:07d}", "line_type": "landline"}
                      for i in range(contacts)],
-        "twilio": {"account_sid": SID, "auth_token_env": TOKEN_ENV},
+        "twilio": {"account_sid": SID},
     }
 
 
