@@ -205,7 +205,8 @@ def small_disk(folder: Path) -> Iterator[Path]:
 
 def fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with filler.open("wb") as out, contextlib.suppress(OSError):
+    # Closing flushes what the last write buffered: that fails on a full disk too.
+    with contextlib.suppress(OSError), filler.open("wb") as out:
         for _ in range(1_000):  # 64 MB at most, far more than the disk holds
             out.write(b"\0" * 65536)
             out.flush()
