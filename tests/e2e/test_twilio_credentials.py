@@ -128,15 +128,20 @@ def test_a_tenant_cannot_name_a_token_variable(deployment: Deployment, variable:
 def test_a_tenant_with_another_orgs_account_sid_cannot_use_its_token(
         deployment: Deployment) -> None:
     """mallory may set victim's account SID, but the server binds mallory's own token
-    (none): ringing an agent on that account is refused before Twilio is asked."""
+    (none): ringing an agent, buying or importing numbers on that account is refused
+    before Twilio is asked."""
     mallory = deployment.api["mallory"]
     ok(mallory.patch("/v1/org", json={"twilio": {"account_sid": VICTIM_SID}}))
 
-    error = error_of(connect(deployment, "mallory"), 400)
+    errors = [error_of(connect(deployment, "mallory"), 400),
+              error_of(mallory.post("/v1/numbers/purchase", json={
+                  "area_code": "312", "provider": "twilio"}), 400),
+              error_of(mallory.post("/v1/numbers/import", json={"provider": "twilio"}), 400)]
 
-    assert error["field"] == "twilio"
-    assert MALLORY_ENV in error["message"], error
-    assert VICTIM_TOKEN not in error["message"]
+    for error in errors:
+        assert error["field"] == "twilio"
+        assert MALLORY_ENV in error["message"], error
+        assert VICTIM_TOKEN not in error["message"]
     assert deployment.twilio.requests == []
     assert ok(mallory.get("/v1/org"))["twilio"] == {"account_sid": VICTIM_SID}
 

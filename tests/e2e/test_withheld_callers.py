@@ -99,3 +99,10 @@ def test_a_number_we_do_not_hold_is_still_404_for_a_withheld_caller(
 
     assert response.status_code == 404, response.text
     assert response.json()["error"]["field"] == "to"
+
+
+def test_a_from_user_that_is_long_garbage_is_routed_as_anonymous(acme: httpx.Client) -> None:
+    """Whatever a carrier puts in the From user, the call is routed (never a 400/404)."""
+    answer = ok(acme.get("/v1/kamailio/inbound", params={"to": CHI2, "from": "x" * 500}))
+
+    assert answer["rule"] == "forwarding"

@@ -52,7 +52,7 @@ class Kamailio(V1):
          summary="Destination for an INVITE from the carrier (flat JSON for Kamailio)")
     def inbound(self, org: str, rt: Runtime, to: str,
                 caller: Annotated[str | None, QueryParameter(
-                    name="from", max_length=200, required=False,
+                    name="from", required=False,
                     description="The From user; 'anonymous', empty or left out when withheld",
                 )] = None) -> dict[str, str]:
         # A withheld caller (From: anonymous@anonymous.invalid, Restricted, no user part)
