@@ -142,3 +142,22 @@ def test_a_lock_held_elsewhere_outside_the_call_path_is_a_store_fault(
             UnitOfWork(store) as uow:
         uow.connection.execute(numbers.update().where(numbers.c.e164 == FIRST)
                                .values(label="x"))
+
+
+def test_a_session_ended_by_the_server_is_a_store_fault_and_the_next_request_works(
+        db_url: str, store: Engine) -> None:
+    """pg_terminate_backend (a restart, a failover) mid-request: 503-worthy, then fine."""
+    admin = create_engine(db_url, poolclass=NullPool)
+
+    def terminated_mid_request() -> None:
+        with UnitOfWork(store) as uow:
+            pid = uow.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            with admin.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            uow.connection.exec_driver_sql("SELECT 1")
+
+    with pytest.raises(StoreUnavailable, match="PostgreSQL"):
+        terminated_mid_request()
+    admin.dispose()
+
+    assert call(store, 0).caller_id in (FIRST, SECOND)

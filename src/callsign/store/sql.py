@@ -182,10 +182,12 @@ def _sqlite_fault(error: sqlite3.DatabaseError, where: str) -> StoreUnavailable 
     primary = "_".join(name.split("_")[:2])
     text = str(error)
     if primary not in _SQLITE_FAULTS:
-        if "no such table" in text:  # another database put in the file's place
+        if primary in ("", "SQLITE_ERROR") and "no such table" in text:  # another database
             return StoreUnavailable(f"{where} has no callsign tables ({text}): the file was "
                                     "replaced; restore it or run callsign against it once "
                                     "to migrate it")
+        if primary:  # a constraint, a bug: not the store's fault
+            return None
         for sign, code in (("locked", "SQLITE_BUSY"), ("readonly", "SQLITE_READONLY"),
                            ("disk is full", "SQLITE_FULL"), ("disk I/O", "SQLITE_IOERR"),
                            ("unable to open", "SQLITE_CANTOPEN"),
