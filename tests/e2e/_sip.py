@@ -92,7 +92,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> int | None:
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_SECONDS)
+            process.wait(START_SECONDS)  # a hang guard: SIGKILLed, it goes
     return died
 
 

@@ -152,10 +152,11 @@ class Proxy:
         return Call(carrier.wait(), dialer, kamailio.log())
 
     def unanswered(self, user: str, to: str, *, scenario: str = "dialer_refused.xml",
-                   via: Kamailio | None = None,
+                   via: Kamailio | None = None, after: tuple[str, ...] = (),
                    linger: float = 0.0) -> tuple[SippResult, list[bytes]]:
         """A call that must not reach the carrier: the dialer's result, and what the carrier
-        got by ``linger`` seconds after the dialer was done."""
+        got by ``linger`` seconds after the dialer was done and, if given, a line holding
+        every string of ``after`` appeared in Kamailio's log."""
         kamailio = via or self.kamailio
         workdir = self._dir("unanswered")
         received: list[bytes] = []
@@ -176,7 +177,12 @@ class Proxy:
             try:
                 dialer = start_sipp(workdir, "dialer", scenario, port=self.dialer_port,
                                     remote=kamailio.port, fields=[[user, to, ""]]).wait()
-                time.sleep(linger)
+                deadline = time.monotonic() + DECISION_HANG_GUARD * 20  # a hang guard
+                while after and not any(all(part in line for part in after)
+                                        for line in kamailio.log().splitlines()):
+                    assert time.monotonic() < deadline, f"no {after!r} in Kamailio's log"
+                    time.sleep(0.05)
+                time.sleep(linger)  # a window for a wrong relay to arrive, not a wait
             finally:
                 stop.set()
                 listener.join()
@@ -324,7 +330,8 @@ def test_a_callsign_that_does_not_answer_costs_the_timeout_then_fails_open(
             call = proxy.call("bob", "+13125550133", caller_id=PRINCIPAL, via=hung)
             cancelled, carrier_got = proxy.unanswered("bob", "+13125550134",
                                                       scenario="dialer_cancel.xml", via=hung,
-                                                      linger=1.5)
+                                                      after=("timed out", "%2b13125550134"),
+                                                      linger=0.5)
         finally:
             assert hung.stop() is None, tail(hung.log())
     call.answered()
