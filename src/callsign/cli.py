@@ -101,6 +101,11 @@ class _Group(click.Group):
         """Whatever escapes the commands (closing the store, say) is one line too."""
         try:
             return super().main(*args, **kwargs)
+        except CallsignError as error:
+            if not kwargs.get("standalone_mode", True):
+                raise
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(exit_code(error))
         except Exception as error:
             if not kwargs.get("standalone_mode", True) or _passes_through(error) \
                     or getattr(error, DEBUG_MARK, False) or _debug_from_environment():

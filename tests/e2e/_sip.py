@@ -31,7 +31,7 @@ SCENARIOS = KAMAILIO_DIR / "sipp"
 LOOPBACK = "127.0.0.1"
 SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 MODULES = ("http_client.so", "jansson.so", "uac.so", "htable.so")
-START_SECONDS = 20.0
+START_SECONDS = 600.0  # a hang guard: a process that exits at start fails at once
 STOP_SECONDS = 5.0
 LOG_TAIL = 40
 
@@ -92,7 +92,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> int | None:
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            process.wait(STOP_SECONDS)
+            process.wait(START_SECONDS)  # a hang guard: SIGKILLed, it goes
     return died
 
 
@@ -201,7 +201,7 @@ class Sipp:
     started: float
     files: list[IO[bytes]] = field(default_factory=list)
 
-    def wait(self, timeout: float = 30.0) -> SippResult:
+    def wait(self, timeout: float = 660.0) -> SippResult:  # past sipp's own -timeout
         try:
             returncode = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -224,7 +224,7 @@ class Sipp:
 
 def start_sipp(workdir: Path, name: str, scenario: str, *, port: int, remote: int | None = None,
                calls: int = 1, fields: Iterable[Iterable[str]] = (),
-               variables: Mapping[str, str] | None = None, timeout: int = 20,
+               variables: Mapping[str, str] | None = None, timeout: int = 600,
                extra: Iterable[str] = ()) -> Sipp:
     """sipp on 127.0.0.1:port with ``scenario``; a UAC when ``remote`` (a port) is given.
 
@@ -319,6 +319,6 @@ class Callsign:
 
     def get(self, key: str, path: str) -> Any:
         response = httpx.get(f"{self.url}{path}", headers={"Authorization": f"Bearer {key}"},
-                             timeout=10.0)
+                             timeout=START_SECONDS)
         assert response.status_code == 200, response.text
         return response.json()

@@ -55,8 +55,9 @@ projects:
     outcome_numbers: {asked_callback: "+15125550113"}
 """
 
-STARTUP_SECONDS = 30.0
-STOP_SECONDS = 10.0
+HANG_GUARD = 600.0  # seconds: bounds a hung server or command, never a slow one
+STARTUP_SECONDS = HANG_GUARD  # a server that exits at start-up fails at once
+STOP_SECONDS = 10.0  # after SIGTERM, then SIGKILL
 STDERR_LINES = 60
 ERROR_KEYS = {"code", "message", "field"}
 
@@ -82,7 +83,7 @@ def server_environment() -> dict[str, str]:
 def run_cli(db_url: str, *args: str) -> str:
     """Run `callsign --db URL ARGS...` as a process; its stdout, or fail with its stderr."""
     done = subprocess.run([*callsign_command(), "--db", db_url, *args], capture_output=True,
-                          text=True, env=server_environment(), timeout=60, check=False)
+                          text=True, env=server_environment(), timeout=HANG_GUARD, check=False)
     if done.returncode != 0:
         pytest.fail(f"`callsign {' '.join(args)}` exited {done.returncode}:\n{done.stderr}")
     return done.stdout
@@ -121,7 +122,7 @@ class Server:
         once with the server's stderr.
         """
         headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0,
+        return httpx.Client(base_url=self.url, headers=headers, timeout=HANG_GUARD,
                             event_hooks={"request": [self._refuse_a_dead_server],
                                          "response": [self._refuse_server_errors]})
 
@@ -167,7 +168,7 @@ def stop(server: Server) -> int | None:
             server.process.wait(STOP_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(server.process.pid, signal.SIGKILL)  # its own group: workers too
-            server.process.wait(STOP_SECONDS)
+            server.process.wait(HANG_GUARD)
     else:
         with contextlib.suppress(ProcessLookupError):  # workers the dead server left behind
             os.killpg(server.process.pid, signal.SIGKILL)

@@ -20,6 +20,7 @@ from callsign.store.uow import UnitOfWork
 
 CAP = 25
 CALLS_PER_PROCESS = 40
+HANG_GUARD = 600  # seconds: a process that never comes breaks the barrier
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 ORG = {
     "org": "race", "principal_number": "+12125550100", "local_presence": True,
@@ -31,7 +32,7 @@ ORG = {
 def _place_calls(url: str, user: str, seed: int, start: Any,
                  days: int = 1) -> tuple[list[str], float, float]:
     engine = create_store_engine(url)
-    start.wait(timeout=60)  # both processes start together
+    start.wait(timeout=HANG_GUARD)  # both processes start together
     began = time.time()
     rng = random.Random(seed)
     chosen = []
@@ -40,9 +41,9 @@ def _place_calls(url: str, user: str, seed: int, start: Any,
         # Each process's calls interleave in time: u1 at even, u2 at odd milliseconds.
         at = START + timedelta(milliseconds=2 * i + seed)
         at += timedelta(days=i % days)  # with days=2: today and tomorrow alternate
+        start.wait(timeout=HANG_GUARD)  # call i of each process leaves together: a race
         decision = service.place_call(UnitOfWork(engine), request, now=at, rng=rng)
         chosen.append(decision.caller_id)
-        time.sleep(0.003)  # calls arrive spaced, as from dialers; lets the other process in
     ended = time.time()
     engine.dispose()
     return chosen, began, ended

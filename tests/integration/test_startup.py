@@ -20,6 +20,7 @@ from click.testing import Result
 
 from callsign import cli as command_line
 from callsign.demo import key_file_for
+from callsign.domain.errors import Conflict
 from callsign.domain.model import Channel
 
 Invoke = Callable[..., Result]
@@ -163,6 +164,21 @@ def test_debug_lets_the_traceback_through(
     result = cli(*args, "apply", str(path), env=env, catch=True)
 
     assert isinstance(result.exception, KeyError)
+
+
+def test_an_error_after_the_command_is_one_line_with_its_exit_code(
+    cli: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CallsignError raised outside a command (closing the store) keeps its exit code."""
+    def refuse(_: object) -> None:
+        raise Conflict("the store could not be closed", field="database_url")
+
+    monkeypatch.setattr(command_line.State, "close", refuse)
+
+    result = cli("numbers", "--help")
+
+    assert result.exit_code == 5
+    assert result.stderr == "Error: database_url: the store could not be closed\n"
 
 
 def test_a_file_that_is_no_database_is_one_line_from_a_real_process(tmp_path: Path) -> None:
