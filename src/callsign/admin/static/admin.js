@@ -120,12 +120,15 @@
   const ask = async () => {
     const words = search.value.trim();
     const mine = ++asked;
-    if (!words) { lastAnswer = null; show(null); return; }
+    delete results.dataset.query;
+    if (!words) { lastAnswer = null; show(null); results.dataset.query = ""; return; }
     const response = await fetch(`/admin/numbers/lookup?q=${encodeURIComponent(words)}`,
                                  {credentials: "same-origin"});
     if (!response.ok || mine !== asked) return;
     lastAnswer = await response.json();
+    if (mine !== asked) return;
     show(lastAnswer);
+    results.dataset.query = words;  // drawn: the answer to these words is shown
   };
   let timer = null;
   search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(ask, 150); });
