@@ -646,7 +646,6 @@ def test_users(page: Page, api: httpx.Client) -> None:
     ok(api.post(f"/v1/numbers/{path_of(NEWARK_2)}/pause"))
     submit(page, "a[href='/admin/users/bob']", status=200)
     assert page.locator("h1").inner_text() == "User bob"
-    screenshot(page, "user")
     active = sorted(n for n, v in numbers_of(api).items() if v["status"] == "active")
     assert MANHATTAN not in active
     assert NEWARK_2 not in active
@@ -669,6 +668,8 @@ def test_users(page: Page, api: httpx.Client) -> None:
     pick_allowed(page, "212555", HQ)
     assert HQ not in offered(page, "212555"), "a chosen number is not offered again"
     assert values(page, "#allowed-list input") == [CHICAGO_2, HQ]
+    assert offered(page, "sales") == [CHICAGO, SAN_FRANCISCO, AURORA]  # not Chicago 2
+    screenshot(page, "user")
     submit(page, "#save-user", status=200)
     assert toast(page, "success") == "Saved user bob"
     bob = {"id": "bob", "name": "Bob Ortiz", "work_phone": "+14155559012",
