@@ -1316,3 +1316,16 @@ def test_times_in_the_organizations_zone(page: Page, api: httpx.Client) -> None:
     submit(page, f"#calls a[href='/admin/calls/{call['call_id']}']", status=200)
     assert page.locator("#call-time").inner_text() == shown
     assert "(America/Los_Angeles)" in page.locator("main > p").first.inner_text()
+
+
+def test_explorer_errors_stay_with_their_form(page: Page) -> None:
+    """An inbound try with a number that is none: the error under the inbound form only,
+    and what was typed kept."""
+    go(page, "/admin/explorer")
+    page.fill("#inbound-to", "12")
+    page.fill("#inbound-from", "(630) 555-1234")
+    submit(page, "#try-inbound button", status=400)
+    assert field_error(page.locator("#try-inbound"), "to")
+    assert page.locator("#try-call p.error").count() == 0
+    assert page.locator("#inbound-to").input_value() == "12"
+    assert page.locator("#inbound-from").input_value() == "(630) 555-1234"

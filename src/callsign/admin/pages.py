@@ -769,18 +769,21 @@ class Admin(Controller):
         visit = _visit(request, rt)
         decision = route = None
         errors: dict[str, str] = {}
+        failed = None  # the form the errors belong to: each shows only its own
         try:
             if user and to:
+                failed = "try-call"
                 decision = service.place_call(rt.uow(), OutboundRequest(
                     org=visit.org, user=user, to=to, project=project or None,
                     channel=Channel.MANUAL, consented=consented),
                     now=rt.clock(), rng=rt.rng, dry_run=True)
             if inbound_to and inbound_from:
+                failed = "try-inbound"
                 route = service.route_call(rt.uow(), inbound_to, inbound_from, now=rt.clock(),
                                            dry_run=True, org=visit.org)
         except CallsignError as exc:
             errors = _errors(exc)
-        return visit.page("explorer.html", 400 if errors else 200,
+        return visit.page("explorer.html", 400 if errors else 200, failed=failed,
                           users=directory.list_users(rt.uow(), visit.org),
                           projects=directory.list_projects(rt.uow(), visit.org),
                           form={"user": user, "to": to, "project": project,
