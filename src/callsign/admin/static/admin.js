@@ -124,7 +124,8 @@
     if (!words) { lastAnswer = null; show(null); results.dataset.query = ""; return; }
     const response = await fetch(`/admin/numbers/lookup?q=${encodeURIComponent(words)}`,
                                  {credentials: "same-origin"});
-    if (!response.ok || mine !== asked) return;
+    const json = (response.headers.get("content-type") || "").includes("json");
+    if (!response.ok || !json || mine !== asked) return;  // signed out: nothing to show
     lastAnswer = await response.json();
     if (mine !== asked) return;
     show(lastAnswer);
