@@ -214,6 +214,110 @@ def get_number(uow: UnitOfWork, org: str, raw: str, *, now: datetime) -> NumberV
         return _views(conn, org_id, [row], today(policy, now))[0]
 
 
+@dataclass(frozen=True)
+class NumberFilter:
+    """What a long list of numbers is narrowed to; every field empty matches all held ones.
+
+    Number health (answer rates, spam labels) arrives later: its filter joins here as
+    one more field, applied in ``_filtered`` like ``status``.
+    """
+
+    search: str = ""
+    area_code: str = ""
+    region: str = ""
+    status: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class NumberPage:
+    numbers: list[NumberView]
+    total: int  # how many match the filter, on every page
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class AreaCodeSummary:
+    """One area code of the org's numbers (their own area code), counted by status."""
+
+    area_code: str
+    region: str | None
+    numbers: int
+    active: int
+    paused: int
+    resting: int
+    served_by: int  # numbers that serve it, its own and mapped ones
+
+
+def _filtered(query: Any, org_id: int, found: NumberFilter) -> Any:
+    query = query.where(numbers.c.org_id == org_id)
+    if found.status:
+        query = query.where(numbers.c.status == _status(found.status))
+    else:
+        query = query.where(numbers.c.status != NumberStatus.RELEASED)
+    if found.search:
+        digits = "".join(ch for ch in found.search if ch.isdigit())
+        text = f"%{found.search.lower()}%"
+        matches: list[ColumnElement[bool]] = [func.lower(numbers.c.label).like(text),
+                                              func.lower(numbers.c.group_name).like(text)]
+        if digits:
+            matches.append(numbers.c.e164.like(f"%{digits}%"))
+            matches.append(exists().where(number_area_codes.c.number_id == numbers.c.id,
+                                          number_area_codes.c.area_code == digits))
+        query = query.where(or_(*matches))
+    if found.group:
+        query = query.where(numbers.c.group_name == found.group)
+    if found.region:
+        query = query.where(numbers.c.region == found.region)
+    if found.area_code:
+        query = query.where(exists().where(number_area_codes.c.number_id == numbers.c.id,
+                                           number_area_codes.c.area_code == found.area_code))
+    return query
+
+
+def find_numbers(uow: UnitOfWork, org: str, found: NumberFilter, *, offset: int = 0,
+                 limit: int = 50, now: datetime) -> NumberPage:
+    """One page of the numbers matching ``found``, in number order, and how many match."""
+    offset, limit = max(offset, 0), min(max(limit, 1), 500)
+    with uow:
+        conn = uow.connection
+        org_id, policy = queries.org_id_and_policy(conn, org)
+        total = int(conn.execute(_filtered(select(func.count()).select_from(numbers),
+                                           org_id, found)).scalar_one())
+        rows = conn.execute(_filtered(select(numbers), org_id, found)
+                            .order_by(numbers.c.e164).offset(offset).limit(limit)).all()
+        views = _views(conn, org_id, rows, today(policy, now))
+    return NumberPage(views, total, offset, limit)
+
+
+def area_code_summary(uow: UnitOfWork, org: str) -> list[AreaCodeSummary]:
+    """Per own area code of the held numbers: how many, by status, and how many serve it."""
+    with uow:
+        conn = uow.connection
+        org_id, _ = queries.org_id_and_policy(conn, org)
+        counts: dict[str, dict[str, Any]] = {}
+        for code, region, status, count in conn.execute(
+                select(numbers.c.area_code, numbers.c.region, numbers.c.status, func.count())
+                .where(numbers.c.org_id == org_id, numbers.c.status != NumberStatus.RELEASED,
+                       numbers.c.area_code.is_not(None))
+                .group_by(numbers.c.area_code, numbers.c.region, numbers.c.status)):
+            entry = counts.setdefault(code, {"region": region, "active": 0, "paused": 0,
+                                             "resting": 0})
+            entry[str(status)] = entry.get(str(status), 0) + int(count)
+        serving: dict[str, int] = dict(conn.execute(
+            select(number_area_codes.c.area_code, func.count())
+            .join(numbers, numbers.c.id == number_area_codes.c.number_id)
+            .where(number_area_codes.c.org_id == org_id,
+                   numbers.c.status != NumberStatus.RELEASED)
+            .group_by(number_area_codes.c.area_code)).all())
+    return [AreaCodeSummary(code, entry["region"],
+                            entry["active"] + entry["paused"] + entry["resting"],
+                            entry["active"], entry["paused"], entry["resting"],
+                            int(serving.get(code, 0)))
+            for code, entry in sorted(counts.items())]
+
+
 def update_number(uow: UnitOfWork, org: str, raw: str, *, label: str | None = None,
                   group: str | None = None, daily_cap: int | None = None,
                   clear_cap: bool = False) -> str:

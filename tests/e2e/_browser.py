@@ -4,7 +4,8 @@ Only the Playwright package for Python is used, never its browser download:
 scripts/install-browser installs /usr/bin/chromium (apt) and the package (pip). Without
 them the admin tests skip, except on CI (CI=true), where they fail.
 
-Every page may reach 127.0.0.1 only; any other request is aborted and fails the test.
+Every page may reach 127.0.0.1 only; any other request is aborted and fails the test, and
+so does a page that breaks its content security policy.
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ class Tab:
         self.context.route("**/*", self._loopback_only)
         self.page: Page = self.context.new_page()
         self.page.on("pageerror", lambda exc: self.problems.append(f"JavaScript error: {exc}"))
+        self.page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        """A page that breaks its own content security policy is a bug, too."""
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.problems.append(f"CSP violation on {self.page.url}: {message.text}")
 
     def _loopback_only(self, route: Route) -> None:
         host = urlsplit(route.request.url).hostname

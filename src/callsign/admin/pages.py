@@ -1,50 +1,157 @@
 """Admin pages. Each reads a form, calls the use case the REST API calls, and redirects
-with a toast (post/redirect/get), or shows the form again with errors beside the fields.
+with a toast (post/redirect/get), or shows the form again with its errors beside its own
+fields and what was typed kept.
+
+Toasts travel in a cookie signed with the session's secret (a flash), never in the link:
+a link cannot make the admin say anything. Store work runs off the event loop (sync
+handlers run in a worker thread; posts hand their work to one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import hashlib
+import hmac
+import inspect
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+from anyio import to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 from litestar.response import Redirect, Template
+from pydantic import ValidationError
 
 from callsign import calllog, directory, inventory, purchasing, service
 from callsign.admin import sessions
-from callsign.api.deps import Runtime, off_loop, runtime
-from callsign.domain.errors import CallsignError, ConfigError
+from callsign.api.deps import Runtime, runtime
+from callsign.domain.errors import CallsignError, ConfigError, Conflict, InvalidInput
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
-from callsign.orgfile import ProjectDoc, UserDoc
+from callsign.orgfile import ProjectDoc, UserDoc, _message, _path
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 Form = Mapping[str, Any]
+T = TypeVar("T")
+
+FLASH = "callsign_flash"
+SIGN_IN = "callsign_sign_in"  # the sign-in form's CSRF token (double submit)
+PER_PAGE = (25, 50, 100, 200)
+BULK_ACTIONS = ("pause", "resume", "set_group", "release")
+LOOKUP_LIMIT = 20
+ID_RULE = "use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 class NotSignedIn(Exception):
     """Raised by pages when there is no live session: they answer with the sign-in page."""
 
 
-def _session(request: Request[Any, Any, Any], rt: Runtime) -> sessions.Session:
+def _secure(request: Request[Any, Any, Any], rt: Runtime) -> bool:
+    """Cookies are Secure when browsers reach us over https: the public URL says so, or a
+    trusted proxy did (the server turns its X-Forwarded-Proto into the request's scheme)."""
+    return (rt.public_url or "").lower().startswith("https://") or request.url.scheme == "https"
+
+
+def _set_cookie(response: Response[Any], request: Request[Any, Any, Any], rt: Runtime,
+                name: str, value: str, *, path: str = "/admin", max_age: int) -> None:
+    response.set_cookie(name, value, httponly=True, samesite="strict", path=path,
+                        max_age=max_age, secure=_secure(request, rt))
+
+
+# -- flash (toasts) ------------------------------------------------------------------------
+
+def _sign(secret: str, payload: str) -> str:
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _flash_value(secret: str, ok: str | None, warn: str | None) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps({"ok": ok, "warn": warn}).encode()).decode()
+    return f"{payload}.{_sign(secret, payload)}"
+
+
+def _flash_read(secret: str, value: str | None) -> tuple[str | None, str | None]:
+    payload, _, signature = (value or "").partition(".")
+    if not payload or not hmac.compare_digest(signature, _sign(secret, payload)):
+        return None, None
+    try:
+        found = json.loads(base64.urlsafe_b64decode(payload.encode()))
+        return found.get("ok"), found.get("warn")
+    except ValueError:
+        return None, None
+
+
+@dataclass
+class Visit:
+    """One signed-in request: its session and what the pages answer it with."""
+
+    request: Request[Any, Any, Any]
+    rt: Runtime
+    session: sessions.Session
+
+    @property
+    def org(self) -> str:
+        return self.session.org
+
+    def uow(self) -> Any:
+        return self.rt.uow()
+
+    def page(self, name: str, status: int = 200, **context: Any) -> Template:
+        ok, warn = _flash_read(self.session.csrf, self.request.cookies.get(FLASH))
+        response = Template(template_name=name, status_code=status, context={
+            "org": self.org, "csrf": self.session.csrf, "ok": ok, "warn": warn,
+            "path": self.request.url.path, "errors": {}, "failed": None, "typed": {},
+            "tz": self.timezone(), **context})
+        if FLASH in self.request.cookies:
+            response.delete_cookie(FLASH, path="/admin")
+        return response
+
+    def back(self, path: str, *, ok: str | None = None, warn: str | None = None) -> Redirect:
+        response = Redirect(path, status_code=303)
+        if ok or warn:
+            _set_cookie(response, self.request, self.rt, FLASH,
+                        _flash_value(self.session.csrf, ok, warn), max_age=300)
+        return response
+
+    def timezone(self) -> str:
+        return str(directory.get_settings(self.uow(), self.org).get("timezone") or "UTC")
+
+
+def _visit(request: Request[Any, Any, Any], rt: Runtime) -> Visit:
     found = sessions.current(rt.uow(), request.cookies.get(sessions.COOKIE), now=rt.clock())
     if found is None:
         raise NotSignedIn
-    return found
+    return Visit(request, rt, found)
 
 
-async def _form(request: Request[Any, Any, Any], session: sessions.Session) -> dict[str, Any]:
+async def _visit_off_loop(request: Request[Any, Any, Any], rt: Runtime) -> Visit:
+    return await to_thread.run_sync(_visit, request, rt)
+
+
+async def _form(visit: Visit) -> dict[str, Any]:
     """The posted form, once its CSRF token is checked."""
-    form = await request.form()
+    form = await visit.request.form()
     data: dict[str, Any] = {key: form.getall(key) if len(form.getall(key)) > 1 else value
                             for key, value in form.items()}
-    if not sessions.csrf_ok(session, str(data.get("csrf", ""))):
+    if not sessions.csrf_ok(visit.session, str(data.get("csrf", ""))):
         raise CallsignError("the form expired or came from elsewhere; reload the page",
                             field="csrf")
     return data
+
+
+async def _off_loop(work: Callable[[], T]) -> T:
+    return await to_thread.run_sync(work)
+
+
+def _text(data: Form, key: str, default: str = "") -> str:
+    value = data.get(key, default)
+    return str(value[-1] if isinstance(value, list) else value).strip()
 
 
 def _list(data: Form, key: str) -> list[str]:
@@ -76,17 +183,144 @@ def _errors(exc: CallsignError) -> dict[str, str]:
     return {exc.field or "form": exc.message}
 
 
-def page(name: str, request: Request[Any, Any, Any], session: sessions.Session,
-         status: int = 200, **context: Any) -> Template:
-    toast = request.query_params.get("ok"), request.query_params.get("warn")
-    return Template(template_name=name, status_code=status, context={
-        "org": session.org, "csrf": session.csrf, "ok": toast[0], "warn": toast[1],
-        "path": request.url.path, "errors": {}, **context})
+def _validation_errors(exc: ValidationError) -> dict[str, str]:
+    """A form's shape errors (pydantic) in words, each under its field."""
+    found: dict[str, str] = {}
+    for error in exc.errors():
+        path = _path(error["loc"]) or "form"
+        message = ID_RULE if path == "id" and error["type"] == "string_pattern_mismatch" \
+            else _message(error)
+        found.setdefault(path, message)
+    return found
 
 
-def back(path: str, **toast: str) -> Redirect:
-    query = urlencode({k: v for k, v in toast.items() if v})
-    return Redirect(f"{path}?{query}" if query else path, status_code=303)
+def local_time(at: datetime, zone: str) -> str:
+    """A stored (UTC) time as the organization's clock shows it."""
+    try:
+        tz = ZoneInfo(zone)
+    except (KeyError, ValueError):
+        tz = ZoneInfo("UTC")
+    return at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+# -- numbers: the filter and its links -------------------------------------------------------
+
+@dataclass
+class Listing:
+    """The numbers page's filter, page and page size, as read from (and put in) links."""
+
+    filter: inventory.NumberFilter = field(default_factory=inventory.NumberFilter)
+    page: int = 1
+    per_page: int = 50
+
+    @classmethod
+    def read(cls, params: Mapping[str, Any], prefix: str = "") -> Listing:
+        def text(key: str) -> str:
+            return str(params.get(prefix + key) or "").strip()[:100]
+
+        def number(key: str, default: int) -> int:
+            try:
+                return max(int(text(key) or default), 1)
+            except ValueError:
+                return default
+
+        per_page = number("per_page", 50)
+        status = text("status")
+        return cls(inventory.NumberFilter(
+            search=text("q"), area_code=text("area_code"), region=text("region"),
+            status=status if status in ("active", "paused", "resting") else "",
+            group=text("group")),
+            page=number("page", 1), per_page=per_page if per_page in PER_PAGE else 50)
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        found = self.filter
+        values = {"q": found.search, "area_code": found.area_code, "region": found.region,
+                  "status": found.status, "group": found.group, "per_page": self.per_page,
+                  "page": self.page, **changes}
+        return {k: v for k, v in values.items()
+                if v and not (k == "per_page" and v == 50) and not (k == "page" and v == 1)}
+
+    def link(self, **changes: Any) -> str:
+        query = urlencode(self.params(**changes))
+        return f"/admin/numbers?{query}" if query else "/admin/numbers"
+
+    @property
+    def filtered(self) -> bool:
+        return any(vars(self.filter).values())
+
+
+def _all_matching(visit: Visit, listing: Listing) -> list[str]:
+    found: list[str] = []
+    while True:
+        chunk = inventory.find_numbers(visit.uow(), visit.org, listing.filter,
+                                       offset=len(found), limit=500, now=visit.rt.clock())
+        found.extend(v.number for v in chunk.numbers)
+        if not chunk.numbers or len(found) >= chunk.total:
+            return found
+
+
+# -- release: what it changes ------------------------------------------------------------
+
+@dataclass
+class Impact:
+    """What releasing one number changes, read from the organization's own settings."""
+
+    number: str
+    label: str = ""
+    provider: str = ""
+    principal: bool = False
+    org_roles: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    projects: list[str] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        return self.principal
+
+
+def release_impacts(visit: Visit, wanted: list[str]) -> tuple[list[Impact], dict[str, str]]:
+    """Each number's consequences of release; numbers that are none are in the errors."""
+    uow, org, now = visit.uow, visit.org, visit.rt.clock()
+    settings = directory.get_settings(uow(), org)
+    impacts: dict[str, Impact] = {}
+    errors: dict[str, str] = {}
+    for raw in wanted:
+        try:
+            view = inventory.get_number(uow(), org, raw, now=now)
+        except CallsignError as exc:
+            errors[raw] = exc.message
+            continue
+        impacts.setdefault(view.number, Impact(view.number, view.label, view.provider))
+    for impact in impacts.values():
+        n = impact.number
+        impact.principal = settings.get("principal_number") == n
+        for key, role in (("forwarding_number", "the forwarding number"),
+                          ("agent_leg_number", "the agent-leg number")):
+            if settings.get(key) == n:
+                impact.org_roles.append(role)
+    if impacts:
+        for user in directory.list_users(uow(), org):
+            for n, impact in impacts.items():
+                roles = [role for role, held in (
+                    ("caller ID", user.caller_id == n), ("direct number", user.direct_number == n),
+                    ("allowed caller ID", n in (user.allowed_caller_ids or []))) if held]
+                if roles:
+                    impact.users.append(f"{user.id} ({', '.join(roles)})")
+        for project in directory.list_projects(uow(), org):
+            for n, impact in impacts.items():
+                roles = [role for role, held in (
+                    ("pool", n in project.numbers), ("first call", project.first_call == n),
+                    ("outcome number", n in (project.outcome_numbers or {}).values())) if held]
+                if roles:
+                    impact.projects.append(f"{project.id} ({', '.join(roles)})")
+    return list(impacts.values()), errors
+
+
+def _release_one(visit: Visit, number: str, force: bool) -> None:
+    release: Any = purchasing.release
+    extra = {"force": True} if force and "force" in inspect.signature(release).parameters \
+        else {}
+    release(visit.rt.uow, visit.org, number, settings=_providers(visit.rt), **extra)
 
 
 class Admin(Controller):
@@ -96,315 +330,491 @@ class Admin(Controller):
 
     # -- sign in ---------------------------------------------------------------------------
     @get("/login", sync_to_thread=False)
-    def login_form(self, request: Request[Any, Any, Any]) -> Template:
-        return Template(template_name="login.html", context={"error": None})
+    def login_form(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
+        return self._login_page(request, rt)
+
+    def _login_page(self, request: Request[Any, Any, Any], rt: Runtime, status: int = 200,
+                    error: str | None = None) -> Response[Any]:
+        token = request.cookies.get(SIGN_IN) or secrets.token_urlsafe(24)
+        response = Template(template_name="login.html", status_code=status,
+                            context={"error": error, "csrf": token})
+        _set_cookie(response, request, rt, SIGN_IN, token, path="/admin/login",
+                    max_age=3600)
+        return response
 
     @post("/login")
-    @off_loop
     async def login(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
         form = await request.form()
+        expected = request.cookies.get(SIGN_IN, "")
+        if not expected or not hmac.compare_digest(expected, str(form.get("csrf", ""))):
+            return self._login_page(request, rt, 400, "The sign-in form expired or came from "
+                                    "elsewhere; sign in again from this page.")
         try:
-            session = sessions.sign_in(rt.uow(), str(form.get("key", "")), now=rt.clock())
+            session = await _off_loop(lambda: sessions.sign_in(
+                rt.uow(), str(form.get("key", "")), now=rt.clock()))
         except CallsignError as exc:
-            return Template(template_name="login.html", status_code=401,
-                            context={"error": exc.message})
-        response: Response[Any] = back("/admin/numbers", ok=f"Signed in to {session.org}")
-        response.set_cookie(sessions.COOKIE, session.id, httponly=True, samesite="strict",
-                            path="/admin", max_age=int(sessions.LIFETIME.total_seconds()))
+            return self._login_page(request, rt, 401, exc.message)
+        visit = Visit(request, rt, session)
+        response: Response[Any] = visit.back("/admin/numbers", ok=f"Signed in to {session.org}")
+        _set_cookie(response, request, rt, sessions.COOKIE, session.id,
+                    max_age=int(sessions.LIFETIME.total_seconds()))
+        response.delete_cookie(SIGN_IN, path="/admin/login")
         return response
 
     @post("/logout")
-    @off_loop
     async def logout(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
-        session = _session(request, rt)
-        await _form(request, session)
-        sessions.sign_out(rt.uow(), session.id)
-        response: Response[Any] = back("/admin/login")
+        visit = await _visit_off_loop(request, rt)
+        await _form(visit)
+        await _off_loop(lambda: sessions.sign_out(rt.uow(), visit.session.id))
+        response: Response[Any] = Redirect("/admin/login", status_code=303)
         response.delete_cookie(sessions.COOKIE, path="/admin")
         return response
 
     @get("/", sync_to_thread=False)
     def home(self) -> Redirect:
-        return back("/admin/numbers")
+        return Redirect("/admin/numbers", status_code=303)
 
     # -- numbers ---------------------------------------------------------------------------
-    @get("/numbers", sync_to_thread=False)
-    def numbers(self, request: Request[Any, Any, Any], rt: Runtime, q: str = "") -> Template:
-        session = _session(request, rt)
-        return self._numbers_page(request, rt, session, q)
+    @get("/numbers", sync_to_thread=True)
+    def numbers(self, request: Request[Any, Any, Any], rt: Runtime) -> Template:
+        visit = _visit(request, rt)
+        return self._numbers_page(visit, Listing.read(request.query_params))
 
-    def _numbers_page(self, request: Request[Any, Any, Any], rt: Runtime,
-                      session: sessions.Session, q: str = "", status: int = 200,
-                      errors: dict[str, str] | None = None) -> Template:
-        views = inventory.list_numbers(rt.uow(), session.org, search=q, now=rt.clock())
-        cover = purchasing.coverage(rt.uow(), session.org, now=rt.clock()).as_dict()
-        return page("numbers.html", request, session, status, numbers=views, q=q,
-                    coverage=cover, errors=errors or {})
+    def _numbers_page(self, visit: Visit, listing: Listing, status: int = 200,
+                      failed: str | None = None, errors: dict[str, str] | None = None,
+                      typed: Form | None = None) -> Template:
+        uow, org, now = visit.uow, visit.org, visit.rt.clock()
+        found = inventory.find_numbers(uow(), org, listing.filter,
+                                       offset=(listing.page - 1) * listing.per_page,
+                                       limit=listing.per_page, now=now)
+        pages = max((found.total + listing.per_page - 1) // listing.per_page, 1)
+        if listing.page > pages:  # past the end (numbers went away): the last page
+            listing.page = pages
+            found = inventory.find_numbers(uow(), org, listing.filter,
+                                           offset=(pages - 1) * listing.per_page,
+                                           limit=listing.per_page, now=now)
+        summary = inventory.area_code_summary(uow(), org)
+        cover = purchasing.coverage(uow(), org, now=now).as_dict()
+        return visit.page(
+            "numbers.html", status, numbers=found.numbers, total=found.total, pages=pages,
+            listing=listing, summary=summary,
+            regions=sorted({s.region for s in summary if s.region}),
+            coverage=cover, per_page_choices=PER_PAGE, errors=errors or {}, failed=failed,
+            typed=typed or {})
+
+    async def _numbers_form(self, request: Request[Any, Any, Any], rt: Runtime, form_id: str,
+                            work: Callable[[Visit, dict[str, Any]], Response[Any]]
+                            ) -> Response[Any]:
+        """Run a numbers-page form; on an error, the page again with it beside that form."""
+        visit = await _visit_off_loop(request, rt)
+        data = await _form(visit)
+        listing = Listing.read(data, prefix="filter_")
+
+        def run() -> Response[Any]:
+            try:
+                return work(visit, data)
+            except CallsignError as exc:
+                return self._numbers_page(visit, listing, 409 if isinstance(exc, Conflict)
+                                          else 400, failed=form_id, errors=_errors(exc),
+                                          typed=data)
+
+        return await _off_loop(run)
 
     @post("/numbers/action")
-    @off_loop
     async def number_action(self, request: Request[Any, Any, Any],
                             rt: Runtime) -> Response[Any]:
-        session = _session(request, rt)
-        data = await _form(request, session)
-        action, number = str(data.get("action", "")), str(data.get("number", ""))
-        try:
-            if action == "pause":
-                inventory.set_status(rt.uow(), session.org, number, NumberStatus.PAUSED)
-            elif action == "resume":
-                inventory.set_status(rt.uow(), session.org, number, NumberStatus.ACTIVE)
-            elif action == "release":
-                number, result = purchasing.release(rt.uow, session.org, number,
-                                                    settings=_providers(rt))
-                return back("/admin/numbers", ok=f"{number} {result}")
-            else:
-                raise CallsignError(f"unknown action {action!r}", field="action")
-        except CallsignError as exc:
-            return self._numbers_page(request, rt, session, status=400, errors=_errors(exc))
-        return back("/admin/numbers", ok=f"{number}: {action}d")
+        """One row's Pause or Resume button: ``row`` is "pause|+1..." or "resume|+1..."."""
+        def work(visit: Visit, data: dict[str, Any]) -> Response[Any]:
+            action, _, number = _text(data, "row").partition("|")
+            listing = Listing.read(data, prefix="filter_")
+            wanted = {"pause": NumberStatus.PAUSED, "resume": NumberStatus.ACTIVE}.get(action)
+            if wanted is None:
+                raise InvalidInput(f"unknown action {action!r}", field="action")
+            number = inventory.set_status(visit.uow(), visit.org, number, wanted)
+            return visit.back(listing.link(), ok=f"{number}: {action}d")
+
+        return await self._numbers_form(request, rt, "table", work)
+
+    @post("/numbers/bulk")
+    async def bulk(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
+        """The bulk bar: an action on the ticked numbers, or on all that match the filter."""
+        def work(visit: Visit, data: dict[str, Any]) -> Response[Any]:
+            listing = Listing.read(data, prefix="filter_")
+            action = _text(data, "bulk")
+            if action not in BULK_ACTIONS:
+                raise InvalidInput("choose what to do with the selected numbers", field="bulk")
+            chosen = _all_matching(visit, listing) if data.get("all_matching") == "on" \
+                else _list(data, "selected")
+            if not chosen:
+                raise InvalidInput("tick the numbers first (or all that match the filter)",
+                                   field="selected")
+            if action == "release":
+                return self._release_page(visit, chosen, listing)
+            group = _text(data, "bulk_group")
+            done, failed = 0, []
+            for number in chosen:
+                try:
+                    if action == "set_group":
+                        inventory.update_number(visit.uow(), visit.org, number, group=group)
+                    else:
+                        inventory.set_status(visit.uow(), visit.org, number,
+                                             NumberStatus.PAUSED if action == "pause"
+                                             else NumberStatus.ACTIVE)
+                    done += 1
+                except CallsignError as exc:
+                    failed.append(f"{number}: {exc.message}")
+            verb = {"pause": "Paused", "resume": "Resumed",
+                    "set_group": f"Set group “{group}” on" if group else "Cleared the group of"
+                    }[action]
+            message = f"{verb} {done} number{'s' if done != 1 else ''}"
+            if failed:
+                shown = "; ".join(failed[:5]) + (f"; and {len(failed) - 5} more"
+                                                 if len(failed) > 5 else "")
+                return visit.back(listing.link(), warn=f"{message}; not {len(failed)}: {shown}")
+            return visit.back(listing.link(), ok=message)
+
+        return await self._numbers_form(request, rt, "table", work)
+
+    @get("/numbers/release", sync_to_thread=True)
+    def confirm_release(self, request: Request[Any, Any, Any], rt: Runtime) -> Template:
+        visit = _visit(request, rt)
+        wanted = [str(n) for n in request.query_params.getall("number", [])]
+        return self._release_page(visit, wanted, Listing.read(request.query_params,
+                                                              prefix="filter_"))
+
+    def _release_page(self, visit: Visit, wanted: list[str], listing: Listing,
+                      status: int = 200, error: str | None = None,
+                      released: list[str] | None = None) -> Template:
+        impacts, missing = release_impacts(visit, wanted)
+        if not impacts and not missing and not released:
+            missing = {"": "name a number to release"}
+        return visit.page("release.html", 400 if missing and status == 200 else status,
+                          impacts=impacts, missing=missing, listing=listing,
+                          error=error, released=released or [],
+                          releasable=[i for i in impacts if not i.blocked])
+
+    @post("/numbers/release")
+    async def release(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
+        visit = await _visit_off_loop(request, rt)
+        data = await _form(visit)
+        listing = Listing.read(data, prefix="filter_")
+        wanted = _list(data, "number")
+
+        def run() -> Response[Any]:
+            impacts, missing = release_impacts(visit, wanted)
+            blocked = [i.number for i in impacts if i.blocked]
+            if missing or blocked or not impacts:
+                why = (f"{', '.join(blocked)} is the organization's principal number; it "
+                       "cannot be released (set another principal number first)") if blocked \
+                    else "; ".join(f"{n}: {m}" for n, m in missing.items()) or \
+                    "name a number to release"
+                return self._release_page(visit, wanted, listing, 409 if blocked else 400, why)
+            force = any(i.users or i.projects or i.org_roles for i in impacts)
+            done: list[str] = []
+            for impact in impacts:
+                try:
+                    _release_one(visit, impact.number, force)
+                except CallsignError as exc:
+                    rest = [i.number for i in impacts if i.number not in done]
+                    return self._release_page(
+                        visit, rest, listing, 409 if isinstance(exc, Conflict) else 400,
+                        f"{impact.number}: {exc.message}", released=done)
+                done.append(impact.number)
+            names = ", ".join(done) if len(done) <= 5 else f"{len(done)} numbers"
+            return visit.back(listing.link(), ok=f"{names} released")
+
+        return await _off_loop(run)
+
+    @post("/numbers/add")
+    async def add_owned(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
+        """Add a number the organization already owns (bought elsewhere) to the inventory."""
+        def work(visit: Visit, data: dict[str, Any]) -> Response[Any]:
+            cap_text = _text(data, "daily_cap")
+            try:
+                cap = int(cap_text) if cap_text else None
+            except ValueError:
+                raise InvalidInput(f"{cap_text!r} is not a whole number",
+                                   field="daily_cap") from None
+            codes = tuple(c for c in _text(data, "area_codes").replace(",", " ").split() if c)
+            number = inventory.add_number(
+                visit.uow(), visit.org, _text(data, "number"), label=_text(data, "label"),
+                group=_text(data, "group"), area_codes=codes, daily_cap=cap)
+            return visit.back(Listing().link(q=number.removeprefix("+")),
+                              ok=f"Added {number} to the organization's numbers")
+
+        return await self._numbers_form(request, rt, "add-owned", work)
 
     @post("/numbers/mappings")
-    @off_loop
     async def add_mapping(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
-        session = _session(request, rt)
-        data = await _form(request, session)
-        try:
+        def work(visit: Visit, data: dict[str, Any]) -> Response[Any]:
             number, served = inventory.map_area_codes(
-                rt.uow(), session.org, str(data.get("number", "")),
-                tuple(_list(data, "area_code")))
-        except CallsignError as exc:
-            return self._numbers_page(request, rt, session, status=400, errors=_errors(exc))
-        return back("/admin/numbers", ok=f"{number} now serves {', '.join(served)}")
+                visit.uow(), visit.org, _text(data, "number"), tuple(_list(data, "area_code")))
+            return visit.back(Listing.read(data, prefix="filter_").link(),
+                              ok=f"{number} now serves {', '.join(served)}")
+
+        return await self._numbers_form(request, rt, "add-mapping", work)
 
     @post("/numbers/mappings/delete")
-    @off_loop
     async def delete_mappings(self, request: Request[Any, Any, Any],
                               rt: Runtime) -> Response[Any]:
-        session = _session(request, rt)
-        data = await _form(request, session)
-        chosen = _list(data, "mapping")  # "number|area code" of each ticked row
-        if not chosen:
-            return back("/admin/numbers", warn="Tick the mappings to delete first")
-        try:
+        def work(visit: Visit, data: dict[str, Any]) -> Response[Any]:
+            listing = Listing.read(data, prefix="filter_")
+            chosen = _list(data, "mapping")  # "number|area code" of each ticked row
+            if not chosen:
+                return visit.back(listing.link(), warn="Tick the mappings to delete first")
             for item in chosen:
                 number, _, code = item.partition("|")
-                inventory.map_area_codes(rt.uow(), session.org, number, (code,), unmap=True)
-        except CallsignError as exc:
-            return self._numbers_page(request, rt, session, status=400, errors=_errors(exc))
-        return back("/admin/numbers", ok=f"Deleted {len(chosen)} mapping(s)")
+                inventory.map_area_codes(visit.uow(), visit.org, number, (code,), unmap=True)
+            return visit.back(listing.link(), ok=f"Deleted {len(chosen)} mapping(s)")
+
+        return await self._numbers_form(request, rt, "table", work)
 
     @post("/numbers/purchase")
-    @off_loop
     async def purchase(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
-        session = _session(request, rt)
-        data = await _form(request, session)
-        try:
-            quantity = int(str(data.get("quantity", "1")) or "1")
-        except ValueError:
-            quantity = 0
-        try:
-            result = purchasing.purchase(rt.uow, session.org, str(data.get("area_code", "")),
-                                         quantity, str(data.get("provider", "sandbox")),
-                                         now=rt.clock(), settings=_providers(rt))
-        except CallsignError as exc:
-            return self._numbers_page(request, rt, session, status=400, errors=_errors(exc))
-        if result.warning:
-            return back("/admin/numbers", warn=result.warning)
-        message = f"Purchased {', '.join(result.bought)} ({result.label})"
-        if result.error:
-            return back("/admin/numbers", warn=f"{message}; then: {result.error}")
-        return back("/admin/numbers", ok=message)
+        def work(visit: Visit, data: dict[str, Any]) -> Response[Any]:
+            try:
+                quantity = int(_text(data, "quantity", "1") or "1")
+            except ValueError:
+                quantity = 0
+            result = purchasing.purchase(visit.rt.uow, visit.org, _text(data, "area_code"),
+                                         quantity, _text(data, "provider", "sandbox"),
+                                         now=visit.rt.clock(), settings=_providers(visit.rt))
+            here = Listing.read(data, prefix="filter_").link()
+            if result.warning:
+                return visit.back(here, warn=result.warning)
+            message = f"Purchased {', '.join(result.bought)} ({result.label})"
+            if result.error:
+                return visit.back(here, warn=f"{message}; then: {result.error}")
+            return visit.back(here, ok=message)
+
+        return await self._numbers_form(request, rt, "purchase", work)
+
+    @get("/numbers/lookup", sync_to_thread=True)
+    def lookup(self, request: Request[Any, Any, Any], rt: Runtime, q: str = "",
+               status: str = "active") -> Response[Any]:
+        """Numbers matching ``q`` (a picker's search box), at most LOOKUP_LIMIT of them."""
+        visit = _visit(request, rt)
+        found = inventory.find_numbers(
+            visit.uow(), visit.org,
+            inventory.NumberFilter(search=q.strip()[:100],
+                                   status=status if status in ("active", "paused") else ""),
+            limit=LOOKUP_LIMIT, now=rt.clock())
+        return Response({"total": found.total, "numbers": [
+            {"number": v.number, "label": v.label, "group": v.group} for v in found.numbers]})
 
     # -- projects --------------------------------------------------------------------------
-    @get("/projects", sync_to_thread=False)
+    @get("/projects", sync_to_thread=True)
     def projects(self, request: Request[Any, Any, Any], rt: Runtime) -> Template:
-        session = _session(request, rt)
-        return page("projects.html", request, session,
-                    projects=directory.list_projects(rt.uow(), session.org))
+        visit = _visit(request, rt)
+        return visit.page("projects.html",
+                          projects=directory.list_projects(visit.uow(), visit.org))
 
-    @get("/projects/{project_id:str}", sync_to_thread=False)
+    @get("/projects/{project_id:str}", sync_to_thread=True)
     def project(self, request: Request[Any, Any, Any], rt: Runtime, project_id: str,
                 q: str = "") -> Template:
-        session = _session(request, rt)
+        visit = _visit(request, rt)
         found = None if project_id == "new" else \
-            directory.get_project(rt.uow(), session.org, project_id)
-        return self._project_page(request, rt, session, found or ProjectDoc(id="new"), q=q)
+            directory.get_project(visit.uow(), visit.org, project_id)
+        return self._project_page(visit, found or ProjectDoc(id="new"), q=q,
+                                  creating=found is None)
 
-    def _project_page(self, request: Request[Any, Any, Any], rt: Runtime,
-                      session: sessions.Session, project: ProjectDoc, q: str = "",
-                      status: int = 200, errors: dict[str, str] | None = None) -> Template:
-        choices = inventory.list_numbers(rt.uow(), session.org, search=q, for_project=True,
-                                         now=rt.clock())
-        return page("project.html", request, session, status, project=project,
-                    choices=choices, q=q, logics=[str(x) for x in Logic],
-                    errors=errors or {})
+    def _project_page(self, visit: Visit, project: ProjectDoc, q: str = "",
+                      status: int = 200, errors: dict[str, str] | None = None,
+                      creating: bool = False) -> Template:
+        choices = inventory.list_numbers(visit.uow(), visit.org, search=q, for_project=True,
+                                         now=visit.rt.clock())
+        return visit.page("project.html", status, project=project, creating=creating,
+                          choices=choices, q=q, logics=[str(x) for x in Logic],
+                          errors=errors or {})
 
     @post("/projects/{project_id:str}")
-    @off_loop
     async def save_project(self, request: Request[Any, Any, Any], rt: Runtime,
                            project_id: str) -> Response[Any]:
-        session = _session(request, rt)
-        data = await _form(request, session)
+        visit = await _visit_off_loop(request, rt)
+        data = await _form(visit)
+        creating = project_id == "new"
         outcomes, row_errors = _outcome_rows(data)
         fields: dict[str, Any] = {
-            "id": str(data.get("id", project_id)).strip(), "name": str(data.get("name", "")),
-            "numbers": _list(data, "numbers"), "first_call": str(data.get("first_call", "")),
+            "id": _text(data, "id", project_id), "name": _text(data, "name"),
+            "numbers": _list(data, "numbers"), "first_call": _text(data, "first_call"),
             "keep_previous_number": data.get("keep_previous_number") == "on",
-            "next_calls": str(data.get("next_calls", "random")), "outcome_numbers": outcomes,
-            "agent_number": str(data.get("agent_number", "use_project")),
+            "next_calls": _text(data, "next_calls", "random"), "outcome_numbers": outcomes,
+            "agent_number": _text(data, "agent_number", "use_project"),
         }
-        try:
-            if row_errors:
-                raise ConfigError(row_errors)
-            project = ProjectDoc.model_validate(fields)
-            save = directory.create if project_id == "new" else directory.put
-            save(rt.uow(), session.org, project)
-        except CallsignError as exc:
-            return self._project_page(request, rt, session, ProjectDoc.model_construct(**fields),
-                                      status=400, errors=_errors(exc))
-        except ValueError as exc:  # the form's own shape (pydantic)
-            return self._project_page(request, rt, session, ProjectDoc.model_construct(**fields),
-                                      status=400, errors={"form": str(exc)})
-        return back(f"/admin/projects/{project.id}", ok=f"Saved project {project.id}")
+        if not creating:
+            fields["id"] = project_id  # the id of a project is not changed here
+
+        def run() -> Response[Any]:
+            typed = ProjectDoc.model_construct(**fields)
+            try:
+                if row_errors:
+                    raise ConfigError(row_errors)
+                project = ProjectDoc.model_validate(fields)
+                save = directory.create if creating else directory.put
+                save(visit.uow(), visit.org, project)
+            except CallsignError as exc:
+                return self._project_page(visit, typed, status=409 if isinstance(
+                    exc, Conflict) else 400, errors=_errors(exc), creating=creating)
+            except ValidationError as exc:
+                return self._project_page(visit, typed, status=400,
+                                          errors=_validation_errors(exc), creating=creating)
+            return visit.back(f"/admin/projects/{project.id}", ok=f"Saved project {project.id}")
+
+        return await _off_loop(run)
 
     # -- users -----------------------------------------------------------------------------
-    @get("/users", sync_to_thread=False)
+    @get("/users", sync_to_thread=True)
     def users(self, request: Request[Any, Any, Any], rt: Runtime) -> Template:
-        session = _session(request, rt)
-        return page("users.html", request, session,
-                    users=directory.list_users(rt.uow(), session.org),
-                    settings=directory.get_settings(rt.uow(), session.org))
+        visit = _visit(request, rt)
+        return visit.page("users.html", users=directory.list_users(visit.uow(), visit.org),
+                          settings=directory.get_settings(visit.uow(), visit.org))
 
-    @get("/users/{user_id:str}", sync_to_thread=False)
+    @get("/users/{user_id:str}", sync_to_thread=True)
     def user(self, request: Request[Any, Any, Any], rt: Runtime, user_id: str) -> Template:
-        session = _session(request, rt)
-        found = UserDoc(id="new") if user_id == "new" else \
-            directory.get_user(rt.uow(), session.org, user_id)
-        return self._user_page(request, rt, session, found)
+        visit = _visit(request, rt)
+        creating = user_id == "new"
+        found = UserDoc(id="new") if creating else \
+            directory.get_user(visit.uow(), visit.org, user_id)
+        return self._user_page(visit, found, creating=creating)
 
-    def _user_page(self, request: Request[Any, Any, Any], rt: Runtime,
-                   session: sessions.Session, user: UserDoc, status: int = 200,
-                   errors: dict[str, str] | None = None) -> Template:
-        presentable = [v for v in inventory.list_numbers(rt.uow(), session.org, now=rt.clock())
+    def _user_page(self, visit: Visit, user: UserDoc, status: int = 200,
+                   errors: dict[str, str] | None = None, creating: bool = False) -> Template:
+        presentable = [v for v in inventory.list_numbers(visit.uow(), visit.org,
+                                                         now=visit.rt.clock())
                        if v.status == NumberStatus.ACTIVE]
-        settings = directory.get_settings(rt.uow(), session.org)
-        return page("user.html", request, session, status, user=user, numbers=presentable,
-                    principal=settings["principal_number"], errors=errors or {})
+        labels = {v.number: v.label for v in presentable}
+        settings = directory.get_settings(visit.uow(), visit.org)
+        allowed = [(n, labels.get(n, "")) for n in (user.allowed_caller_ids or [])]
+        return visit.page("user.html", status, user=user, numbers=presentable, allowed=allowed,
+                          principal=settings["principal_number"], errors=errors or {},
+                          creating=creating)
 
     @post("/users/{user_id:str}")
-    @off_loop
     async def save_user(self, request: Request[Any, Any, Any], rt: Runtime,
                         user_id: str) -> Response[Any]:
-        session = _session(request, rt)
-        data = await _form(request, session)
+        visit = await _visit_off_loop(request, rt)
+        data = await _form(visit)
+        creating = user_id == "new"
         fields: dict[str, Any] = {
-            "id": str(data.get("id", user_id)).strip(), "name": str(data.get("name", "")),
-            "work_phone": str(data.get("work_phone", "")).strip() or None,
-            "caller_id": str(data.get("caller_id", "")).strip() or None,
-            "direct_number": str(data.get("direct_number", "")).strip() or None,
-            "allowed_caller_ids": _list(data, "allowed_caller_ids"),
+            "id": _text(data, "id") if creating else user_id, "name": _text(data, "name"),
+            "work_phone": _text(data, "work_phone") or None,
+            "caller_id": _text(data, "caller_id") or None,
+            "direct_number": _text(data, "direct_number") or None,
+            "allowed_caller_ids": list(dict.fromkeys(_list(data, "allowed_caller_ids"))),
             "active": data.get("active") == "on",
         }
-        try:
-            user = UserDoc.model_validate(fields)
-            save = directory.create if user_id == "new" else directory.put
-            save(rt.uow(), session.org, user)
-        except CallsignError as exc:
-            return self._user_page(request, rt, session, UserDoc.model_construct(**fields),
-                                   status=400, errors=_errors(exc))
-        except ValueError as exc:
-            return self._user_page(request, rt, session, UserDoc.model_construct(**fields),
-                                   status=400, errors={"id": str(exc)})
-        return back("/admin/users", ok=f"Saved user {user.id}")
+
+        def run() -> Response[Any]:
+            typed = UserDoc.model_construct(**fields)
+            try:
+                user = UserDoc.model_validate(fields)
+                save = directory.create if creating else directory.put
+                save(visit.uow(), visit.org, user)
+            except CallsignError as exc:
+                return self._user_page(visit, typed, status=409 if isinstance(exc, Conflict)
+                                       else 400, errors=_errors(exc), creating=creating)
+            except ValidationError as exc:
+                return self._user_page(visit, typed, status=400,
+                                       errors=_validation_errors(exc), creating=creating)
+            return visit.back("/admin/users", ok=f"Saved user {user.id}")
+
+        return await _off_loop(run)
 
     # -- organization ----------------------------------------------------------------------
-    @get("/org", sync_to_thread=False)
+    @get("/org", sync_to_thread=True)
     def org(self, request: Request[Any, Any, Any], rt: Runtime) -> Template:
-        session = _session(request, rt)
-        return self._org_page(request, rt, session,
-                              directory.get_settings(rt.uow(), session.org))
+        visit = _visit(request, rt)
+        return self._org_page(visit, directory.get_settings(visit.uow(), visit.org))
 
-    def _org_page(self, request: Request[Any, Any, Any], rt: Runtime,
-                  session: sessions.Session, settings: dict[str, Any], status: int = 200,
+    def _org_page(self, visit: Visit, settings: dict[str, Any], status: int = 200,
                   errors: dict[str, str] | None = None) -> Template:
-        return page("org.html", request, session, status, settings=settings,
-                    steps=[str(s) for s in InboundStep], errors=errors or {})
+        return visit.page("org.html", status, settings=settings,
+                          steps=[str(s) for s in InboundStep], errors=errors or {})
 
     @post("/org")
-    @off_loop
     async def save_org(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
-        session = _session(request, rt)
-        data = await _form(request, session)
-        start, end = str(data.get("hours_start", "")), str(data.get("hours_end", ""))
+        visit = await _visit_off_loop(request, rt)
+        data = await _form(visit)
+        start, end = _text(data, "hours_start"), _text(data, "hours_end")
         changes: dict[str, Any] = {
-            key: (str(data.get(key, "")).strip() or None)
+            key: (_text(data, key) or None)
             for key in ("principal_number", "forwarding_number", "agent_leg_number")}
         changes.update({
-            "default_country": str(data.get("default_country", "US")).strip(),
-            "timezone": str(data.get("timezone", "UTC")).strip(),
+            "default_country": _text(data, "default_country", "US"),
+            "timezone": _text(data, "timezone", "UTC"),
             "local_presence": data.get("local_presence") == "on",
-            "local_presence_fallback": str(data.get("local_presence_fallback", "none")),
+            "local_presence_fallback": _text(data, "local_presence_fallback", "none"),
             "restrict_caller_ids": data.get("restrict_caller_ids") == "on",
             "calling_hours": {"start": start, "end": end} if start or end else None,
             "inbound": {"path": _list(data, "path"),
-                        "last_caller_days": str(data.get("last_caller_days", "30"))},
+                        "last_caller_days": _text(data, "last_caller_days", "30")},
         })
-        try:
-            directory.update_settings(rt.uow(), session.org, changes)
-        except CallsignError as exc:
-            current = directory.get_settings(rt.uow(), session.org)
-            return self._org_page(request, rt, session, {**current, **changes}, status=400,
-                                  errors=_errors(exc))
-        return back("/admin/org", ok="Saved the organization's settings")
+
+        def run() -> Response[Any]:
+            try:
+                directory.update_settings(visit.uow(), visit.org, changes)
+            except CallsignError as exc:
+                current = directory.get_settings(visit.uow(), visit.org)
+                return self._org_page(visit, {**current, **changes}, status=400,
+                                      errors=_errors(exc))
+            return visit.back("/admin/org", ok="Saved the organization's settings")
+
+        return await _off_loop(run)
 
     # -- decision explorer and call log ----------------------------------------------------
-    @get("/explorer", sync_to_thread=False)
+    @get("/explorer", sync_to_thread=True)
     def explorer(self, request: Request[Any, Any, Any], rt: Runtime, user: str = "",
                  to: str = "", project: str = "", consented: bool = False,
                  inbound_to: str = "", inbound_from: str = "") -> Template:
-        session = _session(request, rt)
+        visit = _visit(request, rt)
         decision = route = None
         errors: dict[str, str] = {}
+        failed = None  # the form the errors belong to: each shows only its own
         try:
             if user and to:
+                failed = "try-call"
                 decision = service.place_call(rt.uow(), OutboundRequest(
-                    org=session.org, user=user, to=to, project=project or None,
+                    org=visit.org, user=user, to=to, project=project or None,
                     channel=Channel.MANUAL, consented=consented),
                     now=rt.clock(), rng=rt.rng, dry_run=True)
             if inbound_to and inbound_from:
+                failed = "try-inbound"
                 route = service.route_call(rt.uow(), inbound_to, inbound_from, now=rt.clock(),
-                                           dry_run=True, org=session.org)
+                                           dry_run=True, org=visit.org)
         except CallsignError as exc:
             errors = _errors(exc)
-        return page("explorer.html", request, session, 400 if errors else 200,
-                    users=directory.list_users(rt.uow(), session.org),
-                    projects=directory.list_projects(rt.uow(), session.org),
-                    form={"user": user, "to": to, "project": project, "consented": consented,
-                          "inbound_to": inbound_to, "inbound_from": inbound_from},
-                    decision=decision, route=route, errors=errors)
+        return visit.page("explorer.html", 400 if errors else 200, failed=failed,
+                          users=directory.list_users(rt.uow(), visit.org),
+                          projects=directory.list_projects(rt.uow(), visit.org),
+                          form={"user": user, "to": to, "project": project,
+                                "consented": consented, "inbound_to": inbound_to,
+                                "inbound_from": inbound_from},
+                          decision=decision, route=route, errors=errors)
 
-    @get("/calls", sync_to_thread=False)
+    @get("/calls", sync_to_thread=True)
     def calls(self, request: Request[Any, Any, Any], rt: Runtime, user: str = "",
               contact: str = "", cursor: str = "") -> Template:
-        session = _session(request, rt)
+        visit = _visit(request, rt)
         errors: dict[str, str] = {}
         records: list[calllog.CallRecord] = []
         following = None
         try:
             records, following = calllog.list_calls(
-                rt.uow(), session.org, user=user or None, contact=contact or None,
+                rt.uow(), visit.org, user=user or None, contact=contact or None,
                 cursor=cursor or None, limit=50)
         except CallsignError as exc:
             errors = _errors(exc)
-        return page("calls.html", request, session, 400 if errors else 200, calls=records,
-                    next_cursor=following, filters={"user": user, "contact": contact},
-                    errors=errors)
+        zone = visit.timezone()
+        return visit.page("calls.html", 400 if errors else 200, calls=records,
+                          times={c.call_id: local_time(c.at, zone) for c in records},
+                          next_cursor=following, filters={"user": user, "contact": contact},
+                          errors=errors)
 
-    @get("/calls/{call_id:str}", sync_to_thread=False)
+    @get("/calls/{call_id:str}", sync_to_thread=True)
     def call(self, request: Request[Any, Any, Any], rt: Runtime, call_id: str) -> Template:
-        session = _session(request, rt)
-        return page("call.html", request, session,
-                    call=calllog.get_call(rt.uow(), session.org, call_id))
+        visit = _visit(request, rt)
+        found = calllog.get_call(rt.uow(), visit.org, call_id)
+        return visit.page("call.html", call=found, when=local_time(found.at, visit.timezone()))
 
 
 def _providers(rt: Runtime) -> purchasing.ProviderSettings:
@@ -414,3 +824,35 @@ def _providers(rt: Runtime) -> purchasing.ProviderSettings:
 
 def not_signed_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return Redirect("/admin/login", status_code=303)
+
+
+# -- error pages -------------------------------------------------------------------------
+
+Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
+TITLES = {400: "That did not work", 401: "Sign in first", 403: "Not allowed",
+          404: "No such page", 405: "Not allowed here", 409: "That clashes with what is stored",
+          413: "Too large", 422: "Refused", 500: "Something went wrong on our side"}
+
+
+def html_for_admin(handlers: Mapping[Any, Handler]) -> dict[Any, Handler]:
+    """The app's error handlers, answering an HTML page under /admin (JSON elsewhere)."""
+    def wrap(handler: Handler) -> Handler:
+        def answer(request: Request[Any, Any, Any], exc: Any) -> Response[Any]:
+            response = handler(request, exc)
+            path = request.url.path
+            if not (path == "/admin" or path.startswith("/admin/")):
+                return response
+            status = response.status_code or 500
+            content = response.content if isinstance(response.content, dict) else {}
+            message = str(content.get("error", {}).get("message") or "")
+            if status == 404 and message.startswith("no such endpoint"):
+                message = f"There is no page at {path}."
+            if status >= 500:
+                message = "The error was logged. Go back and try again."
+            return Template(template_name="error.html", status_code=status, context={
+                "status": status, "title": TITLES.get(status, "That did not work"),
+                "message": message or TITLES.get(status, "")})
+
+        return answer
+
+    return {kind: wrap(handler) for kind, handler in handlers.items()}

@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
@@ -24,6 +25,7 @@ from callsign.api.intake import limit_bodies
 from callsign.api.kamailio import Kamailio
 from callsign.api.ops import OPS_ROUTES, Metrics, observe, refuse_nul
 from callsign.api.routes import ROUTES
+from callsign.api.security_headers import security_headers
 from callsign.api.twilio import Connect, TwilioWebhooks
 from callsign.config import Settings
 from callsign.store.db import create_store_engine
@@ -46,17 +48,27 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
     return Litestar(
         route_handlers=[*OPS_ROUTES, *ROUTES, Kamailio, Connect, TwilioWebhooks,
                         admin_pages.Admin, static],
-        exception_handlers={**HANDLERS, admin_pages.NotSignedIn: admin_pages.not_signed_in},
+        exception_handlers={**admin_pages.html_for_admin(HANDLERS),
+                            admin_pages.NotSignedIn: admin_pages.not_signed_in},
         template_config=TemplateConfig(directory=admin_pages.TEMPLATES,
                                        engine=JinjaTemplateEngine),
         state=State({"runtime": rt, "metrics": metrics}),
-        middleware=[instrument, limit_bodies, refuse_nul],
+        middleware=[instrument, limit_bodies, refuse_nul], before_send=[security_headers],
         openapi_config=OpenAPIConfig(title="callsign", version=__version__,
                                      description="Caller-ID decisions and inbound routing",
-                                     path="/schema"),
+                                     path="/schema", render_plugins=[_local_swagger()]),
         on_shutdown=[engine.dispose],
         debug=False,
     )
+
+
+def _local_swagger() -> SwaggerRenderPlugin:
+    """Swagger UI at /schema from the copy the admin serves: the page needs no internet."""
+    static = "/admin/static"
+    return SwaggerRenderPlugin(
+        path="/", js_url=f"{static}/swagger-ui-bundle.js", css_url=f"{static}/swagger-ui.css",
+        standalone_preset_js_url=f"{static}/swagger-ui-standalone-preset.js",
+        favicon="<link rel='icon' href='data:,'>")
 
 
 def app_from_environment() -> Litestar:
