@@ -65,15 +65,16 @@ def _held_any(conn: Connection) -> Callable[[list[str]], set[str]]:
     return taken
 
 
-def provider_for(conn: Connection, org: Any, name: str,
-                 settings: ProviderSettings) -> NumberProvider:
-    """The provider called ``name`` for ``org``, with its credentials."""
+def provider_for(conn: Connection, org: Any, name: str, settings: ProviderSettings,
+                 *, country: str | None = None) -> NumberProvider:
+    """The provider called ``name`` for ``org``, with its credentials; ``country``: where
+    it searches numbers (default: the organization's)."""
     if name == "sandbox":
         return SandboxProvider(_held_any(conn))
     if name == "twilio":
         token = twilio_api.auth_token(org.twilio_account_sid, org.twilio_auth_token_env)
         client = twilio_api.client(org.twilio_account_sid, token, settings.twilio_api_base)
-        return TwilioProvider(client, country=org.default_country)
+        return TwilioProvider(client, country=country or org.default_country)
     raise InvalidInput(f"{name!r} is not a provider ({', '.join(PROVIDERS)})", field="provider")
 
 
@@ -98,8 +99,10 @@ def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_
         if not phone.valid_area_code(code, row.default_country):
             raise InvalidInput(f"{area_code!r} is not a geographic area code of "
                                f"{row.default_country}", field="area_code")
-        provider = provider_for(work.connection, row, provider_name, settings)
-        region = phone.nanp_region(code) if row.default_country in ("US", "CA") else None
+        # A NANP area code is searched in its own country (905 in Canada, 787 in Puerto Rico).
+        country = phone.nanp_country(code)
+        provider = provider_for(work.connection, row, provider_name, settings, country=country)
+        region = phone.nanp_region(code) if country in ("US", "CA") else None
         found = provider.search(code, quantity,
                                 region=phone.region_abbreviation(region) if region else None)
     result = PurchaseResult(provider.name, provider.label, code, quantity)
