@@ -130,9 +130,7 @@ def apply_file(state: State, file: Path) -> str:
 
 def apply_text(state: State, text: str, *, source: str) -> str:
     document = parse_document(load_yaml(text, source=source))
-    with state.uow() as uow:
-        org_store.apply_document(uow.connection, document)
-        uow.commit()
+    purchasing.apply_document(state.uow, document, settings=state.providers())
     return document.org
 
 
@@ -322,12 +320,17 @@ _status_command("resume", NumberStatus.ACTIVE, "Present NUMBER again.")
 
 @numbers.command("release")
 @click.option("--org", required=True)
+@click.option("--force", is_flag=True,
+              help="Release it even if users or projects name it; they forget it.")
 @click.argument("number")
 @pass_state
-def numbers_release(state: State, org: str, number: str) -> None:
+def numbers_release(state: State, org: str, number: str, force: bool) -> None:
     """Release NUMBER (its provider is told first); its call history stays."""
-    e164, what = purchasing.release(state.uow, org, number, settings=state.providers())
-    click.echo(f"{e164} {what}")
+    released = purchasing.release(state.uow, org, number, settings=state.providers(),
+                                  force=force)
+    click.echo(f"{released.number} {released.result}")
+    for what in released.cleared:
+        click.echo(f"cleared {what}")
 
 
 @numbers.command("buy")

@@ -23,7 +23,7 @@ CALLS_PER_PROCESS = 40
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 ORG = {
     "org": "race", "principal_number": "+12125550100", "local_presence": True,
-    "numbers": [{"number": "+13125550101", "daily_cap": CAP}],
+    "numbers": [{"number": "+13125550101", "daily_cap": CAP}, {"number": "+12125550100"}],
     "users": [{"id": "u1"}, {"id": "u2"}],
 }
 

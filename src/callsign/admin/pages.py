@@ -151,9 +151,11 @@ class Admin(Controller):
             elif action == "resume":
                 inventory.set_status(rt.uow(), session.org, number, NumberStatus.ACTIVE)
             elif action == "release":
-                number, result = purchasing.release(rt.uow, session.org, number,
-                                                    settings=_providers(rt))
-                return back("/admin/numbers", ok=f"{number} {result}")
+                # The page asks for confirmation first; what named the number is cleared.
+                number, result, cleared = purchasing.release(
+                    rt.uow, session.org, number, settings=_providers(rt), force=True)
+                cleared_text = f" (cleared {'; '.join(cleared)})" if cleared else ""
+                return back("/admin/numbers", ok=f"{number} {result}{cleared_text}")
             else:
                 raise CallsignError(f"unknown action {action!r}", field="action")
         except CallsignError as exc:

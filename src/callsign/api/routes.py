@@ -130,9 +130,9 @@ class Numbers(V1):
         return NumberOut.of(inventory.get_number(rt.uow(), org, e164, now=rt.clock()))
 
     @delete("/{number:str}", status_code=200, sync_to_thread=False, summary="Release a number")
-    def remove(self, org: str, rt: Runtime, number: str) -> NumberChange:
-        e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
-        return NumberChange(e164, result)
+    def remove(self, org: str, rt: Runtime, number: str, force: bool = False) -> NumberChange:
+        released = purchasing.release(rt.uow, org, number, settings=providers(rt), force=force)
+        return NumberChange(released.number, released.result, cleared=released.cleared)
 
     @post("/purchase", status_code=201, sync_to_thread=False,
           summary="Buy numbers in an area code from a provider (sandbox or twilio)")
@@ -152,9 +152,9 @@ class Numbers(V1):
 
     @post("/{number:str}/release", status_code=200, sync_to_thread=False,
           summary="Release a number")
-    def release(self, org: str, rt: Runtime, number: str) -> NumberChange:
-        e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
-        return NumberChange(e164, result)
+    def release(self, org: str, rt: Runtime, number: str, force: bool = False) -> NumberChange:
+        released = purchasing.release(rt.uow, org, number, settings=providers(rt), force=force)
+        return NumberChange(released.number, released.result, cleared=released.cleared)
 
     @post("/{number:str}/pause", status_code=200, sync_to_thread=False,
           summary="Stop presenting a number")
@@ -308,7 +308,8 @@ class Org(V1):
                              request: Request[Any, Any, Any]) -> dict[str, Any]:
         body = (await request.body()).decode("utf-8", errors="replace")
         data = load_yaml(body, source="the request body")  # YAML is a superset of JSON
-        document: OrgDocument = directory.put_config(rt.uow(), org, data)
+        document: OrgDocument = directory.put_config(rt.uow(), org, data,
+                                                     providers=providers(rt))
         return {"org": document.org, "applied": True, "numbers": len(document.numbers),
                 "users": len(document.users), "contacts": len(document.contacts),
                 "projects": len(document.projects)}
