@@ -681,7 +681,7 @@ def test_organization_settings(page: Page, api: httpx.Client) -> None:
 
     page.fill("#principal_number", NEWARK_2)
     page.fill("#forwarding_number", "(212) 555-0177")
-    page.fill("#agent_leg_number", "+12013450899")
+    page.fill("#agent_leg_number", MANHATTAN)  # held (paused): it may be the agent leg
     page.fill("#default_country", "CA")
     page.uncheck("#local_presence")
     page.select_option("#local_presence_fallback", "none")
@@ -706,14 +706,14 @@ def test_organization_settings(page: Page, api: httpx.Client) -> None:
 
     expected = settings | {
         "principal_number": NEWARK_2, "forwarding_number": "+12125550177",
-        "agent_leg_number": "+12013450899", "default_country": "CA", "local_presence": False,
+        "agent_leg_number": MANHATTAN, "default_country": "CA", "local_presence": False,
         "local_presence_fallback": "none", "calling_hours": {"start": "09:30", "end": "20:00"},
         "inbound": {"path": path, "last_caller_days": 14}}
     assert ok(api.get("/v1/org")) == expected
     # ... and the page shows it again.
     assert page.locator("#principal_number").input_value() == NEWARK_2
     assert page.locator("#forwarding_number").input_value() == "+12125550177"
-    assert page.locator("#agent_leg_number").input_value() == "+12013450899"
+    assert page.locator("#agent_leg_number").input_value() == MANHATTAN
     assert page.locator("#default_country").input_value() == "CA"
     assert not page.locator("#local_presence").is_checked()
     assert page.locator("#local_presence_fallback").input_value() == "none"

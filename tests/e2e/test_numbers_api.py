@@ -52,11 +52,13 @@ HOOLI = {  # no Twilio account
     "org": "hooli",
     "default_country": "US",
     "principal_number": "+16505550100",
+    "numbers": [{"number": "+16505550100"}],
 }
 PIEDPIPER = {  # a Twilio account whose token variable the server does not have
     "org": "piedpiper",
     "default_country": "US",
     "principal_number": "+16505550200",
+    "numbers": [{"number": "+16505550200"}],
     "twilio": {"account_sid": "AC" + "9f" * 16, "auth_token_env": PIEDPIPER_TOKEN_ENV},
 }
 UMBRELLA = {  # contacts in 618 (3), 309 (2), 815 (1) and 512 (1, covered)
@@ -73,6 +75,7 @@ SOYLENT = {  # initech's Twilio account; contacts in 419 (2) and 440 (1), no num
     "org": "soylent",
     "default_country": "US",
     "principal_number": "+16145550100",
+    "numbers": [{"number": "+16145550100"}],
     "twilio": {"account_sid": INITECH_SID, "auth_token_env": INITECH_TOKEN_ENV},
     "contacts": [{"phone": p} for p in ("+14195550150", "+14195550151", "+14405550150")],
 }
@@ -272,7 +275,8 @@ def test_delete_releases_the_number_at_twilio_first(
 
     answer = ok(initech.delete(f"/v1/numbers/{path_of('+17735550101')}"))
 
-    assert answer == {"number": "+17735550101", "result": "deleted", "area_codes": None}
+    assert answer == {"number": "+17735550101", "result": "deleted", "area_codes": None,
+                      "cleared": []}
     assert [(d.path, d.status) for d in deployment.twilio.deletions()
             if d.path.endswith(f"/{sid}.json")] == [
         (f"/2010-04-01/Accounts/{INITECH_SID}/IncomingPhoneNumbers/{sid}.json", 204)]
