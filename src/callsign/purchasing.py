@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from callsign import twilio_api
 from callsign.domain import phone
-from callsign.domain.errors import Conflict, InvalidInput, NotFound, ProviderError
+from callsign.domain.errors import InvalidInput, NotFound, ProviderError
 from callsign.domain.model import NumberStatus
 from callsign.orgfile import OrgDocument
 from callsign.providers.base import NumberProvider
@@ -179,12 +179,7 @@ def release(uow: UowFactory, org: str, raw: str, *, settings: ProviderSettings,
             numbers.c.status != NumberStatus.RELEASED)).first()
         if held is None:
             raise NotFound(f"{e164} is not a number of organization {org!r}", field="number")
-        # Refused before the provider is told, not after.
-        org_store.refuse_if_principal(conn, row.id, e164, "release")
-        named = org_store.dependents(conn, row.id, e164, held.id)
-        if named and not force:
-            raise Conflict(f"{e164} is in use: {'; '.join(named)}; release it with force "
-                           "to clear them", field="number")
+        org_store.check_release(conn, row.id, e164, held.id, force=force)  # before Twilio
         _tell_provider(conn, row, held, settings)
         outcome, cleared = release_number(conn, row.id, held.id, e164, force=force)
         work.commit()

@@ -591,6 +591,11 @@ def test_users(page: Page, api: httpx.Client) -> None:
                       "yes" if u["active"] else "no"] for u in users]
 
     # The restriction switch lives on the Organization page; the users page shows it.
+    # Restricting needs every user's own caller ID among their allowed ones.
+    for user in users:
+        if user["caller_id"]:
+            ok(api.put(f"/v1/users/{user['id']}",
+                       json={**user, "allowed_caller_ids": [user["caller_id"]]}))
     notice.locator("a[href='/admin/org']").click()
     page.wait_for_url("**/admin/org")
     page.check("#restrict_caller_ids")
@@ -616,6 +621,7 @@ def test_users(page: Page, api: httpx.Client) -> None:
     page.fill("#work-phone", "(415) 555-9012")
     page.select_option("#caller-id", CHICAGO_2)
     page.select_option("#direct-number", AURORA)
+    page.uncheck(f'input[name=allowed_caller_ids][value="{SAN_FRANCISCO}"]')
     page.check(f'input[name=allowed_caller_ids][value="{CHICAGO_2}"]')
     page.check(f'input[name=allowed_caller_ids][value="{HQ}"]')
     submit(page, "#save-user", status=200)
@@ -652,12 +658,13 @@ def test_users(page: Page, api: httpx.Client) -> None:
     page.fill("#user-name", "Dana Lee")
     page.fill("#work-phone", "+13125559004")
     page.select_option("#caller-id", HQ)
+    page.check(f'input[name=allowed_caller_ids][value="{HQ}"]')  # the org restricts them
     submit(page, "#save-user", status=200)
     assert toast(page, "success") == "Saved user dana"
     assert page.locator("a[href='/admin/users/dana']").count() == 1
     assert ok(api.get("/v1/users/dana")) == {
         "id": "dana", "name": "Dana Lee", "work_phone": "+13125559004", "caller_id": HQ,
-        "direct_number": None, "allowed_caller_ids": [], "active": True}
+        "direct_number": None, "allowed_caller_ids": [HQ], "active": True}
 
     # Another user's direct number is refused, beside the field; the user is not created.
     go(page, "/admin/users/new")

@@ -240,6 +240,18 @@ def _forget_number(conn: Connection, org_id: int, e164: str) -> None:
                 outcome_numbers={k: v for k, v in project.outcome_numbers.items() if v != e164}))
 
 
+def check_release(conn: Connection, org_id: int, e164: str, number_id: int, *,
+                  force: bool) -> list[str]:
+    """What names the number (see ``dependents``); Conflict for the principal, and for a
+    number in use unless ``force``."""
+    refuse_if_principal(conn, org_id, e164, "release")
+    named = dependents(conn, org_id, e164, number_id)
+    if named and not force:
+        raise Conflict(f"{e164} is in use: {'; '.join(named)}; release it with force to "
+                       "clear them", field="number")
+    return named
+
+
 def release_number(conn: Connection, org_id: int, number_id: int, e164: str, *,
                    force: bool = False) -> tuple[str, list[str]]:
     """Release a number (kept for its history) or delete it if it has none; returns
@@ -250,11 +262,7 @@ def release_number(conn: Connection, org_id: int, number_id: int, e164: str, *,
     it; a project whose first call used it falls back to random, as SPEC 3.2 does for a
     first-call number no longer presentable.
     """
-    refuse_if_principal(conn, org_id, e164, "release")
-    named = dependents(conn, org_id, e164, number_id)
-    if named and not force:
-        raise Conflict(f"{e164} is in use: {'; '.join(named)}; release it with force to "
-                       "clear them", field="number")
+    named = check_release(conn, org_id, e164, number_id, force=force)
     conn.execute(delete(project_numbers).where(project_numbers.c.number_id == number_id))
     conn.execute(delete(number_area_codes).where(number_area_codes.c.number_id == number_id))
     _forget_number(conn, org_id, e164)
