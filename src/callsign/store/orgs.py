@@ -131,6 +131,7 @@ def hold_number(conn: Connection, org_id: int, e164: str, **values: Any) -> int:
     A number the organization released before gets its old row back (same id), so its
     usage today and its presentation times stay with it instead of starting a second row.
     """
+    values.setdefault("provider_sid", None)  # a released number's old SID is stale
     released = conn.execute(select(numbers.c.id).where(
         numbers.c.org_id == org_id, numbers.c.e164 == e164,
         numbers.c.status == NumberStatus.RELEASED).order_by(numbers.c.id.desc())).first()
