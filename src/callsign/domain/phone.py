@@ -14,7 +14,7 @@ from functools import cache, cached_property, lru_cache
 from typing import Literal
 
 import phonenumbers
-from phonenumbers import PhoneNumberFormat, PhoneNumberType, geocoder, shortnumberinfo
+from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
 from phonenumbers import timezone as phone_timezone
 
 from callsign.domain.errors import InvalidInput, InvalidNumber
@@ -61,6 +61,8 @@ class PhoneFacts:
         numbers, else the geocoder's area."""
         if self.is_nanp:
             return nanp_region(self.area_code) if self.area_code is not None else None
+        from phonenumbers import geocoder  # its data takes a second to load: on first use
+
         description = geocoder.description_for_number(self._parsed, "en")
         return normalise_region(description) if description else None
 
@@ -274,6 +276,8 @@ def _has_geographic_numbers(npa: str, country: str) -> bool:
 
 def _country_name(country: str) -> str:
     example = phonenumbers.example_number_for_type(country, PhoneNumberType.FIXED_LINE)
+    from phonenumbers import geocoder
+
     name = geocoder.country_name_for_number(example, "en") if example else ""
     return name or country
 
