@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
@@ -62,6 +63,8 @@ def number_states(draw: st.DrawFn, number: str) -> NumberState:
 def outbound_facts(draw: st.DrawFn) -> OutboundFacts:
     owned = draw(st.lists(st.sampled_from(NUMBERS), unique=True, max_size=len(NUMBERS)))
     numbers = {n: draw(number_states(n)) for n in owned}
+    # The principal is always one of the organization's active numbers (SPEC 2).
+    numbers[PRINCIPAL] = replace(draw(number_states(PRINCIPAL)), status=NumberStatus.ACTIVE)
     org = OrgPolicy(
         slug="acme", principal_number=PRINCIPAL,
         local_presence=draw(st.booleans()),

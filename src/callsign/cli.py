@@ -233,13 +233,11 @@ def decode_utf8(data: bytes, *, source: Path) -> str:
 
 
 def apply_text(state: State, text: str, *, source: str) -> str:
+    from callsign import purchasing
     from callsign.orgfile import load_document, parse_document
-    from callsign.store import orgs as org_store
 
     document = parse_document(load_document(text, source=source))
-    with state.uow() as uow:
-        org_store.apply_document(uow.connection, document)
-        uow.commit()
+    purchasing.apply_document(state.uow, document, settings=state.providers())
     return document.org
 
 
@@ -451,14 +449,19 @@ _status_command("resume", "active", "Present NUMBER again.")
 
 @numbers.command("release")
 @click.option("--org", required=True)
+@click.option("--force", is_flag=True,
+              help="Release it even if users or projects name it; they forget it.")
 @click.argument("number")
 @pass_state
-def numbers_release(state: State, org: str, number: str) -> None:
+def numbers_release(state: State, org: str, number: str, force: bool) -> None:
     """Release NUMBER (its provider is told first); its call history stays."""
     from callsign import purchasing
 
-    e164, what = purchasing.release(state.uow, org, number, settings=state.providers())
-    click.echo(f"{e164} {what}")
+    released = purchasing.release(state.uow, org, number, settings=state.providers(),
+                                  force=force)
+    click.echo(f"{released.number} {released.result}")
+    for what in released.cleared:
+        click.echo(f"cleared {what}")
 
 
 @numbers.command("buy")

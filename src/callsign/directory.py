@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from callsign import purchasing
 from callsign.domain import phone
 from callsign.domain.errors import ConfigError, Conflict, InvalidInput, NotFound
 from callsign.domain.model import NumberStatus
 from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
+from callsign.purchasing import ProviderSettings
 from callsign.store import orgs as org_store
 from callsign.store.tables import contacts, numbers, projects, users
 from callsign.store.uow import UnitOfWork
@@ -27,8 +29,9 @@ _KINDS: dict[type[Any], tuple[str, str]] = {
 }
 
 
-def _held(conn: Connection, org_id: int, country: str, raws: Iterable[str | None]) -> list[str]:
-    """Which of ``raws`` (in any format) are numbers the org holds, in E.164."""
+def _held(conn: Connection, org_id: int, country: str,
+          raws: Iterable[str | None]) -> list[dict[str, str]]:
+    """Which of ``raws`` (in any format) are numbers the org holds: E.164 and status."""
     wanted = set()
     for raw in raws:
         if raw:
@@ -36,9 +39,10 @@ def _held(conn: Connection, org_id: int, country: str, raws: Iterable[str | None
                 wanted.add(phone.parse_number(raw, country, field="number"))
             except InvalidInput:
                 continue  # reported with its path by the document check
-    return list(conn.execute(select(numbers.c.e164).where(
-        numbers.c.org_id == org_id, numbers.c.e164.in_(sorted(wanted)),
-        numbers.c.status != NumberStatus.RELEASED)).scalars())
+    return [{"number": e164, "status": status} for e164, status in conn.execute(
+        select(numbers.c.e164, numbers.c.status).where(
+            numbers.c.org_id == org_id, numbers.c.e164.in_(sorted(wanted)),
+            numbers.c.status != NumberStatus.RELEASED).order_by(numbers.c.e164))]
 
 
 def _referenced(entity: Entity) -> list[str | None]:
@@ -53,11 +57,12 @@ def validated(conn: Connection, org: str, entity: Entity) -> tuple[int, Entity]:
     """The entity with numbers in E.164, checked as part of the organization."""
     row = org_store.org_row(conn, org)
     settings = org_store.settings_of(row)
-    held = _held(conn, row.id, row.default_country, _referenced(entity))
+    held = _held(conn, row.id, row.default_country, [
+        row.principal_number, row.agent_leg_number, *_referenced(entity)])
     plural, _ = _KINDS[type(entity)]
     data: dict[str, Any] = {
         **{k: v for k, v in settings.items() if k not in ("calling_hours", "inbound", "twilio")},
-        "numbers": [{"number": n} for n in held],
+        "numbers": held,
         plural: [entity.model_dump(mode="json")],
     }
     if isinstance(entity, ContactDoc) and entity.owner:
@@ -220,21 +225,43 @@ def update_settings(uow: UnitOfWork, org: str, changes: dict[str, Any]) -> dict[
     for entity in sorted(_ENTITIES & set(changes)):
         raise InvalidInput("is not a setting; it has endpoints of its own", field=entity)
     with uow:
-        document = parse_document({**_settings(uow.connection, org), **changes, "org": org})
-        org_store.update_org(uow.connection, document)
+        conn = uow.connection
+        row = org_store.org_row(conn, org)
+        data = {**_settings(conn, org), **changes, "org": org}
+        country = data.get("default_country")
+        country = country if isinstance(country, str) else str(row.default_country)
+        named = [data.get(key) for key in ("principal_number", "agent_leg_number")]
+        # The principal and agent-leg numbers must be the organization's own (SPEC 2).
+        data["numbers"] = _held(conn, row.id, country,
+                                [n if isinstance(n, str) else None for n in named])
+        document = parse_document(data)
+        if document.restrict_caller_ids:
+            _refuse_unallowed_caller_ids(conn, row.id)
+        org_store.update_org(conn, document)
         uow.commit()
     return document.model_dump(mode="json", exclude=_ENTITIES)
 
 
-def put_config(uow: UnitOfWork, org: str, data: Any) -> OrgDocument:
-    """Replace the whole organization with a document (SPEC 6), in one transaction."""
+def _refuse_unallowed_caller_ids(conn: Connection, org_id: int) -> None:
+    """Restricting caller IDs must not leave a user with a caller ID they may not present."""
+    problems = [f"{user.id}'s caller ID {user.caller_id}"
+                for user in org_store.users_of(conn, org_id)
+                if user.caller_id is not None and user.caller_id not in user.allowed_caller_ids]
+    if problems:
+        raise ConfigError([("restrict_caller_ids", "these caller IDs are outside their user's "
+                            f"allowed caller IDs: {', '.join(problems)}; allow or clear them "
+                            "first")])
+
+
+def put_config(uow: UnitOfWork, org: str, data: Any, *,
+               providers: ProviderSettings | None = None) -> OrgDocument:
+    """Replace the whole organization with a document (SPEC 6); numbers it leaves out are
+    released, their provider told first."""
     document = parse_document(data)
     if document.org != org:
         raise InvalidInput(f"the document is for {document.org!r}, but the key is for {org!r}",
                            field="org")
-    with uow:
-        org_store.apply_document(uow.connection, document)
-        uow.commit()
+    purchasing.apply_document(lambda: uow, document, settings=providers or ProviderSettings())
     return document
 
 

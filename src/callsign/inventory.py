@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, exists, func, or_, select, update
 
 from callsign import limits
 from callsign.domain import phone
@@ -17,9 +17,8 @@ from callsign.domain.model import NumberStatus
 from callsign.orgfile import GROUP_PATTERN, PATTERN_WORDS
 from callsign.service import today
 from callsign.store import queries
-from callsign.store.orgs import release_number, set_area_codes
+from callsign.store.orgs import hold_number, refuse_if_principal, release_number, set_area_codes
 from callsign.store.tables import (
-    NEVER,
     number_area_codes,
     number_usage,
     numbers,
@@ -149,11 +148,10 @@ def add_number(uow: UnitOfWork, org: str, raw: str, *, label: str = "", group: s
         if held is not None:
             owner = "this organization" if held == org_id else "another organization"
             raise Conflict(f"{facts.e164} already belongs to {owner}", field="number")
-        number_id = conn.execute(insert(numbers).values(
-            org_id=org_id, e164=facts.e164, label=label, group_name=group,
+        number_id = hold_number(
+            conn, org_id, facts.e164, label=label, group_name=group,
             status=NumberStatus.ACTIVE, area_code=facts.area_code, region=facts.region,
-            daily_cap=daily_cap, provider=provider, last_presented_at=NEVER,
-        ).returning(numbers.c.id)).scalar_one()
+            daily_cap=daily_cap, provider=provider, provider_sid=None, call_path=None)
         set_area_codes(conn, org_id, number_id, facts.area_code, list(area_codes), active=True)
         uow.commit()
         return facts.e164
@@ -339,21 +337,28 @@ def update_number(uow: UnitOfWork, org: str, raw: str, *, label: str | None = No
 
 
 def set_status(uow: UnitOfWork, org: str, raw: str, status: NumberStatus) -> str:
-    """Pause, resume or rest a number; it keeps routing calls back either way."""
+    """Pause, resume or rest a number; it keeps routing calls back either way.
+
+    The principal number stays active: it is every call's last resort.
+    """
     with uow:
         conn = uow.connection
-        _, row = _held(conn, org, raw)
+        org_id, row = _held(conn, org, raw)
+        if status != NumberStatus.ACTIVE:
+            action = "pause" if status == NumberStatus.PAUSED else f"mark {status}"
+            refuse_if_principal(conn, org_id, row.e164, action)
         # A trigger marks the number's area codes active or not to match.
         conn.execute(update(numbers).where(numbers.c.id == row.id).values(status=status))
         uow.commit()
         return str(row.e164)
 
 
-def release(uow: UnitOfWork, org: str, raw: str) -> tuple[str, str]:
-    """Release a number; its call history stays. Returns (number, released|deleted)."""
+def release(uow: UnitOfWork, org: str, raw: str, *, force: bool = False) -> tuple[str, str]:
+    """Release a number in the store only; its call history stays. Returns (number,
+    released|deleted). See ``purchasing.release`` for the release that tells the provider."""
     with uow:
         conn = uow.connection
         org_id, row = _held(conn, org, raw)
-        outcome = release_number(conn, org_id, row.id, row.e164)
+        outcome, _ = release_number(conn, org_id, row.id, row.e164, force=force)
         uow.commit()
         return str(row.e164), outcome

@@ -419,11 +419,14 @@ class _Checker:
             ZoneInfo(doc.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             yield "timezone", f"{doc.timezone!r} is not an IANA time zone"
-        yield from self._org_numbers()
+        org_numbers = [problem for attr in ("principal_number", "forwarding_number",
+                                            "agent_leg_number")
+                       for problem in self._normalise(doc, attr, attr)]
+        yield from org_numbers
         yield from self._numbers()
         owned = {n.number for n in doc.numbers}
-        presentable = owned | {doc.principal_number}
-        yield from self._users(owned, presentable)
+        yield from self._held_org_numbers({path for path, _ in org_numbers})
+        yield from self._users(owned)
         yield from self._contacts()
         yield from self._projects(owned)
 
@@ -444,9 +447,25 @@ class _Checker:
         except InvalidInput as exc:
             yield path, exc.message
 
-    def _org_numbers(self) -> Iterator[tuple[str, str]]:
-        for attr in ("principal_number", "forwarding_number", "agent_leg_number"):
-            yield from self._normalise(self.doc, attr, attr)
+    def _held_org_numbers(self, invalid: set[str]) -> Iterator[tuple[str, str]]:
+        """The principal and agent-leg numbers are presented: they must be the org's own.
+
+        The principal is every call's last resort, so it must also be active; the
+        agent leg is shown only to the organization's own agents, so a paused number
+        (not presented to callees) may serve as one.
+        """
+        statuses = {n.number: n.status for n in self.doc.numbers}
+        principal, agent_leg = self.doc.principal_number, self.doc.agent_leg_number
+        if "principal_number" not in invalid:
+            status = statuses.get(principal)
+            if status is None:
+                yield "principal_number", f"{principal} is not one of the organization's numbers"
+            elif status != "active":
+                yield ("principal_number", f"{principal} is {status}; the principal number "
+                       "is the last resort of every call and must be active")
+        if agent_leg is not None and "agent_leg_number" not in invalid \
+                and agent_leg not in statuses:
+            yield "agent_leg_number", f"{agent_leg} is not one of the organization's numbers"
 
     def _numbers(self) -> Iterator[tuple[str, str]]:
         seen: set[str] = set()
@@ -465,7 +484,7 @@ class _Checker:
                     yield (f"{path}.area_codes[{j}]",
                            f"{code!r} is not a geographic area code of {country}")
 
-    def _users(self, owned: set[str], presentable: set[str]) -> Iterator[tuple[str, str]]:
+    def _users(self, owned: set[str]) -> Iterator[tuple[str, str]]:
         seen: set[str] = set()
         direct: dict[str, str] = {}
         for i, user in enumerate(self.doc.users):
@@ -474,27 +493,36 @@ class _Checker:
                 yield f"{path}.id", f"user {user.id!r} is listed twice"
             seen.add(user.id)
             yield from self._normalise(user, "work_phone", f"{path}.work_phone")
-            for attr, allowed in (("caller_id", presentable), ("direct_number", owned)):
+            yield from self._allowed_caller_ids(user, path, owned)
+            for attr in ("caller_id", "direct_number"):
                 problems = list(self._normalise(user, attr, f"{path}.{attr}"))
                 yield from problems
                 value = getattr(user, attr)
-                if not problems and value is not None and value not in allowed:
+                if not problems and value is not None and value not in owned:
                     yield f"{path}.{attr}", f"{value} is not one of the organization's numbers"
+            if self.doc.restrict_caller_ids and user.caller_id is not None \
+                    and user.caller_id not in user.allowed_caller_ids:
+                # Else the caller ID would silently never be presented (SPEC 2).
+                yield (f"{path}.caller_id", f"{user.caller_id} is not among {user.id}'s "
+                       "allowed caller IDs, and the organization restricts caller IDs")
             if user.direct_number is not None:
                 if user.direct_number in direct:
                     yield (f"{path}.direct_number", f"{user.direct_number} is already the direct "
                            f"number of {direct[user.direct_number]!r}")
                 direct[user.direct_number] = user.id
-            for j, raw in enumerate(user.allowed_caller_ids):
-                item = f"{path}.allowed_caller_ids[{j}]"
-                try:
-                    number = self.number(raw, item)
-                except InvalidInput as exc:
-                    yield item, exc.message
-                    continue
-                user.allowed_caller_ids[j] = number
-                if number not in presentable:
-                    yield item, f"{number} is not one of the organization's numbers"
+
+    def _allowed_caller_ids(self, user: UserDoc, path: str,
+                            owned: set[str]) -> Iterator[tuple[str, str]]:
+        for j, raw in enumerate(user.allowed_caller_ids):
+            item = f"{path}.allowed_caller_ids[{j}]"
+            try:
+                number = self.number(raw, item)
+            except InvalidInput as exc:
+                yield item, exc.message
+                continue
+            user.allowed_caller_ids[j] = number
+            if number not in owned:
+                yield item, f"{number} is not one of the organization's numbers"
 
     def _contacts(self) -> Iterator[tuple[str, str]]:
         users = {u.id for u in self.doc.users}

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -14,18 +14,19 @@ from callsign import twilio_api
 from callsign.domain import phone
 from callsign.domain.errors import InvalidInput, NotFound, ProviderError
 from callsign.domain.model import NumberStatus
+from callsign.orgfile import OrgDocument
 from callsign.providers.base import NumberProvider
 from callsign.providers.sandbox import SandboxProvider
 from callsign.providers.twilio import TwilioProvider
 from callsign.store import orgs as org_store
-from callsign.store.orgs import release_number, set_area_codes
+from callsign.store.orgs import hold_number, release_number, set_area_codes
 from callsign.store.sql import integrity_errors
 from callsign.store.tables import (
-    NEVER,
     calls,
     contacts,
     number_area_codes,
     numbers,
+    orgs,
     purchases,
 )
 from callsign.store.uow import UnitOfWork
@@ -65,15 +66,16 @@ def _held_any(conn: Connection) -> Callable[[list[str]], set[str]]:
     return taken
 
 
-def provider_for(conn: Connection, org: Any, name: str,
-                 settings: ProviderSettings) -> NumberProvider:
-    """The provider called ``name`` for ``org``, with its credentials."""
+def provider_for(conn: Connection, org: Any, name: str, settings: ProviderSettings,
+                 *, country: str | None = None) -> NumberProvider:
+    """The provider called ``name`` for ``org``, with its credentials; ``country``: where
+    it searches numbers (default: the organization's)."""
     if name == "sandbox":
         return SandboxProvider(_held_any(conn))
     if name == "twilio":
         account_sid, token = twilio_api.credentials(conn, org)
         client = twilio_api.client(account_sid, token, settings.twilio_api_base)
-        return TwilioProvider(client, country=org.default_country)
+        return TwilioProvider(client, country=country or org.default_country)
     raise InvalidInput(f"{name!r} is not a provider ({', '.join(PROVIDERS)})", field="provider")
 
 
@@ -98,8 +100,10 @@ def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_
         if not phone.valid_area_code(code, row.default_country):
             raise InvalidInput(f"{area_code!r} is not a geographic area code of "
                                f"{row.default_country}", field="area_code")
-        provider = provider_for(work.connection, row, provider_name, settings)
-        region = phone.nanp_region(code) if row.default_country in ("US", "CA") else None
+        # A NANP area code is searched in its own country (905 in Canada, 787 in Puerto Rico).
+        country = phone.nanp_country(code)
+        provider = provider_for(work.connection, row, provider_name, settings, country=country)
+        region = phone.nanp_region(code) if country in ("US", "CA") else None
         found = provider.search(code, quantity,
                                 region=phone.region_abbreviation(region) if region else None)
     result = PurchaseResult(provider.name, provider.label, code, quantity)
@@ -143,31 +147,76 @@ def _settle(uow: UowFactory, intent: int, state: str, detail: str) -> None:
 def _store_bought(conn: Connection, org_id: int, e164: str, area_code: str, provider: str,
                   sid: str) -> None:
     facts = phone.facts_for(e164, "US", field="number")
-    number_id = conn.execute(insert(numbers).values(
-        org_id=org_id, e164=e164, label=f"{provider} {area_code}", group_name="",
+    number_id = hold_number(
+        conn, org_id, e164, label=f"{provider} {area_code}".rstrip(), group_name="",
         status=NumberStatus.ACTIVE, area_code=facts.area_code, region=facts.region,
-        provider=provider, provider_sid=sid, last_presented_at=NEVER,
-    ).returning(numbers.c.id)).scalar_one()
-    mapped = [area_code] if area_code != facts.area_code else []
+        daily_cap=None, provider=provider, provider_sid=sid, call_path=None)
+    mapped = [area_code] if area_code and area_code != facts.area_code else []
     set_area_codes(conn, org_id, number_id, facts.area_code, mapped, active=True)
 
 
-def release(uow: UowFactory, org: str, raw: str, *, settings: ProviderSettings) -> tuple[str, str]:
-    """Release a number: the provider is told first; if it fails, the number stays."""
+class Released(NamedTuple):
+    """A released number: released (kept for its history) or deleted, and what named it."""
+
+    number: str
+    result: str
+    cleared: list[str]
+
+
+def release(uow: UowFactory, org: str, raw: str, *, settings: ProviderSettings,
+            force: bool = False) -> Released:
+    """Release a number: the provider is told first; if it fails, the number stays.
+
+    The principal number is never released; a number users, projects or the agent leg
+    depend on only with ``force`` (they forget it, and the answer lists them).
+    """
     with uow() as work:
-        row = org_store.org_row(work.connection, org)
+        conn = work.connection
+        row = org_store.org_row(conn, org)
         e164 = phone.parse_number(raw, row.default_country, field="number")
-        held = work.connection.execute(select(numbers).where(
+        held = conn.execute(select(numbers).where(
             numbers.c.org_id == row.id, numbers.c.e164 == e164,
             numbers.c.status != NumberStatus.RELEASED)).first()
         if held is None:
             raise NotFound(f"{e164} is not a number of organization {org!r}", field="number")
-        if held.provider in PROVIDERS:
-            provider_for(work.connection, row, held.provider, settings).release(
-                e164, held.provider_sid)
-        outcome = release_number(work.connection, row.id, held.id, e164)
+        org_store.check_release(conn, row.id, e164, held.id, force=force)  # before Twilio
+        _tell_provider(conn, row, held, settings)
+        outcome, cleared = release_number(conn, row.id, held.id, e164, force=force)
         work.commit()
-    return e164, outcome
+    return Released(e164, outcome, cleared)
+
+
+def _tell_provider(conn: Connection, org: Any, held: Any, settings: ProviderSettings) -> None:
+    if held.provider in PROVIDERS:
+        provider_for(conn, org, held.provider, settings).release(held.e164, held.provider_sid)
+
+
+def apply_document(uow: UowFactory, document: OrgDocument, *,
+                   settings: ProviderSettings) -> None:
+    """Make the organization equal to ``document`` (SPEC 6); call history stays.
+
+    Numbers the document leaves out are released like a release does: each provider is
+    told first, and each number it let go is recorded released at once; a provider that
+    refuses stops the apply before anything else changes (the numbers released before it
+    stay released, as a re-run expects).
+    """
+    with uow() as work:
+        conn = work.connection
+        org_store.check_document(conn, document)
+        row = conn.execute(select(orgs).where(orgs.c.slug == document.org)).first()
+        left_out = [] if row is None else [
+            held for held in org_store.numbers_left_out(
+                conn, row.id, {n.number for n in document.numbers})
+            if held.provider in PROVIDERS]
+    for held in left_out:
+        assert row is not None
+        with uow() as work:
+            _tell_provider(work.connection, row, held, settings)
+            release_number(work.connection, row.id, held.id, held.e164, force=True)
+            work.commit()
+    with uow() as work:
+        org_store.apply_document(work.connection, document)
+        work.commit()
 
 
 @dataclass

@@ -634,6 +634,11 @@ def test_users(page: Page, api: httpx.Client) -> None:
                       "yes" if u["active"] else "no"] for u in users]
 
     # The restriction switch lives on the Organization page; the users page shows it.
+    # Restricting needs every user's own caller ID among their allowed ones.
+    for user in users:
+        if user["caller_id"]:
+            ok(api.put(f"/v1/users/{user['id']}",
+                       json={**user, "allowed_caller_ids": [user["caller_id"]]}))
     notice.locator("a[href='/admin/org']").click()
     page.wait_for_url("**/admin/org")
     page.check("#restrict_caller_ids")
@@ -704,12 +709,13 @@ def test_users(page: Page, api: httpx.Client) -> None:
     page.fill("#user-name", "Dana Lee")
     page.fill("#work-phone", "+13125559004")
     page.select_option("#caller-id", HQ)
+    page.check(f'input[name=allowed_caller_ids][value="{HQ}"]')  # the org restricts them
     submit(page, "#save-user", status=200)
     assert toast(page, "success") == "Saved user dana"
     assert page.locator("a[href='/admin/users/dana']").count() == 1
     assert ok(api.get("/v1/users/dana")) == {
         "id": "dana", "name": "Dana Lee", "work_phone": "+13125559004", "caller_id": HQ,
-        "direct_number": None, "allowed_caller_ids": [], "active": True}
+        "direct_number": None, "allowed_caller_ids": [HQ], "active": True}
 
     # Another user's direct number is refused, beside the field; the user is not created.
     go(page, "/admin/users/new")
@@ -733,7 +739,7 @@ def test_organization_settings(page: Page, api: httpx.Client) -> None:
 
     page.fill("#principal_number", NEWARK_2)
     page.fill("#forwarding_number", "(212) 555-0177")
-    page.fill("#agent_leg_number", "+12013450899")
+    page.fill("#agent_leg_number", MANHATTAN)  # held (paused): it may be the agent leg
     page.fill("#default_country", "CA")
     page.uncheck("#local_presence")
     page.select_option("#local_presence_fallback", "none")
@@ -758,14 +764,14 @@ def test_organization_settings(page: Page, api: httpx.Client) -> None:
 
     expected = settings | {
         "principal_number": NEWARK_2, "forwarding_number": "+12125550177",
-        "agent_leg_number": "+12013450899", "default_country": "CA", "local_presence": False,
+        "agent_leg_number": MANHATTAN, "default_country": "CA", "local_presence": False,
         "local_presence_fallback": "none", "calling_hours": {"start": "09:30", "end": "20:00"},
         "inbound": {"path": path, "last_caller_days": 14}}
     assert ok(api.get("/v1/org")) == expected
     # ... and the page shows it again.
     assert page.locator("#principal_number").input_value() == NEWARK_2
     assert page.locator("#forwarding_number").input_value() == "+12125550177"
-    assert page.locator("#agent_leg_number").input_value() == "+12013450899"
+    assert page.locator("#agent_leg_number").input_value() == MANHATTAN
     assert page.locator("#default_country").input_value() == "CA"
     assert not page.locator("#local_presence").is_checked()
     assert page.locator("#local_presence_fallback").input_value() == "none"

@@ -647,10 +647,12 @@ def test_a_paused_number_is_not_presented_until_resumed(
     resumed = ok(globex.post(f"{at}/resume"))
     decision = place(globex, user="hank", to=to, caller_id=number)
 
-    assert paused == {"number": number, "result": "paused", "area_codes": None}
+    assert paused == {"number": number, "result": "paused", "area_codes": None,
+                      "cleared": None}
     assert status_paused == "paused"
     assert error_of(refused, 422)["code"] == "not_presentable"
-    assert resumed == {"number": number, "result": "active", "area_codes": None}
+    assert resumed == {"number": number, "result": "active", "area_codes": None,
+                       "cleared": None}
     assert (decision["caller_id"], decision["rule"]) == (number, "override")
 
 
@@ -669,8 +671,10 @@ def test_a_released_number_leaves_the_inventory_but_its_calls_stay(
             return globex.post(f"/v1/numbers/{path_of(number)}/release")
         return globex.delete(f"/v1/numbers/{path_of(number)}")
 
-    assert ok(release(used)) == {"number": used, "result": "released", "area_codes": None}
-    assert ok(release(unused)) == {"number": unused, "result": "deleted", "area_codes": None}
+    assert ok(release(used)) == {"number": used, "result": "released", "area_codes": None,
+                                 "cleared": []}
+    assert ok(release(unused)) == {"number": unused, "result": "deleted", "area_codes": None,
+                                   "cleared": []}
     error_of(globex.get(f"/v1/numbers/{path_of(used)}"), 404)
     error_of(release(used), 404)
     assert used not in [n["number"] for n in ok(globex.get("/v1/numbers"))]

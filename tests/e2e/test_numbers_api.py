@@ -53,11 +53,13 @@ HOOLI = {  # no Twilio account
     "org": "hooli",
     "default_country": "US",
     "principal_number": "+16505550100",
+    "numbers": [{"number": "+16505550100"}],
 }
 PIEDPIPER = {  # a Twilio account whose token variable the server does not have
     "org": "piedpiper",
     "default_country": "US",
     "principal_number": "+16505550200",
+    "numbers": [{"number": "+16505550200"}],
     "twilio": {"account_sid": "AC" + "9f" * 16},
 }
 UMBRELLA = {  # contacts in 618 (3), 309 (2), 815 (1) and 512 (1, covered)
@@ -76,6 +78,7 @@ SOYLENT = {
     "org": "soylent",
     "default_country": "US",
     "principal_number": "+16145550100",
+    "numbers": [{"number": "+16145550100"}],
     "twilio": {"account_sid": INITECH_SID},
     "contacts": [{"phone": p} for p in ("+14195550150", "+14195550151", "+14405550150")],
 }
@@ -276,7 +279,8 @@ def test_delete_releases_the_number_at_twilio_first(
 
     answer = ok(initech.delete(f"/v1/numbers/{path_of('+17735550101')}"))
 
-    assert answer == {"number": "+17735550101", "result": "deleted", "area_codes": None}
+    assert answer == {"number": "+17735550101", "result": "deleted", "area_codes": None,
+                      "cleared": []}
     assert [(d.path, d.status) for d in deployment.twilio.deletions()
             if d.path.endswith(f"/{sid}.json")] == [
         (f"/2010-04-01/Accounts/{INITECH_SID}/IncomingPhoneNumbers/{sid}.json", 204)]

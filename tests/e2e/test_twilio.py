@@ -86,7 +86,7 @@ def globex_document() -> dict[str, Any]:
     """An organization that can ring agents but has no Twilio account."""
     document: dict[str, Any] = yaml.safe_load(GLOBEX_YAML)
     assert "twilio" not in document
-    return {**document, "agent_leg_number": "+16175550188"}
+    return {**document, "agent_leg_number": "+16175550100"}
 
 
 def night_document(now: datetime) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 Under ``/2010-04-01/Accounts/{AccountSid}/`` (HTTP basic auth: account SID and auth token;
 anything else is Twilio's 401, code 20003):
 
-- ``GET AvailablePhoneNumbers/US/Local.json`` searches the stock the test offered, with
+- ``GET AvailablePhoneNumbers/{US,CA}/Local.json`` searches the stock the test offered, with
   Twilio's filters ``AreaCode``, ``InRegion``, ``NearNumber`` (same area code here) and
   ``PageSize`` (default 50); every offer takes calls, so ``VoiceEnabled`` keeps them all;
 - ``POST IncomingPhoneNumbers.json`` buys one offered number (201 and the number's
@@ -197,7 +197,7 @@ class FakeTwilioNumbers:
 
     def _search(self, path: str, match: re.Match[str],
                 params: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        if match["country"] != "US":
+        if match["country"] not in ("US", "CA"):
             return 404, Failure(20404, f"The requested resource {path} was not found",
                                 404).body()
         failure = self.search_failures.get(params.get("AreaCode", ""))

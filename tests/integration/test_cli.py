@@ -28,6 +28,7 @@ MANHATTAN = "+16465550104"  # paused
 SF = "+14155550105"  # bob's caller ID
 NWK1 = "+12015550106"
 NWK2 = "+12015550107"
+AGENT_LEG = "+12013450841"  # the demo's agent-leg number, paused
 
 
 @pytest.fixture
@@ -382,14 +383,15 @@ def test_numbers_list_shows_area_codes_status_and_caps(cli: Invoke, acme: Path) 
     listed = numbers_json(cli)
 
     assert [n["number"] for n in listed] == sorted(
-        [PRINCIPAL, CHI1, CHI2, AURORA, MANHATTAN, SF, NWK1, NWK2])
+        [PRINCIPAL, CHI1, CHI2, AURORA, MANHATTAN, SF, NWK1, NWK2, AGENT_LEG])
     chicago = next(n for n in listed if n["number"] == CHI1)
     assert {key: chicago[key] for key in ("label", "group", "status", "area_codes", "region",
                                           "daily_cap", "used_today", "assigned_user")} == {
         "label": "Chicago", "group": "sales", "status": "active",
         "area_codes": ["312", "773", "872"], "region": "Illinois", "daily_cap": 100,
         "used_today": 0, "assigned_user": "alice"}
-    assert [n["number"] for n in numbers_json(cli, "--status", "paused")] == [MANHATTAN]
+    assert [n["number"] for n in numbers_json(cli, "--status", "paused")] == [
+        AGENT_LEG, MANHATTAN]
 
 
 def test_numbers_add_serves_its_own_and_the_given_area_codes(cli: Invoke, acme: Path) -> None:
@@ -441,13 +443,15 @@ def test_numbers_pause_stops_presenting_and_resume_restores(cli: Invoke, acme: P
 def test_numbers_release_deletes_unused_and_releases_used_numbers(
     cli: Invoke, acme: Path
 ) -> None:
-    """A number with history is released and kept; one without is deleted."""
+    """A number with history is released and kept; one without is deleted. SF is bob's
+    caller ID: its release is forced, and says what it cleared."""
     call(cli, "--user", "bob", "--to", "312-555-0188", "--caller-id", SF)
 
-    used = ok(cli("numbers", "release", "--org", "acme", SF))
+    used = ok(cli("numbers", "release", "--org", "acme", "--force", SF))
     unused = ok(cli("numbers", "release", "--org", "acme", AURORA))
 
-    assert (used.stdout, unused.stdout) == (f"{SF} released\n", f"{AURORA} deleted\n")
+    assert (used.stdout, unused.stdout) == (
+        f"{SF} released\ncleared user bob's caller ID\n", f"{AURORA} deleted\n")
     listed = [n["number"] for n in numbers_json(cli)]
     assert SF not in listed
     assert AURORA not in listed

@@ -24,7 +24,7 @@ HANG_GUARD = 600  # seconds: a process that never comes breaks the barrier
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 ORG = {
     "org": "race", "principal_number": "+12125550100", "local_presence": True,
-    "numbers": [{"number": "+13125550101", "daily_cap": CAP}],
+    "numbers": [{"number": "+13125550101", "daily_cap": CAP}, {"number": "+12125550100"}],
     "users": [{"id": "u1"}, {"id": "u2"}],
 }
 

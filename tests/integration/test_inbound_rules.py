@@ -48,14 +48,17 @@ def org(**settings: Any) -> dict[str, Any]:
     }
     for key, changes in settings.pop("user_changes", {}).items():
         users[key] = {**users[key], **changes}
+    numbers = settings.pop("numbers", [
+        {"number": ALICE_DIRECT}, {"number": BOB_DIRECT}, {"number": SALES_LINE},
+        {"number": MANHATTAN, "status": "paused"},
+    ])
+    if all(n["number"] != PRINCIPAL for n in numbers):  # the principal is always held
+        numbers = [*numbers, {"number": PRINCIPAL}]
     return {
         "org": "acme",
         "principal_number": PRINCIPAL,
         "forwarding_number": FORWARDING,
-        "numbers": settings.pop("numbers", [
-            {"number": ALICE_DIRECT}, {"number": BOB_DIRECT}, {"number": SALES_LINE},
-            {"number": MANHATTAN, "status": "paused"},
-        ]),
+        "numbers": numbers,
         "users": list(users.values()),
         "contacts": [
             {"phone": ALICES_LEAD, "owner": "alice"},

@@ -524,7 +524,7 @@ def test_a_released_number_keeps_its_call_history(
     released = purchasing.release(uow, ORG, number, settings=ProviderSettings())
 
     assert call.caller_id == number
-    assert released == (number, "released")
+    assert released == (number, "released", [])
     assert [(c.id, c.caller_id, c.to_number) for c in recorded_calls()] == [
         (call.call_id, number, SPRINGFIELD_CALLEE)]
     assert numbers_of(engine) == [PRINCIPAL]

@@ -31,6 +31,7 @@ CHI1 = "+13125550101"
 CHI2 = "+13125550102"
 SF = "+14155550105"
 NWK1 = "+12015550106"
+PRINCIPAL = "+12125550100"
 
 
 def valid_document() -> dict[str, Any]:
@@ -48,6 +49,7 @@ def valid_document() -> dict[str, Any]:
             {"number": "(312) 555-0102", "label": "Chicago 2"},
             {"number": SF, "group": "west"},
             {"number": NWK1, "status": "paused"},
+            {"number": PRINCIPAL, "label": "Headquarters"},
         ],
         "users": [
             {"id": "alice", "work_phone": "+13125559001", "caller_id": CHI1,
@@ -81,7 +83,7 @@ def test_applying_the_same_file_twice_changes_nothing(
     apply_org(valid_document())
 
     assert snapshot() == before
-    assert len(before["numbers"]) == 4
+    assert len(before["numbers"]) == 5
 
 
 def test_reapplying_keeps_todays_usage_and_history(
@@ -126,15 +128,16 @@ def test_export_round_trips_every_section(apply_org: Any, export_org: Export) ->
     exported = export_org("acme")
 
     assert parse_document(exported) == parse_document(valid_document())
-    assert [n["number"] for n in exported["numbers"]] == [CHI1, CHI2, SF, NWK1]
+    assert [n["number"] for n in exported["numbers"]] == [CHI1, CHI2, SF, NWK1, PRINCIPAL]
     assert exported["inbound"] == {"path": ["lead_owner", "direct_number", "company"],
                                    "last_caller_days": 14}
 
 
 def test_omitted_settings_take_the_documented_defaults(apply_org: Any, engine: Engine) -> None:
     """A minimal file gets the defaults of SPEC 6."""
-    apply_org({"org": "mini", "principal_number": "+12125550100",
-               "numbers": [{"number": CHI1}], "projects": [{"id": "p", "numbers": [CHI1]}]})
+    apply_org({"org": "mini", "principal_number": PRINCIPAL,
+               "numbers": [{"number": CHI1}, {"number": PRINCIPAL}],
+               "projects": [{"id": "p", "numbers": [CHI1]}]})
 
     with UnitOfWork(engine) as uow:
         doc = org_store.export_document(uow.connection, "mini")
@@ -149,8 +152,9 @@ def test_omitted_settings_take_the_documented_defaults(apply_org: Any, engine: E
         "direct_number", "last_caller", "lead_owner", "forwarding", "company"]
     assert doc.inbound.last_caller_days == 30
     assert load_yaml(exported_text(engine, "mini")) == {
-        "org": "mini", "principal_number": "+12125550100",
-        "numbers": [{"number": CHI1}], "projects": [{"id": "p", "numbers": [CHI1]}]}
+        "org": "mini", "principal_number": PRINCIPAL,
+        "numbers": [{"number": CHI1}, {"number": PRINCIPAL}],
+        "projects": [{"id": "p", "numbers": [CHI1]}]}
 
 
 @pytest.mark.parametrize(
@@ -162,11 +166,13 @@ def test_omitted_settings_take_the_documented_defaults(apply_org: Any, engine: E
 def test_export_after_releasing_a_referenced_number_still_applies(
     apply_org: Any, engine: Engine, released: str
 ) -> None:
-    """Releasing a number leaves no reference behind that the exported file would refuse."""
+    """Releasing a number (forced: it is in use) leaves no reference behind that the
+    exported file would refuse."""
     document = valid_document()
     document["users"][0]["caller_id"] = None
     apply_org(document)
-    assert inventory.release(UnitOfWork(engine), "acme", released) == (released, "deleted")
+    assert inventory.release(UnitOfWork(engine), "acme", released, force=True) == (
+        released, "deleted")
     exported = exported_text(engine)
 
     apply_org(exported)
@@ -197,15 +203,17 @@ def test_numbers_left_out_are_deleted_or_released_when_they_have_history(
 
     apply_org(smaller)
 
-    assert _numbers(engine) == {CHI1: "released", SF: "active", NWK1: "paused"}
+    assert _numbers(engine) == {CHI1: "released", SF: "active", NWK1: "paused",
+                                PRINCIPAL: "active"}
     assert [(r.id, r.caller_id) for r in recorded_calls()] == [(call.call_id, CHI1)]
-    assert [n["number"] for n in export_org("acme")["numbers"]] == [SF, NWK1]
+    assert [n["number"] for n in export_org("acme")["numbers"]] == [SF, NWK1, PRINCIPAL]
 
 
 def test_a_released_number_can_come_back_in_a_later_file(
     apply_org: Any, dial: Dial, engine: Engine
 ) -> None:
-    """Listing a released number again holds it anew; the old row keeps the history."""
+    """Listing a released number again holds it anew, in its old row: one row keeps
+    its history and today's usage."""
     apply_org(valid_document())
     dial(user="bob", to="+13125550188", at=NOW, caller_id=CHI1)
     smaller = valid_document()
@@ -219,7 +227,7 @@ def test_a_released_number_can_come_back_in_a_later_file(
 
     with engine.connect() as conn:
         rows = conn.execute(select(numbers.c.status).where(numbers.c.e164 == CHI1)).scalars()
-        assert sorted(rows) == ["active", "released"]
+        assert list(rows) == ["active"]
     assert dial(user="alice", to="+13125550188", at=NOW).caller_id == CHI1
 
 
@@ -376,10 +384,11 @@ def test_a_number_held_by_another_organization_writes_nothing(
 ) -> None:
     """Found while writing, the clash still rolls back everything, settings included."""
     apply_org(valid_document())
-    apply_org({"org": "beta", "principal_number": "+16175550100", "local_presence": False})
+    apply_org({"org": "beta", "principal_number": "+16175550100", "local_presence": False,
+               "numbers": [{"number": "+16175550100"}]})
     before = snapshot()
     beta = {"org": "beta", "principal_number": "+16175550100", "local_presence": True,
-            "numbers": [{"number": "+16175550101"}, {"number": CHI1}]}
+            "numbers": [{"number": "+16175550100"}, {"number": CHI1}]}
 
     with pytest.raises(ConfigError) as clash:
         apply_org(beta)
@@ -419,8 +428,9 @@ def test_history_survives_a_file_that_drops_everything(
     apply_org(valid_document())
     dial(user="alice", to="+13125550188", at=NOW)
 
-    apply_org({"org": "acme", "principal_number": "+12125550100"})
+    apply_org({"org": "acme", "principal_number": PRINCIPAL,
+               "numbers": [{"number": PRINCIPAL}]})
 
     with engine.connect() as conn:
         assert conn.execute(select(calls.c.caller_id)).scalars().all() == [CHI1]
-    assert _numbers(engine) == {CHI1: "released"}
+    assert _numbers(engine) == {CHI1: "released", PRINCIPAL: "active"}

@@ -42,15 +42,20 @@ def number(e164: str, **settings: Any) -> dict[str, Any]:
 
 def org(*, numbers: list[dict[str, Any]] | None = None, users: list[dict[str, Any]] | None = None,
         **settings: Any) -> dict[str, Any]:
-    """An organization document with alice (no caller ID) unless told otherwise."""
+    """An organization document with alice (no caller ID) unless told otherwise; the
+    principal number is always among its numbers (SPEC 2)."""
+    listed = numbers if numbers is not None else [
+        number(CHI1), number(CHI2), number(SF), number(NWK1), number(NWK2),
+        number(MANHATTAN, status="paused"),
+    ]
+    principal = settings.get("principal_number", PRINCIPAL)
+    if all(n["number"] != principal for n in listed):
+        listed = [*listed, number(principal)]
     return {
         "org": "acme",
         "principal_number": PRINCIPAL,
         "timezone": "America/New_York",
-        "numbers": numbers if numbers is not None else [
-            number(CHI1), number(CHI2), number(SF), number(NWK1), number(NWK2),
-            number(MANHATTAN, status="paused"),
-        ],
+        "numbers": listed,
         "users": users if users is not None else [{"id": "alice", "work_phone": "+13125559001"}],
         **settings,
     }
@@ -501,7 +506,7 @@ def test_local_presence_region_works_where_numbers_have_no_area_code(
     apply_org: Any, dial: Dial
 ) -> None:
     """A Prague callee gets the Prague number through the region fallback."""
-    apply_org({"org": "acme", "default_country": "CZ", "principal_number": "+420234567800",
+    apply_org({"org": "acme", "default_country": "CZ", "principal_number": BRNO,
                "local_presence": True, "local_presence_fallback": "region",
                "numbers": [number(PRAGUE), number(BRNO)], "users": [{"id": "alice"}]})
 
@@ -669,14 +674,15 @@ def test_restricted_caller_ids_only_present_the_users_allowed_numbers(
 ) -> None:
     """With restrict_caller_ids, numbers outside the user's allowed list are skipped."""
     apply_org(org(local_presence=True, restrict_caller_ids=True,
-                  users=[alice(caller_id=CHI1, allowed_caller_ids=[CHI2])],
+                  users=[alice(allowed_caller_ids=[CHI2])],
                   numbers=[number(CHI1), number(CHI2), number(CHI3)]))
 
     decisions = [dial(user="alice", to=CHICAGO_CONTACT, at=NOW, seed=s, dry_run=True)
                  for s in range(10)]
 
     assert {(d.caller_id, d.rule) for d in decisions} == {(CHI2, "local_presence")}
-    assert "is not among alice's allowed caller IDs" in detail(decisions[0], "agent_area_code")
+    with pytest.raises(NotPresentable, match="is not among alice's allowed caller IDs"):
+        dial(user="alice", to=CHICAGO_CONTACT, at=NOW, caller_id=CHI1, dry_run=True)
 
 
 def test_a_number_at_its_daily_cap_passes_to_the_next_step(
@@ -824,7 +830,7 @@ def test_emergency_call_without_a_direct_number_presents_the_principal_number(
 def test_emergency_numbers_follow_the_organizations_country(apply_org: Any, dial: Dial) -> None:
     """999 is an emergency number for a GB organization; for a US one it is no number."""
     apply_org({"org": "uk", "default_country": "GB", "principal_number": "020 7946 0000",
-               "users": [{"id": "alice"}]})
+               "numbers": [{"number": "020 7946 0000"}], "users": [{"id": "alice"}]})
     apply_org(org())
 
     decision = dial(org="uk", user="alice", to="999", at=NOW)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import inspect
 import json
 import secrets
 from collections.abc import Callable, Mapping
@@ -317,10 +316,8 @@ def release_impacts(visit: Visit, wanted: list[str]) -> tuple[list[Impact], dict
 
 
 def _release_one(visit: Visit, number: str, force: bool) -> None:
-    release: Any = purchasing.release
-    extra = {"force": True} if force and "force" in inspect.signature(release).parameters \
-        else {}
-    release(visit.rt.uow, visit.org, number, settings=_providers(visit.rt), **extra)
+    purchasing.release(visit.rt.uow, visit.org, number, settings=_providers(visit.rt),
+                       force=force)
 
 
 class Admin(Controller):

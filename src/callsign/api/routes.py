@@ -151,9 +151,9 @@ class Numbers(V1):
 
     @delete("/{number:str}", status_code=200, sync_to_thread=True,  # the provider's API
             summary="Release a number")
-    def remove(self, org: str, rt: Runtime, number: str) -> NumberChange:
-        e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
-        return NumberChange(e164, result)
+    def remove(self, org: str, rt: Runtime, number: str, force: bool = False) -> NumberChange:
+        released = purchasing.release(rt.uow, org, number, settings=providers(rt), force=force)
+        return NumberChange(released.number, released.result, cleared=released.cleared)
 
     @post("/purchase", status_code=201, sync_to_thread=True,  # the provider's API
           summary="Buy numbers in an area code from a provider (sandbox or twilio)")
@@ -180,9 +180,9 @@ class Numbers(V1):
 
     @post("/{number:str}/release", status_code=200, sync_to_thread=True,  # the provider's API
           summary="Release a number")
-    def release(self, org: str, rt: Runtime, number: str) -> NumberChange:
-        e164, result = purchasing.release(rt.uow, org, number, settings=providers(rt))
-        return NumberChange(e164, result)
+    def release(self, org: str, rt: Runtime, number: str, force: bool = False) -> NumberChange:
+        released = purchasing.release(rt.uow, org, number, settings=providers(rt), force=force)
+        return NumberChange(released.number, released.result, cleared=released.cleared)
 
     @post("/{number:str}/pause", status_code=200, sync_to_thread=False,
           summary="Stop presenting a number")
@@ -377,7 +377,7 @@ class Org(V1):
     @staticmethod
     def _apply(rt: Runtime, org: str, body: bytes) -> OrgDocument:
         data = load_document(body, source="the request body")  # YAML or JSON
-        return directory.put_config(rt.uow(), org, data)
+        return directory.put_config(rt.uow(), org, data, providers=providers(rt))
 
 
 ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Coverage, Org]

@@ -161,6 +161,9 @@ class NumberChange(msgspec.Struct):
     number: str
     result: str
     area_codes: list[str] | None = None
+    cleared: Annotated[list[str] | None, msgspec.Meta(
+        description="A forced release: the settings that named the number and were "
+                    "cleared")] = None
 
 
 ProviderName = Literal["sandbox", "twilio"]

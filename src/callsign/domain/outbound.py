@@ -45,9 +45,8 @@ def why_not_presentable(facts: OutboundFacts, number: str) -> str | None:
     """Why ``number`` may not be presented on this call (SPEC 2), or None if it may."""
     state = facts.numbers.get(number)
     if state is None:
-        if number != facts.org.principal_number:
-            return "is not one of the organization's numbers"
-    elif state.status != "active":
+        return "is not one of the organization's numbers"
+    if state.status != "active":
         return f"is {state.status}"
     elif state.daily_cap is not None and state.used_today >= state.daily_cap:
         return f"reached its daily cap ({state.used_today}/{state.daily_cap})"
@@ -255,6 +254,12 @@ def _org_logic(facts: OutboundFacts, rng: random.Random, trace: _Trace, from_ste
         _local_presence(facts, rng, trace)
     _try_one(facts, trace, "user_caller_id", user.caller_id, "the user's caller ID")
     principal = facts.org.principal_number
+    if principal not in facts.numbers:
+        # The stores refuse such a principal; one left from older data is never presented.
+        trace.add("principal", "passed", "the principal number is not one of the "
+                  "organization's numbers", principal)
+        raise NotPresentable(f"no number can be presented: the principal number {principal} "
+                             "is not one of the organization's numbers", field="principal_number")
     trace.add("principal", "chosen", "the principal number, the last resort", principal)
     raise _Choice("principal", principal)
 

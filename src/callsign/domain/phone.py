@@ -6,13 +6,15 @@ from a number is computed once per number and cached.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from typing import Literal
 
 import phonenumbers
-from phonenumbers import PhoneNumberFormat, PhoneNumberType, geocoder, shortnumberinfo
+from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
 from phonenumbers import timezone as phone_timezone
 
 from callsign.domain.errors import InvalidInput, InvalidNumber
@@ -37,19 +39,30 @@ class PhoneFacts:
         return self._parsed.country_code == _NANP_COUNTRY_CODE
 
     @cached_property
+    def _npa(self) -> str:
+        return phonenumbers.national_significant_number(self._parsed)[:3]
+
+    @cached_property
     def area_code(self) -> str | None:
-        """The NANP NPA, or elsewhere the geographic area code; None where there is none."""
-        national = phonenumbers.national_significant_number(self._parsed)
+        """The NANP NPA, or elsewhere the geographic area code; None where there is none.
+
+        A toll-free or premium-rate NPA (800, 888, 900) names no place: such a number
+        has no area code, so it never serves (nor is matched by) a local area code.
+        """
         if self.is_nanp:
-            return national[:3]
+            return self._npa if self.is_geographic else None
+        national = phonenumbers.national_significant_number(self._parsed)
         length = phonenumbers.length_of_geographical_area_code(self._parsed)
         return national[:length] if length else None
 
     @cached_property
     def region(self) -> str | None:
-        """The state or province for NANP numbers, else the geocoder's area."""
-        if self.is_nanp and self.area_code is not None:
-            return nanp_region(self.area_code)
+        """The state or province for US and Canadian numbers, the country for other NANP
+        numbers, else the geocoder's area."""
+        if self.is_nanp:
+            return nanp_region(self.area_code) if self.area_code is not None else None
+        from phonenumbers import geocoder  # its data takes a second to load: on first use
+
         description = geocoder.description_for_number(self._parsed, "en")
         return normalise_region(description) if description else None
 
@@ -62,9 +75,9 @@ class PhoneFacts:
 
     @cached_property
     def _type(self) -> int:
-        if self.is_nanp and self.area_code is not None:
+        if self.is_nanp:
             # Within one NPA every valid number has the same type (geographic, toll-free).
-            return _nanp_type_of(self._parsed, self.area_code)
+            return _nanp_type_of(self._parsed, self._npa)
         return int(phonenumbers.number_type(self._parsed))
 
     @property
@@ -150,7 +163,7 @@ def valid_area_code(area_code: str, country: str) -> bool:
         return False
     code = phonenumbers.country_code_for_region(country.upper())
     if code == _NANP_COUNTRY_CODE:
-        return len(area_code) == 3 and nanp_region(area_code) is not None
+        return area_code in _nanp_areas()
     return geocoder_has_prefix(f"{code}{area_code}")
 
 
@@ -161,13 +174,21 @@ def geocoder_has_prefix(prefix: str) -> bool:
 
 
 def nanp_region(area_code: str) -> str | None:
-    """The state or province an NPA belongs to, in the geocoder's own words."""
-    from phonenumbers.geodata import GEOCODE_DATA
+    """The state or province of a US or Canadian NPA, or the country of another NANP NPA
+    (e.g. "Bahamas"); None for an NPA that names no place (toll-free, unassigned)."""
+    area = _nanp_areas().get(area_code)
+    return area[1] if area else None
 
-    entry = GEOCODE_DATA.get(f"1{area_code}")
-    if not entry or "en" not in entry:
-        return None
-    return normalise_region(entry["en"])
+
+def nanp_country(area_code: str) -> str | None:
+    """The ISO region code of a geographic NANP NPA ("US", "CA", "BS", ...), else None."""
+    area = _nanp_areas().get(area_code)
+    return area[0] if area else None
+
+
+def nanp_area_codes() -> dict[str, tuple[str, str]]:
+    """Every geographic NANP NPA with its country and region, from libphonenumber's data."""
+    return dict(_nanp_areas())
 
 
 def normalise_region(description: str) -> str:
@@ -189,25 +210,107 @@ def region_abbreviation(region: str) -> str | None:
     return None
 
 
+_FIRST_NXX_DIGITS = "23456789"
+_GEOGRAPHIC_TYPES = (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE,
+                     PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+@cache
+def _nanp_areas() -> dict[str, tuple[str, str]]:
+    """Each geographic NPA with its ISO region code and its region's name.
+
+    Which NPAs are geographic comes from libphonenumber's metadata: for the US and
+    Canada, the NPAs of their fixed-line and mobile patterns; every other NANP country
+    lists its NPAs as its leading digits. A US or Canadian NPA's state or province is
+    the one the geocoder names most often over all its prefixes (many NPAs, e.g. 203 or
+    905, are described only on longer prefixes). Computed once, on first use.
+    """
+    areas: dict[str, tuple[str, str]] = {}
+    descriptions = _nanp_descriptions()
+    states = set(_nanp_state_names().values())
+    for npa, country in _geographic_npas().items():
+        if country in ("US", "CA"):
+            votes = Counter(normalise_region(text) for text in descriptions.get(npa, ()))
+            if votes:
+                name = max(votes, key=lambda n: (votes[n], n in states, n))
+                areas[npa] = (country, _spelled_as_a_state(name, states))
+        else:
+            areas[npa] = (country, _country_name(country))
+    return areas
+
+
+def _spelled_as_a_state(name: str, states: set[str]) -> str:
+    """The state or province ``name`` misspells ("British Colombia"), else ``name``."""
+    if name in states:
+        return name
+    close = difflib.get_close_matches(name, sorted(states), n=1, cutoff=0.9)
+    return close[0] if close else name
+
+
+def _geographic_npas() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for country in phonenumbers.region_codes_for_country_code(_NANP_COUNTRY_CODE):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(country)
+        if metadata is None:
+            continue
+        if metadata.leading_digits:
+            leading = re.compile(f"(?:{metadata.leading_digits})")
+            for npa in map(str, range(200, 1000)):
+                if leading.fullmatch(npa):
+                    found.setdefault(npa, country)
+            continue
+        for npa in map(str, range(200, 1000)):
+            if _has_geographic_numbers(npa, country):
+                found.setdefault(npa, country)
+    return found
+
+
+def _has_geographic_numbers(npa: str, country: str) -> bool:
+    for digit in _FIRST_NXX_DIGITS:
+        sample = phonenumbers.PhoneNumber(country_code=_NANP_COUNTRY_CODE,
+                                          national_number=int(f"{npa}{digit}555555"))
+        if phonenumbers.is_valid_number_for_region(sample, country):
+            return phonenumbers.number_type(sample) in _GEOGRAPHIC_TYPES
+    return False
+
+
+def _country_name(country: str) -> str:
+    example = phonenumbers.example_number_for_type(country, PhoneNumberType.FIXED_LINE)
+    from phonenumbers import geocoder
+
+    name = geocoder.country_name_for_number(example, "en") if example else ""
+    return name or country
+
+
+@cache
+def _nanp_descriptions() -> dict[str, list[str]]:
+    """The geocoder's English descriptions of NANP prefixes, by NPA, shortest prefix first."""
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for key, value in GEOCODE_DATA.items():
+        if key[0] == "1" and len(key) >= 4 and "en" in value:
+            found[key[1:4]].append((len(key), value["en"]))
+    return {npa: [text for _, text in sorted(entries, key=lambda e: e[0])]
+            for npa, entries in found.items()}
+
+
 @cache
 def _nanp_state_names() -> dict[str, str]:
     """State and province abbreviations mapped to the names the geocoder uses.
 
-    The geocoder describes some NPAs by state ("Illinois") and numbers within them by
-    "City, ST"; counting which state name each abbreviation appears under yields the
-    mapping from libphonenumber's data instead of a hand-written table.
+    The geocoder describes an NPA's broadest prefix by state ("Illinois", "Connecticut")
+    and longer prefixes by "City, ST"; counting which broad name each abbreviation
+    appears under yields the mapping from libphonenumber's data instead of a
+    hand-written table.
     """
-    from phonenumbers.geodata import GEOCODE_DATA
-
-    npa_names = {
-        key[1:4]: value["en"]
-        for key, value in GEOCODE_DATA.items()
-        if len(key) == 4 and key[0] == "1" and "en" in value and ", " not in value["en"]
-    }
     votes: defaultdict[str, Counter[str]] = defaultdict(Counter)
-    for key, value in GEOCODE_DATA.items():
-        if len(key) > 4 and key[0] == "1" and "en" in value and ", " in value["en"]:
-            state = npa_names.get(key[1:4])
-            if state is not None:
-                votes[value["en"].rpartition(", ")[2]][state] += 1
-    return {abbreviation: count.most_common(1)[0][0] for abbreviation, count in votes.items()}
+    for texts in _nanp_descriptions().values():
+        broad = next((t for t in texts if ", " not in t), None)  # the shortest prefix's
+        if broad is None:
+            continue
+        for text in texts:
+            if ", " in text:
+                votes[text.rpartition(", ")[2]][broad] += 1
+    return {abbreviation: max(count, key=lambda n: (count[n], n))
+            for abbreviation, count in votes.items()}

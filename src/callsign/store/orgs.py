@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from callsign.domain import phone
-from callsign.domain.errors import ConfigError, NotFound
+from callsign.domain.errors import ConfigError, Conflict, NotFound
 from callsign.domain.model import NumberStatus
 from callsign.orgfile import (
     CallingHoursDoc,
@@ -35,6 +35,7 @@ from callsign.store.tables import (
 
 def apply_document(conn: Connection, doc: OrgDocument) -> int:
     """Make the stored organization equal to ``doc``; returns the org id. Call history stays."""
+    check_document(conn, doc)
     org_id = _upsert_org(conn, doc)
     _apply_numbers(conn, org_id, doc)
     _apply_users(conn, org_id, doc.users)
@@ -75,8 +76,21 @@ def _refuse_others_principal(conn: Connection, doc: OrgDocument) -> None:
                             f"{doc.principal_number} belongs to another organization")])
 
 
-def _upsert_org(conn: Connection, doc: OrgDocument) -> int:
+def check_document(conn: Connection, doc: OrgDocument) -> None:
+    """Refuse a document naming numbers another organization holds."""
     _refuse_others_principal(conn, doc)
+    held = dict(conn.execute(
+        select(numbers.c.e164, orgs.c.slug).join(orgs, orgs.c.id == numbers.c.org_id)
+        .where(numbers.c.e164.in_([n.number for n in doc.numbers]),
+               numbers.c.status != NumberStatus.RELEASED)).all())
+    problems = [(f"numbers[{i}].number", f"{n.number} belongs to another organization")
+                for i, n in enumerate(doc.numbers)
+                if n.number in held and held[n.number] != doc.org]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _upsert_org(conn: Connection, doc: OrgDocument) -> int:
     org_id = conn.execute(select(orgs.c.id).where(orgs.c.slug == doc.org)).scalar()
     if org_id is None:
         return int(conn.execute(
@@ -88,14 +102,9 @@ def _upsert_org(conn: Connection, doc: OrgDocument) -> int:
 
 def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str, int]:
     held = {row.e164: row for row in conn.execute(
-        select(numbers.c.id, numbers.c.e164, numbers.c.org_id)
-        .where(numbers.c.e164.in_([n.number for n in doc.numbers]),
+        select(numbers.c.id, numbers.c.e164)
+        .where(numbers.c.org_id == org_id, numbers.c.e164.in_([n.number for n in doc.numbers]),
                numbers.c.status != NumberStatus.RELEASED))}
-    problems = [(f"numbers[{i}].number", f"{n.number} belongs to another organization")
-                for i, n in enumerate(doc.numbers)
-                if n.number in held and held[n.number].org_id != org_id]
-    if problems:
-        raise ConfigError(problems)
     ids: dict[str, int] = {}
     for entry in doc.numbers:
         facts = phone.facts_for(entry.number, doc.default_country, field="number")
@@ -106,15 +115,31 @@ def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str,
             number_id = held[entry.number].id
             conn.execute(update(numbers).where(numbers.c.id == number_id).values(**values))
         else:
-            number_id = conn.execute(insert(numbers).values(
-                org_id=org_id, e164=entry.number, area_code=facts.area_code,
-                region=facts.region, last_presented_at=NEVER, **values,
-            ).returning(numbers.c.id)).scalar_one()
+            number_id = hold_number(conn, org_id, entry.number, area_code=facts.area_code,
+                                    region=facts.region, **values)
         ids[entry.number] = number_id
         set_area_codes(conn, org_id, number_id, facts.area_code, entry.area_codes,
                        active=entry.status == "active")
     _drop_numbers(conn, org_id, keep=set(ids))
     return ids
+
+
+def hold_number(conn: Connection, org_id: int, e164: str, **values: Any) -> int:
+    """Store a number the organization now holds; returns its row id.
+
+    A number the organization released before gets its old row back (same id), so its
+    usage today and its presentation times stay with it instead of starting a second row.
+    """
+    values.setdefault("provider_sid", None)  # a released number's old SID is stale
+    released = conn.execute(select(numbers.c.id).where(
+        numbers.c.org_id == org_id, numbers.c.e164 == e164,
+        numbers.c.status == NumberStatus.RELEASED).order_by(numbers.c.id.desc())).first()
+    if released is not None:
+        conn.execute(update(numbers).where(numbers.c.id == released.id).values(**values))
+        return int(released.id)
+    return int(conn.execute(insert(numbers).values(
+        org_id=org_id, e164=e164, last_presented_at=NEVER, **values,
+    ).returning(numbers.c.id)).scalar_one())
 
 
 def set_area_codes(conn: Connection, org_id: int, number_id: int, own: str | None,
@@ -135,12 +160,21 @@ def set_area_codes(conn: Connection, org_id: int, number_id: int, own: str | Non
 
 
 def _drop_numbers(conn: Connection, org_id: int, keep: set[str]) -> None:
-    """Numbers left out of the file: released if they have history, else deleted."""
-    gone = conn.execute(select(numbers.c.id, numbers.c.e164).where(
+    """Numbers left out of the file: released if they have history, else deleted.
+
+    The file is the whole organization: its users and projects name only numbers it
+    keeps, so nothing that depends on a dropped number survives the apply.
+    """
+    for row in numbers_left_out(conn, org_id, keep):
+        release_number(conn, org_id, row.id, row.e164, force=True)
+
+
+def numbers_left_out(conn: Connection, org_id: int, keep: set[str]) -> list[Any]:
+    """The held numbers (id, e164, provider, provider_sid) not in ``keep``."""
+    return list(conn.execute(select(
+        numbers.c.id, numbers.c.e164, numbers.c.provider, numbers.c.provider_sid).where(
         numbers.c.org_id == org_id, numbers.c.status != NumberStatus.RELEASED,
-        numbers.c.e164.not_in(sorted(keep)))).all()
-    for row in gone:
-        release_number(conn, org_id, row.id, row.e164)
+        numbers.c.e164.not_in(sorted(keep)))).all())
 
 
 def has_history(conn: Connection, org_id: int, e164: str) -> bool:
@@ -151,8 +185,46 @@ def has_history(conn: Connection, org_id: int, e164: str) -> bool:
     return used is not None or called is not None
 
 
+def refuse_if_principal(conn: Connection, org_id: int, e164: str, action: str) -> None:
+    """The principal number is every call's last resort: it cannot stop being presentable."""
+    principal = conn.execute(select(orgs.c.principal_number)
+                             .where(orgs.c.id == org_id)).scalar_one()
+    if principal == e164:
+        raise Conflict(f"{e164} is the organization's principal number (principal_number); "
+                       f"make another number the principal before you {action} it",
+                       field="number")
+
+
+def dependents(conn: Connection, org_id: int, e164: str, number_id: int) -> list[str]:
+    """What names ``e164``: the agent leg, users' numbers, projects' pools and settings."""
+    found = []
+    if conn.execute(select(orgs.c.id).where(orgs.c.id == org_id,
+                                            orgs.c.agent_leg_number == e164)).first():
+        found.append("the organization's agent-leg number")
+    for user in users_of(conn, org_id):
+        for what, named in (("caller ID", user.caller_id == e164),
+                            ("direct number", user.direct_number == e164),
+                            ("allowed caller IDs", e164 in user.allowed_caller_ids)):
+            if named:
+                found.append(f"user {user.id}'s {what}")
+    in_pools = set(conn.execute(select(projects.c.key).join(
+        project_numbers, project_numbers.c.project_id == projects.c.id).where(
+        project_numbers.c.number_id == number_id)).scalars())
+    for project in projects_of(conn, org_id):
+        if project.id in in_pools:
+            found.append(f"project {project.id}'s pool")
+        if project.first_call == e164:
+            found.append(f"project {project.id}'s first call")
+        found.extend(f"project {project.id}'s number for outcome {outcome}"
+                     for outcome, number in sorted(project.outcome_numbers.items())
+                     if number == e164)
+    return found
+
+
 def _forget_number(conn: Connection, org_id: int, e164: str) -> None:
     """Drop every setting that names ``e164``, so the organization stays valid."""
+    conn.execute(update(orgs).where(orgs.c.id == org_id, orgs.c.agent_leg_number == e164)
+                 .values(agent_leg_number=None))
     for user in users_of(conn, org_id):
         named = {user.caller_id, user.direct_number, *user.allowed_caller_ids}
         if e164 in named:
@@ -168,21 +240,38 @@ def _forget_number(conn: Connection, org_id: int, e164: str) -> None:
                 outcome_numbers={k: v for k, v in project.outcome_numbers.items() if v != e164}))
 
 
-def release_number(conn: Connection, org_id: int, number_id: int, e164: str) -> str:
-    """Release a number (kept for its history) or delete it if it has none.
+def check_release(conn: Connection, org_id: int, e164: str, number_id: int, *,
+                  force: bool) -> list[str]:
+    """What names the number (see ``dependents``); Conflict for the principal, and for a
+    number in use unless ``force``."""
+    refuse_if_principal(conn, org_id, e164, "release")
+    named = dependents(conn, org_id, e164, number_id)
+    if named and not force:
+        raise Conflict(f"{e164} is in use: {'; '.join(named)}; release it with force to "
+                       "clear them", field="number")
+    return named
 
-    Users and projects that named it forget it: a project whose first call used it
-    falls back to random, as SPEC 3.2 does for a first-call number no longer presentable.
+
+def release_number(conn: Connection, org_id: int, number_id: int, e164: str, *,
+                   force: bool = False) -> tuple[str, list[str]]:
+    """Release a number (kept for its history) or delete it if it has none; returns
+    (released|deleted, what was cleared because it named the number).
+
+    The principal number is never released. A number that users, projects or the agent
+    leg depend on is refused (Conflict listing them) unless ``force``: then they forget
+    it; a project whose first call used it falls back to random, as SPEC 3.2 does for a
+    first-call number no longer presentable.
     """
+    named = check_release(conn, org_id, e164, number_id, force=force)
     conn.execute(delete(project_numbers).where(project_numbers.c.number_id == number_id))
     conn.execute(delete(number_area_codes).where(number_area_codes.c.number_id == number_id))
     _forget_number(conn, org_id, e164)
     if has_history(conn, org_id, e164):
         conn.execute(update(numbers).where(numbers.c.id == number_id)
                      .values(status=NumberStatus.RELEASED))
-        return "released"
+        return "released", named
     conn.execute(delete(numbers).where(numbers.c.id == number_id))
-    return "deleted"
+    return "deleted", named
 
 
 def upsert_user(conn: Connection, org_id: int, user: UserDoc) -> None:
