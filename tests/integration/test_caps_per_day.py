@@ -30,7 +30,8 @@ ROTATION = ["+13125550111", "+13125550112", "+13125550113"]
 
 def org(numbers_: list[dict[str, Any]]) -> dict[str, Any]:
     return {"org": "acme", "timezone": "America/Chicago", "principal_number": PRINCIPAL,
-            "local_presence": True, "numbers": numbers_, "users": [{"id": "alice"}]}
+            "local_presence": True, "numbers": [{"number": PRINCIPAL}, *numbers_],
+            "users": [{"id": "alice"}]}
 
 
 def place(engine: Engine, to: str, at: datetime) -> Any:
@@ -65,7 +66,7 @@ def test_decisions_dated_tomorrow_never_reset_todays_count(apply_org: Any,
     assert presented["tomorrow"] == {CAPPED: CAP, PRINCIPAL: CAP + 10}
     assert usage_by_day(engine, CAPPED) == {"2026-03-02": CAP, "2026-03-03": CAP}
     listed = inventory.list_numbers(UnitOfWork(engine), "acme", now=TODAY)
-    assert {v.number: v.used_today for v in listed} == {CAPPED: CAP}
+    assert {v.number: v.used_today for v in listed} == {CAPPED: CAP, PRINCIPAL: CAP + 10}
 
 
 def test_a_late_decision_of_yesterday_counts_on_yesterday(apply_org: Any,

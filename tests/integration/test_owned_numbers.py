@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from callsign import directory, inventory, purchasing
 from callsign.domain.errors import ConfigError, Conflict, NotPresentable, ProviderError
 from callsign.domain.model import Decision, NumberStatus
 from callsign.orgfile import UserDoc, parse_document
 from callsign.purchasing import ProviderSettings
-from callsign.store.tables import numbers, orgs
+from callsign.store.tables import number_usage, numbers, orgs
 from callsign.store.uow import UnitOfWork
 from tests.integration._twilio_numbers_fake import Failure, FakeTwilioNumbers, fake_twilio_numbers
 
@@ -255,9 +255,11 @@ def test_cli_release_refuses_a_number_in_use_and_forces_with_force(
 
 def _rows(engine: Engine, e164: str) -> list[tuple[int, str, int]]:
     with engine.connect() as conn:
-        return [(r.id, r.status, r.usage_count) for r in conn.execute(
-            select(numbers.c.id, numbers.c.status, numbers.c.usage_count)
-            .where(numbers.c.e164 == e164))]
+        used = func.coalesce(func.sum(number_usage.c.used), 0).label("used")
+        return [(r.id, r.status, r.used) for r in conn.execute(
+            select(numbers.c.id, numbers.c.status, used)
+            .join_from(numbers, number_usage, isouter=True)
+            .where(numbers.c.e164 == e164).group_by(numbers.c.id, numbers.c.status))]
 
 
 @pytest.mark.parametrize("how", ["add", "apply", "purchase"])

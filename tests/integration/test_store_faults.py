@@ -59,7 +59,8 @@ def test_postgresql_refusing_connections_is_a_store_fault() -> None:
 def insert_org(engine: Engine, slug: str) -> UnitOfWork:
     uow = UnitOfWork(engine).__enter__()
     org_store.apply_document(uow.connection, parse_document(
-        {"org": slug, "principal_number": "+12125550100"}))
+        {"org": slug, "principal_number": "+12125550100",
+         "numbers": [{"number": "+12125550100"}]}))
     return uow
 
 
