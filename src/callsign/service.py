@@ -169,7 +169,8 @@ def _place_call(
                     decision = replace(decision, trace=(*decision.trace, TraceStep(
                         "rotation", "checked",
                         f"took {decision.caller_id} out of turn: {lost_turns} concurrent "
-                        "calls took the turn of the number chosen", decision.caller_id)))
+                        "calls took the turns of the numbers chosen before",
+                        decision.caller_id)))
                 break
             if claim is queries.Claim.TURN_LOST:
                 lost_turns += 1

@@ -113,8 +113,8 @@ def test_a_call_whose_turns_are_taken_presents_a_number_out_of_turn(
     assert decision.caller_id == ROTATION[0]  # the least recently presented as last read
     out_of_turn = [s for s in decision.trace if s.step == "rotation"]
     assert [(s.result, s.detail, s.number) for s in out_of_turn] == [
-        ("checked", f"took {ROTATION[0]} out of turn: 3 concurrent calls took the turn of "
-         "the number chosen", ROTATION[0])]
+        ("checked", f"took {ROTATION[0]} out of turn: 3 concurrent calls took the turns of "
+         "the numbers chosen before", ROTATION[0])]
     assert usage_by_day(engine, ROTATION[0]) == {"2026-03-02": 1}
     assert all(usage_by_day(engine, n) in ({}, {"2026-03-02": 0}) for n in ROTATION[1:])
 
