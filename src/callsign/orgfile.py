@@ -32,8 +32,11 @@ from callsign.domain.model import DEFAULT_CALL_PATH, DEFAULT_LAST_CALLER_DAYS, I
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _AREA_CODE = r"^\d{1,5}$"
+GROUP_PATTERN = r"^(|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 PATTERN_WORDS = {
     _KEY: "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    GROUP_PATTERN: "must be empty, or 1 to 64 letters, digits, '.', '_' or '-', starting "
+                   "with a letter or digit",
     _AREA_CODE: "must be an area code of 1 to 5 digits",
     r"^AC[0-9a-fA-F]{32}$": "must be a Twilio account SID: 'AC' and 32 hexadecimal digits",
     r"^[A-Za-z_][A-Za-z0-9_]{0,127}$": "must be the name of an environment variable",
@@ -41,7 +44,6 @@ PATTERN_WORDS = {
 """Plain words for each pattern a field must match, in place of the regular expression."""
 
 Key = Annotated[str, StringConstraints(pattern=_KEY)]
-GROUP_PATTERN = r"^(|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 Group = Annotated[str, StringConstraints(max_length=limits.MAX_ID, pattern=GROUP_PATTERN)]
 Name = Annotated[str, StringConstraints(max_length=limits.MAX_NAME)]
 Phone = Annotated[str, StringConstraints(max_length=40)]
@@ -56,9 +58,6 @@ def _only_true_or_false(value: Any) -> Any:
 
 Flag = Annotated[bool, BeforeValidator(_only_true_or_false)]
 """A boolean that is true or false, never "yes" or 1 (however the caller validates)."""
-PATTERN_WORDS[GROUP_PATTERN] = (
-    "must be empty, or 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
-    "or digit")
 
 
 class _Doc(BaseModel):
