@@ -107,6 +107,16 @@ def test_a_small_body_without_a_key_is_still_401(anonymous: httpx.Client) -> Non
 
 # -- JSON: nesting, duplicate keys, UTF-8, NUL ---------------------------------------------
 
+@pytest.mark.parametrize("body", ['{"user": "a", "user": "b"}', "[" * 1000 + "]" * 1000,
+                                  '{"user": "a\\u0000"}'])
+def test_json_problems_wait_for_the_key(anonymous: httpx.Client, body: str) -> None:
+    """Without a key the answer is 401, whatever is wrong with the JSON."""
+    error = error_of(anonymous.post("/v1/calls", content=body,
+                                    headers={"Content-Type": "application/json"}), 401)
+
+    assert error["field"] == "Authorization"
+
+
 @pytest.mark.parametrize(("method", "path"), JSON_ENDPOINTS)
 def test_json_nested_1000_deep_is_400_on_every_json_endpoint(
     acme: httpx.Client, method: str, path: str
