@@ -297,21 +297,27 @@ def _checked_json(root: Any) -> Any:
         parent, index, path = todo.pop()
         value = parent[index]
         if isinstance(value, str) and "\x00" in value:
-            raise InvalidInput("contains a NUL character", field=path or None)
+            raise InvalidInput("contains a NUL character", field=_clipped(path) or None)
         if isinstance(value, _Pairs):
             obj: dict[str, Any] = {}
             for key, item in value:
                 where = f"{path}.{key}" if path else key
                 if "\x00" in key:
-                    raise InvalidInput("a key contains a NUL character", field=path or None)
+                    raise InvalidInput("a key contains a NUL character",
+                                       field=_clipped(path) or None)
                 if key in obj:
-                    raise InvalidInput("is given twice in one object", field=where)
+                    raise InvalidInput("is given twice in one object", field=_clipped(where))
                 obj[key] = item
                 todo.append((obj, key, where))
             parent[index] = obj
         elif isinstance(value, list):
             todo.extend((value, i, f"{path}[{i}]") for i in range(len(value)))
     return holder[0]
+
+
+def _clipped(path: str) -> str:
+    """A path as an error names it: a key of a megabyte is not repeated whole."""
+    return path if len(path) <= 200 else path[:197] + "..."
 
 
 def parse_document(data: Any) -> OrgDocument:

@@ -21,6 +21,7 @@ from callsign import limits
 from tests.e2e.conftest import Fresh, Server, error_of, ok, path_of
 
 HANG_GUARD = 600.0
+LONG_KEY = "x" * 400_000
 LIBRARY_WORDING = re.compile(r"Expected `|should be|should match|pydantic|\^\[|\{0,|errors\.")
 
 JSON_ENDPOINTS = [
@@ -309,6 +310,21 @@ def test_an_area_code_that_is_none_is_named_by_its_place(acme: httpx.Client,
     error = error_of(acme.post(f"/v1/numbers/{path_of('+13125550102')}/area-codes",
                                json={"area_codes": ["999"]}), 400)
     assert error["field"] == "area_codes[0]"
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param({"user": "alice", "to": "+13125550188", "channel": "x" * 500_000},
+                 id="long-value"),
+    pytest.param({"user": "alice", "to": "+13125550188", "x" * 500_000: 1}, id="long-key"),
+    pytest.param(f'{{"user": "alice", "{LONG_KEY}": 1, "{LONG_KEY}": 2}}', id="long-key-twice"),
+])
+def test_an_error_quoting_a_huge_value_stays_short(acme: httpx.Client,
+                                                   body: dict[str, Any] | str) -> None:
+    text = body if isinstance(body, str) else json.dumps(body)
+    response = acme.post("/v1/calls", content=text, headers={"Content-Type": "application/json"})
+
+    error_of(response, 400)
+    assert len(response.content) < 2000
 
 
 def test_local_presence_yes_is_refused(acme: httpx.Client) -> None:

@@ -72,8 +72,8 @@ def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
             message, key = "the request body must be a JSON object", None
         named = _FIELD_IN_MESSAGE.search(message)
         field = named.group(1) if named and key in (None, "data") else key
-        field = _path_of(str(field)) if field is not None else None
-        problems.append({"field": field, "message": in_words(message, field)})
+        field = _shortened(_path_of(str(field))) if field is not None else None
+        problems.append({"field": field, "message": _shortened(in_words(message, field))})
     if len(details) > MAX_PROBLEMS:
         problems.append({"field": None, "message": f"and {len(details) - MAX_PROBLEMS} more"})
     first = problems[0] if problems else {"field": None, "message": in_words(exc.detail, None)}
@@ -143,7 +143,12 @@ def _pattern_words(pattern: str) -> str:
     return "is not in the expected form"
 
 
+def _shortened(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _choices(given: str, field: str | None) -> str:
+    given = _shortened(given, 40)
     last = re.sub(r"\[\d+\]$", "", (field or "").rsplit(".", 1)[-1])
     if last in _CHOICES:
         return f"must be one of {', '.join(_CHOICES[last])}, not {given}"
