@@ -327,6 +327,18 @@ def test_an_error_quoting_a_huge_value_stays_short(acme: httpx.Client,
     assert len(response.content) < 2000
 
 
+def test_a_missing_query_parameter_is_named(acme: httpx.Client) -> None:
+    error = error_of(acme.get("/v1/kamailio/outbound", params={"to": "+13125550188"}), 400)
+
+    assert (error["field"], error["message"]) == ("user", "user: is required (a query parameter)")
+
+
+def test_a_method_an_endpoint_does_not_answer_says_so(acme: httpx.Client) -> None:
+    error = error_of(acme.put("/v1/calls"), 405)
+
+    assert error["message"] == "/v1/calls does not answer PUT"
+
+
 def test_local_presence_yes_is_refused(acme: httpx.Client) -> None:
     """Booleans are true or false; the string "yes" is not read as true."""
     before = ok(acme.get("/v1/org"))

@@ -35,6 +35,7 @@ STATUS: dict[type[CallsignError], int] = {
     CallsignError: 400,
 }
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`")
+_MISSING = re.compile(r"Missing required (\w+) parameter '([^']+)'")
 
 
 def status_for(error: CallsignError) -> int:
@@ -76,6 +77,10 @@ def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
         problems.append({"field": field, "message": _shortened(in_words(message, field))})
     if len(details) > MAX_PROBLEMS:
         problems.append({"field": None, "message": f"and {len(details) - MAX_PROBLEMS} more"})
+    missing = _MISSING.search(str(exc.detail))
+    if not problems and missing:
+        kind, name = missing.groups()
+        problems.append({"field": name, "message": f"is required (a {kind} parameter)"})
     first = problems[0] if problems else {"field": None, "message": in_words(exc.detail, None)}
     return Response(error_body("invalid_input", f"{first['field']}: {first['message']}"
                                if first["field"] else str(first["message"]), first["field"],
@@ -166,6 +171,8 @@ def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         message = f"the request body is not valid JSON ({message})"
     if status == 404 and message == "Not Found":
         message = f"no such endpoint: {request.method} {request.url.path}"
+    if status == 405:
+        message = f"{request.url.path} does not answer {request.method}"
     return Response(error_body(code, message, None), status_code=status,
                     headers=getattr(exc, "headers", None))
 
