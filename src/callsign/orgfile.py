@@ -211,6 +211,8 @@ def load_yaml(raw: str | bytes, *, source: str = "file") -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([("", f"{source} is not valid YAML{where}: {problem}")]) from exc
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ConfigError([("", f"{source} holds a number with too many digits")]) from exc
 
 
 class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -276,6 +278,8 @@ def load_json(raw: str | bytes, *, source: str = "the request body") -> Any:
                            f"{exc.lineno}, column {exc.colno}") from exc
     except RecursionError as exc:  # pragma: no cover (the depth is checked above)
         raise MalformedJSON(f"{source} nests arrays and objects too deeply") from exc
+    except ValueError as exc:  # an integer of thousands of digits
+        raise MalformedJSON(f"{source} holds a number with too many digits") from exc
     return _checked_json(data)
 
 

@@ -228,6 +228,16 @@ def test_a_daily_cap_out_of_bounds_is_400(acme: httpx.Client, fresh: Fresh, cap:
     assert error["field"] == "daily_cap"
 
 
+@pytest.mark.parametrize(("method", "path"), [("POST", "/v1/numbers"), ("PUT", "/v1/config")])
+def test_a_number_of_5000_digits_is_400(acme: httpx.Client, method: str, path: str) -> None:
+    """Python will not read it as an integer; that is the client's error, not a 500."""
+    body = '{"org": "acme", "number": "+13125550177", "daily_cap": ' + "9" * 5000 + "}"
+    error = error_of(acme.request(method, path, content=body,
+                                  headers={"Content-Type": "application/json"}), 400)
+
+    assert "too many digits" in error["message"]
+
+
 def test_a_daily_cap_out_of_bounds_in_a_document_is_400(acme: httpx.Client) -> None:
     document = {"org": "acme", "principal_number": "+12125550100",
                 "numbers": [{"number": "+12125550100", "daily_cap": 2**63}]}

@@ -93,8 +93,8 @@ def _path_of(key: str) -> str:
     return _HEADERS.get(path, path)
 
 
-_KINDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false",
-          "array": "a list", "object": "an object", "null": "null"}
+_KINDS = {"str": "text", "int": "a whole number", "float": "a decimal number",
+          "bool": "true or false", "array": "a list", "object": "an object", "null": "null"}
 _CHOICES = {"channel": get_args(ChannelName), "provider": get_args(ProviderName)}
 _WORDINGS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str | None], str]]] = [
     (re.compile(r"Expected `([^`]+)`, got `(\w+)`"),

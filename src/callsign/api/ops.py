@@ -199,6 +199,7 @@ ERROR_STATUSES = {
     "405": "Method not allowed",
     "409": "Conflicts with what is stored",
     "413": "The request body is larger than its bound",
+    "424": "The telephony or number provider refused or failed",
     "422": "Refused by the rules (not presentable, outside calling hours)",
 }
 
