@@ -7,6 +7,7 @@ is reported with its path, e.g. ``projects[1].first_call: +13125550101 is not in
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from itertools import accumulate
@@ -272,15 +273,27 @@ def load_json(raw: str | bytes, *, source: str = "the request body") -> Any:
         raise MalformedJSON(f"{source} nests arrays and objects {depth} deep; at most "
                            f"{limits.MAX_DEPTH} levels are allowed")
     try:
-        data = json.loads(text, object_pairs_hook=_Pairs)
+        data = json.loads(text, object_pairs_hook=_Pairs, parse_float=_finite,
+                          parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise MalformedJSON(f"{source} is not valid JSON: {exc.msg.lower()} at line "
                            f"{exc.lineno}, column {exc.colno}") from exc
     except RecursionError as exc:  # pragma: no cover (the depth is checked above)
         raise MalformedJSON(f"{source} nests arrays and objects too deeply") from exc
-    except ValueError as exc:  # an integer of thousands of digits
-        raise MalformedJSON(f"{source} holds a number with too many digits") from exc
+    except ValueError as exc:  # NaN, 1e999, an integer of thousands of digits
+        raise MalformedJSON(f"{source} holds a number out of range") from exc
     return _checked_json(data)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]} is out of range")
+    return number
+
+
+def _not_json(text: str) -> float:
+    raise ValueError(f"{text} is not a number JSON allows")
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')

@@ -235,7 +235,7 @@ def test_a_number_of_5000_digits_is_400(acme: httpx.Client, method: str, path: s
     error = error_of(acme.request(method, path, content=body,
                                   headers={"Content-Type": "application/json"}), 400)
 
-    assert "too many digits" in error["message"]
+    assert "out of range" in error["message"] or "too many digits" in error["message"]
 
 
 def test_a_daily_cap_out_of_bounds_in_a_document_is_400(acme: httpx.Client) -> None:

@@ -101,6 +101,8 @@ def test_json_documents_are_read_as_json_with_the_same_checks() -> None:
     pytest.param(b'{"a": "\xff"}', MalformedJSON, None, id="not-utf8"),
     pytest.param('{"a": 1,}', MalformedJSON, None, id="malformed"),
     pytest.param('{"a": ' + "1" * 5000 + "}", MalformedJSON, None, id="5000-digits"),
+    pytest.param('{"a": NaN}', MalformedJSON, None, id="nan"),
+    pytest.param('{"a": 1e999}', MalformedJSON, None, id="infinite"),
 ])
 def test_json_is_read_strictly(raw: str | bytes, error: type[Exception] | None,
                                field: str | None) -> None:

@@ -121,6 +121,7 @@ _WORDINGS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str | None], str
                                 "dictionary": "an object"}[m.group(1)]),
     (re.compile(r"Input should be (.+)"), lambda m, _: f"must be {m.group(1)}"),
     (re.compile(r"Value error, (.+)"), lambda m, _: m.group(1)),
+    (re.compile(r"(Integer value|Number) out of range"), lambda m, _: "is out of range"),
     (re.compile(r"Invalid RFC3339 encoded datetime"),
      lambda m, _: "must be a date and time as ISO 8601, e.g. 2026-03-02T17:00:00Z"),
 ]
