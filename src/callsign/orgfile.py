@@ -344,11 +344,16 @@ def parse_document(data: Any) -> OrgDocument:
     try:
         document = OrgDocument.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([(_path(e["loc"]), _message(e)) for e in exc.errors()]) from exc
+        raise ConfigError(validation_problems(exc)) from exc
     problems = [*_reserved_ids(document), *_Checker(document).problems()]
     if problems:
         raise ConfigError(problems)
     return document
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """A pydantic error as (path, message in plain words) pairs, e.g. for a form."""
+    return [(_path(e["loc"]), _message(e)) for e in exc.errors()]
 
 
 def _reserved_ids(doc: OrgDocument) -> Iterator[tuple[str, str]]:
