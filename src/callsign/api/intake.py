@@ -31,13 +31,8 @@ def body_bound(scope: Any) -> int:
     return limits.MAX_BODY_BYTES
 
 
-def _is_document(scope: Any) -> bool:
-    """Documents (YAML or JSON) are read by their handler, off the event loop."""
-    return body_bound(scope) == limits.MAX_DOCUMENT_BYTES
-
-
 def limit_bodies(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware: 413 for a body over its bound, 400 for JSON that is not strict."""
+    """ASGI middleware: 413 for a body over its bound; a JSON body read strictly."""
 
     async def middleware(scope: Any, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,8 +61,9 @@ def limit_bodies(app: ASGIApp) -> ASGIApp:
                 return
             more = message.get("more_body", False)
         kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if body.strip() and kind not in _FORMS and not _is_document(scope):
-            # Read now, answered after authentication (who is asking comes first).
+        # A document (YAML or JSON) is read by its handler, off the event loop. JSON is read
+        # here, and its problem answered after authentication (who is asking comes first).
+        if body.strip() and kind not in _FORMS and bound != limits.MAX_DOCUMENT_BYTES:
             scope[JSON_CHECKED] = None
             try:
                 load_json(bytes(body))
