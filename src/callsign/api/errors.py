@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError
 
 from callsign.api.schemas import ChannelName, ProviderName
 from callsign.domain.errors import (
+    MAX_MESSAGE,
     MAX_PROBLEMS,
     CallsignError,
     ConfigError,
@@ -149,7 +150,7 @@ def _pattern_words(pattern: str) -> str:
     return "is not in the expected form"
 
 
-def _shortened(text: str, limit: int = 200) -> str:
+def _shortened(text: str, limit: int = MAX_MESSAGE) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
