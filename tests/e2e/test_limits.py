@@ -386,3 +386,12 @@ def test_deleting_a_user_who_owns_contacts_is_409(acme: httpx.Client, fresh: Fre
 
     error = error_of(acme.delete(f"/v1/users/{user}"), 409)
     assert error["code"] == "conflict"
+
+
+def test_a_direct_number_another_user_has_is_409(acme: httpx.Client, fresh: Fresh) -> None:
+    """alice's direct number is taken: a clash with what is stored (was 400)."""
+    error = error_of(acme.post("/v1/users", json={"id": fresh.id("u"),
+                                                  "direct_number": "+13125550101"}), 409)
+
+    assert (error["code"], error["field"]) == ("conflict", "direct_number")
+    assert "alice" in error["message"]
