@@ -82,8 +82,8 @@ def validated(conn: Connection, org: str, entity: Entity) -> tuple[int, Entity]:
             users.c.org_id == row.id, users.c.direct_number == checked.direct_number,
             users.c.key != checked.id)).scalar()
         if other is not None:
-            raise ConfigError([("direct_number", f"{checked.direct_number} is already the "
-                                                 f"direct number of {other!r}")])
+            raise Conflict(f"{checked.direct_number} is already the direct number of "
+                           f"{other!r}", field="direct_number")
     return int(row.id), checked
 
 

@@ -7,6 +7,7 @@ is reported with its path, e.g. ``projects[1].first_call: +13125550101 is not in
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from itertools import accumulate
@@ -33,8 +34,11 @@ from callsign.domain.model import DEFAULT_CALL_PATH, DEFAULT_LAST_CALLER_DAYS, I
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _AREA_CODE = r"^\d{1,5}$"
+GROUP_PATTERN = r"^(|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 PATTERN_WORDS = {
     _KEY: "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    GROUP_PATTERN: "must be empty, or 1 to 64 letters, digits, '.', '_' or '-', starting "
+                   "with a letter or digit",
     _AREA_CODE: "must be an area code of 1 to 5 digits",
     r"^AC[0-9a-fA-F]{32}$": "must be a Twilio account SID: 'AC' and 32 hexadecimal digits",
     r"^[A-Za-z_][A-Za-z0-9_]{0,127}$": "must be the name of an environment variable",
@@ -42,7 +46,6 @@ PATTERN_WORDS = {
 """Plain words for each pattern a field must match, in place of the regular expression."""
 
 Key = Annotated[str, StringConstraints(pattern=_KEY)]
-GROUP_PATTERN = r"^(|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 Group = Annotated[str, StringConstraints(max_length=limits.MAX_ID, pattern=GROUP_PATTERN)]
 Name = Annotated[str, StringConstraints(max_length=limits.MAX_NAME)]
 Phone = Annotated[str, StringConstraints(max_length=40)]
@@ -57,9 +60,6 @@ def _only_true_or_false(value: Any) -> Any:
 
 Flag = Annotated[bool, BeforeValidator(_only_true_or_false)]
 """A boolean that is true or false, never "yes" or 1 (however the caller validates)."""
-PATTERN_WORDS[GROUP_PATTERN] = (
-    "must be empty, or 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
-    "or digit")
 
 
 class _Doc(BaseModel):
@@ -227,6 +227,8 @@ def load_yaml(raw: str | bytes, *, source: str = "file") -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([("", f"{source} is not valid YAML{where}: {problem}")]) from exc
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ConfigError([("", f"{source} holds a number with too many digits")]) from exc
 
 
 class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -286,13 +288,27 @@ def load_json(raw: str | bytes, *, source: str = "the request body") -> Any:
         raise MalformedJSON(f"{source} nests arrays and objects {depth} deep; at most "
                            f"{limits.MAX_DEPTH} levels are allowed")
     try:
-        data = json.loads(text, object_pairs_hook=_Pairs)
+        data = json.loads(text, object_pairs_hook=_Pairs, parse_float=_finite,
+                          parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise MalformedJSON(f"{source} is not valid JSON: {exc.msg.lower()} at line "
                            f"{exc.lineno}, column {exc.colno}") from exc
     except RecursionError as exc:  # pragma: no cover (the depth is checked above)
         raise MalformedJSON(f"{source} nests arrays and objects too deeply") from exc
+    except ValueError as exc:  # NaN, 1e999, an integer of thousands of digits
+        raise MalformedJSON(f"{source} holds a number out of range") from exc
     return _checked_json(data)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]} is out of range")
+    return number
+
+
+def _not_json(text: str) -> float:
+    raise ValueError(f"{text} is not a number JSON allows")
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -313,21 +329,27 @@ def _checked_json(root: Any) -> Any:
         parent, index, path = todo.pop()
         value = parent[index]
         if isinstance(value, str) and "\x00" in value:
-            raise InvalidInput("contains a NUL character", field=path or None)
+            raise InvalidInput("contains a NUL character", field=_clipped(path) or None)
         if isinstance(value, _Pairs):
             obj: dict[str, Any] = {}
             for key, item in value:
                 where = f"{path}.{key}" if path else key
                 if "\x00" in key:
-                    raise InvalidInput("a key contains a NUL character", field=path or None)
+                    raise InvalidInput("a key contains a NUL character",
+                                       field=_clipped(path) or None)
                 if key in obj:
-                    raise InvalidInput("is given twice in one object", field=where)
+                    raise InvalidInput("is given twice in one object", field=_clipped(where))
                 obj[key] = item
                 todo.append((obj, key, where))
             parent[index] = obj
         elif isinstance(value, list):
             todo.extend((value, i, f"{path}[{i}]") for i in range(len(value)))
     return holder[0]
+
+
+def _clipped(path: str) -> str:
+    """A path as an error names it: a key of a megabyte is not repeated whole."""
+    return path if len(path) <= 200 else path[:197] + "..."
 
 
 def parse_document(data: Any) -> OrgDocument:
@@ -337,11 +359,16 @@ def parse_document(data: Any) -> OrgDocument:
     try:
         document = OrgDocument.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([(_path(e["loc"]), _message(e)) for e in exc.errors()]) from exc
+        raise ConfigError(validation_problems(exc)) from exc
     problems = [*_reserved_ids(document), *_Checker(document).problems()]
     if problems:
         raise ConfigError(problems)
     return document
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """A pydantic error as (path, message in plain words) pairs, e.g. for a form."""
+    return [(_path(e["loc"]), _message(e)) for e in exc.errors()]
 
 
 def _reserved_ids(doc: OrgDocument) -> Iterator[tuple[str, str]]:

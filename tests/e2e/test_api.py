@@ -616,7 +616,7 @@ def test_area_codes_are_mapped_and_unmapped(globex: httpx.Client, fresh: Fresh) 
     assert error_of(globex.delete(f"{at}/area-codes/512"), 400)["field"] == "area_code"
     assert error_of(globex.delete(f"{at}/area-codes/830"), 400)["field"] == "area_code"
     assert error_of(globex.post(f"{at}/area-codes", json={"area_codes": ["999"]}),
-                    400)["field"] == "area_code"
+                    400)["field"] == "area_codes[0]"  # its place in the body's list
     assert error_of(globex.post(f"{at}/area-codes", json={"area_codes": []}),
                     400)["field"] == "area_codes"
 
@@ -787,18 +787,18 @@ def test_a_put_whose_id_differs_from_the_url_is_400(globex: httpx.Client, fresh:
     error_of(globex.get(f"/v1/users/{other}"), 404)
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"id": "has space"}, "id"),
-    ({"id": "lou", "caller_id": "+13125550101"}, "caller_id"),
-    ({"id": "lou", "work_phone": "12"}, "work_phone"),
-    ({"id": "lou", "direct_number": BOSTON}, "direct_number"),
-    ({"id": "lou", "title": "boss"}, "title"),
+@pytest.mark.parametrize(("body", "field", "status"), [
+    ({"id": "has space"}, "id", 400),
+    ({"id": "lou", "caller_id": "+13125550101"}, "caller_id", 400),
+    ({"id": "lou", "work_phone": "12"}, "work_phone", 400),
+    ({"id": "lou", "direct_number": BOSTON}, "direct_number", 409),  # gina's: a conflict
+    ({"id": "lou", "title": "boss"}, "title", 400),
 ])
 def test_a_user_that_breaks_the_rules_is_400_naming_the_field(
-    globex: httpx.Client, body: dict[str, Any], field: str
+    globex: httpx.Client, body: dict[str, Any], field: str, status: int
 ) -> None:
     """The same checks as an organization file: ours, valid, not someone else's."""
-    error = error_of(globex.post("/v1/users", json=body), 400)
+    error = error_of(globex.post("/v1/users", json=body), status)
 
     assert error["field"] == field, error
     error_of(globex.get("/v1/users/lou"), 404)

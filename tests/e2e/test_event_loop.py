@@ -9,6 +9,7 @@ Everything is ordered by events (what answered before what), never by measured t
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 import threading
@@ -54,6 +55,9 @@ class Gate:
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     events: list[str] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.arrived, self.release, self.events = threading.Event(), threading.Event(), []
 
     def held_answer(self, method: str, target: str, authorization: str,
                     body: bytes) -> tuple[int, dict[str, Any] | None]:
@@ -117,6 +121,48 @@ def test_a_decision_completes_while_a_provider_call_is_in_flight(
     assert deployment.gate.events == ["decision", "provider answered"]
     assert decision["caller_id"] == PRINCIPAL
     assert ok(purchase["answer"], 201)["bought"] == ["+17375550142"]
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden inputs of a page's forms (a CSRF token), by name."""
+    found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
+    return dict(found)
+
+
+def test_a_decision_completes_while_an_admin_purchase_waits_for_twilio(
+    deployment: Deployment,
+) -> None:
+    """An admin form post that calls Twilio runs off the loop as well."""
+    deployment.gate.reset()
+    deployment.twilio.offer("+17375550143", region="TX", locality="Austin")
+    server = deployment.server
+    admin = server.client(None)
+    form = hidden_fields(admin.get("/admin/login").text)
+    signed_in = admin.post("/admin/login", data={**form, "key": server.keys["vandelay"]})
+    assert signed_in.status_code in (302, 303), signed_in.text
+    csrf = hidden_fields(admin.get("/admin/numbers").text)["csrf"]
+    purchase: dict[str, httpx.Response] = {}
+
+    def buy() -> None:
+        purchase["answer"] = admin.post("/admin/numbers/purchase", data={
+            "csrf": csrf, "area_code": "737", "quantity": "1", "provider": "twilio"})
+
+    buyer = threading.Thread(target=buy)
+    buyer.start()
+    try:
+        assert deployment.gate.arrived.wait(HANG_GUARD), "the purchase never reached Twilio"
+        ok(deployment.api.post("/v1/calls", json={
+            "user": "art", "to": "+15125550189", "consented": True}), 201)
+        deployment.gate.events.append("decision")
+    finally:
+        deployment.gate.release.set()
+        buyer.join(HANG_GUARD)
+        admin.close()
+
+    assert deployment.gate.events == ["decision", "provider answered"]
+    assert purchase["answer"].status_code in (302, 303), purchase["answer"].text
+    numbers = {n["number"] for n in ok(deployment.api.get("/v1/numbers"))}
+    assert "+17375550143" in numbers
 
 
 def test_healthz_answers_while_a_large_document_is_applied(deployment: Deployment) -> None:

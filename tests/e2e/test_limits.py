@@ -21,6 +21,7 @@ from callsign import limits
 from tests.e2e.conftest import Fresh, Server, error_of, ok, path_of
 
 HANG_GUARD = 600.0
+LONG_KEY = "x" * 400_000
 LIBRARY_WORDING = re.compile(r"Expected `|should be|should match|pydantic|\^\[|\{0,|errors\.")
 
 JSON_ENDPOINTS = [
@@ -106,6 +107,16 @@ def test_a_small_body_without_a_key_is_still_401(anonymous: httpx.Client) -> Non
 
 
 # -- JSON: nesting, duplicate keys, UTF-8, NUL ---------------------------------------------
+
+@pytest.mark.parametrize("body", ['{"user": "a", "user": "b"}', "[" * 1000 + "]" * 1000,
+                                  '{"user": "a\\u0000"}'])
+def test_json_problems_wait_for_the_key(anonymous: httpx.Client, body: str) -> None:
+    """Without a key the answer is 401, whatever is wrong with the JSON."""
+    error = error_of(anonymous.post("/v1/calls", content=body,
+                                    headers={"Content-Type": "application/json"}), 401)
+
+    assert error["field"] == "Authorization"
+
 
 @pytest.mark.parametrize(("method", "path"), JSON_ENDPOINTS)
 def test_json_nested_1000_deep_is_400_on_every_json_endpoint(
@@ -217,6 +228,16 @@ def test_a_daily_cap_out_of_bounds_is_400(acme: httpx.Client, fresh: Fresh, cap:
     assert error["field"] == "daily_cap"
 
 
+@pytest.mark.parametrize(("method", "path"), [("POST", "/v1/numbers"), ("PUT", "/v1/config")])
+def test_a_number_of_5000_digits_is_400(acme: httpx.Client, method: str, path: str) -> None:
+    """Python will not read it as an integer; that is the client's error, not a 500."""
+    body = '{"org": "acme", "number": "+13125550177", "daily_cap": ' + "9" * 5000 + "}"
+    error = error_of(acme.request(method, path, content=body,
+                                  headers={"Content-Type": "application/json"}), 400)
+
+    assert "out of range" in error["message"] or "too many digits" in error["message"]
+
+
 def test_a_daily_cap_out_of_bounds_in_a_document_is_400(acme: httpx.Client) -> None:
     document = {"org": "acme", "principal_number": "+12125550100",
                 "numbers": [{"number": "+12125550100", "daily_cap": 2**63}]}
@@ -301,6 +322,33 @@ def test_an_area_code_that_is_none_is_named_by_its_place(acme: httpx.Client,
     assert error["field"] == "area_codes[0]"
 
 
+@pytest.mark.parametrize("body", [
+    pytest.param({"user": "alice", "to": "+13125550188", "channel": "x" * 500_000},
+                 id="long-value"),
+    pytest.param({"user": "alice", "to": "+13125550188", "x" * 500_000: 1}, id="long-key"),
+    pytest.param(f'{{"user": "alice", "{LONG_KEY}": 1, "{LONG_KEY}": 2}}', id="long-key-twice"),
+])
+def test_an_error_quoting_a_huge_value_stays_short(acme: httpx.Client,
+                                                   body: dict[str, Any] | str) -> None:
+    text = body if isinstance(body, str) else json.dumps(body)
+    response = acme.post("/v1/calls", content=text, headers={"Content-Type": "application/json"})
+
+    error_of(response, 400)
+    assert len(response.content) < 2000
+
+
+def test_a_missing_query_parameter_is_named(acme: httpx.Client) -> None:
+    error = error_of(acme.get("/v1/kamailio/outbound", params={"to": "+13125550188"}), 400)
+
+    assert (error["field"], error["message"]) == ("user", "user: is required (a query parameter)")
+
+
+def test_a_method_an_endpoint_does_not_answer_says_so(acme: httpx.Client) -> None:
+    error = error_of(acme.put("/v1/calls"), 405)
+
+    assert error["message"] == "/v1/calls does not answer PUT"
+
+
 def test_local_presence_yes_is_refused(acme: httpx.Client) -> None:
     """Booleans are true or false; the string "yes" is not read as true."""
     before = ok(acme.get("/v1/org"))
@@ -338,3 +386,12 @@ def test_deleting_a_user_who_owns_contacts_is_409(acme: httpx.Client, fresh: Fre
 
     error = error_of(acme.delete(f"/v1/users/{user}"), 409)
     assert error["code"] == "conflict"
+
+
+def test_a_direct_number_another_user_has_is_409(acme: httpx.Client, fresh: Fresh) -> None:
+    """alice's direct number is taken: a clash with what is stored (was 400)."""
+    error = error_of(acme.post("/v1/users", json={"id": fresh.id("u"),
+                                                  "direct_number": "+13125550101"}), 409)
+
+    assert (error["code"], error["field"]) == ("conflict", "direct_number")
+    assert "alice" in error["message"]

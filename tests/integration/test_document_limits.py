@@ -69,6 +69,12 @@ def test_a_latin1_file_is_refused_naming_the_byte() -> None:
         load_yaml(raw, source="acme.yaml")
 
 
+def test_a_number_of_5000_digits_is_refused() -> None:
+    """Python refuses to read it (a ValueError, once a traceback)."""
+    with pytest.raises(ConfigError, match="too many digits"):
+        load_yaml("org: acme\ndaily_cap: " + "1" * 5000 + "\n")
+
+
 def test_a_utf8_file_with_a_byte_order_mark_is_read() -> None:
     assert load_yaml("\ufefforg: acme\n".encode())["org"] == "acme"
 
@@ -94,6 +100,9 @@ def test_json_documents_are_read_as_json_with_the_same_checks() -> None:
     pytest.param('{"a": {"b": [1, "x\\u0000"]}}', InvalidInput, "a.b[1]", id="nul"),
     pytest.param(b'{"a": "\xff"}', MalformedJSON, None, id="not-utf8"),
     pytest.param('{"a": 1,}', MalformedJSON, None, id="malformed"),
+    pytest.param('{"a": ' + "1" * 5000 + "}", MalformedJSON, None, id="5000-digits"),
+    pytest.param('{"a": NaN}', MalformedJSON, None, id="nan"),
+    pytest.param('{"a": 1e999}', MalformedJSON, None, id="infinite"),
 ])
 def test_json_is_read_strictly(raw: str | bytes, error: type[Exception] | None,
                                field: str | None) -> None:

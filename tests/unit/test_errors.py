@@ -100,6 +100,8 @@ def test_a_long_problem_list_is_capped_and_counted() -> None:
     ("Field required", "id", "is required"),
     ("Value error, must be true or false, not 'yes'", "active",
      "must be true or false, not 'yes'"),
+    ("Integer value out of range", "limit", "is out of range"),
+    ("Number out of range", "limit", "is out of range"),
     ("Invalid RFC3339 encoded datetime", "since",
      "must be a date and time as ISO 8601, e.g. 2026-03-02T17:00:00Z"),
 ])

@@ -21,7 +21,7 @@ from callsign import __version__
 from callsign.admin import pages as admin_pages
 from callsign.api.deps import Runtime, _now
 from callsign.api.errors import HANDLERS
-from callsign.api.intake import limit_bodies
+from callsign.api.intake import limit_bodies, refuse_strict_json_errors
 from callsign.api.kamailio import Kamailio
 from callsign.api.ops import OPS_ROUTES, Metrics, observe, refuse_nul
 from callsign.api.routes import ROUTES
@@ -54,6 +54,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
                                        engine=JinjaTemplateEngine),
         state=State({"runtime": rt, "metrics": metrics}),
         middleware=[instrument, limit_bodies, refuse_nul], before_send=[security_headers],
+        before_request=refuse_strict_json_errors,
         openapi_config=OpenAPIConfig(title="callsign", version=__version__,
                                      description="Caller-ID decisions and inbound routing",
                                      path="/schema", render_plugins=[_local_swagger()]),

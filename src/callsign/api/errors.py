@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from callsign.api.schemas import ChannelName, ProviderName
 from callsign.domain.errors import (
+    MAX_MESSAGE,
     MAX_PROBLEMS,
     CallsignError,
     ConfigError,
@@ -39,6 +40,7 @@ STATUS: dict[type[CallsignError], int] = {
     CallsignError: 400,
 }
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`")
+_MISSING = re.compile(r"Missing required (\w+) parameter '([^']+)'")
 
 
 def status_for(error: CallsignError) -> int:
@@ -79,10 +81,14 @@ def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
             message, key = "the request body must be a JSON object", None
         named = _FIELD_IN_MESSAGE.search(message)
         field = named.group(1) if named and key in (None, "data") else key
-        field = _path_of(str(field)) if field is not None else None
-        problems.append({"field": field, "message": in_words(message, field)})
+        field = _shortened(_path_of(str(field))) if field is not None else None
+        problems.append({"field": field, "message": _shortened(in_words(message, field))})
     if len(details) > MAX_PROBLEMS:
         problems.append({"field": None, "message": f"and {len(details) - MAX_PROBLEMS} more"})
+    missing = _MISSING.search(str(exc.detail))
+    if not problems and missing:
+        kind, name = missing.groups()
+        problems.append({"field": name, "message": f"is required (a {kind} parameter)"})
     first = problems[0] if problems else {"field": None, "message": in_words(exc.detail, None)}
     return Response(error_body("invalid_input", f"{first['field']}: {first['message']}"
                                if first["field"] else str(first["message"]), first["field"],
@@ -95,8 +101,8 @@ def _path_of(key: str) -> str:
     return _HEADERS.get(path, path)
 
 
-_KINDS = {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false",
-          "array": "a list", "object": "an object", "null": "null"}
+_KINDS = {"str": "text", "int": "a whole number", "float": "a decimal number",
+          "bool": "true or false", "array": "a list", "object": "an object", "null": "null"}
 _CHOICES = {"channel": get_args(ChannelName), "provider": get_args(ProviderName)}
 _WORDINGS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str | None], str]]] = [
     (re.compile(r"Expected `([^`]+)`, got `(\w+)`"),
@@ -123,6 +129,7 @@ _WORDINGS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str | None], str
                                 "dictionary": "an object"}[m.group(1)]),
     (re.compile(r"Input should be (.+)"), lambda m, _: f"must be {m.group(1)}"),
     (re.compile(r"Value error, (.+)"), lambda m, _: m.group(1)),
+    (re.compile(r"(Integer value|Number) out of range"), lambda m, _: "is out of range"),
     (re.compile(r"Invalid RFC3339 encoded datetime"),
      lambda m, _: "must be a date and time as ISO 8601, e.g. 2026-03-02T17:00:00Z"),
 ]
@@ -150,7 +157,12 @@ def _pattern_words(pattern: str) -> str:
     return "is not in the expected form"
 
 
+def _shortened(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _choices(given: str, field: str | None) -> str:
+    given = _shortened(given, 40)
     last = re.sub(r"\[\d+\]$", "", (field or "").rsplit(".", 1)[-1])
     if last in _CHOICES:
         return f"must be one of {', '.join(_CHOICES[last])}, not {given}"
@@ -168,6 +180,8 @@ def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         message = f"the request body is not valid JSON ({message})"
     if status == 404 and message == "Not Found":
         message = f"no such endpoint: {request.method} {request.url.path}"
+    if status == 405:
+        message = f"{request.url.path} does not answer {request.method}"
     return Response(error_body(code, message, None), status_code=status,
                     headers=getattr(exc, "headers", None))
 

@@ -3,7 +3,8 @@
 It runs before routing and authentication, so a body too large is refused from its
 ``Content-Length`` alone, or as soon as a streamed body passes the bound, never read whole.
 A JSON body is then read strictly (UTF-8, bounded nesting, no key twice, no NUL), so
-every JSON endpoint refuses the same things with the same words.
+every JSON endpoint refuses the same things with the same words; that answer waits until
+the request is authenticated, so a caller without a key learns nothing of validation.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from litestar import Request
 from litestar.types import ASGIApp, Receive, Send
 
 from callsign import limits
 from callsign.domain.errors import CallsignError
 from callsign.orgfile import load_json
 
+JSON_CHECKED = "callsign.json_checked"
+"""Scope key: set when the door read the body as JSON; its value is the problem, or None."""
 _FORMS = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 
 
@@ -27,13 +31,8 @@ def body_bound(scope: Any) -> int:
     return limits.MAX_BODY_BYTES
 
 
-def _is_document(scope: Any) -> bool:
-    """Documents (YAML or JSON) are read by their handler, off the event loop."""
-    return body_bound(scope) == limits.MAX_DOCUMENT_BYTES
-
-
 def limit_bodies(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware: 413 for a body over its bound, 400 for JSON that is not strict."""
+    """ASGI middleware: 413 for a body over its bound; a JSON body read strictly."""
 
     async def middleware(scope: Any, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,12 +61,14 @@ def limit_bodies(app: ASGIApp) -> ASGIApp:
                 return
             more = message.get("more_body", False)
         kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if body.strip() and kind not in _FORMS and not _is_document(scope):
+        # A document (YAML or JSON) is read by its handler, off the event loop. JSON is read
+        # here, and its problem answered after authentication (who is asking comes first).
+        if body.strip() and kind not in _FORMS and bound != limits.MAX_DOCUMENT_BYTES:
+            scope[JSON_CHECKED] = None
             try:
                 load_json(bytes(body))
             except CallsignError as exc:
-                await answer(send, 400, exc.code, str(exc), exc.field)
-                return
+                scope[JSON_CHECKED] = exc
         replayed = False
 
         async def replay() -> Any:
@@ -80,6 +81,13 @@ def limit_bodies(app: ASGIApp) -> ASGIApp:
         await app(scope, replay, send)
 
     return middleware
+
+
+async def refuse_strict_json_errors(request: Request[Any, Any, Any]) -> None:
+    """Before each handler, after its guards: the body's JSON problem, if it has one."""
+    problem = request.scope.get(JSON_CHECKED)
+    if isinstance(problem, CallsignError):
+        raise problem
 
 
 async def too_large(send: Send, bound: int) -> None:

@@ -101,7 +101,8 @@ def refuse_nul(app: ASGIApp) -> ASGIApp:
             more = message.get("more_body", False)
             if message["type"] != "http.request":
                 break
-        if any(sign in body for sign in (_NUL_SIGNS[0], _NUL_SIGNS[2])):
+        if "callsign.json_checked" not in scope and \
+                any(sign in body for sign in (_NUL_SIGNS[0], _NUL_SIGNS[2])):
             await _refuse(send, _holding_nul(body))
             return
         replayed = False
@@ -199,6 +200,7 @@ ERROR_STATUSES = {
     "405": "Method not allowed",
     "409": "Conflicts with what is stored",
     "413": "The request body is larger than its bound",
+    "424": "The telephony or number provider refused or failed",
     "422": "Refused by the rules (not presentable, outside calling hours)",
     "503": "The store cannot serve now (unreachable, read-only, full, busy); nothing was "
            "stored, retry",

@@ -308,7 +308,7 @@ class Coverage(V1):
     path = "/v1/coverage"
     tags = ["numbers"]
 
-    @get("/", sync_to_thread=False,
+    @get("/", sync_to_thread=True,  # reads every contact and recent callee
          summary="Share of contacts and recent callees a local number covers, and the gaps")
     def show(self, org: str, rt: Runtime) -> dict[str, Any]:
         return purchasing.coverage(rt.uow(), org, now=rt.clock()).as_dict()
