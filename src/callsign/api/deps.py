@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import functools
 import random
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio.to_thread
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
@@ -39,27 +36,6 @@ class Runtime:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
-
-
-Handler = TypeVar("Handler", bound=Callable[..., Coroutine[Any, Any, Any]])
-
-
-def off_loop(handler: Handler) -> Handler:
-    """Declare an async handler whose work blocks (the store, a provider) to run off the loop.
-
-    The request's form is read first, on the server's event loop; the handler then runs in
-    a worker thread with an event loop of its own, where reading the form again returns it
-    at once. Other requests are served meanwhile.
-    """
-
-    @functools.wraps(handler)
-    async def in_a_thread(*args: Any, **kwargs: Any) -> Any:
-        request = kwargs.get("request")
-        if isinstance(request, Request):
-            await request.form()  # kept by the request for the handler's own read
-        return await anyio.to_thread.run_sync(asyncio.run, handler(*args, **kwargs))
-
-    return in_a_thread  # type: ignore[return-value]
 
 
 def runtime(request: Request[Any, Any, Any]) -> Runtime:
