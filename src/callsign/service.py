@@ -192,10 +192,14 @@ def _place_call(
 
 
 def _without(facts: OutboundFacts, held: list[str]) -> OutboundFacts:
-    """``facts`` without the numbers whose rows other transactions hold (passed over)."""
+    """``facts`` without the numbers whose rows other transactions hold (passed over).
+
+    The principal number stays: it is the last resort, presented uncounted when held.
+    """
     if not held:
         return facts
-    return replace(facts, numbers={n: s for n, s in facts.numbers.items() if n not in held},
+    passed = set(held) - {facts.org.principal_number}
+    return replace(facts, numbers={n: s for n, s in facts.numbers.items() if n not in passed},
                    serving_area_code=facts.serving_area_code.difference(held))
 
 

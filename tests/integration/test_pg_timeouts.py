@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, select, text
+from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from callsign import service
@@ -23,7 +23,7 @@ from callsign.domain.model import Decision, OutboundRequest
 from callsign.orgfile import parse_document
 from callsign.store import orgs as org_store
 from callsign.store.db import Timeouts, create_store_engine
-from callsign.store.tables import numbers
+from callsign.store.tables import number_usage, numbers
 from callsign.store.uow import UnitOfWork
 
 pytestmark = pytest.mark.postgresql_only
@@ -74,7 +74,8 @@ def call(engine: Engine, i: int) -> Decision:
 
 def usage(engine: Engine, e164: str) -> int:
     with engine.connect() as conn:
-        count = conn.execute(select(numbers.c.usage_count)
+        count = conn.execute(select(func.sum(number_usage.c.used))
+                             .join_from(number_usage, numbers)
                              .where(numbers.c.e164 == e164)).scalar_one()
     return int(count or 0)
 
