@@ -58,20 +58,25 @@ class PurchaseResult:
         return dict(self.__dict__)
 
 
-def _held_any(conn: Connection) -> Callable[[list[str]], set[str]]:
+def _held_any(uow: UowFactory) -> Callable[[list[str]], set[str]]:
     def taken(candidates: list[str]) -> set[str]:
-        return set(conn.execute(select(numbers.c.e164).where(
-            numbers.c.e164.in_(candidates),
-            numbers.c.status != NumberStatus.RELEASED)).scalars())
+        with uow() as work:
+            return set(work.connection.execute(select(numbers.c.e164).where(
+                numbers.c.e164.in_(candidates),
+                numbers.c.status != NumberStatus.RELEASED)).scalars())
     return taken
 
 
-def provider_for(conn: Connection, org: Any, name: str, settings: ProviderSettings,
-                 *, country: str | None = None) -> NumberProvider:
-    """The provider called ``name`` for ``org``, with its credentials; ``country``: where
-    it searches numbers (default: the organization's)."""
+# Providers are asked outside every store transaction: a provider's API can take seconds
+# (Twilio's time limit is 10 s), and on SQLite a transaction holds the store's write lock,
+# so a call made inside one would hold up every decision meanwhile.
+
+def provider_for(uow: UowFactory, conn: Connection, org: Any, name: str,
+                 settings: ProviderSettings, *, country: str | None = None) -> NumberProvider:
+    """The provider called ``name`` for ``org``, with its credentials (read on ``conn``);
+    ``country``: where it searches numbers (default: the organization's)."""
     if name == "sandbox":
-        return SandboxProvider(_held_any(conn))
+        return SandboxProvider(_held_any(uow))
     if name == "twilio":
         account_sid, token = twilio_api.credentials(conn, org)
         client = twilio_api.client(account_sid, token, settings.twilio_api_base)
@@ -102,10 +107,11 @@ def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_
                                f"{row.default_country}", field="area_code")
         # A NANP area code is searched in its own country (905 in Canada, 787 in Puerto Rico).
         country = phone.nanp_country(code)
-        provider = provider_for(work.connection, row, provider_name, settings, country=country)
+        provider = provider_for(uow, work.connection, row, provider_name, settings,
+                                country=country)
         region = phone.nanp_region(code) if country in ("US", "CA") else None
-        found = provider.search(code, quantity,
-                                region=phone.region_abbreviation(region) if region else None)
+    found = provider.search(code, quantity,
+                            region=phone.region_abbreviation(region) if region else None)
     result = PurchaseResult(provider.name, provider.label, code, quantity)
     if not found:
         result.warning = f"no numbers available in area code {code} from {provider.name}"
@@ -174,21 +180,35 @@ def release(uow: UowFactory, org: str, raw: str, *, settings: ProviderSettings,
         conn = work.connection
         row = org_store.org_row(conn, org)
         e164 = phone.parse_number(raw, row.default_country, field="number")
-        held = conn.execute(select(numbers).where(
-            numbers.c.org_id == row.id, numbers.c.e164 == e164,
-            numbers.c.status != NumberStatus.RELEASED)).first()
-        if held is None:
-            raise NotFound(f"{e164} is not a number of organization {org!r}", field="number")
+        held = _held(conn, row.id, e164, org)
         org_store.check_release(conn, row.id, e164, held.id, force=force)  # before Twilio
-        _tell_provider(conn, row, held, settings)
+        provider = _provider_of(uow, conn, row, held, settings)
+    if provider is not None:
+        provider.release(held.e164, held.provider_sid)
+    with uow() as work:  # checked again: the provider let it go, the store follows
+        conn = work.connection
+        held = _held(conn, row.id, e164, org)
+        org_store.check_release(conn, row.id, e164, held.id, force=force)
         outcome, cleared = release_number(conn, row.id, held.id, e164, force=force)
         work.commit()
     return Released(e164, outcome, cleared)
 
 
-def _tell_provider(conn: Connection, org: Any, held: Any, settings: ProviderSettings) -> None:
-    if held.provider in PROVIDERS:
-        provider_for(conn, org, held.provider, settings).release(held.e164, held.provider_sid)
+def _held(conn: Connection, org_id: int, e164: str, org: str) -> Any:
+    held = conn.execute(select(numbers).where(
+        numbers.c.org_id == org_id, numbers.c.e164 == e164,
+        numbers.c.status != NumberStatus.RELEASED)).first()
+    if held is None:
+        raise NotFound(f"{e164} is not a number of organization {org!r}", field="number")
+    return held
+
+
+def _provider_of(uow: UowFactory, conn: Connection, org: Any, held: Any,
+                 settings: ProviderSettings) -> NumberProvider | None:
+    """The provider to tell when ``held`` goes, if it came from one."""
+    if held.provider not in PROVIDERS:
+        return None
+    return provider_for(uow, conn, org, held.provider, settings)
 
 
 def apply_document(uow: UowFactory, document: OrgDocument, *,
@@ -205,13 +225,15 @@ def apply_document(uow: UowFactory, document: OrgDocument, *,
         org_store.check_document(conn, document)
         row = conn.execute(select(orgs).where(orgs.c.slug == document.org)).first()
         left_out = [] if row is None else [
-            held for held in org_store.numbers_left_out(
+            (held, _provider_of(uow, conn, row, held, settings))
+            for held in org_store.numbers_left_out(
                 conn, row.id, {n.number for n in document.numbers})
             if held.provider in PROVIDERS]
-    for held in left_out:
+    for held, provider in left_out:
         assert row is not None
+        assert provider is not None
+        provider.release(held.e164, held.provider_sid)
         with uow() as work:
-            _tell_provider(work.connection, row, held, settings)
             release_number(work.connection, row.id, held.id, held.e164, force=True)
             work.commit()
     with uow() as work:
@@ -231,11 +253,13 @@ def import_owned(uow: UowFactory, org: str, provider_name: str, *,
                  settings: ProviderSettings) -> ImportResult:
     """Add the numbers the provider account already owns, in one transaction."""
     with uow() as work:
+        row = org_store.org_row(work.connection, org)
+        provider = provider_for(uow, work.connection, row, provider_name, settings)
+    everything = provider.owned()
+    with uow() as work:
         conn = work.connection
-        row = org_store.org_row(conn, org)
-        provider = provider_for(conn, row, provider_name, settings)
         result = ImportResult(provider.name)
-        for owned in provider.owned():
+        for owned in everything:
             holder = conn.execute(select(numbers.c.org_id).where(
                 numbers.c.e164 == owned.e164, numbers.c.status != NumberStatus.RELEASED)).scalar()
             if holder == row.id:

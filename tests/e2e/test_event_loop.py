@@ -55,13 +55,20 @@ class Gate:
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     events: list[str] = field(default_factory=list)
+    hold: str = "buy"  # which request: "buy", "search" or "release" (a number given back)
 
-    def reset(self) -> None:
+    def reset(self, hold: str = "buy") -> None:
         self.arrived, self.release, self.events = threading.Event(), threading.Event(), []
+        self.hold = hold
+
+    def _holds(self, method: str, target: str) -> bool:
+        return {"buy": method == "POST" and "IncomingPhoneNumbers" in target,
+                "search": method == "GET" and "AvailablePhoneNumbers" in target,
+                "release": method == "DELETE" and "IncomingPhoneNumbers" in target}[self.hold]
 
     def held_answer(self, method: str, target: str, authorization: str,
                     body: bytes) -> tuple[int, dict[str, Any] | None]:
-        if method == "POST" and "IncomingPhoneNumbers" in target:
+        if self._holds(method, target):
             self.arrived.set()
             self.release.wait(PROVIDER_ANSWERS_AFTER)
             self.events.append("provider answered")
@@ -123,10 +130,58 @@ def test_a_decision_completes_while_a_provider_call_is_in_flight(
     assert ok(purchase["answer"], 201)["bought"] == ["+17375550142"]
 
 
+@pytest.mark.parametrize("held", ["search", "release"])
+def test_a_decision_completes_while_twilio_is_slow_to_search_or_release(
+    deployment: Deployment, held: str,
+) -> None:
+    """No store transaction waits on Twilio: on SQLite one would hold the write lock, and
+    the decision would wait for Twilio's answer."""
+    number = {"search": "+17375550144", "release": "+17375550145"}[held]
+    deployment.twilio.offer(number, region="TX", locality="Austin")
+    key = deployment.server.keys["vandelay"]
+    if held == "release":
+        ok(deployment.api.post("/v1/numbers/purchase", json={
+            "area_code": "737", "provider": "twilio"}), 201)
+    deployment.gate.reset(hold=held)
+    answers: dict[str, httpx.Response] = {}
+
+    def ask() -> None:
+        with deployment.server.client(key) as client:
+            answers["answer"] = client.post("/v1/numbers/purchase", json={
+                "area_code": "737", "provider": "twilio"}) if held == "search" else \
+                client.delete(f"/v1/numbers/{number.replace('+', '%2B')}")
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        assert deployment.gate.arrived.wait(HANG_GUARD), f"the {held} never reached Twilio"
+        ok(deployment.api.post("/v1/calls", json={
+            "user": "art", "to": "+15125550187", "consented": True}), 201)
+        deployment.gate.events.append("decision")
+    finally:
+        deployment.gate.release.set()
+        asker.join(HANG_GUARD)
+
+    assert deployment.gate.events == ["decision", "provider answered"]
+    assert answers["answer"].status_code in (200, 201), answers["answer"].text
+
+
 def hidden_fields(html: str) -> dict[str, str]:
     """The hidden inputs of a page's forms (a CSRF token), by name."""
     found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
     return dict(found)
+
+
+def keep_cookies(response: httpx.Response, jar: dict[str, str]) -> httpx.Response:
+    """Keep the cookies ``response`` sets in ``jar``, by name."""
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        jar[name] = rest.split(";")[0]
+    return response
+
+
+def cookie_header(jar: dict[str, str]) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{name}={value}" for name, value in jar.items())}
 
 
 def test_a_decision_completes_while_an_admin_purchase_waits_for_twilio(
@@ -137,15 +192,22 @@ def test_a_decision_completes_while_an_admin_purchase_waits_for_twilio(
     deployment.twilio.offer("+17375550143", region="TX", locality="Austin")
     server = deployment.server
     admin = server.client(None)
-    form = hidden_fields(admin.get("/admin/login").text)
-    signed_in = admin.post("/admin/login", data={**form, "key": server.keys["vandelay"]})
+    # The public URL is https, so the admin's cookies are Secure: an http client does not
+    # send them by itself; carry them as a browser behind the https proxy would.
+    jar: dict[str, str] = {}
+    login = keep_cookies(admin.get("/admin/login"), jar)
+    signed_in = keep_cookies(admin.post(
+        "/admin/login", data={**hidden_fields(login.text), "key": server.keys["vandelay"]},
+        headers=cookie_header(jar)), jar)
     assert signed_in.status_code in (302, 303), signed_in.text
-    csrf = hidden_fields(admin.get("/admin/numbers").text)["csrf"]
+    page = keep_cookies(admin.get("/admin/numbers", headers=cookie_header(jar)), jar)
+    csrf = hidden_fields(page.text)["csrf"]
     purchase: dict[str, httpx.Response] = {}
 
     def buy() -> None:
         purchase["answer"] = admin.post("/admin/numbers/purchase", data={
-            "csrf": csrf, "area_code": "737", "quantity": "1", "provider": "twilio"})
+            "csrf": csrf, "area_code": "737", "quantity": "1", "provider": "twilio"},
+            headers=cookie_header(jar))
 
     buyer = threading.Thread(target=buy)
     buyer.start()
