@@ -206,7 +206,8 @@ def test_a_yaml_key_given_twice_is_400_naming_its_line(acme: httpx.Client) -> No
 def test_an_error_list_is_capped(acme: httpx.Client) -> None:
     """A document with 200 bad numbers lists 20 problems and counts the rest."""
     document = {"org": "acme", "principal_number": "+12125550100",
-                "numbers": [{"number": "nope"} for _ in range(200)]}
+                "numbers": [{"number": "+12125550100"},
+                            *({"number": "nope"} for _ in range(200))]}
     error = error_of(acme.put("/v1/config", json=document), 400)
 
     assert len(error["problems"]) == limits.MAX_PROBLEMS + 1
