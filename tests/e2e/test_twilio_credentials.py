@@ -49,10 +49,10 @@ MALLORY_ENV = "CALLSIGN_TWILIO_TOKEN_MALLORY"  # never set: the operator gave ma
 
 
 def organization(slug: str, area: str, **extra: Any) -> dict[str, Any]:
-    principal = f"+1{area}5550100"
+    principal, agent_leg = f"+1{area}5550100", f"+1{area}5550199"
     return {"org": slug, "default_country": "US", "principal_number": principal,
-            "agent_leg_number": f"+1{area}5550199",
-            "numbers": [{"number": principal}],
+            "agent_leg_number": agent_leg,
+            "numbers": [{"number": principal}, {"number": agent_leg}],
             "users": [{"id": "agent", "work_phone": f"+1{area}5559001"}], **extra}
 
 
