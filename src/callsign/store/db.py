@@ -166,6 +166,25 @@ _OPEN_LOCK = threading.Lock()
 # of a file deleted or replaced under open connections in place, and would read it as the
 # new file's -wal: the new file must not be opened while it is there.
 _WAL_OWNERS: dict[str, dict[tuple[int, int], tuple[int, int] | None]] = {}
+# The file this process last opened at each path. When another file has taken its place,
+# a -wal written before that file appeared is the old file's, whoever else opened it.
+_SEEN: dict[str, tuple[int, int] | None] = {}
+# Paths whose file was noticed deleted or replaced and not opened since. A file restored
+# at the path may even get the old one's inode number back, so this is remembered apart.
+_MOVED: set[str] = set()
+
+
+def _noticed_moved(path: str) -> None:
+    with _OPEN_LOCK:
+        _MOVED.add(path)
+
+
+def _written_before(wal: str, database: str) -> bool:
+    """Whether ``wal`` was last written before ``database`` came to be (or changed)."""
+    try:
+        return os.stat(wal).st_mtime_ns <= os.stat(database).st_ctime_ns
+    except OSError:
+        return False
 
 
 def _open_file(path: str) -> sqlite3.Connection:
@@ -174,7 +193,10 @@ def _open_file(path: str) -> sqlite3.Connection:
     with _OPEN_LOCK:
         stale = sum(1 for c in _OPEN.get(path, ()) if c.identity != before)
         owner = _WAL_OWNERS.get(path, {}).get(wal, before) if wal else before
-    if before is not None and owner != before:
+        seen = _SEEN.get(path, before)
+        moved = before is not None and (seen != before or path in _MOVED)
+    if before is not None and (owner != before or (
+            moved and wal is not None and _written_before(f"{path}-wal", path))):
         raise StoreUnavailable(
             f"the SQLite database {path} was deleted or replaced while in use, and the old "
             f"file's {path}-wal and {path}-shm files are still there: SQLite would read them "
@@ -194,6 +216,8 @@ def _open_file(path: str) -> sqlite3.Connection:
                                "retry")
     with _OPEN_LOCK:
         _OPEN.setdefault(path, weakref.WeakSet()).add(conn)
+        _SEEN[path] = conn.identity
+        _MOVED.discard(path)
     return conn
 
 
@@ -234,6 +258,7 @@ def _sqlite_engine(url: URL) -> Engine:
             # A file deleted or replaced under a pooled connection: drop every pooled
             # connection and open the file now at the path (or fail: it is gone).
             if _identity(path) != record.info[_FILE][1]:
+                _noticed_moved(path)
                 raise InvalidatePoolError(f"{path} was deleted or replaced")
 
         @event.listens_for(engine, "checkin")
@@ -282,6 +307,7 @@ def verify_store_file(connection: Connection) -> None:
         return
     path, identity = known
     if _identity(path) != identity:
+        _noticed_moved(path)
         state = "deleted" if _identity(path) is None else "replaced by another file"
         raise StoreUnavailable(f"the SQLite database {path} was {state} while in use; "
                                "nothing was stored. Restore the file: callsign reopens it "
