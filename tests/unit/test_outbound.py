@@ -27,6 +27,7 @@ from callsign.domain.model import (
     today,
 )
 from callsign.domain.outbound import callee_for, decide_outbound, why_not_presentable
+from callsign.domain.phone import LineType
 from tests.strategies import NOW, PRINCIPAL, callee
 
 CHICAGO = "+13125550101"  # serves the callee's area code 312
@@ -237,7 +238,7 @@ def test_different_each_attempt_takes_an_unused_number_then_the_longest_unused()
 
 def test_regionally_random_prefers_the_area_code_then_the_region_then_any() -> None:
     """SPEC 3.2's regionally_random, and plain random for mobile callees."""
-    def pick(*pool: str, line_type: str = "unknown") -> Decision:
+    def pick(*pool: str, line_type: LineType = "unknown") -> Decision:
         return decide(facts(*pool, project=project(*pool, first_call=Logic.REGIONALLY_RANDOM),
                             callee=callee(TO, line_type)))
 
