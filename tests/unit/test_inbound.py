@@ -144,3 +144,12 @@ def test_a_path_that_gives_no_destination_rings_the_principal() -> None:
         "step": "company", "result": "chosen", "number": PRINCIPAL,
         "detail": "the call path gave no destination: the principal number"}
     assert steps(route) == [("direct_number", "passed"), ("company", "chosen")]
+
+
+def test_a_route_as_json() -> None:
+    """The API's and the CLI's shape."""
+    route = replace(route_inbound(facts(), NOW), call_id="in_1")
+    assert route.as_dict() == {"call_id": "in_1", "destination": ALICE.work_phone,
+                               "rule": "direct_number", "user": "alice",
+                               "trace": [route.trace[0].as_dict()]}
+    assert type(route.as_dict()["rule"]) is str

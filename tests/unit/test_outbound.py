@@ -358,3 +358,16 @@ def test_the_same_seed_gives_the_same_decision_and_seeds_differ() -> None:
     f = facts(CHICAGO, CHICAGO_2, SUBURB, project=project(CHICAGO, CHICAGO_2, SUBURB))
     assert decide(f, seed=7) == decide(f, seed=7)
     assert len({decide(f, seed=s).caller_id for s in range(40)}) == 3
+
+
+def test_a_decision_as_json_and_back() -> None:
+    """One serialisation: the API's and the CLI's shape, read back for replays."""
+    decision = replace(decide(facts(CHICAGO, org=replace(ORG, local_presence=True))),
+                       call_id="call_1")
+    data = decision.as_dict()
+    assert data == {"call_id": "call_1", "caller_id": CHICAGO, "rule": "local_presence",
+                    "to": TO, "trace": [s.as_dict() for s in decision.trace]}
+    assert type(data["rule"]) is str
+    assert Decision.from_dict(data) == decision
+    emergency = decide(facts(callee=callee_for("911", ORG, None)))
+    assert Decision.from_dict(emergency.as_dict()).claim is Claim.NONE

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from callsign.domain.phone import LineType
@@ -257,6 +257,19 @@ class Decision:
         """What recording this decision claims of its number (its rule's claim)."""
         return Rule(self.rule).claim if self.counts else Claim.NONE
 
+    def as_dict(self) -> dict[str, Any]:
+        """The decision as JSON values: what the REST API and the CLI answer."""
+        return {"call_id": self.call_id, "caller_id": self.caller_id, "rule": str(self.rule),
+                "to": self.to, "trace": [step.as_dict() for step in self.trace]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """A decision back from ``as_dict`` (an idempotent replay); its rule gives its claim."""
+        rule = Rule(data["rule"])
+        return cls(caller_id=data["caller_id"], rule=rule, to=data["to"],
+                   trace=tuple(TraceStep(**step) for step in data["trace"]),
+                   counts=rule.claim is not Claim.NONE, call_id=data["call_id"])
+
 
 @dataclass(frozen=True)
 class InboundFacts:
@@ -281,3 +294,9 @@ class Route:
     user: str | None
     trace: tuple[TraceStep, ...]
     call_id: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The route as JSON values: what the REST API and the CLI answer."""
+        return {"call_id": self.call_id, "destination": self.destination,
+                "rule": str(self.rule), "user": self.user,
+                "trace": [step.as_dict() for step in self.trace]}
