@@ -1,9 +1,10 @@
-"""Hypothesis strategies for the pure core: organizations, numbers, projects, histories."""
+"""Hypothesis strategies for the pure core: organizations, numbers, projects, histories,
+calling hours, per-call overrides and emergency calls."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
 
 from hypothesis import strategies as st
 
@@ -11,11 +12,13 @@ from callsign.domain import phone
 from callsign.domain.model import (
     Agent,
     Callee,
+    CallingHours,
     Logic,
     NumberState,
     NumberStatus,
     OrgPolicy,
     OutboundFacts,
+    OutboundRequest,
     PastCall,
     ProjectPolicy,
 )
@@ -27,9 +30,11 @@ NUMBERS = (
 )
 CALLEES = ("+13125550188", "+12175550123", "+14155550123", "+12015550177", "+19075550100")
 NOW = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
+NOT_HELD = "+13125550199"  # a valid number no organization holds
+EMERGENCY = ("911", "112")
 
 
-def callee(number: str, line_type: str = "unknown") -> Callee:
+def callee(number: str, line_type: phone.LineType = "unknown") -> Callee:
     facts = phone.facts_for(number, "US", field="to")
     return Callee(number=facts.e164, area_code=facts.area_code, region=facts.region,
                   timezones=facts.timezones,
@@ -74,8 +79,7 @@ def outbound_facts(draw: st.DrawFn) -> OutboundFacts:
     maybe_owned = st.none() | st.sampled_from((*NUMBERS, PRINCIPAL))
     user = Agent(id="alice", caller_id=draw(maybe_owned), direct_number=draw(maybe_owned),
                  allowed_caller_ids=frozenset(draw(st.lists(st.sampled_from(NUMBERS)))))
-    target = callee(draw(st.sampled_from(CALLEES)),
-                    draw(st.sampled_from(["unknown", "landline", "mobile"])))
+    target = callee(draw(st.sampled_from(CALLEES)), draw(st.sampled_from(phone.LINE_TYPES)))
     project = None
     if draw(st.booleans()):
         pool = tuple(draw(st.lists(st.sampled_from(NUMBERS), unique=True, max_size=5)))
@@ -97,3 +101,43 @@ def outbound_facts(draw: st.DrawFn) -> OutboundFacts:
     return OutboundFacts(org=org, user=user, callee=target, numbers=numbers,
                          serving_area_code=serving(numbers, target, mapped), project=project,
                          history=history)
+
+
+@st.composite
+def calling_hours(draw: st.DrawFn) -> CallingHours:
+    """A window in whole quarter hours; start after end spans midnight."""
+    start, end = draw(st.lists(st.integers(min_value=0, max_value=95), min_size=2, max_size=2,
+                               unique=True))
+    return CallingHours(time(start // 4, start % 4 * 15), time(end // 4, end % 4 * 15))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One outbound call as the pure core sees it: the request, the facts and the clock."""
+
+    request: OutboundRequest
+    facts: OutboundFacts
+    now: datetime
+
+
+@st.composite
+def outbound_calls(draw: st.DrawFn, emergency: st.SearchStrategy[bool] | None = None) -> Call:
+    """``outbound_facts`` with calling hours, a per-call override, an inactive user, an
+    emergency number dialled and any time of day."""
+    facts = draw(outbound_facts())
+    org = replace(facts.org, calling_hours=draw(st.none() | calling_hours()),
+                  timezone=draw(st.sampled_from(["UTC", "America/Chicago", "Asia/Kolkata"])))
+    one_in_six = st.integers(min_value=0, max_value=5).map(lambda n: n == 5)
+    user = replace(facts.user, active=not draw(one_in_six))
+    target = facts.callee
+    if draw(emergency if emergency is not None else one_in_six):
+        target = Callee(number=draw(st.sampled_from(EMERGENCY)), emergency=True)
+    override = None
+    if draw(one_in_six):
+        override = draw(st.sampled_from((*facts.numbers, NOT_HELD)))
+    request = OutboundRequest(org=org.slug, user=user.id, to=target.number,
+                              project=facts.project.id if facts.project else None,
+                              caller_id=override, consented=draw(st.booleans()))
+    now = NOW + timedelta(minutes=draw(st.integers(min_value=0, max_value=24 * 60 - 1)))
+    return Call(request, replace(facts, org=org, user=user, callee=target, caller_id=override),
+                now)

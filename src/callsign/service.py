@@ -12,16 +12,16 @@ import random
 import uuid
 from dataclasses import replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from callsign.domain import phone
-from callsign.domain.errors import Conflict, InvalidInput, NotFound, Refused, StoreUnavailable
+from callsign.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from callsign.domain.inbound import WITHHELD, route_inbound
 from callsign.domain.model import (
     Agent,
     Callee,
+    Claim,
     Decision,
     InboundFacts,
     InboundStep,
@@ -31,7 +31,8 @@ from callsign.domain.model import (
     Route,
     TraceStep,
 )
-from callsign.domain.outbound import decide_outbound
+from callsign.domain.model import today as today
+from callsign.domain.outbound import callee_for, decide_outbound, refuse_inactive
 from callsign.store import queries
 from callsign.store.sql import deadlock_errors, describe_store, integrity_errors, lock_wait_errors
 from callsign.store.tables import NEVER
@@ -46,7 +47,6 @@ from callsign.store.uow import UnitOfWork
 MAX_LOST_TURNS = 3
 MAX_CLAIMS = 64
 MAX_ATTEMPTS = 4  # whole-transaction runs when PostgreSQL picks one as a deadlock victim
-ROTATING_RULES = frozenset({"local_presence", "local_presence_region"})
 MAX_HELD = 8  # numbers one call passes over because other transactions held their rows
 
 
@@ -60,26 +60,6 @@ class _Held(Exception):
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:24]}"
-
-
-def today(org: OrgPolicy, now: datetime) -> str:
-    """The calendar day in the organization's time zone, for daily caps."""
-    return now.astimezone(ZoneInfo(org.timezone)).date().isoformat()
-
-
-def callee_for(raw: str, org: OrgPolicy, contact_line_type: str | None) -> Callee:
-    if phone.is_emergency(raw, org.default_country):
-        return Callee(number=raw.strip(), emergency=True)
-    facts = phone.facts_for(raw, org.default_country, field="to")
-    line_type = contact_line_type if contact_line_type in ("landline", "mobile") else None
-    return Callee(
-        number=facts.e164,
-        area_code=facts.area_code,
-        region=facts.region,
-        timezones=facts.timezones if org.calling_hours else (),  # read only for the hours
-        line_type=line_type or facts.line_type,  # type: ignore[arg-type]
-        geographic=facts.is_geographic,
-    )
 
 
 def request_hash(request: OutboundRequest) -> str:
@@ -138,8 +118,7 @@ def _place_call(
                 return earlier
         raw_to = request.to.strip()
         emergency = phone.is_emergency(raw_to, org.default_country)
-        if not user.active and not emergency:  # an emergency call is never refused
-            raise Refused(f"user {user.id!r} is inactive", field="user")
+        refuse_inactive(user, emergency=emergency)
         to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
         if not dry_run:
             queries.lock_contact(conn, org_id, to)
@@ -148,10 +127,10 @@ def _place_call(
         lost_turns = 0
         for _ in range(MAX_CLAIMS):
             decision = decide_outbound(request, facts, rng, now)
-            if dry_run or not decision.counts:
+            if dry_run or decision.claim is Claim.NONE:
                 break
-            within_cap = decision.rule != "principal"  # the last resort is always presentable
-            rotating = decision.rule in ROTATING_RULES
+            within_cap = decision.claim is not Claim.UNCAPPED
+            rotating = decision.claim is Claim.TURN
             presented = None
             if rotating and lost_turns < MAX_LOST_TURNS:
                 state = facts.numbers[decision.caller_id]

@@ -13,8 +13,7 @@ def route_inbound(facts: InboundFacts, now: datetime) -> Route:
     """Walk the call path in order; the first step with a destination decides."""
     trace: list[TraceStep] = []
     for step in facts.path:
-        found = _STEPS[step](facts, now)
-        destination, user, detail = found
+        destination, user, detail = _try(step, facts, now)
         if destination is not None:
             trace.append(TraceStep(step, "chosen", detail, destination))
             return Route(destination, step, user.id if user else None, tuple(trace))
@@ -25,7 +24,21 @@ def route_inbound(facts: InboundFacts, now: datetime) -> Route:
     return Route(principal, InboundStep.COMPANY, None, tuple(trace))
 
 
-_Found = tuple[str | None, Agent | None, str]
+_Found = tuple[str | None, Agent | None, str]  # destination (None: passed), user, why
+
+
+def _try(step: InboundStep, facts: InboundFacts, now: datetime) -> _Found:
+    match step:
+        case InboundStep.DIRECT_NUMBER:
+            return _direct_number(facts)
+        case InboundStep.LAST_CALLER:
+            return _last_caller(facts, now)
+        case InboundStep.LEAD_OWNER:
+            return _lead_owner(facts)
+        case InboundStep.FORWARDING:
+            return _forwarding(facts)
+        case InboundStep.COMPANY:
+            return _company(facts)
 
 
 def _ring(user: Agent | None, why: str) -> _Found:
@@ -38,7 +51,7 @@ def _ring(user: Agent | None, why: str) -> _Found:
     return user.work_phone, user, f"{why}: ringing {user.id}'s work phone"
 
 
-def _direct_number(facts: InboundFacts, now: datetime) -> _Found:
+def _direct_number(facts: InboundFacts) -> _Found:
     user = facts.direct_user
     if user is None:
         return None, None, f"{facts.called} is no user's direct number"
@@ -61,7 +74,7 @@ def _last_caller(facts: InboundFacts, now: datetime) -> _Found:
     return _ring(user, f"{user.id} called {facts.caller} last, on {call.at:%Y-%m-%d %H:%M}")
 
 
-def _lead_owner(facts: InboundFacts, now: datetime) -> _Found:
+def _lead_owner(facts: InboundFacts) -> _Found:
     if facts.caller == WITHHELD:
         return None, None, "the caller's number is withheld: no lead owner to look up"
     owner = facts.lead_owner
@@ -72,21 +85,13 @@ def _lead_owner(facts: InboundFacts, now: datetime) -> _Found:
     return _ring(owner, f"the caller is {owner.id}'s lead")
 
 
-def _forwarding(facts: InboundFacts, now: datetime) -> _Found:
+def _forwarding(facts: InboundFacts) -> _Found:
     number = facts.org.forwarding_number
     if not number:
         return None, None, "the organization has no forwarding number"
     return number, None, "the organization's forwarding number"
 
 
-def _company(facts: InboundFacts, now: datetime) -> _Found:
+def _company(facts: InboundFacts) -> _Found:
     return facts.org.principal_number, None, "the organization's principal number"
 
-
-_STEPS = {
-    InboundStep.DIRECT_NUMBER: _direct_number,
-    InboundStep.LAST_CALLER: _last_caller,
-    InboundStep.LEAD_OWNER: _lead_owner,
-    InboundStep.FORWARDING: _forwarding,
-    InboundStep.COMPANY: _company,
-}

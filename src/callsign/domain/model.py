@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from callsign.domain.phone import LineType
 
@@ -49,6 +50,52 @@ class InboundStep(StrEnum):
 
 
 DEFAULT_CALL_PATH: tuple[InboundStep, ...] = tuple(InboundStep)
+
+
+class Claim(StrEnum):
+    """What recording a decision claims of its number's use today."""
+
+    CAP = "cap"  # one use within the number's daily cap; refused when the cap is full
+    TURN = "turn"  # as CAP, and only in turn: no concurrent call presented it meanwhile
+    UNCAPPED = "uncapped"  # counted, never refused by a cap: the principal, the last resort
+    NONE = "none"  # not counted at all: an emergency call is never capped or rotated
+
+
+class Rule(StrEnum):
+    """The rule that chose an outbound call's caller ID (SPEC 3), in the JSON's words.
+
+    An inbound call's rule is the step of its call path that decided (``InboundStep``).
+    """
+
+    EMERGENCY = "emergency"
+    OVERRIDE = "override"
+    AGENT_NUMBER = "agent_number"
+    PREVIOUS_NUMBER = "previous_number"
+    OUTCOME_NUMBER = "outcome_number"
+    FIRST_CALL_NUMBER = "first_call_number"
+    RANDOM = Logic.RANDOM.value
+    DIFFERENT_EACH_ATTEMPT = Logic.DIFFERENT_EACH_ATTEMPT.value
+    REGIONALLY_RANDOM = Logic.REGIONALLY_RANDOM.value
+    AGENT_AREA_CODE = "agent_area_code"
+    LOCAL_PRESENCE = "local_presence"
+    LOCAL_PRESENCE_REGION = "local_presence_region"
+    USER_CALLER_ID = "user_caller_id"
+    PRINCIPAL = "principal"
+
+    @property
+    def claim(self) -> Claim:
+        """What a call presenting the number this rule chose claims of that number."""
+        return _CLAIMS.get(self, Claim.CAP)
+
+
+_CLAIMS = {
+    Rule.EMERGENCY: Claim.NONE,
+    Rule.LOCAL_PRESENCE: Claim.TURN,  # rotation: the least recently presented, in turn
+    Rule.LOCAL_PRESENCE_REGION: Claim.TURN,
+    Rule.PRINCIPAL: Claim.UNCAPPED,
+}
+POOL_RULES = frozenset({Rule.OUTCOME_NUMBER, Rule.FIRST_CALL_NUMBER, Rule.RANDOM,
+                        Rule.DIFFERENT_EACH_ATTEMPT, Rule.REGIONALLY_RANDOM})
 DEFAULT_LAST_CALLER_DAYS = 30
 
 
@@ -82,6 +129,11 @@ class OrgPolicy:
     calling_hours: CallingHours | None = None
     call_path: tuple[InboundStep, ...] = DEFAULT_CALL_PATH
     last_caller_days: int = DEFAULT_LAST_CALLER_DAYS
+
+
+def today(org: OrgPolicy, now: datetime) -> str:
+    """The calendar day in the organization's time zone, for daily caps (SPEC 2)."""
+    return now.astimezone(ZoneInfo(org.timezone)).date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -194,17 +246,29 @@ class Decision:
     """The caller ID for one outbound call, the rule that chose it and the trace."""
 
     caller_id: str
-    rule: str
+    rule: Rule
     to: str
     trace: tuple[TraceStep, ...]
     counts: bool = True  # counted against caps and rotation (emergency calls are not)
     call_id: str = ""
 
+    @property
+    def claim(self) -> Claim:
+        """What recording this decision claims of its number (its rule's claim)."""
+        return Rule(self.rule).claim if self.counts else Claim.NONE
 
-@dataclass(frozen=True)
-class InboundRequest:
-    to: str
-    caller: str
+    def as_dict(self) -> dict[str, Any]:
+        """The decision as JSON values: what the REST API and the CLI answer."""
+        return {"call_id": self.call_id, "caller_id": self.caller_id, "rule": str(self.rule),
+                "to": self.to, "trace": [step.as_dict() for step in self.trace]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """A decision back from ``as_dict`` (an idempotent replay); its rule gives its claim."""
+        rule = Rule(data["rule"])
+        return cls(caller_id=data["caller_id"], rule=rule, to=data["to"],
+                   trace=tuple(TraceStep(**step) for step in data["trace"]),
+                   counts=rule.claim is not Claim.NONE, call_id=data["call_id"])
 
 
 @dataclass(frozen=True)
@@ -226,7 +290,13 @@ class Route:
     """Where an inbound call rings, the rule that chose it and the trace."""
 
     destination: str
-    rule: str
+    rule: InboundStep
     user: str | None
     trace: tuple[TraceStep, ...]
     call_id: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The route as JSON values: what the REST API and the CLI answer."""
+        return {"call_id": self.call_id, "destination": self.destination,
+                "rule": str(self.rule), "user": self.user,
+                "trace": [step.as_dict() for step in self.trace]}

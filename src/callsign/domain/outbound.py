@@ -1,23 +1,31 @@
 """Which caller ID an outbound call presents (SPEC 2 and 3). Pure: no I/O, no clock.
 
 ``decide_outbound`` tries the steps in SPEC order; the first that yields a presentable
-number decides. Every step tried leaves a line in the trace saying why it matched or
-passed, so every decision can be explained.
+number decides. Each step returns its ``Choice``, or None to pass to the next. Every step
+tried leaves a line in the trace saying why it matched or passed, so every decision can
+be explained.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from callsign.domain.errors import NotPresentable, OutsideCallingHours
+from callsign.domain import phone
+from callsign.domain.errors import NotPresentable, OutsideCallingHours, Refused
 from callsign.domain.model import (
+    Agent,
+    Callee,
     Decision,
     Logic,
+    OrgPolicy,
     OutboundFacts,
     OutboundRequest,
+    PastCall,
+    Rule,
     TraceResult,
     TraceStep,
 )
@@ -33,12 +41,37 @@ class _Trace:
         self.steps.append(TraceStep(step, result, detail, number))
 
 
-class _Choice(Exception):
-    """Raised inside the steps when one decides; carries the rule and number."""
+@dataclass(frozen=True)
+class Choice:
+    """What a step that decides yields: the rule that chose and the number it chose."""
 
-    def __init__(self, rule: str, number: str) -> None:
-        self.rule = rule
-        self.number = number
+    rule: Rule
+    number: str
+
+
+def refuse_inactive(user: Agent, *, emergency: bool) -> None:
+    """Raise Refused when an inactive user calls; an emergency call is never refused."""
+    if not user.active and not emergency:
+        raise Refused(f"user {user.id!r} is inactive", field="user")
+
+
+def callee_for(raw: str, org: OrgPolicy, contact_line_type: str | None) -> Callee:
+    """The callee of a call to ``raw``: its phone facts, read in the org's country.
+
+    A contact's known line type (landline or mobile) outranks libphonenumber's guess.
+    """
+    if phone.is_emergency(raw, org.default_country):
+        return Callee(number=raw.strip(), emergency=True)
+    facts = phone.facts_for(raw, org.default_country, field="to")
+    line_type = contact_line_type if contact_line_type in ("landline", "mobile") else None
+    return Callee(
+        number=facts.e164,
+        area_code=facts.area_code,
+        region=facts.region,
+        timezones=facts.timezones if org.calling_hours else (),  # read only for the hours
+        line_type=line_type or facts.line_type,  # type: ignore[arg-type]
+        geographic=facts.is_geographic,
+    )
 
 
 def why_not_presentable(facts: OutboundFacts, number: str) -> str | None:
@@ -60,26 +93,27 @@ def decide_outbound(
 ) -> Decision:
     """Pick the caller ID for one call, or raise Refused; ``now`` is timezone-aware."""
     trace = _Trace()
-    callee = facts.callee
-    if callee.emergency:
-        number = facts.user.direct_number or facts.org.principal_number
-        source = "the user's direct number" if facts.user.direct_number else "the principal number"
-        trace.add("emergency", "chosen",
-                  f"{callee.number} is an emergency number: presenting {source}, "
-                  "never refused, capped or rotated", number)
-        return Decision(number, "emergency", callee.number, tuple(trace.steps), counts=False)
+    refuse_inactive(facts.user, emergency=facts.callee.emergency)
+    if facts.callee.emergency:  # SPEC 3.5
+        return _emergency(facts, trace)
+    _check_calling_hours(facts, request, now, trace)  # SPEC 3.4
+    if facts.caller_id is not None:  # SPEC 3.1
+        choice = _override(facts, facts.caller_id, trace)
+    elif facts.project is not None:  # SPEC 3.2; a pool run dry goes on at SPEC 3.3 step 3
+        choice = _project_logic(facts, rng, trace) or _org_logic(facts, rng, trace, from_step=3)
+    else:  # SPEC 3.3
+        choice = _org_logic(facts, rng, trace, from_step=1)
+    return Decision(choice.number, choice.rule, facts.callee.number, tuple(trace.steps))
 
-    _check_calling_hours(facts, request, now, trace)
-    try:
-        if facts.caller_id is not None:
-            _override(facts, trace)
-        if facts.project is not None and _project_logic(facts, rng, trace):
-            _org_logic(facts, rng, trace, from_step=3)
-        else:
-            _org_logic(facts, rng, trace, from_step=1)
-    except _Choice as choice:
-        return Decision(choice.number, choice.rule, callee.number, tuple(trace.steps))
-    raise AssertionError("the principal number always decides")  # pragma: no cover
+
+def _emergency(facts: OutboundFacts, trace: _Trace) -> Decision:
+    callee = facts.callee
+    number = facts.user.direct_number or facts.org.principal_number
+    source = "the user's direct number" if facts.user.direct_number else "the principal number"
+    trace.add(Rule.EMERGENCY, "chosen",
+              f"{callee.number} is an emergency number: presenting {source}, "
+              "never refused, capped or rotated", number)
+    return Decision(number, Rule.EMERGENCY, callee.number, tuple(trace.steps), counts=False)
 
 
 def _check_calling_hours(
@@ -106,87 +140,109 @@ def _check_calling_hours(
     )
 
 
-def _override(facts: OutboundFacts, trace: _Trace) -> None:
-    number = facts.caller_id
-    assert number is not None
+def _override(facts: OutboundFacts, number: str, trace: _Trace) -> Choice:
     reason = why_not_presentable(facts, number)
     if reason is not None:
         raise NotPresentable(f"{number} {reason}; it cannot be presented", field="caller_id")
-    trace.add("override", "chosen", "the caller ID asked for this call is presentable", number)
-    raise _Choice("override", number)
+    trace.add(Rule.OVERRIDE, "chosen", "the caller ID asked for this call is presentable", number)
+    return Choice(Rule.OVERRIDE, number)
 
 
-def _project_logic(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> bool:
-    """Apply SPEC 3.2; raise _Choice when it decides, return True when the pool ran dry."""
+# -- SPEC 3.2: the project's number selection logic ----------------------------------
+
+def _project_logic(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> Choice | None:
+    """Steps 1-4 of SPEC 3.2; None when the pool has no presentable number (step 5)."""
     project = facts.project
     assert project is not None
-    user = facts.user
-    if project.agent_number == "use_agent":
-        _try_one(facts, trace, "agent_number", user.caller_id, "the user's caller ID")
-    else:
-        trace.add("agent_number", "passed", f"project {project.id} uses the project's numbers")
-
-    if project.keep_previous_number:
-        previous = facts.history[0] if facts.history else None
-        if previous is None:
-            trace.add("previous_number", "passed", "the contact was not called before")
-        else:
-            _try_one(facts, trace, "previous_number", previous.caller_id,
-                     f"the number of the last call ({previous.at:%Y-%m-%d %H:%M})")
+    choice = _agent_number(facts, trace) or _previous_number(facts, trace)
+    if choice is not None:
+        return choice
     pool = [n for n in project.pool if _presentable_or_note(facts, n, trace)]
     if not pool:
         trace.add("pool", "passed", f"project {project.id} has no presentable number")
-        return True
+        return None
     in_project = [c for c in facts.history if c.project == project.id]
-    if in_project:
-        last = in_project[0]
-        named = project.outcome_numbers.get(last.outcome or "")
-        if named is None:
-            trace.add("outcome_number", "passed",
-                      f"the last call's outcome ({last.outcome or 'none'}) names no number")
-        elif named in pool:
-            trace.add("outcome_number", "chosen",
-                      f"outcome {last.outcome} of the last call names this pool number", named)
-            raise _Choice("outcome_number", named)
-        else:
-            trace.add("outcome_number", "passed",
-                      f"outcome {last.outcome} names {named}, not a presentable pool number")
-        _pick_from_pool(facts, project.next_calls, pool, rng, trace, "next_calls")
-    _first_call(facts, pool, rng, trace)
-    return False  # pragma: no cover - _first_call always decides
+    if not in_project:
+        return _first_call(facts, pool, rng, trace)
+    return (_outcome_number(facts, in_project[0], pool, trace)
+            or _pick_from_pool(facts, project.next_calls, pool, rng, trace, "next_calls"))
 
 
-def _first_call(facts: OutboundFacts, pool: list[str], rng: random.Random, trace: _Trace) -> None:
+def _agent_number(facts: OutboundFacts, trace: _Trace) -> Choice | None:
+    project = facts.project
+    assert project is not None
+    if project.agent_number == "use_agent":
+        return _try_one(facts, trace, Rule.AGENT_NUMBER, facts.user.caller_id,
+                        "the user's caller ID")
+    trace.add(Rule.AGENT_NUMBER, "passed", f"project {project.id} uses the project's numbers")
+    return None
+
+
+def _previous_number(facts: OutboundFacts, trace: _Trace) -> Choice | None:
+    project = facts.project
+    assert project is not None
+    if not project.keep_previous_number:
+        return None
+    if not facts.history:
+        trace.add(Rule.PREVIOUS_NUMBER, "passed", "the contact was not called before")
+        return None
+    previous = facts.history[0]
+    return _try_one(facts, trace, Rule.PREVIOUS_NUMBER, previous.caller_id,
+                    f"the number of the last call ({previous.at:%Y-%m-%d %H:%M})")
+
+
+def _outcome_number(
+    facts: OutboundFacts, last: PastCall, pool: list[str], trace: _Trace
+) -> Choice | None:
+    project = facts.project
+    assert project is not None
+    named = project.outcome_numbers.get(last.outcome or "")
+    if named is None:
+        trace.add(Rule.OUTCOME_NUMBER, "passed",
+                  f"the last call's outcome ({last.outcome or 'none'}) names no number")
+        return None
+    if named not in pool:
+        trace.add(Rule.OUTCOME_NUMBER, "passed",
+                  f"outcome {last.outcome} names {named}, not a presentable pool number")
+        return None
+    trace.add(Rule.OUTCOME_NUMBER, "chosen",
+              f"outcome {last.outcome} of the last call names this pool number", named)
+    return Choice(Rule.OUTCOME_NUMBER, named)
+
+
+def _first_call(facts: OutboundFacts, pool: list[str], rng: random.Random,
+                trace: _Trace) -> Choice:
     project = facts.project
     assert project is not None
     setting = project.first_call
     if setting in (Logic.RANDOM, Logic.REGIONALLY_RANDOM):
-        _pick_from_pool(facts, Logic(setting), pool, rng, trace, "first_call")
+        return _pick_from_pool(facts, Logic(setting), pool, rng, trace, "first_call")
     if setting in pool:
-        trace.add("first_call_number", "chosen", "the project's number for the first call", setting)
-        raise _Choice("first_call_number", setting)
-    trace.add("first_call_number", "passed",
+        trace.add(Rule.FIRST_CALL_NUMBER, "chosen", "the project's number for the first call",
+                  setting)
+        return Choice(Rule.FIRST_CALL_NUMBER, setting)
+    trace.add(Rule.FIRST_CALL_NUMBER, "passed",
               f"the number for the first call {setting} is not presentable; using random")
-    _pick_from_pool(facts, Logic.RANDOM, pool, rng, trace, "first_call")
+    return _pick_from_pool(facts, Logic.RANDOM, pool, rng, trace, "first_call")
 
 
 def _pick_from_pool(
     facts: OutboundFacts, logic: Logic, pool: list[str], rng: random.Random, trace: _Trace,
     phase: str,
-) -> None:
+) -> Choice:
     if logic == Logic.RANDOM:
         number = rng.choice(sorted(pool))
-        trace.add(logic, "chosen", f"{phase}: uniform choice among {len(pool)} pool numbers",
-                  number)
-        raise _Choice(logic, number)
+        trace.add(Rule.RANDOM, "chosen",
+                  f"{phase}: uniform choice among {len(pool)} pool numbers", number)
+        return Choice(Rule.RANDOM, number)
     if logic == Logic.DIFFERENT_EACH_ATTEMPT:
-        _different_each_attempt(facts, pool, rng, trace, phase)
-    _regionally_random(facts, pool, rng, trace, phase)
+        return _different_each_attempt(facts, pool, rng, trace, phase)
+    return _regionally_random(facts, pool, rng, trace, phase)
 
 
 def _different_each_attempt(
     facts: OutboundFacts, pool: list[str], rng: random.Random, trace: _Trace, phase: str
-) -> None:
+) -> Choice:
     project = facts.project
     assert project is not None
     last_used: dict[str, datetime] = {}
@@ -194,7 +250,7 @@ def _different_each_attempt(
         if call.project == project.id:
             last_used.setdefault(call.caller_id, call.at)
     unused = sorted(n for n in pool if n not in last_used)
-    rule = Logic.DIFFERENT_EACH_ATTEMPT
+    rule = Rule.DIFFERENT_EACH_ATTEMPT
     if unused:
         number = rng.choice(unused)
         trace.add(rule, "chosen",
@@ -205,95 +261,108 @@ def _different_each_attempt(
         trace.add(rule, "chosen",
                   f"{phase}: every pool number was used for this contact; "
                   f"this one longest ago ({last_used[number]:%Y-%m-%d %H:%M})", number)
-    raise _Choice(rule, number)
+    return Choice(rule, number)
 
 
 def _regionally_random(
     facts: OutboundFacts, pool: list[str], rng: random.Random, trace: _Trace, phase: str
-) -> None:
+) -> Choice:
     callee = facts.callee
-    rule = Logic.REGIONALLY_RANDOM
     if callee.line_type == "mobile" or not callee.geographic:
         kind = "a mobile" if callee.line_type == "mobile" else "not geographic"
-        number = rng.choice(sorted(pool))
-        trace.add(rule, "chosen", f"{phase}: the callee is {kind}; uniform choice in the pool",
-                  number)
-        raise _Choice(rule, number)
-    local = sorted(n for n in pool if n in facts.serving_area_code)
-    if local:
-        number = rng.choice(local)
-        trace.add(rule, "chosen",
-                  f"{phase}: random among {len(local)} pool numbers serving area code "
-                  f"{callee.area_code}", number)
-        raise _Choice(rule, number)
-    same_region = sorted(n for n in pool if _in_callee_region(facts, n))
-    if same_region:
-        number = rng.choice(same_region)
-        trace.add(rule, "chosen",
-                  f"{phase}: no pool number serves area code {callee.area_code}; random among "
-                  f"{len(same_region)} in {callee.region}", number)
-        raise _Choice(rule, number)
-    number = rng.choice(sorted(pool))
-    trace.add(rule, "chosen",
-              f"{phase}: no pool number serves area code {callee.area_code} or region "
-              f"{callee.region}; uniform choice in the pool", number)
-    raise _Choice(rule, number)
+        candidates, why = pool, f"the callee is {kind}; uniform choice in the pool"
+    elif local := [n for n in pool if n in facts.serving_area_code]:
+        candidates, why = local, (f"random among {len(local)} pool numbers serving area code "
+                                  f"{callee.area_code}")
+    elif same_region := [n for n in pool if _in_callee_region(facts, n)]:
+        candidates, why = same_region, (f"no pool number serves area code {callee.area_code}; "
+                                        f"random among {len(same_region)} in {callee.region}")
+    else:
+        candidates, why = pool, (f"no pool number serves area code {callee.area_code} or "
+                                 f"region {callee.region}; uniform choice in the pool")
+    number = rng.choice(sorted(candidates))
+    trace.add(Rule.REGIONALLY_RANDOM, "chosen", f"{phase}: {why}", number)
+    return Choice(Rule.REGIONALLY_RANDOM, number)
 
 
-def _org_logic(facts: OutboundFacts, rng: random.Random, trace: _Trace, from_step: int) -> None:
-    """SPEC 3.3: agent match, local presence, user caller ID, principal number."""
-    callee = facts.callee
-    user = facts.user
+# -- SPEC 3.3: the organization's logic ----------------------------------------------
+
+def _org_logic(
+    facts: OutboundFacts, rng: random.Random, trace: _Trace, from_step: int
+) -> Choice:
+    """SPEC 3.3 from ``from_step``: agent match, local presence, user caller ID, principal."""
+    choice = None
     if from_step <= 1:
-        if user.caller_id and user.caller_id in facts.serving_area_code:
-            _try_one(facts, trace, "agent_area_code", user.caller_id,
-                     f"the user's caller ID (it serves area code {callee.area_code})")
-        else:
-            trace.add("agent_area_code", "passed",
-                      f"the user's caller ID does not serve area code {callee.area_code}")
-        _local_presence(facts, rng, trace)
-    _try_one(facts, trace, "user_caller_id", user.caller_id, "the user's caller ID")
+        choice = _agent_area_code(facts, trace) or _local_presence(facts, rng, trace)
+    return (choice
+            or _try_one(facts, trace, Rule.USER_CALLER_ID, facts.user.caller_id,
+                        "the user's caller ID")
+            or _principal(facts, trace))
+
+
+def _agent_area_code(facts: OutboundFacts, trace: _Trace) -> Choice | None:
+    caller_id = facts.user.caller_id
+    if caller_id and caller_id in facts.serving_area_code:
+        return _try_one(facts, trace, Rule.AGENT_AREA_CODE, caller_id,
+                        f"the user's caller ID (it serves area code {facts.callee.area_code})")
+    trace.add(Rule.AGENT_AREA_CODE, "passed",
+              f"the user's caller ID does not serve area code {facts.callee.area_code}")
+    return None
+
+
+def _local_presence(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> Choice | None:
+    if not facts.org.local_presence:
+        trace.add(Rule.LOCAL_PRESENCE, "passed", "local presence is off for the organization")
+        return None
+    return _in_area_code(facts, rng, trace) or _in_region(facts, rng, trace)
+
+
+def _in_area_code(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> Choice | None:
+    callee = facts.callee
+    if callee.area_code is None:
+        trace.add(Rule.LOCAL_PRESENCE, "passed", f"{callee.number} has no area code")
+        return None
+    local = _presentable(facts, facts.serving_area_code)
+    if local:
+        return _least_recently_presented(facts, local, rng, trace, Rule.LOCAL_PRESENCE,
+                                         f"serving area code {callee.area_code}")
+    trace.add(Rule.LOCAL_PRESENCE, "passed",
+              f"no presentable number serves area code {callee.area_code}")
+    return None
+
+
+def _in_region(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> Choice | None:
+    callee = facts.callee
+    rule = Rule.LOCAL_PRESENCE_REGION
+    if facts.org.local_presence_fallback != "region":
+        return None
+    if callee.region is None:
+        trace.add(rule, "passed", f"{callee.number} has no known region")
+        return None
+    in_region = _presentable(facts, (n for n in facts.numbers if _in_callee_region(facts, n)))
+    if in_region:
+        return _least_recently_presented(facts, in_region, rng, trace, rule,
+                                         f"in {callee.region}")
+    trace.add(rule, "passed", f"no presentable number in {callee.region}")
+    return None
+
+
+def _principal(facts: OutboundFacts, trace: _Trace) -> Choice:
     principal = facts.org.principal_number
     if principal not in facts.numbers:
         # The stores refuse such a principal; one left from older data is never presented.
-        trace.add("principal", "passed", "the principal number is not one of the "
+        trace.add(Rule.PRINCIPAL, "passed", "the principal number is not one of the "
                   "organization's numbers", principal)
         raise NotPresentable(f"no number can be presented: the principal number {principal} "
                              "is not one of the organization's numbers", field="principal_number")
-    trace.add("principal", "chosen", "the principal number, the last resort", principal)
-    raise _Choice("principal", principal)
-
-
-def _local_presence(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> None:
-    callee = facts.callee
-    if not facts.org.local_presence:
-        trace.add("local_presence", "passed", "local presence is off for the organization")
-        return
-    if callee.area_code is None:
-        trace.add("local_presence", "passed", f"{callee.number} has no area code")
-    else:
-        local = _presentable(facts, facts.serving_area_code)
-        if local:
-            _least_recently_presented(facts, local, rng, trace, "local_presence",
-                                      f"serving area code {callee.area_code}")
-        trace.add("local_presence", "passed",
-                  f"no presentable number serves area code {callee.area_code}")
-    if facts.org.local_presence_fallback != "region":
-        return
-    if callee.region is None:
-        trace.add("local_presence_region", "passed", f"{callee.number} has no known region")
-        return
-    in_region = _presentable(facts, (n for n in facts.numbers if _in_callee_region(facts, n)))
-    if in_region:
-        _least_recently_presented(facts, in_region, rng, trace, "local_presence_region",
-                                  f"in {callee.region}")
-    trace.add("local_presence_region", "passed", f"no presentable number in {callee.region}")
+    trace.add(Rule.PRINCIPAL, "chosen", "the principal number, the last resort", principal)
+    return Choice(Rule.PRINCIPAL, principal)
 
 
 def _least_recently_presented(
-    facts: OutboundFacts, numbers: list[str], rng: random.Random, trace: _Trace, rule: str,
+    facts: OutboundFacts, numbers: list[str], rng: random.Random, trace: _Trace, rule: Rule,
     where: str,
-) -> None:
+) -> Choice:
     def last(n: str) -> datetime:
         return facts.numbers[n].last_presented_at or _NEVER
 
@@ -304,7 +373,7 @@ def _least_recently_presented(
     trace.add(rule, "chosen",
               f"least recently presented of {len(numbers)} presentable numbers {where} ({when})",
               number)
-    raise _Choice(rule, number)
+    return Choice(rule, number)
 
 
 def _in_callee_region(facts: OutboundFacts, number: str) -> bool:
@@ -324,14 +393,14 @@ def _presentable_or_note(facts: OutboundFacts, number: str, trace: _Trace) -> bo
 
 
 def _try_one(
-    facts: OutboundFacts, trace: _Trace, rule: str, number: str | None, what: str
-) -> None:
+    facts: OutboundFacts, trace: _Trace, rule: Rule, number: str | None, what: str
+) -> Choice | None:
     if number is None:
         trace.add(rule, "passed", f"{what}: none set")
-        return
+        return None
     reason = why_not_presentable(facts, number)
     if reason is None:
         trace.add(rule, "chosen", f"{what} is presentable", number)
-        raise _Choice(rule, number)
+        return Choice(rule, number)
     trace.add(rule, "passed", f"{what} {reason}", number)
-
+    return None
