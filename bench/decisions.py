@@ -57,13 +57,14 @@ from typing import Any
 import phonenumbers
 from alembic.script import ScriptDirectory
 from phonenumbers.geodata import GEOCODE_DATA
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from callsign.domain import phone
 from callsign.domain.errors import InvalidNumber
 from callsign.domain.model import OutboundRequest
 from callsign.orgfile import parse_document
 from callsign.service import place_call
+from callsign.store import db as store_db
 from callsign.store.db import MIGRATIONS, create_store_engine
 from callsign.store.orgs import apply_document
 from callsign.store.uow import UnitOfWork
@@ -489,7 +490,7 @@ class _RecordingCursor(sqlite3.Cursor):
         return self
 
 
-class _RecordingConnection(sqlite3.Connection):
+class _RecordingConnection(store_db._FileConnection):
     def cursor(self, factory: Any = _RecordingCursor) -> Any:
         return super().cursor(factory)
 
@@ -515,15 +516,17 @@ def record_engine(path: Path, jobs: Sequence[OutboundRequest], warmup: int,
     """Run the engine once with its driver connections recording every call."""
     engine = create_store_engine(f"sqlite:///{path}")
     engine.dispose()  # later connections are made by the recording factory
-
-    @event.listens_for(engine, "do_connect")
-    def _factory(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
-        cparams["factory"] = _RecordingConnection
-
-    engine.connect().close()  # connect (and its pragmas) before recording starts
-    RECORDER.decisions.clear()
-    engine_round(engine, jobs, warmup, seed, recorder=RECORDER)
-    engine.dispose()
+    # The store opens its file connections as this class (it checks which file it opened):
+    # a subclass of it that records is what the engine opens while recording.
+    opened_as = store_db._FileConnection
+    store_db._FileConnection = _RecordingConnection  # type: ignore[misc]
+    try:
+        engine.connect().close()  # connect (and its pragmas) before recording starts
+        RECORDER.decisions.clear()
+        engine_round(engine, jobs, warmup, seed, recorder=RECORDER)
+        engine.dispose()
+    finally:
+        store_db._FileConnection = opened_as  # type: ignore[misc]
     recorded = list(RECORDER.decisions)
     RECORDER.decisions.clear()
     return recorded
