@@ -60,6 +60,7 @@ CHICAGO = "+13125550101"  # alice's caller ID and direct number; also serves 773
 CHICAGO_2 = "+13125550102"  # in the renewals pool
 AURORA = "+16305550142"  # the only number serving 630; in no project
 MANHATTAN = "+16465550104"  # paused, in no group
+AGENT_LEG = "+12013450841"  # the agent-leg number: paused, only agents see it
 SAN_FRANCISCO = "+14155550105"  # bob's caller ID
 NEWARK = "+12015550106"  # renewals pool; asked_callback's number
 NEWARK_2 = "+12015550107"  # renewals pool
@@ -721,7 +722,7 @@ def test_users(page: Page, api: httpx.Client) -> None:
     go(page, "/admin/users/new")
     page.fill("#user-id", "erin")
     page.select_option("#direct-number", CHICAGO)
-    submit(page, "#save-user", status=400)
+    submit(page, "#save-user", status=409)  # a conflict with what is stored
     assert "alice" in field_error(page.locator("#user-form"), "direct_number")
     error_of(api.get("/v1/users/erin"), 404)
 
@@ -991,7 +992,7 @@ def test_a_thousand_numbers_paginate_filter_and_summarize(page: Page,
     assert squash(page.locator("#showing").inner_text()) == "showing 51–100"
     submit(page, "#last-page", status=200)
     assert shown_numbers(page) == held[1200:]
-    assert len(held[1200:]) == 8
+    assert len(held[1200:]) == 9
     assert page.locator("#page-of").inner_text() == "Page 25 of 25"
 
     # The filters, each alone and together; the API agrees.
@@ -1018,7 +1019,7 @@ def test_a_thousand_numbers_paginate_filter_and_summarize(page: Page,
         for selector, value in filters.items():  # the filter shows what it holds
             assert page.locator(selector).input_value() == value
     assert len(cases[0][1]) == 100
-    assert cases[2][1] == [MANHATTAN]
+    assert cases[2][1] == [AGENT_LEG, MANHATTAN]
 
     # Pages keep the filter: Arizona, 50 a page.
     go(page, "/admin/numbers?region=Arizona")
