@@ -63,7 +63,7 @@ from callsign.domain import phone
 from callsign.domain.errors import InvalidNumber
 from callsign.domain.model import OutboundRequest
 from callsign.orgfile import parse_document
-from callsign.service import place_call
+from callsign.services.calls import place_call
 from callsign.store.db import MIGRATIONS, create_store_engine
 from callsign.store.orgs import apply_document
 from callsign.store.uow import UnitOfWork

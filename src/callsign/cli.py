@@ -29,9 +29,9 @@ from callsign.domain.errors import (
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from callsign import purchasing
     from callsign.config import Settings
     from callsign.domain.model import Decision, Route
+    from callsign.services import purchasing
     from callsign.store.uow import UnitOfWork
 
 EXIT_CODES: dict[type[CallsignError], int] = {
@@ -162,7 +162,7 @@ class State:
         return UnitOfWork(self.engine)
 
     def providers(self) -> purchasing.ProviderSettings:
-        from callsign import purchasing
+        from callsign.services import purchasing
 
         return purchasing.ProviderSettings(twilio_api_base=self.settings.twilio_api_base,
                                            public_url=self.settings.public_url)
@@ -233,8 +233,8 @@ def decode_utf8(data: bytes, *, source: Path) -> str:
 
 
 def apply_text(state: State, text: str, *, source: str) -> str:
-    from callsign import purchasing
     from callsign.orgfile import load_document, parse_document
+    from callsign.services import purchasing
 
     document = parse_document(load_document(text, source=source))
     purchasing.apply_document(state.uow, document, settings=state.providers())
@@ -277,12 +277,12 @@ def call(state: State, org: str, user: str, to: str, project: str | None,
          caller_id: str | None, channel: str, consent: bool, dry_run: bool, seed: int | None,
          at: str | None, as_json: bool) -> None:
     """Decide the caller ID of one outbound call, and record the call."""
-    from callsign import service
     from callsign.domain.model import Channel, OutboundRequest
+    from callsign.services import calls
 
     request = OutboundRequest(org=org, user=user, to=to, project=project, caller_id=caller_id,
                               channel=Channel(channel), consented=consent)
-    decision = service.place_call(state.uow(), request, now=parse_at(at),
+    decision = calls.place_call(state.uow(), request, now=parse_at(at),
                                   rng=random.Random(seed), dry_run=dry_run)
     if as_json:
         emit(decision_json(decision))
@@ -314,9 +314,9 @@ def print_trace(result: Decision | Route) -> None:
 @pass_state
 def outcome(state: State, call_id: str, outcome: str, at: str | None) -> None:
     """Record the OUTCOME of a call (it can pick the number of the next call)."""
-    from callsign import service
+    from callsign.services import calls
 
-    service.record_outcome(state.uow(), call_id, outcome, now=parse_at(at))
+    calls.record_outcome(state.uow(), call_id, outcome, now=parse_at(at))
     click.echo(f"recorded outcome {outcome} for {call_id}")
 
 
@@ -331,9 +331,9 @@ def outcome(state: State, call_id: str, outcome: str, at: str | None) -> None:
 def inbound(state: State, to: str, caller: str, at: str | None, dry_run: bool,
             as_json: bool) -> None:
     """Decide where a call to one of our numbers rings."""
-    from callsign import service
+    from callsign.services import calls
 
-    route = service.route_call(state.uow(), to, caller, now=parse_at(at), dry_run=dry_run)
+    route = calls.route_call(state.uow(), to, caller, now=parse_at(at), dry_run=dry_run)
     if as_json:
         emit(route_json(route))
     else:
@@ -359,9 +359,9 @@ def numbers() -> None:
 def numbers_list(state: State, org: str, search: str, area_code: str, group: str, status: str,
                  for_project: bool, as_json: bool) -> None:
     """List numbers with the area codes they serve and today's use."""
-    from callsign import inventory
+    from callsign.services import numbers as numbers_service
 
-    views = inventory.list_numbers(state.uow(), org, search=search, area_code=area_code,
+    views = numbers_service.list_numbers(state.uow(), org, search=search, area_code=area_code,
                                    group=group, status=status, for_project=for_project,
                                    now=datetime.now(UTC))
     if as_json:
@@ -397,9 +397,9 @@ def numbers_search(ctx: click.Context, org: str, query: str, as_json: bool) -> N
 def numbers_add(state: State, org: str, number: str, label: str, group: str,
                 area_codes: tuple[str, ...], daily_cap: int | None) -> None:
     """Add a number the organization already owns."""
-    from callsign import inventory
+    from callsign.services import numbers as numbers_service
 
-    e164 = inventory.add_number(state.uow(), org, number, label=label, group=group,
+    e164 = numbers_service.add_number(state.uow(), org, number, label=label, group=group,
                                 area_codes=area_codes, daily_cap=daily_cap)
     click.echo(f"added {e164}")
 
@@ -411,9 +411,9 @@ def numbers_add(state: State, org: str, number: str, label: str, group: str,
 @pass_state
 def numbers_map(state: State, org: str, number: str, area_codes: tuple[str, ...]) -> None:
     """Make NUMBER also serve AREA_CODES."""
-    from callsign import inventory
+    from callsign.services import numbers as numbers_service
 
-    e164, served = inventory.map_area_codes(state.uow(), org, number, area_codes)
+    e164, served = numbers_service.map_area_codes(state.uow(), org, number, area_codes)
     click.echo(f"{e164} serves {', '.join(served)}")
 
 
@@ -424,9 +424,9 @@ def numbers_map(state: State, org: str, number: str, area_codes: tuple[str, ...]
 @pass_state
 def numbers_unmap(state: State, org: str, number: str, area_codes: tuple[str, ...]) -> None:
     """Delete mappings of NUMBER to AREA_CODES."""
-    from callsign import inventory
+    from callsign.services import numbers as numbers_service
 
-    e164, served = inventory.map_area_codes(state.uow(), org, number, area_codes, unmap=True)
+    e164, served = numbers_service.map_area_codes(state.uow(), org, number, area_codes, unmap=True)
     click.echo(f"{e164} serves {', '.join(served) or 'no area code'}")
 
 
@@ -436,10 +436,10 @@ def _status_command(name: str, status: str, help_text: str) -> None:
     @click.argument("number")
     @pass_state
     def command(state: State, org: str, number: str) -> None:
-        from callsign import inventory
         from callsign.domain.model import NumberStatus
+        from callsign.services import numbers as numbers_service
 
-        e164 = inventory.set_status(state.uow(), org, number, NumberStatus(status))
+        e164 = numbers_service.set_status(state.uow(), org, number, NumberStatus(status))
         click.echo(f"{e164} is {status}")
 
 
@@ -455,7 +455,7 @@ _status_command("resume", "active", "Present NUMBER again.")
 @pass_state
 def numbers_release(state: State, org: str, number: str, force: bool) -> None:
     """Release NUMBER (its provider is told first); its call history stays."""
-    from callsign import purchasing
+    from callsign.services import purchasing
 
     released = purchasing.release(state.uow, org, number, settings=state.providers(),
                                   force=force)
@@ -474,7 +474,7 @@ def numbers_release(state: State, org: str, number: str, force: bool) -> None:
 def numbers_buy(state: State, org: str, area_code: str, quantity: int, provider: str,
                 as_json: bool) -> None:
     """Buy numbers in an area code from a provider; they serve that area code."""
-    from callsign import purchasing
+    from callsign.services import purchasing
 
     result = purchasing.purchase(state.uow, org, area_code, quantity, provider,
                                  now=datetime.now(UTC), settings=state.providers())
@@ -512,7 +512,7 @@ def fail_if_error(result: purchasing.PurchaseResult) -> None:
 @pass_state
 def numbers_import(state: State, org: str, provider: str) -> None:
     """Add the numbers the provider account already owns."""
-    from callsign import purchasing
+    from callsign.services import purchasing
 
     result = purchasing.import_owned(state.uow, org, provider, settings=state.providers())
     click.echo(f"added {len(result.added)}, already here {len(result.already)}, "
@@ -530,7 +530,7 @@ def numbers_import(state: State, org: str, provider: str) -> None:
 @pass_state
 def coverage(state: State, org: str, buy_top: int, provider: str, as_json: bool) -> None:
     """How many contacts (and recent callees) a local number covers, and what is missing."""
-    from callsign import purchasing
+    from callsign.services import purchasing
 
     now = datetime.now(UTC)
     found = purchasing.coverage(state.uow(), org, now=now)
@@ -652,7 +652,7 @@ def refuse_a_taken_port(host: str, port: int, *, hint: str) -> None:
 
 def show_demo(state: State, shown_url: str) -> None:
     """Set up the demo organization if absent, and print its one API key."""
-    from callsign.demo import ensure_demo
+    from callsign.services.demo import ensure_demo
 
     setup = ensure_demo(state.engine, state.settings.database_url, now=datetime.now(UTC))
     if setup.created:
@@ -683,9 +683,9 @@ def keys_group() -> None:
 @pass_state
 def keys_create(state: State, org: str, name: str) -> None:
     """Print a new key; it is stored hashed and never shown again."""
-    from callsign import keys
+    from callsign.services import access
 
-    click.echo(keys.create_key(state.uow(), org, name=name, now=datetime.now(UTC)))
+    click.echo(access.create_key(state.uow(), org, name=name, now=datetime.now(UTC)))
 
 
 @keys_group.command("list")
@@ -693,9 +693,9 @@ def keys_create(state: State, org: str, name: str) -> None:
 @pass_state
 def keys_list(state: State, org: str) -> None:
     """List the organization's keys (their ids; secrets are not kept)."""
-    from callsign import keys
+    from callsign.services import access
 
-    for info in keys.list_keys(state.uow(), org):
+    for info in access.list_keys(state.uow(), org):
         revoked = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
         click.echo(f"{info.id}  {revoked:<24} created {info.created_at:%Y-%m-%d %H:%M}  "
                    f"{info.name}")
@@ -707,9 +707,9 @@ def keys_list(state: State, org: str) -> None:
 @pass_state
 def keys_revoke(state: State, org: str, key_id: str) -> None:
     """Revoke a key by its id (the part after cs_); it stops working at once."""
-    from callsign import keys
+    from callsign.services import access
 
-    keys.revoke_key(state.uow(), org, key_id.split("_")[1] if "_" in key_id else key_id,
+    access.revoke_key(state.uow(), org, key_id.split("_")[1] if "_" in key_id else key_id,
                     now=datetime.now(UTC))
     click.echo(f"revoked {key_id}")
 
@@ -732,22 +732,22 @@ def demo(state: State, reset: bool) -> None:
 
     An 'acme' changed since it was applied is kept and the command stops, unless --reset.
     """
-    from callsign import service
-    from callsign.demo import demo_text
     from callsign.domain.model import OutboundRequest
+    from callsign.services import calls
+    from callsign.services.demo import demo_text
 
     org = apply_demo(state, demo_text(), reset=reset)
     click.echo(f"demo organization {org!r} applied to {state.settings.database_url}\n")
     afternoon = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 14:00 in New York
     for user, to, project, why in DEMO_CALLS:
         request = OutboundRequest(org=org, user=user, to=to, project=project)
-        decision = service.place_call(state.uow(), request, now=afternoon,
+        decision = calls.place_call(state.uow(), request, now=afternoon,
                                       rng=random.Random(7), dry_run=True)
         click.echo(f"{user} calls {to} ({why}):")
         click.echo(f"  → {decision.caller_id}  rule={decision.rule}")
         print_trace(decision)
         click.echo()
-    route = service.route_call(state.uow(), "+13125550101", "+14155550123",
+    route = calls.route_call(state.uow(), "+13125550101", "+14155550123",
                                now=afternoon, dry_run=True)
     click.echo(f"+14155550123 calls back +13125550101: rings {route.destination} "
                f"(rule={route.rule}, user={route.user})")

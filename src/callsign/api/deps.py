@@ -14,8 +14,8 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from sqlalchemy import Engine
 
-from callsign import keys
 from callsign.domain.errors import Unauthorized
+from callsign.services import access
 from callsign.store.uow import UnitOfWork
 
 
@@ -71,5 +71,5 @@ def _authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> str:
                            field="Authorization")
     engine: Engine = request.app.state.runtime.engine
     with engine.connect() as conn:
-        _, slug = keys.authenticate(conn, token.strip())
+        _, slug = access.authenticate(conn, token.strip())
     return slug

@@ -21,9 +21,9 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
-from callsign import keys
 from callsign.domain.errors import Unauthorized
 from callsign.orgfile import load_yaml, parse_document
+from callsign.services import access
 from callsign.store import orgs as org_store
 from callsign.store.tables import orgs
 from callsign.store.uow import UnitOfWork
@@ -76,11 +76,11 @@ def ensure_demo(engine: Engine, database_url: str, *, now: datetime) -> DemoSetu
         return DemoSetup(ORG, created, kept, key_file, key_kept=True, new_key=False,
                          revoked=0)
     revoked = 0
-    for info in keys.list_keys(UnitOfWork(engine), ORG):
+    for info in access.list_keys(UnitOfWork(engine), ORG):
         if info.name == KEY_NAME and info.revoked_at is None:
-            keys.revoke_key(UnitOfWork(engine), ORG, info.id, now=now)
+            access.revoke_key(UnitOfWork(engine), ORG, info.id, now=now)
             revoked += 1
-    key = keys.create_key(UnitOfWork(engine), ORG, name=KEY_NAME, now=now)
+    key = access.create_key(UnitOfWork(engine), ORG, name=KEY_NAME, now=now)
     written = _write_key(key_file, key)
     return DemoSetup(ORG, created, key, key_file, key_kept=written, new_key=True,
                      revoked=revoked)
@@ -100,7 +100,7 @@ def _works(engine: Engine, key: str) -> bool:
     """Whether ``key`` authenticates as the demo organization."""
     with engine.connect() as conn:
         try:
-            _, slug = keys.authenticate(conn, key)
+            _, slug = access.authenticate(conn, key)
         except Unauthorized:
             return False
     return slug == ORG

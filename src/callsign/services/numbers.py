@@ -15,7 +15,7 @@ from callsign.domain import phone
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
 from callsign.domain.model import NumberStatus
 from callsign.orgfile import GROUP_PATTERN, PATTERN_WORDS
-from callsign.service import today
+from callsign.services.calls import today
 from callsign.store import queries
 from callsign.store.orgs import hold_number, refuse_if_principal, release_number, set_area_codes
 from callsign.store.tables import (

@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from callsign import purchasing
 from callsign.domain import phone
 from callsign.domain.errors import ConfigError, Conflict, InvalidInput, NotFound
 from callsign.domain.model import NumberStatus
 from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
-from callsign.purchasing import ProviderSettings
+from callsign.services import purchasing
+from callsign.services.purchasing import ProviderSettings
 from callsign.store import orgs as org_store
 from callsign.store.tables import contacts, numbers, projects, users
 from callsign.store.uow import UnitOfWork

@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from callsign import service, twilio_api
-from callsign.calllog import CallRecord, get_call
+from callsign import twilio_api
 from callsign.domain import phone
 from callsign.domain.errors import InvalidInput, NotFound
 from callsign.domain.model import Channel, Decision, OutboundRequest
 from callsign.limits import MAX_CALL_SECONDS
+from callsign.services import calls as calls_service
+from callsign.services.calllog import CallRecord, get_call
 from callsign.store import orgs as org_store
 from callsign.store.tables import calls, users
 from callsign.store.uow import UnitOfWork
@@ -71,7 +72,7 @@ def connect(
     if not org.agent_leg_number:
         raise InvalidInput("the organization has no agent-leg number", field="agent_leg_number")
     account_sid, token = twilio_account(uow(), request.org)
-    decision = service.place_call(uow(), replace(request, channel=Channel.CONNECT), now=now,
+    decision = calls_service.place_call(uow(), replace(request, channel=Channel.CONNECT), now=now,
                                   rng=rng)
     base = f"{webhook_base.rstrip('/')}/twilio/{request.org}"
     try:

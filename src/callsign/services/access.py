@@ -1,4 +1,5 @@
-"""API keys: one organization each, stored hashed, shown once."""
+"""Access: API keys (one organization each, stored hashed, shown once) and the admin's
+sign-in sessions (an API key opens one; the cookie holds only its random id)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from callsign.domain.errors import NotFound, Unauthorized
 from callsign.store import queries
 from callsign.store.sql import Statement, time_value
-from callsign.store.tables import api_keys
+from callsign.store.tables import admin_sessions, api_keys, orgs
 from callsign.store.uow import UnitOfWork
 
 PREFIX = "cs"
+SESSION_LIFETIME = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,46 @@ def authenticate(conn: Connection, token: str) -> tuple[int, str]:
     return int(row[2]), str(row[3])
 
 
+@dataclass(frozen=True)
+class Session:
+    """An admin's sign-in: its random id (the cookie), organization and CSRF token."""
+
+    id: str
+    org: str
+    csrf: str
+
+
+def sign_in(uow: UnitOfWork, token: str, *, now: datetime) -> Session:
+    """A new session for the organization of ``token`` (Unauthorized if it is no key)."""
+    with uow:
+        org_id, slug = authenticate(uow.connection, token.strip())
+        session = Session(secrets.token_urlsafe(32), slug, secrets.token_urlsafe(24))
+        uow.connection.execute(insert(admin_sessions).values(
+            id=session.id, org_id=org_id, key_id=token.strip().split("_")[1],
+            csrf=session.csrf, created_at=now, expires_at=now + SESSION_LIFETIME))
+        uow.commit()
+    return session
+
+
+def current_session(uow: UnitOfWork, session_id: str | None, *,
+                    now: datetime) -> Session | None:
+    """The live session with this id, if any (its key must still be valid)."""
+    if not session_id:
+        return None
+    with uow:
+        row = uow.connection.execute(
+            select(admin_sessions.c.id, admin_sessions.c.csrf, admin_sessions.c.expires_at,
+                   orgs.c.slug)
+            .join(orgs, orgs.c.id == admin_sessions.c.org_id)
+            .join(api_keys, api_keys.c.id == admin_sessions.c.key_id)
+            .where(admin_sessions.c.id == session_id,
+                   api_keys.c.revoked_at.is_(None))).first()
+    if row is None or row.expires_at <= now:
+        return None
+    return Session(row.id, row.slug, row.csrf)
+
+
+def sign_out(uow: UnitOfWork, session_id: str) -> None:
+    with uow:
+        uow.connection.execute(delete(admin_sessions).where(admin_sessions.c.id == session_id))
+        uow.commit()
