@@ -27,12 +27,10 @@ from callsign.domain.errors import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
+    from callsign.bootstrap import Store, UnitOfWork
     from callsign.config import Settings
     from callsign.domain.model import Decision, Route
     from callsign.services import purchasing
-    from callsign.store.uow import UnitOfWork
 
 EXIT_CODES: dict[type[CallsignError], int] = {
     InvalidInput: 2, NotFound: 3, Refused: 4, Conflict: 5, ProviderError: 6,
@@ -115,17 +113,14 @@ class _Group(click.Group):
 
 
 def _store_fault(ctx: click.Context, error: Exception) -> CallsignError | None:
-    """A driver's error as the store fault it is (StoreUnavailable), else None."""
-    from callsign.store.uow import DRIVER_ERRORS
-
+    """A driver's error as the store translates it (a store fault, a value it refuses),
+    else None."""
     state = ctx.find_object(State)
-    if state is None or not isinstance(error, DRIVER_ERRORS):
+    if state is None:
         return None
-    from sqlalchemy.engine import make_url
+    from callsign.bootstrap import driver_error
 
-    from callsign.store.sql import store_fault
-
-    return store_fault(error, make_url(state.settings.database_url))
+    return driver_error(error, state.settings.database_url)
 
 
 def _debug_from_environment() -> bool:
@@ -138,7 +133,7 @@ class State:
     def __init__(self, database_url: str | None) -> None:
         self._database_url = database_url
         self._settings: Settings | None = None
-        self._engine: Engine | None = None
+        self._store: Store | None = None
 
     @property
     def settings(self) -> Settings:
@@ -149,17 +144,15 @@ class State:
         return self._settings
 
     @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            from callsign.store.db import create_store_engine
+    def store(self) -> Store:
+        if self._store is None:
+            from callsign.bootstrap import open_store
 
-            self._engine = create_store_engine(self.settings.database_url)
-        return self._engine
+            self._store = open_store(self.settings)
+        return self._store
 
     def uow(self) -> UnitOfWork:
-        from callsign.store.uow import UnitOfWork
-
-        return UnitOfWork(self.engine)
+        return self.store.uow()
 
     def providers(self) -> purchasing.ProviderSettings:
         from callsign.services import purchasing
@@ -168,9 +161,9 @@ class State:
                                            public_url=self.settings.public_url)
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 pass_state = click.make_pass_decorator(State)
@@ -249,10 +242,9 @@ def apply_text(state: State, text: str, *, source: str) -> str:
 def export(state: State, org: str, output: Path | None) -> None:
     """Write the organization as a file that `apply` takes back to the same state."""
     from callsign.orgfile import dump_document
-    from callsign.store import orgs as org_store
+    from callsign.services import organization
 
-    with state.uow() as uow:
-        text = dump_document(org_store.export_document(uow.connection, org))
+    text = dump_document(organization.get_config(state.uow(), org))
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -559,15 +551,13 @@ def coverage(state: State, org: str, buy_top: int, provider: str, as_json: bool)
 @pass_state
 def users(state: State, org: str, as_json: bool) -> None:
     """List the organization's users."""
-    from callsign.store import orgs as org_store
+    from callsign.services import organization
 
-    with state.uow() as uow:
-        document = org_store.export_document(uow.connection, org)
-    rows = [u.model_dump(mode="json") for u in document.users]
+    found = organization.list_users(state.uow(), org)
     if as_json:
-        emit(rows)
+        emit([u.model_dump(mode="json") for u in found])
         return
-    for u in document.users:
+    for u in found:
         click.echo(f"{u.id:<12} {u.name:<20} work={u.work_phone or '-'} "
                    f"caller_id={u.caller_id or '-'} direct={u.direct_number or '-'}"
                    f"{'' if u.active else '  (inactive)'}")
@@ -579,14 +569,13 @@ def users(state: State, org: str, as_json: bool) -> None:
 @pass_state
 def projects(state: State, org: str, as_json: bool) -> None:
     """List the organization's projects and their number selection logic."""
-    from callsign.store import orgs as org_store
+    from callsign.services import organization
 
-    with state.uow() as uow:
-        document = org_store.export_document(uow.connection, org)
+    found = organization.list_projects(state.uow(), org)
     if as_json:
-        emit([p.model_dump(mode="json") for p in document.projects])
+        emit([p.model_dump(mode="json") for p in found])
         return
-    for p in document.projects:
+    for p in found:
         click.echo(f"{p.id:<12} pool={len(p.numbers)} first_call={p.first_call} "
                    f"next_calls={p.next_calls} keep_previous={p.keep_previous_number} "
                    f"agent_number={p.agent_number}")
@@ -612,14 +601,15 @@ def serve(state: State, host: str, port: int, workers: int, healthcheck_seconds:
           demo: bool, command_name: str) -> None:
     """Serve the REST API, webhooks and web admin on one port."""
     import uvicorn  # the server is needed only here
-    from sqlalchemy.engine import make_url
+
+    from callsign.bootstrap import shown_database_url
 
     other_port = port + 1 if port < 65535 else 8000
     refuse_a_taken_port(host, port, hint=f"{command_name} --port {other_port}")
-    shown_url = make_url(state.settings.database_url).render_as_string(hide_password=True)
+    shown_url = shown_database_url(state.settings.database_url)
     if demo:
         show_demo(state, shown_url)
-    state.engine.dispose()  # migrated; the workers open their own
+    state.store.close()  # migrated; the workers open their own
     os.environ["CALLSIGN_DATABASE_URL"] = state.settings.database_url
     base = f"http://{host}:{port}"
     click.echo(f"callsign serving on {base} ({workers} worker{'s' if workers > 1 else ''}, "
@@ -654,7 +644,7 @@ def show_demo(state: State, shown_url: str) -> None:
     """Set up the demo organization if absent, and print its one API key."""
     from callsign.services.demo import ensure_demo
 
-    setup = ensure_demo(state.engine, state.settings.database_url, now=datetime.now(UTC))
+    setup = ensure_demo(state.store, state.settings.database_url, now=datetime.now(UTC))
     if setup.created:
         click.echo(f"demo organization {setup.org!r} created in {shown_url}")
     else:
@@ -755,19 +745,6 @@ def demo(state: State, reset: bool) -> None:
 
 def apply_demo(state: State, text: str, *, reset: bool) -> str:
     """Apply the demo document unless its organization exists and differs (then Conflict)."""
-    from callsign.orgfile import load_yaml, parse_document
-    from callsign.store import orgs as org_store
+    from callsign.services.demo import apply_demo_text
 
-    document = parse_document(load_yaml(text, source="demo/acme.yaml"))
-    with state.uow() as uow:
-        try:
-            current = org_store.export_document(uow.connection, document.org)
-        except NotFound:
-            current = None
-        if current is not None and current != document and not reset:
-            raise Conflict(f"organization {document.org!r} differs from the demo (it was "
-                           "changed since); `callsign demo --reset` replaces it with the demo",
-                           field="org")
-        org_store.apply_document(uow.connection, document)
-        uow.commit()
-    return document.org
+    return apply_demo_text(state.uow(), text, reset=reset)

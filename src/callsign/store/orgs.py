@@ -397,6 +397,10 @@ def projects_of(conn: Connection, org_id: int, key: str | None = None) -> list[P
             for r in rows]
 
 
+def org_exists(conn: Connection, slug: str) -> bool:
+    return conn.execute(select(orgs.c.id).where(orgs.c.slug == slug)).first() is not None
+
+
 def org_row(conn: Connection, slug: str) -> Any:
     row = conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
     if row is None:
