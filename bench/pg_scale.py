@@ -97,7 +97,7 @@ from callsign.domain import phone
 from callsign.domain.model import OutboundRequest
 from callsign.orgfile import parse_document
 from callsign.services.calls import new_id, place_call
-from callsign.store import queries
+from callsign.store import calls as queries
 from callsign.store.db import create_store_engine
 from callsign.store.orgs import apply_document
 from callsign.store.sql import Statement

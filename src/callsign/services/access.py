@@ -9,13 +9,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, insert, select, update
-
 from callsign.domain.errors import NotFound, Unauthorized
-from callsign.store import queries
-from callsign.store.sql import Statement, time_value
-from callsign.store.tables import admin_sessions, api_keys, orgs
-from callsign.store.uow import UnitOfWork
+from callsign.store import keys as key_store
+from callsign.store.calls import org_id_and_policy
+from callsign.store.uow import Connection, UnitOfWork
 
 PREFIX = "cs"
 SESSION_LIFETIME = timedelta(hours=12)
@@ -38,35 +35,25 @@ def create_key(uow: UnitOfWork, org: str, *, name: str = "", now: datetime) -> s
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(24)
     with uow:
-        org_id, _ = queries.org_id_and_policy(uow.connection, org)
-        uow.connection.execute(insert(api_keys).values(
-            id=key_id, org_id=org_id, secret_hash=_hash(secret), name=name, created_at=now))
+        org_id, _ = org_id_and_policy(uow.connection, org)
+        key_store.add_key(uow.connection, org_id, key_id, _hash(secret), name=name, at=now)
         uow.commit()
     return f"{PREFIX}_{key_id}_{secret}"
 
 
 def list_keys(uow: UnitOfWork, org: str) -> list[KeyInfo]:
     with uow:
-        org_id, _ = queries.org_id_and_policy(uow.connection, org)
-        rows = uow.connection.execute(select(api_keys).where(api_keys.c.org_id == org_id)
-                                      .order_by(api_keys.c.created_at)).all()
+        org_id, _ = org_id_and_policy(uow.connection, org)
+        rows = key_store.keys_of(uow.connection, org_id)
     return [KeyInfo(r.id, r.name, r.created_at, r.revoked_at) for r in rows]
 
 
 def revoke_key(uow: UnitOfWork, org: str, key_id: str, *, now: datetime) -> None:
     with uow:
-        org_id, _ = queries.org_id_and_policy(uow.connection, org)
-        done = uow.connection.execute(
-            update(api_keys).where(api_keys.c.org_id == org_id, api_keys.c.id == key_id,
-                                   api_keys.c.revoked_at.is_(None)).values(revoked_at=now))
-        if not done.rowcount:
+        org_id, _ = org_id_and_policy(uow.connection, org)
+        if not key_store.revoke_key(uow.connection, org_id, key_id, now):
             raise NotFound(f"no active key {key_id!r} for organization {org!r}", field="key")
         uow.commit()
-
-
-_KEY = Statement("""
-    SELECT k.secret_hash, k.revoked_at, o.id, o.slug FROM api_keys k
-    JOIN orgs o ON o.id = k.org_id WHERE k.id = :id""")
 
 
 def authenticate(conn: Connection, token: str) -> tuple[int, str]:
@@ -74,13 +61,13 @@ def authenticate(conn: Connection, token: str) -> tuple[int, str]:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise Unauthorized("the API key is malformed", field="Authorization")
-    row = _KEY.run(conn, {"id": parts[1]}).fetchone()
+    row = key_store.key_by_id(conn, parts[1])
     if row is None or not hmac.compare_digest(row[0], _hash(parts[2])):
         raise Unauthorized("the API key is not valid", field="Authorization")
     if row[1] is not None:
-        raise Unauthorized(f"the API key was revoked on {time_value(row[1]):%Y-%m-%d}",
+        raise Unauthorized(f"the API key was revoked on {row[1]:%Y-%m-%d}",
                            field="Authorization")
-    return int(row[2]), str(row[3])
+    return row[2], row[3]
 
 
 @dataclass(frozen=True)
@@ -97,9 +84,8 @@ def sign_in(uow: UnitOfWork, token: str, *, now: datetime) -> Session:
     with uow:
         org_id, slug = authenticate(uow.connection, token.strip())
         session = Session(secrets.token_urlsafe(32), slug, secrets.token_urlsafe(24))
-        uow.connection.execute(insert(admin_sessions).values(
-            id=session.id, org_id=org_id, key_id=token.strip().split("_")[1],
-            csrf=session.csrf, created_at=now, expires_at=now + SESSION_LIFETIME))
+        key_store.add_session(uow.connection, session.id, org_id, token.strip().split("_")[1],
+                              session.csrf, at=now, expires_at=now + SESSION_LIFETIME)
         uow.commit()
     return session
 
@@ -110,19 +96,13 @@ def current_session(uow: UnitOfWork, session_id: str | None, *,
     if not session_id:
         return None
     with uow:
-        row = uow.connection.execute(
-            select(admin_sessions.c.id, admin_sessions.c.csrf, admin_sessions.c.expires_at,
-                   orgs.c.slug)
-            .join(orgs, orgs.c.id == admin_sessions.c.org_id)
-            .join(api_keys, api_keys.c.id == admin_sessions.c.key_id)
-            .where(admin_sessions.c.id == session_id,
-                   api_keys.c.revoked_at.is_(None))).first()
-    if row is None or row.expires_at <= now:
+        row = key_store.session_by_id(uow.connection, session_id)
+    if row is None or row[2] <= now:
         return None
-    return Session(row.id, row.slug, row.csrf)
+    return Session(row[0], row[3], row[1])
 
 
 def sign_out(uow: UnitOfWork, session_id: str) -> None:
     with uow:
-        uow.connection.execute(delete(admin_sessions).where(admin_sessions.c.id == session_id))
+        key_store.delete_session(uow.connection, session_id)
         uow.commit()

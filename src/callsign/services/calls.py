@@ -14,8 +14,6 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
-
 from callsign.domain import phone
 from callsign.domain.errors import Conflict, InvalidInput, NotFound, Refused, StoreUnavailable
 from callsign.domain.inbound import WITHHELD, route_inbound
@@ -32,10 +30,10 @@ from callsign.domain.model import (
     TraceStep,
 )
 from callsign.domain.outbound import decide_outbound
-from callsign.store import queries
+from callsign.store import calls as queries
 from callsign.store.sql import deadlock_errors, describe_store, integrity_errors, lock_wait_errors
 from callsign.store.tables import NEVER
-from callsign.store.uow import UnitOfWork
+from callsign.store.uow import Connection, UnitOfWork
 
 # Caps are hard, rotation fairness is soft. A rotating decision claims the least
 # recently presented number only if no concurrent call presented it since it was read

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from callsign.domain import phone
 from callsign.domain.errors import ConfigError, Conflict, NotFound
@@ -397,12 +397,82 @@ def projects_of(conn: Connection, org_id: int, key: str | None = None) -> list[P
             for r in rows]
 
 
+def orgs_named_alike(conn: Connection, normal: str) -> int:
+    """How many organizations' ids read ``normal`` in upper case with '.' and '-' as '_'."""
+    mapped = func.upper(func.replace(func.replace(orgs.c.slug, ".", "_"), "-", "_"))
+    count = conn.execute(select(func.count()).select_from(orgs).where(mapped == normal)).scalar()
+    return int(count or 0)
+
+
+def user_by_phone(conn: Connection, org_id: int, number: str) -> str | None:
+    """The key of the user whose work phone or caller ID is ``number``."""
+    key = conn.execute(select(users.c.key).where(
+        users.c.org_id == org_id,
+        (users.c.work_phone == number) | (users.c.caller_id == number))).scalar()
+    return None if key is None else str(key)
+
+
+def user_work_phone(conn: Connection, org_id: int, key: str) -> tuple[str | None] | None:
+    """(work phone,) of a user, or None if the organization has no such user."""
+    row = conn.execute(select(users.c.work_phone).where(
+        users.c.org_id == org_id, users.c.key == key)).first()
+    return None if row is None else (row.work_phone,)
+
+
+def contact_phones(conn: Connection, org_id: int) -> list[str]:
+    return [str(n) for n in conn.execute(select(contacts.c.phone).where(
+        contacts.c.org_id == org_id)).scalars()]
+
+
+def find_org_row(conn: Connection, slug: str) -> Any:
+    """The organization's row, or None."""
+    return conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
+
+
+def user_exists(conn: Connection, org_id: int, key: str) -> bool:
+    return conn.execute(select(users.c.key).where(
+        users.c.org_id == org_id, users.c.key == key)).first() is not None
+
+
+def direct_number_holder(conn: Connection, org_id: int, number: str, *,
+                         besides: str) -> str | None:
+    """The key of another user than ``besides`` whose direct number is ``number``."""
+    other = conn.execute(select(users.c.key).where(
+        users.c.org_id == org_id, users.c.direct_number == number,
+        users.c.key != besides)).scalar()
+    return None if other is None else str(other)
+
+
+_ENTITY_TABLES = {"user": (users, "key"), "contact": (contacts, "phone"),
+                  "project": (projects, "key")}
+
+
+def entity_exists(conn: Connection, org_id: int, kind: str, key: str) -> bool:
+    """Whether the organization has the user, contact or project (``kind``) ``key``."""
+    table, column = _ENTITY_TABLES[kind]
+    return conn.execute(select(table.c.id).where(
+        table.c.org_id == org_id, table.c[column] == key)).first() is not None
+
+
+def delete_entity(conn: Connection, org_id: int, kind: str, key: str) -> bool:
+    """Delete the organization's user, contact or project ``key``; False if none."""
+    table, column = _ENTITY_TABLES[kind]
+    return bool(delete_rows(conn, table, org_id, column, {key}))
+
+
+def a_contact_owned_by(conn: Connection, org_id: int, key: str) -> str | None:
+    """One contact's phone that user ``key`` owns, if any."""
+    owned = conn.execute(select(contacts.c.phone).where(
+        contacts.c.org_id == org_id, contacts.c.owner == key).limit(1)).scalar()
+    return None if owned is None else str(owned)
+
+
 def org_exists(conn: Connection, slug: str) -> bool:
     return conn.execute(select(orgs.c.id).where(orgs.c.slug == slug)).first() is not None
 
 
 def org_row(conn: Connection, slug: str) -> Any:
-    row = conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
+    row = find_org_row(conn, slug)
     if row is None:
         raise NotFound(f"no organization {slug!r}", field="org")
     return row
