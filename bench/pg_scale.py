@@ -676,7 +676,7 @@ def _shape(query: str) -> str:
 
 
 def statement_name(query: str) -> str:
-    """The name in queries.py of the Statement ``query`` was rendered from, with list sizes."""
+    """The name in store/calls.py of the Statement ``query`` was rendered from, with list sizes."""
     names = {_shape(value.sql): name for name, value in vars(queries).items()
              if isinstance(value, Statement)}
     if query.strip() in (";", "SELECT 1"):

@@ -145,7 +145,7 @@ def dial(engine: Engine) -> Callable[..., Decision]:
               dry_run: bool = False, **options: Any) -> Decision:
         request = OutboundRequest(org=org, user=user, to=to, **options)
         return calls_service.place_call(UnitOfWork(engine), request, now=at,
-                                  rng=random.Random(seed), dry_run=dry_run)
+                                        rng=random.Random(seed), dry_run=dry_run)
 
     return place
 

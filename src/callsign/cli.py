@@ -275,7 +275,7 @@ def call(state: State, org: str, user: str, to: str, project: str | None,
     request = OutboundRequest(org=org, user=user, to=to, project=project, caller_id=caller_id,
                               channel=Channel(channel), consented=consent)
     decision = calls.place_call(state.uow(), request, now=parse_at(at),
-                                  rng=random.Random(seed), dry_run=dry_run)
+                                rng=random.Random(seed), dry_run=dry_run)
     if as_json:
         emit(decision_json(decision))
     else:
@@ -354,8 +354,8 @@ def numbers_list(state: State, org: str, search: str, area_code: str, group: str
     from callsign.services import numbers as numbers_service
 
     views = numbers_service.list_numbers(state.uow(), org, search=search, area_code=area_code,
-                                   group=group, status=status, for_project=for_project,
-                                   now=datetime.now(UTC))
+                                         group=group, status=status, for_project=for_project,
+                                         now=datetime.now(UTC))
     if as_json:
         emit([v.as_dict() for v in views])
         return
@@ -392,7 +392,7 @@ def numbers_add(state: State, org: str, number: str, label: str, group: str,
     from callsign.services import numbers as numbers_service
 
     e164 = numbers_service.add_number(state.uow(), org, number, label=label, group=group,
-                                area_codes=area_codes, daily_cap=daily_cap)
+                                      area_codes=area_codes, daily_cap=daily_cap)
     click.echo(f"added {e164}")
 
 
@@ -700,7 +700,7 @@ def keys_revoke(state: State, org: str, key_id: str) -> None:
     from callsign.services import access
 
     access.revoke_key(state.uow(), org, key_id.split("_")[1] if "_" in key_id else key_id,
-                    now=datetime.now(UTC))
+                      now=datetime.now(UTC))
     click.echo(f"revoked {key_id}")
 
 
@@ -732,13 +732,13 @@ def demo(state: State, reset: bool) -> None:
     for user, to, project, why in DEMO_CALLS:
         request = OutboundRequest(org=org, user=user, to=to, project=project)
         decision = calls.place_call(state.uow(), request, now=afternoon,
-                                      rng=random.Random(7), dry_run=True)
+                                    rng=random.Random(7), dry_run=True)
         click.echo(f"{user} calls {to} ({why}):")
         click.echo(f"  → {decision.caller_id}  rule={decision.rule}")
         print_trace(decision)
         click.echo()
     route = calls.route_call(state.uow(), "+13125550101", "+14155550123",
-                               now=afternoon, dry_run=True)
+                             now=afternoon, dry_run=True)
     click.echo(f"+14155550123 calls back +13125550101: rings {route.destination} "
                f"(rule={route.rule}, user={route.user})")
 

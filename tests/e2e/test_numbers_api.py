@@ -99,7 +99,7 @@ def set_up(db_url: str, documents: list[dict[str, Any]]) -> dict[str, str]:
                 org_store.apply_document(uow.connection, parse_document(document))
             uow.commit()
         return {d["org"]: access.create_key(UnitOfWork(engine), d["org"], name="e2e",
-                                          now=datetime.now(UTC)) for d in documents}
+                                            now=datetime.now(UTC)) for d in documents}
     finally:
         engine.dispose()
 

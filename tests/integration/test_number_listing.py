@@ -34,14 +34,14 @@ def test_pages_and_filters(engine: Engine, apply_org: Callable[[Any], None]) -> 
     held = sorted(n["number"] for n in document()["numbers"])
 
     pages = [numbers_service.find_numbers(uow(), "listing", NumberFilter(), offset=offset, limit=50,
-                                    now=NOW) for offset in (0, 50, 100)]
+                                          now=NOW) for offset in (0, 50, 100)]
     assert [p.total for p in pages] == [120, 120, 120]
     assert [v.number for p in pages for v in p.numbers] == held
     assert [len(p.numbers) for p in pages] == [50, 50, 20]
 
     def numbers(**given: str) -> list[str]:
         found = numbers_service.find_numbers(uow(), "listing", NumberFilter(**given), limit=500,
-                                       now=NOW)
+                                             now=NOW)
         assert found.total == len(found.numbers)
         return [v.number for v in found.numbers]
 

@@ -69,7 +69,7 @@ def held(db_url: str, *rows: str) -> Iterator[Connection]:
 def call(engine: Engine, i: int) -> Decision:
     request = OutboundRequest(org="held", user="u1", to=f"+1312555{2000 + i}")
     return calls.place_call(UnitOfWork(engine), request, now=AT + timedelta(seconds=i),
-                              rng=random.Random(i))
+                            rng=random.Random(i))
 
 
 def usage(engine: Engine, e164: str) -> int:

@@ -258,7 +258,7 @@ def _all_matching(visit: Visit, listing: Listing) -> list[str]:
     found: list[str] = []
     while True:
         chunk = numbers_service.find_numbers(visit.uow(), visit.org, listing.filter,
-                                       offset=len(found), limit=500, now=visit.rt.clock())
+                                             offset=len(found), limit=500, now=visit.rt.clock())
         found.extend(v.number for v in chunk.numbers)
         if not chunk.numbers or len(found) >= chunk.total:
             return found
@@ -388,14 +388,14 @@ class Admin(Controller):
                       typed: Form | None = None) -> Template:
         uow, org, now = visit.uow, visit.org, visit.rt.clock()
         found = numbers_service.find_numbers(uow(), org, listing.filter,
-                                       offset=(listing.page - 1) * listing.per_page,
-                                       limit=listing.per_page, now=now)
+                                             offset=(listing.page - 1) * listing.per_page,
+                                             limit=listing.per_page, now=now)
         pages = max((found.total + listing.per_page - 1) // listing.per_page, 1)
         if listing.page > pages:  # past the end (numbers went away): the last page
             listing.page = pages
             found = numbers_service.find_numbers(uow(), org, listing.filter,
-                                           offset=(pages - 1) * listing.per_page,
-                                           limit=listing.per_page, now=now)
+                                                 offset=(pages - 1) * listing.per_page,
+                                                 limit=listing.per_page, now=now)
         summary = numbers_service.area_code_summary(uow(), org)
         cover = purchasing.coverage(uow(), org, now=now).as_dict()
         return visit.page(
@@ -461,8 +461,8 @@ class Admin(Controller):
                         numbers_service.update_number(visit.uow(), visit.org, number, group=group)
                     else:
                         numbers_service.set_status(visit.uow(), visit.org, number,
-                                             NumberStatus.PAUSED if action == "pause"
-                                             else NumberStatus.ACTIVE)
+                                                   NumberStatus.PAUSED if action == "pause"
+                                                   else NumberStatus.ACTIVE)
                     done += 1
                 except CallsignError as exc:
                     failed.append(f"{number}: {exc.message}")
@@ -600,7 +600,7 @@ class Admin(Controller):
         found = numbers_service.find_numbers(
             visit.uow(), visit.org,
             numbers_service.NumberFilter(search=q.strip()[:100],
-                                   status=status if status in ("active", "paused") else ""),
+                                         status=status if status in ("active", "paused") else ""),
             limit=LOOKUP_LIMIT, now=rt.clock())
         return Response({"total": found.total, "numbers": [
             {"number": v.number, "label": v.label, "group": v.group} for v in found.numbers]})
@@ -625,7 +625,7 @@ class Admin(Controller):
                       status: int = 200, errors: dict[str, str] | None = None,
                       creating: bool = False) -> Template:
         choices = numbers_service.list_numbers(visit.uow(), visit.org, search=q, for_project=True,
-                                         now=visit.rt.clock())
+                                               now=visit.rt.clock())
         return visit.page("project.html", status, project=project, creating=creating,
                           choices=choices, q=q, logics=[str(x) for x in Logic],
                           errors=errors or {})
@@ -683,7 +683,7 @@ class Admin(Controller):
     def _user_page(self, visit: Visit, user: UserDoc, status: int = 200,
                    errors: dict[str, str] | None = None, creating: bool = False) -> Template:
         presentable = [v for v in numbers_service.list_numbers(visit.uow(), visit.org,
-                                                         now=visit.rt.clock())
+                                                               now=visit.rt.clock())
                        if v.status == NumberStatus.ACTIVE]
         labels = {v.number: v.label for v in presentable}
         settings = organization.get_settings(visit.uow(), visit.org)
@@ -783,7 +783,7 @@ class Admin(Controller):
             if inbound_to and inbound_from:
                 failed = "try-inbound"
                 route = calls_service.route_call(rt.uow(), inbound_to, inbound_from, now=rt.clock(),
-                                           dry_run=True, org=visit.org)
+                                                 dry_run=True, org=visit.org)
         except CallsignError as exc:
             errors = _errors(exc)
         return visit.page("explorer.html", 400 if errors else 200, failed=failed,

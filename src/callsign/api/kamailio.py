@@ -58,7 +58,7 @@ class Kamailio(V1):
         # A withheld caller (From: anonymous@anonymous.invalid, Restricted, no user part)
         # is routed as anonymous: the steps that need the caller's number pass.
         route = calls.route_call(rt.uow(), sip_number(to), sip_number(caller or ""),
-                                   now=rt.clock(), org=org)
+                                 now=rt.clock(), org=org)
         rt.metrics.routes.labels(route.rule).inc()
         return {"destination": route.destination, "rule": route.rule,
                 "user": route.user or "", "call_id": route.call_id}

@@ -79,7 +79,7 @@ class Calls(V1):
                                   caller_id=data.caller_id, channel=Channel(data.channel),
                                   consented=data.consented)
         decision = calls.place_call(rt.uow(), request, now=rt.clock(), rng=rt.rng,
-                                      dry_run=data.dry_run, idempotency_key=idempotency_key)
+                                    dry_run=data.dry_run, idempotency_key=idempotency_key)
         if not data.dry_run:
             rt.metrics.decisions.labels(decision.rule).inc()
         return DecisionOut.of(decision, data.dry_run)
@@ -112,7 +112,7 @@ class Inbound(V1):
           summary="Decide where a call to one of our numbers rings")
     def route(self, org: str, rt: Runtime, data: InboundIn) -> RouteOut:
         route = calls.route_call(rt.uow(), data.to, data.caller, now=rt.clock(),
-                                   dry_run=data.dry_run, org=org)
+                                 dry_run=data.dry_run, org=org)
         if not data.dry_run:
             rt.metrics.routes.labels(route.rule).inc()
         return RouteOut.of(route)
@@ -127,16 +127,16 @@ class Numbers(V1):
     def index(self, org: str, rt: Runtime, search: str = "", area_code: str = "",
               group: str = "", status: str = "", for_project: bool = False) -> list[NumberOut]:
         views = numbers.list_numbers(rt.uow(), org, search=search, area_code=area_code,
-                                       group=group, status=status, for_project=for_project,
-                                       now=rt.clock())
+                                     group=group, status=status, for_project=for_project,
+                                     now=rt.clock())
         return [NumberOut.of(v) for v in views]
 
     @post("/", status_code=201, sync_to_thread=False, summary="Add a number the organization owns")
     def create(self, org: str, rt: Runtime, data: NumberIn) -> NumberOut:
         with naming_the_area_code(data.area_codes):
             e164 = numbers.add_number(rt.uow(), org, data.number, label=data.label,
-                                        group=data.group, area_codes=tuple(data.area_codes),
-                                        daily_cap=data.daily_cap)
+                                      group=data.group, area_codes=tuple(data.area_codes),
+                                      daily_cap=data.daily_cap)
         return NumberOut.of(numbers.get_number(rt.uow(), org, e164, now=rt.clock()))
 
     @get("/{number:str}", sync_to_thread=False, summary="One number")
@@ -203,14 +203,14 @@ class Numbers(V1):
     def map(self, org: str, rt: Runtime, number: str, data: AreaCodesIn) -> NumberChange:
         with naming_the_area_code(data.area_codes):
             e164, served = numbers.map_area_codes(rt.uow(), org, number,
-                                                    tuple(data.area_codes))
+                                                  tuple(data.area_codes))
         return NumberChange(e164, "mapped", list(served))
 
     @delete("/{number:str}/area-codes/{area_code:str}", status_code=200, sync_to_thread=False,
             summary="Delete a number's mapping to an area code")
     def unmap(self, org: str, rt: Runtime, number: str, area_code: str) -> NumberChange:
         e164, served = numbers.map_area_codes(rt.uow(), org, number, (area_code,),
-                                                unmap=True)
+                                              unmap=True)
         return NumberChange(e164, "unmapped", list(served))
 
 

@@ -138,7 +138,7 @@ class TwilioWebhooks(Controller):
         def ring() -> idempotency.Answer:
             try:
                 route = calls.route_call(rt.uow(), params.get("To", ""), caller,
-                                           now=rt.clock(), org=org)
+                                         now=rt.clock(), org=org)
             except CallsignError as exc:
                 return idempotency.Answer(200, str(refusal(exc.message).content))
             rt.metrics.routes.labels(route.rule).inc()
@@ -208,8 +208,8 @@ class Connect(V1):
 
         def ring_the_agent() -> idempotency.Answer:
             decision, sid = connect_service.connect(rt.uow, outbound, now=rt.clock(), rng=rt.rng,
-                                              webhook_base=webhook_base(request, rt),
-                                              api_base=rt.twilio_api_base)
+                                                    webhook_base=webhook_base(request, rt),
+                                                    api_base=rt.twilio_api_base)
             rt.metrics.decisions.labels(decision.rule).inc()
             out = DecisionOut.of(decision)
             return idempotency.Answer(201, msgspec.to_builtins(ConnectOut(

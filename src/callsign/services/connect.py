@@ -69,7 +69,7 @@ def connect(
         raise InvalidInput("the organization has no agent-leg number", field="agent_leg_number")
     account_sid, token = twilio_account(uow(), request.org)
     decision = calls_service.place_call(uow(), replace(request, channel=Channel.CONNECT), now=now,
-                                  rng=rng)
+                                        rng=rng)
     base = f"{webhook_base.rstrip('/')}/twilio/{request.org}"
     try:
         sid = twilio_api.call_agent(

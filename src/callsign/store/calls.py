@@ -1,7 +1,8 @@
-"""The reads and writes of the call path: gather facts, claim a number, record a call.
+"""Calls: the reads and writes of the call path (gather facts, claim a number, record a
+call), and the call log with what the telephony reports of each call.
 
-Each function runs one indexed statement on the caller's connection (see ``sql.py`` for
-why at the driver level); the services compose them inside one transaction.
+Each call-path function runs one indexed statement on the caller's connection (see
+``sql.py`` for why at the driver level); the services compose them inside one transaction.
 """
 
 from __future__ import annotations
