@@ -12,7 +12,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, exists, func, or_, select, update
 
 from callsign.domain.model import NumberStatus
-from callsign.store.tables import number_area_codes, number_usage, numbers, project_numbers, users
+from callsign.store.tables import (
+    number_area_codes,
+    number_usage,
+    numbers,
+    orgs,
+    project_numbers,
+    users,
+)
 
 NumberRow = Any  # a row of ``numbers``: id, e164, label, group_name, status, area_code, ...
 
@@ -29,6 +36,22 @@ def holder(conn: Connection, e164: str) -> int | None:
     found = conn.execute(select(numbers.c.org_id).where(
         numbers.c.e164 == e164, numbers.c.status != NumberStatus.RELEASED)).scalar()
     return None if found is None else int(found)
+
+
+def held_ids(conn: Connection, org_id: int, e164s: Iterable[str]) -> dict[str, int]:
+    """The row ids of those of ``e164s`` the organization holds, by number."""
+    return {str(e164): int(number_id) for e164, number_id in conn.execute(
+        select(numbers.c.e164, numbers.c.id).where(
+            numbers.c.org_id == org_id, numbers.c.e164.in_(list(e164s)),
+            numbers.c.status != NumberStatus.RELEASED)).all()}
+
+
+def holders(conn: Connection, e164s: Iterable[str]) -> dict[str, str]:
+    """The id (slug) of the organization holding each of ``e164s`` that one holds."""
+    return {str(e164): str(slug) for e164, slug in conn.execute(
+        select(numbers.c.e164, orgs.c.slug).join(orgs, orgs.c.id == numbers.c.org_id)
+        .where(numbers.c.e164.in_(list(e164s)),
+               numbers.c.status != NumberStatus.RELEASED)).all()}
 
 
 def held_by_anyone(conn: Connection, e164s: Iterable[str]) -> set[str]:

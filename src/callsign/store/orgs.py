@@ -19,6 +19,7 @@ from callsign.orgfile import (
     TwilioDoc,
     UserDoc,
 )
+from callsign.store.numbers import held_ids, holders
 from callsign.store.tables import (
     NEVER,
     calls,
@@ -68,10 +69,8 @@ def update_org(conn: Connection, doc: OrgDocument) -> None:
 
 def _refuse_others_principal(conn: Connection, doc: OrgDocument) -> None:
     """The principal number is presented as a last resort: it cannot be another org's."""
-    holder = conn.execute(select(orgs.c.slug).join(numbers, numbers.c.org_id == orgs.c.id).where(
-        numbers.c.e164 == doc.principal_number, numbers.c.status != NumberStatus.RELEASED,
-        orgs.c.slug != doc.org)).scalar()
-    if holder is not None:
+    holder = holders(conn, [doc.principal_number]).get(doc.principal_number)
+    if holder is not None and holder != doc.org:
         raise ConfigError([("principal_number",
                             f"{doc.principal_number} belongs to another organization")])
 
@@ -79,10 +78,7 @@ def _refuse_others_principal(conn: Connection, doc: OrgDocument) -> None:
 def check_document(conn: Connection, doc: OrgDocument) -> None:
     """Refuse a document naming numbers another organization holds."""
     _refuse_others_principal(conn, doc)
-    held = dict(conn.execute(
-        select(numbers.c.e164, orgs.c.slug).join(orgs, orgs.c.id == numbers.c.org_id)
-        .where(numbers.c.e164.in_([n.number for n in doc.numbers]),
-               numbers.c.status != NumberStatus.RELEASED)).all())
+    held = holders(conn, [n.number for n in doc.numbers])
     problems = [(f"numbers[{i}].number", f"{n.number} belongs to another organization")
                 for i, n in enumerate(doc.numbers)
                 if n.number in held and held[n.number] != doc.org]
@@ -101,10 +97,7 @@ def _upsert_org(conn: Connection, doc: OrgDocument) -> int:
 
 
 def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str, int]:
-    held = {row.e164: row for row in conn.execute(
-        select(numbers.c.id, numbers.c.e164)
-        .where(numbers.c.org_id == org_id, numbers.c.e164.in_([n.number for n in doc.numbers]),
-               numbers.c.status != NumberStatus.RELEASED))}
+    held = held_ids(conn, org_id, [n.number for n in doc.numbers])
     ids: dict[str, int] = {}
     for entry in doc.numbers:
         facts = phone.facts_for(entry.number, doc.default_country, field="number")
@@ -112,7 +105,7 @@ def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str,
                   "daily_cap": entry.daily_cap, "provider": entry.provider,
                   "call_path": [str(s) for s in entry.call_path] if entry.call_path else None}
         if entry.number in held:
-            number_id = held[entry.number].id
+            number_id = held[entry.number]
             conn.execute(update(numbers).where(numbers.c.id == number_id).values(**values))
         else:
             number_id = hold_number(conn, org_id, entry.number, area_code=facts.area_code,
@@ -309,9 +302,7 @@ def upsert_project(conn: Connection, org_id: int, project: ProjectDoc) -> None:
         conn.execute(update(projects).where(projects.c.id == project_id).values(**values))
     conn.execute(delete(project_numbers).where(project_numbers.c.project_id == project_id))
     if project.numbers:
-        ids = dict(conn.execute(select(numbers.c.e164, numbers.c.id).where(
-            numbers.c.org_id == org_id, numbers.c.e164.in_(project.numbers),
-            numbers.c.status != NumberStatus.RELEASED)).all())
+        ids = held_ids(conn, org_id, project.numbers)
         conn.execute(insert(project_numbers), [
             {"project_id": project_id, "number_id": ids[n], "position": i}
             for i, n in enumerate(project.numbers)])
