@@ -13,7 +13,7 @@ geographic US/CA area code (each valid for libphonenumber, area code and region 
 
 Then, on that file:
 
-* engine: ``callsign.service.place_call(UnitOfWork(engine), request, now=..., rng=...)``
+* engine: ``callsign.services.calls.place_call(UnitOfWork(engine), request, now=..., rng=...)``
   for random contacts, users and (for ``--project-share`` of them) projects, each decision
   its own transaction; ``--warmup`` decisions first, untimed.
 * floor: the same decisions with the engine taken out. One extra engine pass records
@@ -63,7 +63,7 @@ from callsign.domain import phone
 from callsign.domain.errors import InvalidNumber
 from callsign.domain.model import OutboundRequest
 from callsign.orgfile import parse_document
-from callsign.service import place_call
+from callsign.services.calls import place_call
 from callsign.store import db as store_db
 from callsign.store.db import MIGRATIONS, create_store_engine
 from callsign.store.orgs import apply_document

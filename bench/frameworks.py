@@ -1,7 +1,7 @@
 """Which ASGI framework and server serve callsign's decision endpoint fastest?
 
 Runs the same two endpoints (GET /healthz and POST /v1/calls calling
-callsign.service.place_call on SQLite) on FastAPI+uvicorn, Litestar+uvicorn and
+callsign.services.calls.place_call on SQLite) on FastAPI+uvicorn, Litestar+uvicorn and
 Litestar+granian, one worker each, and loads each with wrk from a second process.
 
     .venv/bin/python bench/frameworks.py [--seconds 8] [--connections 8 64]
@@ -40,11 +40,11 @@ end
 
 
 def _place(engine: Any, body: dict[str, Any]) -> dict[str, Any]:
-    from callsign import service
     from callsign.domain.model import OutboundRequest
+    from callsign.services import calls as calls_service
     from callsign.store.uow import UnitOfWork
 
-    decision = service.place_call(
+    decision = calls_service.place_call(
         UnitOfWork(engine), OutboundRequest(org="acme", user=body["user"], to=body["to"]),
         now=datetime(2026, 3, 2, 19, 0, tzinfo=UTC), rng=random.Random(),
     )

@@ -20,7 +20,7 @@ the generated rows are consistent), contacts and calls are COPY ... FREEZE; then
 VACUUM ANALYZE. A schema is built once and kept: it is reused when its comment names
 the same build (sizes, seed, migrations) and its row counts are right.
 
-Work. ``callsign.service.place_call(UnitOfWork(engine), request, now=..., rng=...)`` with
+Work. ``callsign.services.calls.place_call(UnitOfWork(engine), request, now=..., rng=...)`` with
 callsign's own PostgreSQL engine, one transaction per decision, for random contacts
 (fresh ones every round), users and (20%) projects, after an untimed warm-up. Sizes
 alternate round by round; each round starts from the same state (the calls it recorded
@@ -96,8 +96,8 @@ from bench.decisions import (
 from callsign.domain import phone
 from callsign.domain.model import OutboundRequest
 from callsign.orgfile import parse_document
-from callsign.service import new_id, place_call
-from callsign.store import queries
+from callsign.services.calls import new_id, place_call
+from callsign.store import calls as queries
 from callsign.store.db import create_store_engine
 from callsign.store.orgs import apply_document
 from callsign.store.sql import Statement
@@ -676,7 +676,7 @@ def _shape(query: str) -> str:
 
 
 def statement_name(query: str) -> str:
-    """The name in queries.py of the Statement ``query`` was rendered from, with list sizes."""
+    """The name in store/calls.py of the Statement ``query`` was rendered from, with list sizes."""
     names = {_shape(value.sql): name for name, value in vars(queries).items()
              if isinstance(value, Statement)}
     if query.strip() in (";", "SELECT 1"):

@@ -23,10 +23,10 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.pool import NullPool
 
-from callsign import service
 from callsign.cli import main
 from callsign.domain.model import Decision, OutboundRequest, Route
 from callsign.orgfile import dump_document, load_yaml, parse_document
+from callsign.services import calls as calls_service
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
 from callsign.store.tables import calls, inbound_calls, metadata
@@ -144,8 +144,8 @@ def dial(engine: Engine) -> Callable[..., Decision]:
     def place(*, org: str = "acme", user: str, to: str, at: datetime, seed: int = 0,
               dry_run: bool = False, **options: Any) -> Decision:
         request = OutboundRequest(org=org, user=user, to=to, **options)
-        return service.place_call(UnitOfWork(engine), request, now=at,
-                                  rng=random.Random(seed), dry_run=dry_run)
+        return calls_service.place_call(UnitOfWork(engine), request, now=at,
+                                        rng=random.Random(seed), dry_run=dry_run)
 
     return place
 
@@ -155,7 +155,7 @@ def ring(engine: Engine) -> Callable[..., Route]:
     """Route one inbound call through the service layer."""
 
     def route(*, to: str, caller: str, at: datetime) -> Route:
-        return service.route_call(UnitOfWork(engine), to, caller, now=at)
+        return calls_service.route_call(UnitOfWork(engine), to, caller, now=at)
 
     return route
 

@@ -27,12 +27,10 @@ from callsign.domain.errors import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from callsign import purchasing
+    from callsign.bootstrap import Store, UnitOfWork
     from callsign.config import Settings
     from callsign.domain.model import Decision, Route
-    from callsign.store.uow import UnitOfWork
+    from callsign.services import purchasing
 
 EXIT_CODES: dict[type[CallsignError], int] = {
     InvalidInput: 2, NotFound: 3, Refused: 4, Conflict: 5, ProviderError: 6,
@@ -115,17 +113,14 @@ class _Group(click.Group):
 
 
 def _store_fault(ctx: click.Context, error: Exception) -> CallsignError | None:
-    """A driver's error as the store fault it is (StoreUnavailable), else None."""
-    from callsign.store.uow import DRIVER_ERRORS
-
+    """A driver's error as the store translates it (a store fault, a value it refuses),
+    else None."""
     state = ctx.find_object(State)
-    if state is None or not isinstance(error, DRIVER_ERRORS):
+    if state is None:
         return None
-    from sqlalchemy.engine import make_url
+    from callsign.bootstrap import driver_error
 
-    from callsign.store.sql import store_fault
-
-    return store_fault(error, make_url(state.settings.database_url))
+    return driver_error(error, state.settings.database_url)
 
 
 def _debug_from_environment() -> bool:
@@ -138,7 +133,7 @@ class State:
     def __init__(self, database_url: str | None) -> None:
         self._database_url = database_url
         self._settings: Settings | None = None
-        self._engine: Engine | None = None
+        self._store: Store | None = None
 
     @property
     def settings(self) -> Settings:
@@ -149,28 +144,26 @@ class State:
         return self._settings
 
     @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            from callsign.store.db import create_store_engine
+    def store(self) -> Store:
+        if self._store is None:
+            from callsign.bootstrap import open_store
 
-            self._engine = create_store_engine(self.settings.database_url)
-        return self._engine
+            self._store = open_store(self.settings)
+        return self._store
 
     def uow(self) -> UnitOfWork:
-        from callsign.store.uow import UnitOfWork
-
-        return UnitOfWork(self.engine)
+        return self.store.uow()
 
     def providers(self) -> purchasing.ProviderSettings:
-        from callsign import purchasing
+        from callsign.services import purchasing
 
         return purchasing.ProviderSettings(twilio_api_base=self.settings.twilio_api_base,
                                            public_url=self.settings.public_url)
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 pass_state = click.make_pass_decorator(State)
@@ -233,8 +226,8 @@ def decode_utf8(data: bytes, *, source: Path) -> str:
 
 
 def apply_text(state: State, text: str, *, source: str) -> str:
-    from callsign import purchasing
     from callsign.orgfile import load_document, parse_document
+    from callsign.services import purchasing
 
     document = parse_document(load_document(text, source=source))
     purchasing.apply_document(state.uow, document, settings=state.providers())
@@ -249,10 +242,9 @@ def apply_text(state: State, text: str, *, source: str) -> str:
 def export(state: State, org: str, output: Path | None) -> None:
     """Write the organization as a file that `apply` takes back to the same state."""
     from callsign.orgfile import dump_document
-    from callsign.store import orgs as org_store
+    from callsign.services import organization
 
-    with state.uow() as uow:
-        text = dump_document(org_store.export_document(uow.connection, org))
+    text = dump_document(organization.get_config(state.uow(), org))
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -277,13 +269,13 @@ def call(state: State, org: str, user: str, to: str, project: str | None,
          caller_id: str | None, channel: str, consent: bool, dry_run: bool, seed: int | None,
          at: str | None, as_json: bool) -> None:
     """Decide the caller ID of one outbound call, and record the call."""
-    from callsign import service
     from callsign.domain.model import Channel, OutboundRequest
+    from callsign.services import calls
 
     request = OutboundRequest(org=org, user=user, to=to, project=project, caller_id=caller_id,
                               channel=Channel(channel), consented=consent)
-    decision = service.place_call(state.uow(), request, now=parse_at(at),
-                                  rng=random.Random(seed), dry_run=dry_run)
+    decision = calls.place_call(state.uow(), request, now=parse_at(at),
+                                rng=random.Random(seed), dry_run=dry_run)
     if as_json:
         emit(decision_json(decision))
     else:
@@ -314,9 +306,9 @@ def print_trace(result: Decision | Route) -> None:
 @pass_state
 def outcome(state: State, call_id: str, outcome: str, at: str | None) -> None:
     """Record the OUTCOME of a call (it can pick the number of the next call)."""
-    from callsign import service
+    from callsign.services import calls
 
-    service.record_outcome(state.uow(), call_id, outcome, now=parse_at(at))
+    calls.record_outcome(state.uow(), call_id, outcome, now=parse_at(at))
     click.echo(f"recorded outcome {outcome} for {call_id}")
 
 
@@ -331,9 +323,9 @@ def outcome(state: State, call_id: str, outcome: str, at: str | None) -> None:
 def inbound(state: State, to: str, caller: str, at: str | None, dry_run: bool,
             as_json: bool) -> None:
     """Decide where a call to one of our numbers rings."""
-    from callsign import service
+    from callsign.services import calls
 
-    route = service.route_call(state.uow(), to, caller, now=parse_at(at), dry_run=dry_run)
+    route = calls.route_call(state.uow(), to, caller, now=parse_at(at), dry_run=dry_run)
     if as_json:
         emit(route_json(route))
     else:
@@ -359,11 +351,11 @@ def numbers() -> None:
 def numbers_list(state: State, org: str, search: str, area_code: str, group: str, status: str,
                  for_project: bool, as_json: bool) -> None:
     """List numbers with the area codes they serve and today's use."""
-    from callsign import inventory
+    from callsign.services import numbers as numbers_service
 
-    views = inventory.list_numbers(state.uow(), org, search=search, area_code=area_code,
-                                   group=group, status=status, for_project=for_project,
-                                   now=datetime.now(UTC))
+    views = numbers_service.list_numbers(state.uow(), org, search=search, area_code=area_code,
+                                         group=group, status=status, for_project=for_project,
+                                         now=datetime.now(UTC))
     if as_json:
         emit([v.as_dict() for v in views])
         return
@@ -397,10 +389,10 @@ def numbers_search(ctx: click.Context, org: str, query: str, as_json: bool) -> N
 def numbers_add(state: State, org: str, number: str, label: str, group: str,
                 area_codes: tuple[str, ...], daily_cap: int | None) -> None:
     """Add a number the organization already owns."""
-    from callsign import inventory
+    from callsign.services import numbers as numbers_service
 
-    e164 = inventory.add_number(state.uow(), org, number, label=label, group=group,
-                                area_codes=area_codes, daily_cap=daily_cap)
+    e164 = numbers_service.add_number(state.uow(), org, number, label=label, group=group,
+                                      area_codes=area_codes, daily_cap=daily_cap)
     click.echo(f"added {e164}")
 
 
@@ -411,9 +403,9 @@ def numbers_add(state: State, org: str, number: str, label: str, group: str,
 @pass_state
 def numbers_map(state: State, org: str, number: str, area_codes: tuple[str, ...]) -> None:
     """Make NUMBER also serve AREA_CODES."""
-    from callsign import inventory
+    from callsign.services import numbers as numbers_service
 
-    e164, served = inventory.map_area_codes(state.uow(), org, number, area_codes)
+    e164, served = numbers_service.map_area_codes(state.uow(), org, number, area_codes)
     click.echo(f"{e164} serves {', '.join(served)}")
 
 
@@ -424,9 +416,9 @@ def numbers_map(state: State, org: str, number: str, area_codes: tuple[str, ...]
 @pass_state
 def numbers_unmap(state: State, org: str, number: str, area_codes: tuple[str, ...]) -> None:
     """Delete mappings of NUMBER to AREA_CODES."""
-    from callsign import inventory
+    from callsign.services import numbers as numbers_service
 
-    e164, served = inventory.map_area_codes(state.uow(), org, number, area_codes, unmap=True)
+    e164, served = numbers_service.map_area_codes(state.uow(), org, number, area_codes, unmap=True)
     click.echo(f"{e164} serves {', '.join(served) or 'no area code'}")
 
 
@@ -436,10 +428,10 @@ def _status_command(name: str, status: str, help_text: str) -> None:
     @click.argument("number")
     @pass_state
     def command(state: State, org: str, number: str) -> None:
-        from callsign import inventory
         from callsign.domain.model import NumberStatus
+        from callsign.services import numbers as numbers_service
 
-        e164 = inventory.set_status(state.uow(), org, number, NumberStatus(status))
+        e164 = numbers_service.set_status(state.uow(), org, number, NumberStatus(status))
         click.echo(f"{e164} is {status}")
 
 
@@ -455,7 +447,7 @@ _status_command("resume", "active", "Present NUMBER again.")
 @pass_state
 def numbers_release(state: State, org: str, number: str, force: bool) -> None:
     """Release NUMBER (its provider is told first); its call history stays."""
-    from callsign import purchasing
+    from callsign.services import purchasing
 
     released = purchasing.release(state.uow, org, number, settings=state.providers(),
                                   force=force)
@@ -474,7 +466,7 @@ def numbers_release(state: State, org: str, number: str, force: bool) -> None:
 def numbers_buy(state: State, org: str, area_code: str, quantity: int, provider: str,
                 as_json: bool) -> None:
     """Buy numbers in an area code from a provider; they serve that area code."""
-    from callsign import purchasing
+    from callsign.services import purchasing
 
     result = purchasing.purchase(state.uow, org, area_code, quantity, provider,
                                  now=datetime.now(UTC), settings=state.providers())
@@ -512,7 +504,7 @@ def fail_if_error(result: purchasing.PurchaseResult) -> None:
 @pass_state
 def numbers_import(state: State, org: str, provider: str) -> None:
     """Add the numbers the provider account already owns."""
-    from callsign import purchasing
+    from callsign.services import purchasing
 
     result = purchasing.import_owned(state.uow, org, provider, settings=state.providers())
     click.echo(f"added {len(result.added)}, already here {len(result.already)}, "
@@ -530,7 +522,7 @@ def numbers_import(state: State, org: str, provider: str) -> None:
 @pass_state
 def coverage(state: State, org: str, buy_top: int, provider: str, as_json: bool) -> None:
     """How many contacts (and recent callees) a local number covers, and what is missing."""
-    from callsign import purchasing
+    from callsign.services import purchasing
 
     now = datetime.now(UTC)
     found = purchasing.coverage(state.uow(), org, now=now)
@@ -559,15 +551,13 @@ def coverage(state: State, org: str, buy_top: int, provider: str, as_json: bool)
 @pass_state
 def users(state: State, org: str, as_json: bool) -> None:
     """List the organization's users."""
-    from callsign.store import orgs as org_store
+    from callsign.services import organization
 
-    with state.uow() as uow:
-        document = org_store.export_document(uow.connection, org)
-    rows = [u.model_dump(mode="json") for u in document.users]
+    found = organization.list_users(state.uow(), org)
     if as_json:
-        emit(rows)
+        emit([u.model_dump(mode="json") for u in found])
         return
-    for u in document.users:
+    for u in found:
         click.echo(f"{u.id:<12} {u.name:<20} work={u.work_phone or '-'} "
                    f"caller_id={u.caller_id or '-'} direct={u.direct_number or '-'}"
                    f"{'' if u.active else '  (inactive)'}")
@@ -579,14 +569,13 @@ def users(state: State, org: str, as_json: bool) -> None:
 @pass_state
 def projects(state: State, org: str, as_json: bool) -> None:
     """List the organization's projects and their number selection logic."""
-    from callsign.store import orgs as org_store
+    from callsign.services import organization
 
-    with state.uow() as uow:
-        document = org_store.export_document(uow.connection, org)
+    found = organization.list_projects(state.uow(), org)
     if as_json:
-        emit([p.model_dump(mode="json") for p in document.projects])
+        emit([p.model_dump(mode="json") for p in found])
         return
-    for p in document.projects:
+    for p in found:
         click.echo(f"{p.id:<12} pool={len(p.numbers)} first_call={p.first_call} "
                    f"next_calls={p.next_calls} keep_previous={p.keep_previous_number} "
                    f"agent_number={p.agent_number}")
@@ -612,14 +601,15 @@ def serve(state: State, host: str, port: int, workers: int, healthcheck_seconds:
           demo: bool, command_name: str) -> None:
     """Serve the REST API, webhooks and web admin on one port."""
     import uvicorn  # the server is needed only here
-    from sqlalchemy.engine import make_url
+
+    from callsign.bootstrap import shown_database_url
 
     other_port = port + 1 if port < 65535 else 8000
     refuse_a_taken_port(host, port, hint=f"{command_name} --port {other_port}")
-    shown_url = make_url(state.settings.database_url).render_as_string(hide_password=True)
+    shown_url = shown_database_url(state.settings.database_url)
     if demo:
         show_demo(state, shown_url)
-    state.engine.dispose()  # migrated; the workers open their own
+    state.store.close()  # migrated; the workers open their own
     os.environ["CALLSIGN_DATABASE_URL"] = state.settings.database_url
     base = f"http://{host}:{port}"
     click.echo(f"callsign serving on {base} ({workers} worker{'s' if workers > 1 else ''}, "
@@ -652,9 +642,9 @@ def refuse_a_taken_port(host: str, port: int, *, hint: str) -> None:
 
 def show_demo(state: State, shown_url: str) -> None:
     """Set up the demo organization if absent, and print its one API key."""
-    from callsign.demo import ensure_demo
+    from callsign.services.demo import ensure_demo
 
-    setup = ensure_demo(state.engine, state.settings.database_url, now=datetime.now(UTC))
+    setup = ensure_demo(state.store, state.settings.database_url, now=datetime.now(UTC))
     if setup.created:
         click.echo(f"demo organization {setup.org!r} created in {shown_url}")
     else:
@@ -683,9 +673,9 @@ def keys_group() -> None:
 @pass_state
 def keys_create(state: State, org: str, name: str) -> None:
     """Print a new key; it is stored hashed and never shown again."""
-    from callsign import keys
+    from callsign.services import access
 
-    click.echo(keys.create_key(state.uow(), org, name=name, now=datetime.now(UTC)))
+    click.echo(access.create_key(state.uow(), org, name=name, now=datetime.now(UTC)))
 
 
 @keys_group.command("list")
@@ -693,9 +683,9 @@ def keys_create(state: State, org: str, name: str) -> None:
 @pass_state
 def keys_list(state: State, org: str) -> None:
     """List the organization's keys (their ids; secrets are not kept)."""
-    from callsign import keys
+    from callsign.services import access
 
-    for info in keys.list_keys(state.uow(), org):
+    for info in access.list_keys(state.uow(), org):
         revoked = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
         click.echo(f"{info.id}  {revoked:<24} created {info.created_at:%Y-%m-%d %H:%M}  "
                    f"{info.name}")
@@ -707,10 +697,10 @@ def keys_list(state: State, org: str) -> None:
 @pass_state
 def keys_revoke(state: State, org: str, key_id: str) -> None:
     """Revoke a key by its id (the part after cs_); it stops working at once."""
-    from callsign import keys
+    from callsign.services import access
 
-    keys.revoke_key(state.uow(), org, key_id.split("_")[1] if "_" in key_id else key_id,
-                    now=datetime.now(UTC))
+    access.revoke_key(state.uow(), org, key_id.split("_")[1] if "_" in key_id else key_id,
+                      now=datetime.now(UTC))
     click.echo(f"revoked {key_id}")
 
 
@@ -732,42 +722,29 @@ def demo(state: State, reset: bool) -> None:
 
     An 'acme' changed since it was applied is kept and the command stops, unless --reset.
     """
-    from callsign import service
-    from callsign.demo import demo_text
     from callsign.domain.model import OutboundRequest
+    from callsign.services import calls
+    from callsign.services.demo import demo_text
 
     org = apply_demo(state, demo_text(), reset=reset)
     click.echo(f"demo organization {org!r} applied to {state.settings.database_url}\n")
     afternoon = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 14:00 in New York
     for user, to, project, why in DEMO_CALLS:
         request = OutboundRequest(org=org, user=user, to=to, project=project)
-        decision = service.place_call(state.uow(), request, now=afternoon,
-                                      rng=random.Random(7), dry_run=True)
+        decision = calls.place_call(state.uow(), request, now=afternoon,
+                                    rng=random.Random(7), dry_run=True)
         click.echo(f"{user} calls {to} ({why}):")
         click.echo(f"  → {decision.caller_id}  rule={decision.rule}")
         print_trace(decision)
         click.echo()
-    route = service.route_call(state.uow(), "+13125550101", "+14155550123",
-                               now=afternoon, dry_run=True)
+    route = calls.route_call(state.uow(), "+13125550101", "+14155550123",
+                             now=afternoon, dry_run=True)
     click.echo(f"+14155550123 calls back +13125550101: rings {route.destination} "
                f"(rule={route.rule}, user={route.user})")
 
 
 def apply_demo(state: State, text: str, *, reset: bool) -> str:
     """Apply the demo document unless its organization exists and differs (then Conflict)."""
-    from callsign.orgfile import load_yaml, parse_document
-    from callsign.store import orgs as org_store
+    from callsign.services.demo import apply_demo_text
 
-    document = parse_document(load_yaml(text, source="demo/acme.yaml"))
-    with state.uow() as uow:
-        try:
-            current = org_store.export_document(uow.connection, document.org)
-        except NotFound:
-            current = None
-        if current is not None and current != document and not reset:
-            raise Conflict(f"organization {document.org!r} differs from the demo (it was "
-                           "changed since); `callsign demo --reset` replaces it with the demo",
-                           field="org")
-        org_store.apply_document(uow.connection, document)
-        uow.commit()
-    return document.org
+    return apply_demo_text(state.uow(), text, reset=reset)

@@ -14,7 +14,6 @@ import os
 import re
 from typing import Any
 
-from sqlalchemy import Connection, func, select
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -22,7 +21,8 @@ from twilio.rest import Client
 
 from callsign.config import TWILIO_SECRETS, twilio_secrets_token, twilio_token_variable
 from callsign.domain.errors import InvalidInput, ProviderError
-from callsign.store.tables import orgs
+from callsign.store.orgs import orgs_named_alike
+from callsign.store.uow import Connection
 
 TWILIO_API = "https://api.twilio.com"
 
@@ -62,9 +62,7 @@ def _shares_variable(conn: Connection, slug: str) -> bool:
     """Whether another organization's id maps to the same variable ('a.b' and 'a_b'): then
     the variable belongs to neither, and only the secrets file can bind their tokens."""
     normal = re.sub(r"[^A-Za-z0-9]", "_", slug).upper()
-    mapped = func.upper(func.replace(func.replace(orgs.c.slug, ".", "_"), "-", "_"))
-    count = conn.execute(select(func.count()).select_from(orgs).where(mapped == normal)).scalar()
-    return bool(count and count > 1)
+    return orgs_named_alike(conn, normal) > 1
 
 
 def client(account_sid: str, token: str, api_base: str | None = None) -> Client:

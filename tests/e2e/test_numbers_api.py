@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from callsign import keys
 from callsign.orgfile import parse_document
 from callsign.providers.sandbox import SandboxProvider
+from callsign.services import access
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
 from callsign.store.uow import UnitOfWork
@@ -98,8 +98,8 @@ def set_up(db_url: str, documents: list[dict[str, Any]]) -> dict[str, str]:
             for document in documents:
                 org_store.apply_document(uow.connection, parse_document(document))
             uow.commit()
-        return {d["org"]: keys.create_key(UnitOfWork(engine), d["org"], name="e2e",
-                                          now=datetime.now(UTC)) for d in documents}
+        return {d["org"]: access.create_key(UnitOfWork(engine), d["org"], name="e2e",
+                                            now=datetime.now(UTC)) for d in documents}
     finally:
         engine.dispose()
 

@@ -168,7 +168,7 @@ def test_a_revoked_or_lost_key_is_replaced_and_earlier_demo_keys_revoked(
 
 @pytest.fixture
 def demo_file(workdir: Path) -> Path:
-    from callsign.demo import demo_text
+    from callsign.services.demo import demo_text
 
     path = workdir / "acme.yaml"
     path.write_text(demo_text(), encoding="utf-8")

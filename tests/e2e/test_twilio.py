@@ -33,7 +33,7 @@ import yaml
 from sqlalchemy import Engine, func, select
 from twilio.request_validator import RequestValidator
 
-from callsign import keys
+from callsign.services import access
 from callsign.store.tables import inbound_calls
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg
@@ -169,7 +169,7 @@ def deploy(db_url: str, engine: Engine, apply_org: ApplyOrg,
             now = datetime.now(UTC)
             for document in (acme_document(), globex_document(), night_document(now)):
                 apply_org(document)
-            server_keys = {org: keys.create_key(UnitOfWork(engine), org, name="e2e", now=now)
+            server_keys = {org: access.create_key(UnitOfWork(engine), org, name="e2e", now=now)
                            for org in ("acme", "globex", "night")}
             twilio = stack.enter_context(fake_twilio({ACCOUNT_SID: AUTH_TOKEN}))
             env = {"CALLSIGN_ACCESS_LOG": "0", "CALLSIGN_TWILIO_API_BASE": twilio.url,

@@ -30,7 +30,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine
 
-from callsign import keys
+from callsign.services import access
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg
 from tests.e2e._twilio_fake import FakeTwilio, fake_twilio
@@ -82,7 +82,7 @@ def deployment(db_url: str, engine: Engine, apply_org: ApplyOrg,
     for document in (VICTIM, MALLORY, FILED):
         apply_org(document)
     now = datetime.now(UTC)
-    server_keys = {org: keys.create_key(UnitOfWork(engine), org, name="e2e", now=now)
+    server_keys = {org: access.create_key(UnitOfWork(engine), org, name="e2e", now=now)
                    for org in ("victim", "mallory", "filed")}
     secrets_file = tmp_path / "twilio-secrets.yaml"
     secrets_file.write_text(yaml.safe_dump({"filed": FILED_TOKEN}), encoding="utf-8")

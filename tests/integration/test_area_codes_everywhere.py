@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from callsign import inventory, purchasing
 from callsign.domain.errors import ConfigError, InvalidInput
 from callsign.domain.model import Decision
-from callsign.purchasing import ProviderSettings
+from callsign.services import numbers as numbers_service
+from callsign.services import purchasing
+from callsign.services.purchasing import ProviderSettings
 from callsign.store.tables import number_area_codes, numbers
 from callsign.store.uow import UnitOfWork
 from tests.integration._twilio_numbers_fake import fake_twilio_numbers
@@ -59,7 +60,7 @@ def test_a_sandbox_purchase_in_the_area_code_stores_numbers_with_their_region(
                                  now=NOW, settings=ProviderSettings())
     assert result.warning is None
     assert len(result.bought) == 1
-    view = inventory.get_number(UnitOfWork(engine), "wide", result.bought[0], now=NOW)
+    view = numbers_service.get_number(UnitOfWork(engine), "wide", result.bought[0], now=NOW)
     assert (view.area_codes, view.region) == ((npa,), region)
 
 
@@ -70,8 +71,8 @@ def test_a_number_maps_to_the_area_code_by_hand_and_in_an_org_file(
     """Mapping the NPA works through the inventory and through `callsign apply`."""
     apply_org(org(numbers=[{"number": PRINCIPAL, "area_codes": [npa]}]))
     assert served(engine, PRINCIPAL) == sorted([("570", False), (npa, True)])
-    inventory.map_area_codes(UnitOfWork(engine), "wide", PRINCIPAL, (npa,), unmap=True)
-    inventory.map_area_codes(UnitOfWork(engine), "wide", PRINCIPAL, (npa,))
+    numbers_service.map_area_codes(UnitOfWork(engine), "wide", PRINCIPAL, (npa,), unmap=True)
+    numbers_service.map_area_codes(UnitOfWork(engine), "wide", PRINCIPAL, (npa,))
     assert served(engine, PRINCIPAL) == sorted([("570", False), (npa, True)])
 
 
@@ -94,13 +95,13 @@ def test_a_toll_free_number_serves_no_area_code_and_800_cannot_be_mapped(
 ) -> None:
     """A toll-free number is nobody's local number; 800 is no area code to serve."""
     apply_org(org())
-    inventory.add_number(UnitOfWork(engine), "wide", TOLL_FREE)
+    numbers_service.add_number(UnitOfWork(engine), "wide", TOLL_FREE)
     assert served(engine, TOLL_FREE) == []
-    view = inventory.get_number(UnitOfWork(engine), "wide", TOLL_FREE, now=NOW)
+    view = numbers_service.get_number(UnitOfWork(engine), "wide", TOLL_FREE, now=NOW)
     assert (view.area_codes, view.region) == ((), None)
     for code in ("800", "888"):
         with pytest.raises(InvalidInput, match="not a geographic area code"):
-            inventory.map_area_codes(UnitOfWork(engine), "wide", PRINCIPAL, (code,))
+            numbers_service.map_area_codes(UnitOfWork(engine), "wide", PRINCIPAL, (code,))
     with pytest.raises(ConfigError) as caught:
         apply_org(org(numbers=[{"number": PRINCIPAL, "area_codes": ["312", "877"]}]))
     assert caught.value.problems == [

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, bindparam, select, update
 
-from callsign import inventory, service
 from callsign.domain.model import OutboundFacts, OutboundRequest
+from callsign.services import calls
+from callsign.services import numbers as numbers_service
 from callsign.store.tables import number_usage, numbers
 from callsign.store.uow import UnitOfWork
 
@@ -36,7 +37,7 @@ def org(numbers_: list[dict[str, Any]]) -> dict[str, Any]:
 
 def place(engine: Engine, to: str, at: datetime) -> Any:
     request = OutboundRequest(org="acme", user="alice", to=to)
-    return service.place_call(UnitOfWork(engine), request, now=at, rng=random.Random(0))
+    return calls.place_call(UnitOfWork(engine), request, now=at, rng=random.Random(0))
 
 
 def usage_by_day(engine: Engine, e164: str) -> dict[str, int]:
@@ -65,7 +66,7 @@ def test_decisions_dated_tomorrow_never_reset_todays_count(apply_org: Any,
     assert presented["today"] == {CAPPED: CAP, PRINCIPAL: CAP + 10}
     assert presented["tomorrow"] == {CAPPED: CAP, PRINCIPAL: CAP + 10}
     assert usage_by_day(engine, CAPPED) == {"2026-03-02": CAP, "2026-03-03": CAP}
-    listed = inventory.list_numbers(UnitOfWork(engine), "acme", now=TODAY)
+    listed = numbers_service.list_numbers(UnitOfWork(engine), "acme", now=TODAY)
     assert {v.number: v.used_today for v in listed} == {CAPPED: CAP, PRINCIPAL: CAP + 10}
 
 
@@ -91,7 +92,7 @@ def test_a_call_whose_turns_are_taken_presents_a_number_out_of_turn(
     Before, the call re-decided eight times and failed with 409.
     """
     apply_org(org([{"number": n} for n in ROTATION]))
-    gather = service._gather
+    gather = calls._gather
     reads = 0
 
     def gather_then_lose_the_turn(conn: Connection, *args: Any) -> OutboundFacts:
@@ -105,10 +106,10 @@ def test_a_call_whose_turns_are_taken_presents_a_number_out_of_turn(
                        "n": n} for i, n in enumerate(ROTATION)])
         return facts
 
-    monkeypatch.setattr(service, "_gather", gather_then_lose_the_turn)
+    monkeypatch.setattr(calls, "_gather", gather_then_lose_the_turn)
     decision = place(engine, "+13125552000", TODAY)
 
-    assert reads == service.MAX_LOST_TURNS + 1
+    assert reads == calls.MAX_LOST_TURNS + 1
     assert decision.rule == "local_presence"
     assert decision.caller_id == ROTATION[0]  # the least recently presented as last read
     out_of_turn = [s for s in decision.trace if s.step == "rotation"]

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from callsign import service
 from callsign.domain.model import OutboundRequest
 from callsign.orgfile import parse_document
+from callsign.services import calls as calls_service
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
 from callsign.store.tables import calls, number_usage, numbers
@@ -42,7 +42,7 @@ def _place_calls(url: str, user: str, seed: int, start: Any,
         at = START + timedelta(milliseconds=2 * i + seed)
         at += timedelta(days=i % days)  # with days=2: today and tomorrow alternate
         start.wait(timeout=HANG_GUARD)  # call i of each process leaves together: a race
-        decision = service.place_call(UnitOfWork(engine), request, now=at, rng=rng)
+        decision = calls_service.place_call(UnitOfWork(engine), request, now=at, rng=rng)
         chosen.append(decision.caller_id)
     ended = time.time()
     engine.dispose()

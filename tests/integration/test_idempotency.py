@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
-from callsign import idempotency
 from callsign.domain.errors import Conflict, InvalidInput
-from callsign.idempotency import Answer
+from callsign.services import idempotency
+from callsign.services.idempotency import Answer
 from callsign.store.tables import idempotent_requests
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg

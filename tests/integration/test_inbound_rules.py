@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from callsign import inventory
 from callsign.domain.errors import NotFound
 from callsign.domain.model import Decision, NumberStatus, Route
+from callsign.services import numbers as numbers_service
 from callsign.store.uow import UnitOfWork
 
 Dial = Callable[..., Decision]
@@ -322,7 +322,7 @@ def test_number_paused_through_the_inventory_still_routes(
 ) -> None:
     """`numbers pause` stops presenting, not routing."""
     apply_org(org())
-    inventory.set_status(UnitOfWork(engine), "acme", SALES_LINE, NumberStatus.PAUSED)
+    numbers_service.set_status(UnitOfWork(engine), "acme", SALES_LINE, NumberStatus.PAUSED)
 
     route = ring(to=SALES_LINE, caller=ALICES_LEAD, at=NOW)
 
@@ -335,7 +335,7 @@ def test_released_number_is_refused(
     """A released number belongs to no organization any more, even with history."""
     apply_org(org())
     ring(to=SALES_LINE, caller=STRANGER, at=NOW)
-    released = inventory.release(UnitOfWork(engine), "acme", SALES_LINE)
+    released = numbers_service.release(UnitOfWork(engine), "acme", SALES_LINE)
 
     with pytest.raises(NotFound) as refused:
         ring(to=SALES_LINE, caller=STRANGER, at=NOW + timedelta(hours=1))

@@ -14,8 +14,8 @@ import pytest
 from click.testing import Result
 from sqlalchemy import Engine, select
 
-from callsign import keys
 from callsign.domain.errors import Unauthorized
+from callsign.services import access
 from callsign.store.tables import api_keys, orgs
 
 Invoke = Callable[..., Result]
@@ -57,7 +57,7 @@ def create(cli: Invoke, org: str, *options: str) -> str:
 def authenticate(engine: Engine, key: str) -> str:
     """The slug of the organization the key authenticates as."""
     with engine.connect() as conn:
-        _, slug = keys.authenticate(conn, key)
+        _, slug = access.authenticate(conn, key)
     return slug
 
 
@@ -75,8 +75,8 @@ def test_a_created_key_authenticates_as_its_organization(cli: Invoke, engine: En
     parts(acme_key)
     parts(globex_key)
     with engine.connect() as conn:
-        assert keys.authenticate(conn, acme_key) == (org_id(engine, "acme"), "acme")
-        assert keys.authenticate(conn, globex_key) == (org_id(engine, "globex"), "globex")
+        assert access.authenticate(conn, acme_key) == (org_id(engine, "acme"), "acme")
+        assert access.authenticate(conn, globex_key) == (org_id(engine, "globex"), "globex")
 
 
 @pytest.mark.usefixtures("orgs_applied")

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from callsign import inventory
 from callsign.domain.model import NumberStatus
-from callsign.inventory import NumberFilter
+from callsign.services import numbers as numbers_service
+from callsign.services.numbers import NumberFilter
 from callsign.store.uow import UnitOfWork
 
 NOW = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
@@ -30,18 +30,18 @@ def document() -> dict[str, Any]:
 def test_pages_and_filters(engine: Engine, apply_org: Callable[[Any], None]) -> None:
     apply_org(document())
     uow = lambda: UnitOfWork(engine)  # noqa: E731
-    inventory.set_status(uow(), "listing", "+16025550107", NumberStatus.PAUSED)
+    numbers_service.set_status(uow(), "listing", "+16025550107", NumberStatus.PAUSED)
     held = sorted(n["number"] for n in document()["numbers"])
 
-    pages = [inventory.find_numbers(uow(), "listing", NumberFilter(), offset=offset, limit=50,
-                                    now=NOW) for offset in (0, 50, 100)]
+    pages = [numbers_service.find_numbers(uow(), "listing", NumberFilter(), offset=offset, limit=50,
+                                          now=NOW) for offset in (0, 50, 100)]
     assert [p.total for p in pages] == [120, 120, 120]
     assert [v.number for p in pages for v in p.numbers] == held
     assert [len(p.numbers) for p in pages] == [50, 50, 20]
 
     def numbers(**given: str) -> list[str]:
-        found = inventory.find_numbers(uow(), "listing", NumberFilter(**given), limit=500,
-                                       now=NOW)
+        found = numbers_service.find_numbers(uow(), "listing", NumberFilter(**given), limit=500,
+                                             now=NOW)
         assert found.total == len(found.numbers)
         return [v.number for v in found.numbers]
 
@@ -58,10 +58,10 @@ def test_pages_and_filters(engine: Engine, apply_org: Callable[[Any], None]) -> 
 def test_summary_by_area_code(engine: Engine, apply_org: Callable[[Any], None]) -> None:
     apply_org(document())
     uow = lambda: UnitOfWork(engine)  # noqa: E731
-    inventory.set_status(uow(), "listing", "+16025550107", NumberStatus.PAUSED)
-    inventory.set_status(uow(), "listing", "+16025550108", NumberStatus.RESTING)
-    summary = {s.area_code: s for s in inventory.area_code_summary(uow(), "listing")}
+    numbers_service.set_status(uow(), "listing", "+16025550107", NumberStatus.PAUSED)
+    numbers_service.set_status(uow(), "listing", "+16025550108", NumberStatus.RESTING)
+    summary = {s.area_code: s for s in numbers_service.area_code_summary(uow(), "listing")}
     assert list(summary) == ["303", "480", "602"]
-    assert summary["602"] == inventory.AreaCodeSummary("602", "Arizona", 40, 38, 1, 1, 40)
+    assert summary["602"] == numbers_service.AreaCodeSummary("602", "Arizona", 40, 38, 1, 1, 40)
     assert summary["303"].served_by == 40
     assert "720" not in summary, "only the numbers' own area codes"

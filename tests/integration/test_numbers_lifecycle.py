@@ -17,11 +17,11 @@ import pytest
 from click.testing import Result
 from sqlalchemy import Engine, select
 
-from callsign import inventory, purchasing
 from callsign.domain.errors import InvalidInput, NotFound, ProviderError
 from callsign.domain.model import Decision, Route
 from callsign.providers.sandbox import SandboxProvider
-from callsign.purchasing import ProviderSettings, PurchaseResult
+from callsign.services import numbers, purchasing
+from callsign.services.purchasing import ProviderSettings, PurchaseResult
 from callsign.store.tables import numbers as numbers_table
 from callsign.store.tables import purchases
 from callsign.store.uow import UnitOfWork
@@ -114,8 +114,8 @@ def buy(uow: Callable[[], UnitOfWork], area_code: str, quantity: int = 1,
                                settings=settings)
 
 
-def held(engine: Engine, org: str = ORG, **filters: Any) -> list[inventory.NumberView]:
-    return inventory.list_numbers(UnitOfWork(engine), org, now=NOW, **filters)
+def held(engine: Engine, org: str = ORG, **filters: Any) -> list[numbers.NumberView]:
+    return numbers.list_numbers(UnitOfWork(engine), org, now=NOW, **filters)
 
 
 def numbers_of(engine: Engine, org: str = ORG, **filters: Any) -> list[str]:

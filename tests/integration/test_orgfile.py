@@ -12,10 +12,10 @@ import pytest
 import yaml
 from sqlalchemy import Engine, select
 
-from callsign import inventory
 from callsign.domain.errors import ConfigError, NotFound
 from callsign.domain.model import Decision
 from callsign.orgfile import OrgDocument, dump_document, load_yaml, parse_document
+from callsign.services import numbers as numbers_service
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
 from callsign.store.tables import calls, numbers, orgs
@@ -171,7 +171,7 @@ def test_export_after_releasing_a_referenced_number_still_applies(
     document = valid_document()
     document["users"][0]["caller_id"] = None
     apply_org(document)
-    assert inventory.release(UnitOfWork(engine), "acme", released, force=True) == (
+    assert numbers_service.release(UnitOfWork(engine), "acme", released, force=True) == (
         released, "deleted")
     exported = exported_text(engine)
 

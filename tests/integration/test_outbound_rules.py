@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from callsign import inventory, service
 from callsign.domain.errors import InvalidNumber, NotFound, NotPresentable, OutsideCallingHours
 from callsign.domain.model import Channel, Decision, NumberStatus
+from callsign.services import calls
+from callsign.services import numbers as numbers_service
 from callsign.store.uow import UnitOfWork
 
 Dial = Callable[..., Decision]
@@ -85,7 +86,7 @@ def later(hours: float) -> datetime:
 
 
 def used_today(engine: Engine, e164: str, at: datetime = NOW) -> int:
-    views = inventory.list_numbers(UnitOfWork(engine), "acme", search=e164[2:], now=at)
+    views = numbers_service.list_numbers(UnitOfWork(engine), "acme", search=e164[2:], now=at)
     (view,) = [v for v in views if v.number == e164]
     return view.used_today
 
@@ -242,7 +243,7 @@ def test_previous_number_no_longer_presentable_passes_to_the_pool(
     """A previous number that was paused since is not presented again."""
     apply_org(_two_projects(keep_previous=True))
     dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="outreach")
-    inventory.set_status(UnitOfWork(engine), "acme", SF, NumberStatus.PAUSED)
+    numbers_service.set_status(UnitOfWork(engine), "acme", SF, NumberStatus.PAUSED)
 
     decision = dial(user="alice", to=CHICAGO_CONTACT, at=later(24), project="renewals")
 
@@ -265,7 +266,7 @@ def test_outcome_of_the_last_call_names_the_next_number(
     """An outcome listed in outcome_numbers picks the number of the next call."""
     apply_org(_callback_project())
     first = dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="renewals")
-    service.record_outcome(UnitOfWork(engine), first.call_id, "asked_callback", now=later(0.1))
+    calls.record_outcome(UnitOfWork(engine), first.call_id, "asked_callback", now=later(0.1))
 
     decision = dial(user="alice", to=CHICAGO_CONTACT, at=later(2), project="renewals", seed=5)
 
@@ -282,8 +283,8 @@ def test_outcome_number_not_presentable_falls_back_to_next_calls(
     """A paused outcome number is skipped; the next_calls logic decides instead."""
     apply_org(_callback_project(next_calls="different_each_attempt"))
     first = dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="renewals")
-    service.record_outcome(UnitOfWork(engine), first.call_id, "asked_callback", now=later(0.1))
-    inventory.set_status(UnitOfWork(engine), "acme", NWK1, NumberStatus.PAUSED)
+    calls.record_outcome(UnitOfWork(engine), first.call_id, "asked_callback", now=later(0.1))
+    numbers_service.set_status(UnitOfWork(engine), "acme", NWK1, NumberStatus.PAUSED)
 
     decision = dial(user="alice", to=CHICAGO_CONTACT, at=later(2), project="renewals")
 
@@ -299,7 +300,7 @@ def test_outcome_naming_no_number_uses_next_calls(
     """An outcome missing from outcome_numbers leaves the choice to next_calls."""
     apply_org(_callback_project(next_calls="different_each_attempt"))
     first = dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="renewals")
-    service.record_outcome(UnitOfWork(engine), first.call_id, "no_answer", now=later(0.1))
+    calls.record_outcome(UnitOfWork(engine), first.call_id, "no_answer", now=later(0.1))
 
     decision = dial(user="alice", to=CHICAGO_CONTACT, at=later(2), project="renewals")
 
@@ -331,7 +332,7 @@ def test_first_call_number_not_presentable_falls_back_to_random(
     """A paused first_call number gives way to a random pool number."""
     apply_org(org(numbers=[number(NWK1), number(NWK2), number(NWK3)],
                   projects=[project([NWK1, NWK2, NWK3], first_call=NWK2)]))
-    inventory.set_status(UnitOfWork(engine), "acme", NWK2, NumberStatus.PAUSED)
+    numbers_service.set_status(UnitOfWork(engine), "acme", NWK2, NumberStatus.PAUSED)
 
     decisions = [dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="renewals", seed=s,
                       dry_run=True) for s in range(20)]

@@ -15,11 +15,12 @@ import pytest
 from click.testing import Result
 from sqlalchemy import Engine, func, select, update
 
-from callsign import directory, inventory, purchasing
 from callsign.domain.errors import ConfigError, Conflict, NotPresentable, ProviderError
 from callsign.domain.model import Decision, NumberStatus
 from callsign.orgfile import UserDoc, parse_document
-from callsign.purchasing import ProviderSettings
+from callsign.services import numbers as numbers_service
+from callsign.services import organization, purchasing
+from callsign.services.purchasing import ProviderSettings
 from callsign.store.tables import number_usage, numbers, orgs
 from callsign.store.uow import UnitOfWork
 from tests.integration._twilio_numbers_fake import Failure, FakeTwilioNumbers, fake_twilio_numbers
@@ -117,7 +118,7 @@ def test_org_settings_refuse_a_number_the_org_does_not_hold(
     """PATCH /v1/org: not ours (another org's included) is refused; nothing changes."""
     before = snapshot()
     with pytest.raises(ConfigError) as caught:
-        directory.update_settings(UnitOfWork(engine), "acme", {field: value})
+        organization.update_settings(UnitOfWork(engine), "acme", {field: value})
     assert problems(caught) == [(field, f"{value} is not one of the organization's numbers")]
     assert snapshot() == before
 
@@ -125,7 +126,7 @@ def test_org_settings_refuse_a_number_the_org_does_not_hold(
 @pytest.mark.usefixtures("both")
 def test_org_settings_accept_the_orgs_own_numbers_in_any_format(engine: Engine) -> None:
     """A held active number becomes the principal; a held one the agent leg."""
-    settings = directory.update_settings(UnitOfWork(engine), "acme", {
+    settings = organization.update_settings(UnitOfWork(engine), "acme", {
         "principal_number": "(312) 555-0102", "agent_leg_number": "415 555 0105"})
     assert (settings["principal_number"], settings["agent_leg_number"]) == (CHI2, SF)
 
@@ -134,7 +135,7 @@ def test_org_settings_accept_the_orgs_own_numbers_in_any_format(engine: Engine) 
 def test_org_settings_refuse_a_paused_principal(engine: Engine) -> None:
     """The principal is the last resort of every call: it must be active."""
     with pytest.raises(ConfigError) as caught:
-        directory.update_settings(UnitOfWork(engine), "acme", {"principal_number": AGENT_LEG})
+        organization.update_settings(UnitOfWork(engine), "acme", {"principal_number": AGENT_LEG})
     assert problems(caught) == [("principal_number", f"{AGENT_LEG} is paused; the principal "
                                  "number is the last resort of every call and must be active")]
 
@@ -145,7 +146,7 @@ def test_a_config_document_may_not_take_another_orgs_number(engine: Engine) -> N
     document = acme(principal_number=OTHERS, agent_leg_number=OTHERS)
     document["numbers"].append({"number": OTHERS})
     with pytest.raises(ConfigError) as caught:
-        directory.put_config(UnitOfWork(engine), "acme", document)
+        organization.put_config(UnitOfWork(engine), "acme", document)
     assert f"{OTHERS} belongs to another organization" in str(caught.value)
 
 
@@ -156,7 +157,7 @@ def test_a_config_document_may_not_take_another_orgs_number(engine: Engine) -> N
 def test_pausing_the_principal_is_a_conflict_naming_it(engine: Engine, status: str) -> None:
     """`numbers pause` and POST /v1/numbers/{n}/pause refuse it (409)."""
     with pytest.raises(Conflict, match=re.escape(f"{PRINCIPAL} is the organization's principal")):
-        inventory.set_status(UnitOfWork(engine), "acme", PRINCIPAL, NumberStatus(status))
+        numbers_service.set_status(UnitOfWork(engine), "acme", PRINCIPAL, NumberStatus(status))
 
 
 @pytest.mark.usefixtures("both")
@@ -228,7 +229,7 @@ def test_a_number_nothing_names_is_released_without_force(
 ) -> None:
     """SF is only in alice's allowed list... which names it; CHI2 is in a pool; a fresh
     number is named by nothing."""
-    inventory.add_number(uow(), "acme", "+13125550103")
+    numbers_service.add_number(uow(), "acme", "+13125550103")
     released = purchasing.release(uow, "acme", "+13125550103", settings=ProviderSettings())
     assert released == ("+13125550103", "deleted", [])
 
@@ -276,14 +277,14 @@ def test_a_released_number_added_again_revives_its_row_with_its_cap_count(
     assert _rows(engine, local) == [(number_id, "released", 1)]
 
     if how == "add":
-        inventory.add_number(uow(), "acme", local, daily_cap=2)
+        numbers_service.add_number(uow(), "acme", local, daily_cap=2)
     elif how == "apply":
         apply_org(acme(numbers=[*acme()["numbers"], {"number": local, "daily_cap": 2}]))
     else:
         bought = purchasing.purchase(uow, "acme", "217", 1, "sandbox", now=NOW,
                                      settings=ProviderSettings()).bought
         assert bought == [local]
-        inventory.update_number(uow(), "acme", local, daily_cap=2)
+        numbers_service.update_number(uow(), "acme", local, daily_cap=2)
 
     assert _rows(engine, local) == [(number_id, "active", 1)]
     later = NOW + timedelta(minutes=5)
@@ -361,7 +362,7 @@ def test_a_restricted_org_refuses_a_caller_id_outside_the_users_allowed_list(
 
     apply_org(acme(restrict_caller_ids=True))
     with pytest.raises(ConfigError) as caught:
-        directory.put(UnitOfWork(engine), "acme", UserDoc(id="bob", caller_id=SF,
+        organization.put(UnitOfWork(engine), "acme", UserDoc(id="bob", caller_id=SF,
                                                           allowed_caller_ids=[CHI1]))
     assert problems(caught) == [("caller_id", f"{SF} is not among bob's allowed caller IDs, "
                                  "and the organization restricts caller IDs")]
@@ -375,7 +376,7 @@ def test_restricting_caller_ids_refuses_users_whose_caller_id_is_not_allowed(
     document["users"][1]["caller_id"] = SF
     apply_org(document)
     with pytest.raises(ConfigError) as caught:
-        directory.update_settings(UnitOfWork(engine), "acme", {"restrict_caller_ids": True})
+        organization.update_settings(UnitOfWork(engine), "acme", {"restrict_caller_ids": True})
     assert problems(caught) == [("restrict_caller_ids", "these caller IDs are outside their "
                                  f"user's allowed caller IDs: bob's caller ID {SF}; allow or "
                                  "clear them first")]

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
-from callsign import service
 from callsign.domain.errors import InvalidInput, StoreUnavailable
 from callsign.domain.model import Decision, OutboundRequest
 from callsign.orgfile import parse_document
+from callsign.services import calls
 from callsign.store import orgs as org_store
 from callsign.store.db import Timeouts, create_store_engine
 from callsign.store.tables import number_usage, numbers
@@ -68,8 +68,8 @@ def held(db_url: str, *rows: str) -> Iterator[Connection]:
 
 def call(engine: Engine, i: int) -> Decision:
     request = OutboundRequest(org="held", user="u1", to=f"+1312555{2000 + i}")
-    return service.place_call(UnitOfWork(engine), request, now=AT + timedelta(seconds=i),
-                              rng=random.Random(i))
+    return calls.place_call(UnitOfWork(engine), request, now=AT + timedelta(seconds=i),
+                            rng=random.Random(i))
 
 
 def usage(engine: Engine, e164: str) -> int:

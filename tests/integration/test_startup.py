@@ -19,9 +19,9 @@ import pytest
 from click.testing import Result
 
 from callsign import cli as command_line
-from callsign.demo import key_file_for
 from callsign.domain.errors import Conflict
 from callsign.domain.model import Channel
+from callsign.services.demo import key_file_for
 
 Invoke = Callable[..., Result]
 

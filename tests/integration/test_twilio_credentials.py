@@ -13,9 +13,9 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from callsign import telephony
 from callsign.config import twilio_token_variable
 from callsign.domain.errors import InvalidInput
+from callsign.services import connect
 from callsign.store.db import _alembic_config, create_store_engine
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg, postgres_schema
@@ -36,7 +36,7 @@ def document(slug: str, area: str = "212") -> dict[str, Any]:
 
 
 def account(engine: Engine, org: str) -> tuple[str, str]:
-    return telephony.twilio_account(UnitOfWork(engine), org)
+    return connect.twilio_account(UnitOfWork(engine), org)
 
 
 @pytest.mark.parametrize(("org", "variable"), [

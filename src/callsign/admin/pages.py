@@ -28,12 +28,13 @@ from litestar.di import Provide
 from litestar.response import Redirect, Template
 from pydantic import ValidationError
 
-from callsign import calllog, directory, inventory, purchasing, service
-from callsign.admin import sessions
 from callsign.api.deps import Runtime, runtime
 from callsign.domain.errors import CallsignError, ConfigError, Conflict, InvalidInput
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
 from callsign.orgfile import ProjectDoc, UserDoc, _message, _path
+from callsign.services import access, calllog, organization, purchasing
+from callsign.services import calls as calls_service
+from callsign.services import numbers as numbers_service
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -41,6 +42,7 @@ Form = Mapping[str, Any]
 T = TypeVar("T")
 
 FLASH = "callsign_flash"
+COOKIE = "callsign_admin"  # the sign-in session's id
 SIGN_IN = "callsign_sign_in"  # the sign-in form's CSRF token (double submit)
 PER_PAGE = (25, 50, 100, 200)
 BULK_ACTIONS = ("pause", "resume", "set_group", "release")
@@ -92,7 +94,7 @@ class Visit:
 
     request: Request[Any, Any, Any]
     rt: Runtime
-    session: sessions.Session
+    session: access.Session
 
     @property
     def org(self) -> str:
@@ -119,11 +121,11 @@ class Visit:
         return response
 
     def timezone(self) -> str:
-        return str(directory.get_settings(self.uow(), self.org).get("timezone") or "UTC")
+        return str(organization.get_settings(self.uow(), self.org).get("timezone") or "UTC")
 
 
 def _visit(request: Request[Any, Any, Any], rt: Runtime) -> Visit:
-    found = sessions.current(rt.uow(), request.cookies.get(sessions.COOKIE), now=rt.clock())
+    found = access.current_session(rt.uow(), request.cookies.get(COOKIE), now=rt.clock())
     if found is None:
         raise NotSignedIn
     return Visit(request, rt, found)
@@ -138,10 +140,14 @@ async def _form(visit: Visit) -> dict[str, Any]:
     form = await visit.request.form()
     data: dict[str, Any] = {key: form.getall(key) if len(form.getall(key)) > 1 else value
                             for key, value in form.items()}
-    if not sessions.csrf_ok(visit.session, str(data.get("csrf", ""))):
+    if not csrf_ok(visit.session, str(data.get("csrf", ""))):
         raise CallsignError("the form expired or came from elsewhere; reload the page",
                             field="csrf")
     return data
+
+
+def csrf_ok(session: access.Session, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(session.csrf, token or "")
 
 
 async def _off_loop(work: Callable[[], T]) -> T:
@@ -208,7 +214,7 @@ def local_time(at: datetime, zone: str) -> str:
 class Listing:
     """The numbers page's filter, page and page size, as read from (and put in) links."""
 
-    filter: inventory.NumberFilter = field(default_factory=inventory.NumberFilter)
+    filter: numbers_service.NumberFilter = field(default_factory=numbers_service.NumberFilter)
     page: int = 1
     per_page: int = 50
 
@@ -225,7 +231,7 @@ class Listing:
 
         per_page = number("per_page", 50)
         status = text("status")
-        return cls(inventory.NumberFilter(
+        return cls(numbers_service.NumberFilter(
             search=text("q"), area_code=text("area_code"), region=text("region"),
             status=status if status in ("active", "paused", "resting") else "",
             group=text("group")),
@@ -251,8 +257,8 @@ class Listing:
 def _all_matching(visit: Visit, listing: Listing) -> list[str]:
     found: list[str] = []
     while True:
-        chunk = inventory.find_numbers(visit.uow(), visit.org, listing.filter,
-                                       offset=len(found), limit=500, now=visit.rt.clock())
+        chunk = numbers_service.find_numbers(visit.uow(), visit.org, listing.filter,
+                                             offset=len(found), limit=500, now=visit.rt.clock())
         found.extend(v.number for v in chunk.numbers)
         if not chunk.numbers or len(found) >= chunk.total:
             return found
@@ -280,12 +286,12 @@ class Impact:
 def release_impacts(visit: Visit, wanted: list[str]) -> tuple[list[Impact], dict[str, str]]:
     """Each number's consequences of release; numbers that are none are in the errors."""
     uow, org, now = visit.uow, visit.org, visit.rt.clock()
-    settings = directory.get_settings(uow(), org)
+    settings = organization.get_settings(uow(), org)
     impacts: dict[str, Impact] = {}
     errors: dict[str, str] = {}
     for raw in wanted:
         try:
-            view = inventory.get_number(uow(), org, raw, now=now)
+            view = numbers_service.get_number(uow(), org, raw, now=now)
         except CallsignError as exc:
             errors[raw] = exc.message
             continue
@@ -298,14 +304,14 @@ def release_impacts(visit: Visit, wanted: list[str]) -> tuple[list[Impact], dict
             if settings.get(key) == n:
                 impact.org_roles.append(role)
     if impacts:
-        for user in directory.list_users(uow(), org):
+        for user in organization.list_users(uow(), org):
             for n, impact in impacts.items():
                 roles = [role for role, held in (
                     ("caller ID", user.caller_id == n), ("direct number", user.direct_number == n),
                     ("allowed caller ID", n in (user.allowed_caller_ids or []))) if held]
                 if roles:
                     impact.users.append(f"{user.id} ({', '.join(roles)})")
-        for project in directory.list_projects(uow(), org):
+        for project in organization.list_projects(uow(), org):
             for n, impact in impacts.items():
                 roles = [role for role, held in (
                     ("pool", n in project.numbers), ("first call", project.first_call == n),
@@ -347,14 +353,14 @@ class Admin(Controller):
             return self._login_page(request, rt, 400, "The sign-in form expired or came from "
                                     "elsewhere; sign in again from this page.")
         try:
-            session = await _off_loop(lambda: sessions.sign_in(
+            session = await _off_loop(lambda: access.sign_in(
                 rt.uow(), str(form.get("key", "")), now=rt.clock()))
         except CallsignError as exc:
             return self._login_page(request, rt, 401, exc.message)
         visit = Visit(request, rt, session)
         response: Response[Any] = visit.back("/admin/numbers", ok=f"Signed in to {session.org}")
-        _set_cookie(response, request, rt, sessions.COOKIE, session.id,
-                    max_age=int(sessions.LIFETIME.total_seconds()))
+        _set_cookie(response, request, rt, COOKIE, session.id,
+                    max_age=int(access.SESSION_LIFETIME.total_seconds()))
         response.delete_cookie(SIGN_IN, path="/admin/login")
         return response
 
@@ -362,9 +368,9 @@ class Admin(Controller):
     async def logout(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
         visit = await _visit_off_loop(request, rt)
         await _form(visit)
-        await _off_loop(lambda: sessions.sign_out(rt.uow(), visit.session.id))
+        await _off_loop(lambda: access.sign_out(rt.uow(), visit.session.id))
         response: Response[Any] = Redirect("/admin/login", status_code=303)
-        response.delete_cookie(sessions.COOKIE, path="/admin")
+        response.delete_cookie(COOKIE, path="/admin")
         return response
 
     @get("/", sync_to_thread=False)
@@ -381,16 +387,16 @@ class Admin(Controller):
                       failed: str | None = None, errors: dict[str, str] | None = None,
                       typed: Form | None = None) -> Template:
         uow, org, now = visit.uow, visit.org, visit.rt.clock()
-        found = inventory.find_numbers(uow(), org, listing.filter,
-                                       offset=(listing.page - 1) * listing.per_page,
-                                       limit=listing.per_page, now=now)
+        found = numbers_service.find_numbers(uow(), org, listing.filter,
+                                             offset=(listing.page - 1) * listing.per_page,
+                                             limit=listing.per_page, now=now)
         pages = max((found.total + listing.per_page - 1) // listing.per_page, 1)
         if listing.page > pages:  # past the end (numbers went away): the last page
             listing.page = pages
-            found = inventory.find_numbers(uow(), org, listing.filter,
-                                           offset=(pages - 1) * listing.per_page,
-                                           limit=listing.per_page, now=now)
-        summary = inventory.area_code_summary(uow(), org)
+            found = numbers_service.find_numbers(uow(), org, listing.filter,
+                                                 offset=(pages - 1) * listing.per_page,
+                                                 limit=listing.per_page, now=now)
+        summary = numbers_service.area_code_summary(uow(), org)
         cover = purchasing.coverage(uow(), org, now=now).as_dict()
         return visit.page(
             "numbers.html", status, numbers=found.numbers, total=found.total, pages=pages,
@@ -427,7 +433,7 @@ class Admin(Controller):
             wanted = {"pause": NumberStatus.PAUSED, "resume": NumberStatus.ACTIVE}.get(action)
             if wanted is None:
                 raise InvalidInput(f"unknown action {action!r}", field="action")
-            number = inventory.set_status(visit.uow(), visit.org, number, wanted)
+            number = numbers_service.set_status(visit.uow(), visit.org, number, wanted)
             return visit.back(listing.link(), ok=f"{number}: {action}d")
 
         return await self._numbers_form(request, rt, "table", work)
@@ -452,11 +458,11 @@ class Admin(Controller):
             for number in chosen:
                 try:
                     if action == "set_group":
-                        inventory.update_number(visit.uow(), visit.org, number, group=group)
+                        numbers_service.update_number(visit.uow(), visit.org, number, group=group)
                     else:
-                        inventory.set_status(visit.uow(), visit.org, number,
-                                             NumberStatus.PAUSED if action == "pause"
-                                             else NumberStatus.ACTIVE)
+                        numbers_service.set_status(visit.uow(), visit.org, number,
+                                                   NumberStatus.PAUSED if action == "pause"
+                                                   else NumberStatus.ACTIVE)
                     done += 1
                 except CallsignError as exc:
                     failed.append(f"{number}: {exc.message}")
@@ -533,7 +539,7 @@ class Admin(Controller):
                 raise InvalidInput(f"{cap_text!r} is not a whole number",
                                    field="daily_cap") from None
             codes = tuple(c for c in _text(data, "area_codes").replace(",", " ").split() if c)
-            number = inventory.add_number(
+            number = numbers_service.add_number(
                 visit.uow(), visit.org, _text(data, "number"), label=_text(data, "label"),
                 group=_text(data, "group"), area_codes=codes, daily_cap=cap)
             return visit.back(Listing().link(q=number.removeprefix("+")),
@@ -544,7 +550,7 @@ class Admin(Controller):
     @post("/numbers/mappings")
     async def add_mapping(self, request: Request[Any, Any, Any], rt: Runtime) -> Response[Any]:
         def work(visit: Visit, data: dict[str, Any]) -> Response[Any]:
-            number, served = inventory.map_area_codes(
+            number, served = numbers_service.map_area_codes(
                 visit.uow(), visit.org, _text(data, "number"), tuple(_list(data, "area_code")))
             return visit.back(Listing.read(data, prefix="filter_").link(),
                               ok=f"{number} now serves {', '.join(served)}")
@@ -561,7 +567,7 @@ class Admin(Controller):
                 return visit.back(listing.link(), warn="Tick the mappings to delete first")
             for item in chosen:
                 number, _, code = item.partition("|")
-                inventory.map_area_codes(visit.uow(), visit.org, number, (code,), unmap=True)
+                numbers_service.map_area_codes(visit.uow(), visit.org, number, (code,), unmap=True)
             return visit.back(listing.link(), ok=f"Deleted {len(chosen)} mapping(s)")
 
         return await self._numbers_form(request, rt, "table", work)
@@ -591,10 +597,10 @@ class Admin(Controller):
                status: str = "active") -> Response[Any]:
         """Numbers matching ``q`` (a picker's search box), at most LOOKUP_LIMIT of them."""
         visit = _visit(request, rt)
-        found = inventory.find_numbers(
+        found = numbers_service.find_numbers(
             visit.uow(), visit.org,
-            inventory.NumberFilter(search=q.strip()[:100],
-                                   status=status if status in ("active", "paused") else ""),
+            numbers_service.NumberFilter(search=q.strip()[:100],
+                                         status=status if status in ("active", "paused") else ""),
             limit=LOOKUP_LIMIT, now=rt.clock())
         return Response({"total": found.total, "numbers": [
             {"number": v.number, "label": v.label, "group": v.group} for v in found.numbers]})
@@ -604,22 +610,22 @@ class Admin(Controller):
     def projects(self, request: Request[Any, Any, Any], rt: Runtime) -> Template:
         visit = _visit(request, rt)
         return visit.page("projects.html",
-                          projects=directory.list_projects(visit.uow(), visit.org))
+                          projects=organization.list_projects(visit.uow(), visit.org))
 
     @get("/projects/{project_id:str}", sync_to_thread=True)
     def project(self, request: Request[Any, Any, Any], rt: Runtime, project_id: str,
                 q: str = "") -> Template:
         visit = _visit(request, rt)
         found = None if project_id == "new" else \
-            directory.get_project(visit.uow(), visit.org, project_id)
+            organization.get_project(visit.uow(), visit.org, project_id)
         return self._project_page(visit, found or ProjectDoc(id="new"), q=q,
                                   creating=found is None)
 
     def _project_page(self, visit: Visit, project: ProjectDoc, q: str = "",
                       status: int = 200, errors: dict[str, str] | None = None,
                       creating: bool = False) -> Template:
-        choices = inventory.list_numbers(visit.uow(), visit.org, search=q, for_project=True,
-                                         now=visit.rt.clock())
+        choices = numbers_service.list_numbers(visit.uow(), visit.org, search=q, for_project=True,
+                                               now=visit.rt.clock())
         return visit.page("project.html", status, project=project, creating=creating,
                           choices=choices, q=q, logics=[str(x) for x in Logic],
                           errors=errors or {})
@@ -647,7 +653,7 @@ class Admin(Controller):
                 if row_errors:
                     raise ConfigError(row_errors)
                 project = ProjectDoc.model_validate(fields)
-                save = directory.create if creating else directory.put
+                save = organization.create if creating else organization.put
                 save(visit.uow(), visit.org, project)
             except CallsignError as exc:
                 return self._project_page(visit, typed, status=409 if isinstance(
@@ -663,24 +669,24 @@ class Admin(Controller):
     @get("/users", sync_to_thread=True)
     def users(self, request: Request[Any, Any, Any], rt: Runtime) -> Template:
         visit = _visit(request, rt)
-        return visit.page("users.html", users=directory.list_users(visit.uow(), visit.org),
-                          settings=directory.get_settings(visit.uow(), visit.org))
+        return visit.page("users.html", users=organization.list_users(visit.uow(), visit.org),
+                          settings=organization.get_settings(visit.uow(), visit.org))
 
     @get("/users/{user_id:str}", sync_to_thread=True)
     def user(self, request: Request[Any, Any, Any], rt: Runtime, user_id: str) -> Template:
         visit = _visit(request, rt)
         creating = user_id == "new"
         found = UserDoc(id="new") if creating else \
-            directory.get_user(visit.uow(), visit.org, user_id)
+            organization.get_user(visit.uow(), visit.org, user_id)
         return self._user_page(visit, found, creating=creating)
 
     def _user_page(self, visit: Visit, user: UserDoc, status: int = 200,
                    errors: dict[str, str] | None = None, creating: bool = False) -> Template:
-        presentable = [v for v in inventory.list_numbers(visit.uow(), visit.org,
-                                                         now=visit.rt.clock())
+        presentable = [v for v in numbers_service.list_numbers(visit.uow(), visit.org,
+                                                               now=visit.rt.clock())
                        if v.status == NumberStatus.ACTIVE]
         labels = {v.number: v.label for v in presentable}
-        settings = directory.get_settings(visit.uow(), visit.org)
+        settings = organization.get_settings(visit.uow(), visit.org)
         allowed = [(n, labels.get(n, "")) for n in (user.allowed_caller_ids or [])]
         return visit.page("user.html", status, user=user, numbers=presentable, allowed=allowed,
                           principal=settings["principal_number"], errors=errors or {},
@@ -705,7 +711,7 @@ class Admin(Controller):
             typed = UserDoc.model_construct(**fields)
             try:
                 user = UserDoc.model_validate(fields)
-                save = directory.create if creating else directory.put
+                save = organization.create if creating else organization.put
                 save(visit.uow(), visit.org, user)
             except CallsignError as exc:
                 return self._user_page(visit, typed, status=409 if isinstance(exc, Conflict)
@@ -721,7 +727,7 @@ class Admin(Controller):
     @get("/org", sync_to_thread=True)
     def org(self, request: Request[Any, Any, Any], rt: Runtime) -> Template:
         visit = _visit(request, rt)
-        return self._org_page(visit, directory.get_settings(visit.uow(), visit.org))
+        return self._org_page(visit, organization.get_settings(visit.uow(), visit.org))
 
     def _org_page(self, visit: Visit, settings: dict[str, Any], status: int = 200,
                   errors: dict[str, str] | None = None) -> Template:
@@ -749,9 +755,9 @@ class Admin(Controller):
 
         def run() -> Response[Any]:
             try:
-                directory.update_settings(visit.uow(), visit.org, changes)
+                organization.update_settings(visit.uow(), visit.org, changes)
             except CallsignError as exc:
-                current = directory.get_settings(visit.uow(), visit.org)
+                current = organization.get_settings(visit.uow(), visit.org)
                 return self._org_page(visit, {**current, **changes}, status=400,
                                       errors=_errors(exc))
             return visit.back("/admin/org", ok="Saved the organization's settings")
@@ -770,19 +776,19 @@ class Admin(Controller):
         try:
             if user and to:
                 failed = "try-call"
-                decision = service.place_call(rt.uow(), OutboundRequest(
+                decision = calls_service.place_call(rt.uow(), OutboundRequest(
                     org=visit.org, user=user, to=to, project=project or None,
                     channel=Channel.MANUAL, consented=consented),
                     now=rt.clock(), rng=rt.rng, dry_run=True)
             if inbound_to and inbound_from:
                 failed = "try-inbound"
-                route = service.route_call(rt.uow(), inbound_to, inbound_from, now=rt.clock(),
-                                           dry_run=True, org=visit.org)
+                route = calls_service.route_call(rt.uow(), inbound_to, inbound_from, now=rt.clock(),
+                                                 dry_run=True, org=visit.org)
         except CallsignError as exc:
             errors = _errors(exc)
         return visit.page("explorer.html", 400 if errors else 200, failed=failed,
-                          users=directory.list_users(rt.uow(), visit.org),
-                          projects=directory.list_projects(rt.uow(), visit.org),
+                          users=organization.list_users(rt.uow(), visit.org),
+                          projects=organization.list_projects(rt.uow(), visit.org),
                           form={"user": user, "to": to, "project": project,
                                 "consented": consented, "inbound_to": inbound_to,
                                 "inbound_from": inbound_from},

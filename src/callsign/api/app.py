@@ -27,16 +27,16 @@ from callsign.api.ops import OPS_ROUTES, Metrics, observe, refuse_nul
 from callsign.api.routes import ROUTES
 from callsign.api.security_headers import security_headers
 from callsign.api.twilio import Connect, TwilioWebhooks
+from callsign.bootstrap import open_store
 from callsign.config import Settings
-from callsign.store.db import create_store_engine
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
                rng: random.Random | None = None) -> Litestar:
     """Build the HTTP app; the store is opened (and migrated) here, never at import."""
-    engine = create_store_engine(settings.database_url)
+    store = open_store(settings)
     metrics = Metrics()
-    rt = Runtime(engine=engine, clock=clock, rng=rng or random.Random(),
+    rt = Runtime(store=store, clock=clock, rng=rng or random.Random(),
                  public_url=settings.public_url, metrics=metrics,
                  twilio_api_base=settings.twilio_api_base)
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
         openapi_config=OpenAPIConfig(title="callsign", version=__version__,
                                      description="Caller-ID decisions and inbound routing",
                                      path="/schema", render_plugins=[_local_swagger()]),
-        on_shutdown=[engine.dispose],
+        on_shutdown=[store.close],
         debug=False,
     )
 

@@ -12,11 +12,10 @@ from typing import Any
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from sqlalchemy import Engine
 
-from callsign import keys
+from callsign.bootstrap import Store, UnitOfWork
 from callsign.domain.errors import Unauthorized
-from callsign.store.uow import UnitOfWork
+from callsign.services import access
 
 
 def _now() -> datetime:
@@ -27,7 +26,7 @@ def _now() -> datetime:
 class Runtime:
     """The app's shared state, built once by the app factory."""
 
-    engine: Engine
+    store: Store
     clock: Callable[[], datetime] = _now
     rng: random.Random = field(default_factory=random.Random)
     public_url: str | None = None
@@ -35,7 +34,7 @@ class Runtime:
     twilio_api_base: str | None = None  # Twilio REST elsewhere (a local server in tests)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+        return self.store.uow()
 
 
 def runtime(request: Request[Any, Any, Any]) -> Runtime:
@@ -69,7 +68,7 @@ def _authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send 'Authorization: Bearer KEY' with an organization's API key",
                            field="Authorization")
-    engine: Engine = request.app.state.runtime.engine
-    with engine.connect() as conn:
-        _, slug = keys.authenticate(conn, token.strip())
+    store: Store = request.app.state.runtime.store
+    with store.reading() as conn:
+        _, slug = access.authenticate(conn, token.strip())
     return slug

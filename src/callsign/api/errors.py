@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections.abc import Callable
 from typing import Any, get_args
 
-import psycopg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import DataError, DBAPIError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from callsign.api.deps import runtime
 from callsign.api.schemas import ChannelName, ProviderName
 from callsign.domain.errors import (
     MAX_MESSAGE,
@@ -30,7 +27,6 @@ from callsign.domain.errors import (
     Unauthorized,
 )
 from callsign.orgfile import PATTERN_WORDS
-from callsign.store.sql import store_fault
 
 log = logging.getLogger("callsign.api")
 
@@ -186,22 +182,12 @@ def http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
                     headers=getattr(exc, "headers", None))
 
 
-def store_data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """The store refused a value (a NUL character, a number out of range): bad input."""
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return Response(error_body("invalid_input", f"a value cannot be stored: {reason}", None),
-                    status_code=400)
-
-
-def store_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """A driver error outside a unit of work: 503 if it is a store fault, else a bug."""
-    fault = store_fault(exc, request.app.state.runtime.engine.url)
-    if fault is None:
-        return unexpected_error(request, exc)
-    return callsign_error(request, fault)
-
-
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """What no other handler claims: a driver's error raised outside a unit of work, as the
+    store translates it (a value it refuses: 400; a store fault: 503); else a bug (500)."""
+    translated = runtime(request).store.translated(exc)
+    if translated is not None:
+        return callsign_error(request, translated)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return Response(error_body("internal", "an internal error occurred; it was logged", None),
                     status_code=500)
@@ -211,11 +197,5 @@ HANDLERS: dict[int | type[Exception], Callable[[Request[Any, Any, Any], Any], Re
     CallsignError: callsign_error,
     ValidationException: validation_error,
     HTTPException: http_error,
-    DataError: store_data_error,
-    psycopg.DataError: store_data_error,
-    DBAPIError: store_error,
-    SQLAlchemyTimeoutError: store_error,
-    sqlite3.Error: store_error,
-    psycopg.Error: store_error,
     Exception: unexpected_error,
 }

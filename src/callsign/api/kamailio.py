@@ -13,10 +13,10 @@ from litestar import get
 from litestar.di import Provide
 from litestar.params import QueryParameter
 
-from callsign import service
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.routes import V1
 from callsign.domain.model import Channel, OutboundRequest
+from callsign.services import calls
 
 
 def sip_number(raw: str) -> str:
@@ -43,7 +43,7 @@ class Kamailio(V1):
                                   project=project or None,
                                   caller_id=sip_number(caller_id) if caller_id else None,
                                   channel=Channel.DIALER)
-        decision = service.place_call(rt.uow(), request, now=rt.clock(), rng=rt.rng)
+        decision = calls.place_call(rt.uow(), request, now=rt.clock(), rng=rt.rng)
         rt.metrics.decisions.labels(decision.rule).inc()
         return {"caller_id": decision.caller_id, "rule": decision.rule,
                 "call_id": decision.call_id, "to": decision.to}
@@ -57,8 +57,8 @@ class Kamailio(V1):
                 )] = None) -> dict[str, str]:
         # A withheld caller (From: anonymous@anonymous.invalid, Restricted, no user part)
         # is routed as anonymous: the steps that need the caller's number pass.
-        route = service.route_call(rt.uow(), sip_number(to), sip_number(caller or ""),
-                                   now=rt.clock(), org=org)
+        route = calls.route_call(rt.uow(), sip_number(to), sip_number(caller or ""),
+                                 now=rt.clock(), org=org)
         rt.metrics.routes.labels(route.rule).inc()
         return {"destination": route.destination, "rule": route.rule,
                 "user": route.user or "", "call_id": route.call_id}

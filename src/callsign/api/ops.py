@@ -14,7 +14,6 @@ from litestar.types import ASGIApp, Message, Receive, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from callsign.api.deps import runtime
-from callsign.store.db import store_problem
 
 access_log = logging.getLogger("callsign.access")
 
@@ -155,7 +154,7 @@ def healthz() -> dict[str, str]:
      summary="The store answers and takes writes")
 def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
     """503 while the store is unreachable, read-only, full, or its file deleted/replaced."""
-    problem = store_problem(runtime(request).engine)
+    problem = runtime(request).store.problem()
     if problem is not None:
         return Response({"status": "unavailable", "code": problem.code,
                          "detail": problem.message}, status_code=503,

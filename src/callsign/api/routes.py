@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
-from callsign import calllog, directory, idempotency, inventory, limits, purchasing, service
+from callsign import limits
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.schemas import (
     AreaCodesIn,
@@ -45,6 +45,8 @@ from callsign.orgfile import (
     dump_document,
     load_document,
 )
+from callsign.services import calllog, calls, idempotency, numbers, purchasing
+from callsign.services import organization as org_service
 
 # A retry with the same key and body gets the first answer and does nothing again.
 # (Its length is checked by idempotency.once, whose error names the header.)
@@ -76,8 +78,8 @@ class Calls(V1):
         request = OutboundRequest(org=org, user=data.user, to=data.to, project=data.project,
                                   caller_id=data.caller_id, channel=Channel(data.channel),
                                   consented=data.consented)
-        decision = service.place_call(rt.uow(), request, now=rt.clock(), rng=rt.rng,
-                                      dry_run=data.dry_run, idempotency_key=idempotency_key)
+        decision = calls.place_call(rt.uow(), request, now=rt.clock(), rng=rt.rng,
+                                    dry_run=data.dry_run, idempotency_key=idempotency_key)
         if not data.dry_run:
             rt.metrics.decisions.labels(decision.rule).inc()
         return DecisionOut.of(decision, data.dry_run)
@@ -98,7 +100,7 @@ class Calls(V1):
     @post("/{call_id:str}/outcome", status_code=200, sync_to_thread=False,
           summary="Record a call's outcome")
     def outcome(self, org: str, rt: Runtime, call_id: str, data: OutcomeIn) -> OutcomeOut:
-        service.record_outcome(rt.uow(), call_id, data.outcome, now=rt.clock(), org=org)
+        calls.record_outcome(rt.uow(), call_id, data.outcome, now=rt.clock(), org=org)
         return OutcomeOut(call_id, data.outcome.strip())
 
 
@@ -109,8 +111,8 @@ class Inbound(V1):
     @post("/", status_code=200, sync_to_thread=False,
           summary="Decide where a call to one of our numbers rings")
     def route(self, org: str, rt: Runtime, data: InboundIn) -> RouteOut:
-        route = service.route_call(rt.uow(), data.to, data.caller, now=rt.clock(),
-                                   dry_run=data.dry_run, org=org)
+        route = calls.route_call(rt.uow(), data.to, data.caller, now=rt.clock(),
+                                 dry_run=data.dry_run, org=org)
         if not data.dry_run:
             rt.metrics.routes.labels(route.rule).inc()
         return RouteOut.of(route)
@@ -124,30 +126,30 @@ class Numbers(V1):
          summary="Numbers; for_project orders them as the project picker does")
     def index(self, org: str, rt: Runtime, search: str = "", area_code: str = "",
               group: str = "", status: str = "", for_project: bool = False) -> list[NumberOut]:
-        views = inventory.list_numbers(rt.uow(), org, search=search, area_code=area_code,
-                                       group=group, status=status, for_project=for_project,
-                                       now=rt.clock())
+        views = numbers.list_numbers(rt.uow(), org, search=search, area_code=area_code,
+                                     group=group, status=status, for_project=for_project,
+                                     now=rt.clock())
         return [NumberOut.of(v) for v in views]
 
     @post("/", status_code=201, sync_to_thread=False, summary="Add a number the organization owns")
     def create(self, org: str, rt: Runtime, data: NumberIn) -> NumberOut:
         with naming_the_area_code(data.area_codes):
-            e164 = inventory.add_number(rt.uow(), org, data.number, label=data.label,
-                                        group=data.group, area_codes=tuple(data.area_codes),
-                                        daily_cap=data.daily_cap)
-        return NumberOut.of(inventory.get_number(rt.uow(), org, e164, now=rt.clock()))
+            e164 = numbers.add_number(rt.uow(), org, data.number, label=data.label,
+                                      group=data.group, area_codes=tuple(data.area_codes),
+                                      daily_cap=data.daily_cap)
+        return NumberOut.of(numbers.get_number(rt.uow(), org, e164, now=rt.clock()))
 
     @get("/{number:str}", sync_to_thread=False, summary="One number")
     def show(self, org: str, rt: Runtime, number: str) -> NumberOut:
-        return NumberOut.of(inventory.get_number(rt.uow(), org, number, now=rt.clock()))
+        return NumberOut.of(numbers.get_number(rt.uow(), org, number, now=rt.clock()))
 
     @patch("/{number:str}", sync_to_thread=False,
            summary="Change a number's label, group or daily cap")
     def update(self, org: str, rt: Runtime, number: str, data: NumberPatch) -> NumberOut:
-        e164 = inventory.update_number(
+        e164 = numbers.update_number(
             rt.uow(), org, number, label=data.label, group=data.group,
             daily_cap=data.daily_cap or None, clear_cap=data.daily_cap == 0)
-        return NumberOut.of(inventory.get_number(rt.uow(), org, e164, now=rt.clock()))
+        return NumberOut.of(numbers.get_number(rt.uow(), org, e164, now=rt.clock()))
 
     @delete("/{number:str}", status_code=200, sync_to_thread=True,  # the provider's API
             summary="Release a number")
@@ -187,28 +189,28 @@ class Numbers(V1):
     @post("/{number:str}/pause", status_code=200, sync_to_thread=False,
           summary="Stop presenting a number")
     def pause(self, org: str, rt: Runtime, number: str) -> NumberChange:
-        e164 = inventory.set_status(rt.uow(), org, number, NumberStatus.PAUSED)
+        e164 = numbers.set_status(rt.uow(), org, number, NumberStatus.PAUSED)
         return NumberChange(e164, NumberStatus.PAUSED)
 
     @post("/{number:str}/resume", status_code=200, sync_to_thread=False,
           summary="Present a number again")
     def resume(self, org: str, rt: Runtime, number: str) -> NumberChange:
-        e164 = inventory.set_status(rt.uow(), org, number, NumberStatus.ACTIVE)
+        e164 = numbers.set_status(rt.uow(), org, number, NumberStatus.ACTIVE)
         return NumberChange(e164, NumberStatus.ACTIVE)
 
     @post("/{number:str}/area-codes", status_code=200, sync_to_thread=False,
           summary="Map a number to more area codes")
     def map(self, org: str, rt: Runtime, number: str, data: AreaCodesIn) -> NumberChange:
         with naming_the_area_code(data.area_codes):
-            e164, served = inventory.map_area_codes(rt.uow(), org, number,
-                                                    tuple(data.area_codes))
+            e164, served = numbers.map_area_codes(rt.uow(), org, number,
+                                                  tuple(data.area_codes))
         return NumberChange(e164, "mapped", list(served))
 
     @delete("/{number:str}/area-codes/{area_code:str}", status_code=200, sync_to_thread=False,
             summary="Delete a number's mapping to an area code")
     def unmap(self, org: str, rt: Runtime, number: str, area_code: str) -> NumberChange:
-        e164, served = inventory.map_area_codes(rt.uow(), org, number, (area_code,),
-                                                unmap=True)
+        e164, served = numbers.map_area_codes(rt.uow(), org, number, (area_code,),
+                                              unmap=True)
         return NumberChange(e164, "unmapped", list(served))
 
 
@@ -230,24 +232,24 @@ class Users(V1):
 
     @get("/", sync_to_thread=False, summary="The organization's users")
     def index(self, org: str, rt: Runtime) -> list[UserDoc]:
-        return directory.list_users(rt.uow(), org)
+        return org_service.list_users(rt.uow(), org)
 
     @post("/", status_code=201, sync_to_thread=True,  # checked as a document: lists can be long
           summary="Create a user")
     def create(self, org: str, rt: Runtime, data: UserDoc) -> UserDoc:
-        return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
+        return org_service.create(rt.uow(), org, data)  # type: ignore[return-value]
 
     @get("/{user_id:str}", sync_to_thread=False, summary="One user")
     def show(self, org: str, rt: Runtime, user_id: str) -> UserDoc:
-        return directory.get_user(rt.uow(), org, user_id)
+        return org_service.get_user(rt.uow(), org, user_id)
 
     @put("/{user_id:str}", sync_to_thread=True, summary="Create or replace a user")
     def replace(self, org: str, rt: Runtime, user_id: str, data: UserDoc) -> UserDoc:
-        return directory.put(rt.uow(), org, data, key=user_id)  # type: ignore[return-value]
+        return org_service.put(rt.uow(), org, data, key=user_id)  # type: ignore[return-value]
 
     @delete("/{user_id:str}", status_code=204, sync_to_thread=False, summary="Delete a user")
     def remove(self, org: str, rt: Runtime, user_id: str) -> None:
-        directory.delete(rt.uow(), org, UserDoc, user_id)
+        org_service.delete(rt.uow(), org, UserDoc, user_id)
 
 
 class Contacts(V1):
@@ -259,23 +261,23 @@ class Contacts(V1):
     def index(self, org: str, rt: Runtime, owner: str | None = None,
               limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
               after: str | None = None) -> list[ContactDoc]:
-        return directory.list_contacts(rt.uow(), org, owner=owner, limit=limit, after=after)
+        return org_service.list_contacts(rt.uow(), org, owner=owner, limit=limit, after=after)
 
     @post("/", status_code=201, sync_to_thread=False, summary="Create a contact")
     def create(self, org: str, rt: Runtime, data: ContactDoc) -> ContactDoc:
-        return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
+        return org_service.create(rt.uow(), org, data)  # type: ignore[return-value]
 
     @get("/{phone:str}", sync_to_thread=False, summary="One contact")
     def show(self, org: str, rt: Runtime, phone: str) -> ContactDoc:
-        return directory.get_contact(rt.uow(), org, phone)
+        return org_service.get_contact(rt.uow(), org, phone)
 
     @put("/{phone:str}", sync_to_thread=False, summary="Create or replace a contact")
     def replace(self, org: str, rt: Runtime, phone: str, data: ContactDoc) -> ContactDoc:
-        return directory.put(rt.uow(), org, data, key=phone)  # type: ignore[return-value]
+        return org_service.put(rt.uow(), org, data, key=phone)  # type: ignore[return-value]
 
     @delete("/{phone:str}", status_code=204, sync_to_thread=False, summary="Delete a contact")
     def remove(self, org: str, rt: Runtime, phone: str) -> None:
-        directory.delete(rt.uow(), org, ContactDoc, phone)
+        org_service.delete(rt.uow(), org, ContactDoc, phone)
 
 
 class Projects(V1):
@@ -284,24 +286,24 @@ class Projects(V1):
 
     @get("/", sync_to_thread=False, summary="The organization's projects")
     def index(self, org: str, rt: Runtime) -> list[ProjectDoc]:
-        return directory.list_projects(rt.uow(), org)
+        return org_service.list_projects(rt.uow(), org)
 
     @post("/", status_code=201, sync_to_thread=True,  # checked as a document: pools can be long
           summary="Create a project")
     def create(self, org: str, rt: Runtime, data: ProjectDoc) -> ProjectDoc:
-        return directory.create(rt.uow(), org, data)  # type: ignore[return-value]
+        return org_service.create(rt.uow(), org, data)  # type: ignore[return-value]
 
     @get("/{project_id:str}", sync_to_thread=False, summary="One project")
     def show(self, org: str, rt: Runtime, project_id: str) -> ProjectDoc:
-        return directory.get_project(rt.uow(), org, project_id)
+        return org_service.get_project(rt.uow(), org, project_id)
 
     @put("/{project_id:str}", sync_to_thread=True, summary="Create or replace a project")
     def replace(self, org: str, rt: Runtime, project_id: str, data: ProjectDoc) -> ProjectDoc:
-        return directory.put(rt.uow(), org, data, key=project_id)  # type: ignore[return-value]
+        return org_service.put(rt.uow(), org, data, key=project_id)  # type: ignore[return-value]
 
     @delete("/{project_id:str}", status_code=204, sync_to_thread=False, summary="Delete a project")
     def remove(self, org: str, rt: Runtime, project_id: str) -> None:
-        directory.delete(rt.uow(), org, ProjectDoc, project_id)
+        org_service.delete(rt.uow(), org, ProjectDoc, project_id)
 
 
 class Coverage(V1):
@@ -333,7 +335,7 @@ class Org(V1):
 
     @get("/org", sync_to_thread=False, summary="The organization's settings")
     def settings(self, org: str, rt: Runtime) -> dict[str, Any]:
-        return directory.get_settings(rt.uow(), org)
+        return org_service.get_settings(rt.uow(), org)
 
     @patch("/org", sync_to_thread=True,  # checked as a document
            summary="Change some of the organization's settings")
@@ -341,7 +343,7 @@ class Org(V1):
                         idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
         answer = idempotency.once(
             rt.uow, org, "org.update", idempotency_key, idempotency.fingerprint(data),
-            lambda: idempotency.Answer(200, directory.update_settings(rt.uow(), org, data)),
+            lambda: idempotency.Answer(200, org_service.update_settings(rt.uow(), org, data)),
             now=rt.clock())
         settings: dict[str, Any] = answer.body
         return settings
@@ -349,7 +351,7 @@ class Org(V1):
     @get("/config", sync_to_thread=True,  # a large document takes a while to write
          summary="The whole organization as a document (SPEC 6)")
     def config(self, org: str, rt: Runtime, request: Request[Any, Any, Any]) -> Response[Any]:
-        document = directory.get_config(rt.uow(), org)
+        document = org_service.get_config(rt.uow(), org)
         if "yaml" in request.headers.get("accept", ""):
             return Response(dump_document(document), media_type="application/yaml")
         return Response(document.model_dump(mode="json"))
@@ -377,7 +379,7 @@ class Org(V1):
     @staticmethod
     def _apply(rt: Runtime, org: str, body: bytes) -> OrgDocument:
         data = load_document(body, source="the request body")  # YAML or JSON
-        return directory.put_config(rt.uow(), org, data, providers=providers(rt))
+        return org_service.put_config(rt.uow(), org, data, providers=providers(rt))
 
 
 ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Coverage, Org]

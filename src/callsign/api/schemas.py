@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from callsign import limits
-from callsign.calllog import CallRecord
 from callsign.domain.model import Decision, Route
-from callsign.inventory import NumberView
 from callsign.orgfile import GROUP_PATTERN
+from callsign.services.calllog import CallRecord
+from callsign.services.numbers import NumberView
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.MAX_ID)]
 Label = Annotated[str, msgspec.Meta(max_length=limits.MAX_NAME)]

@@ -23,13 +23,14 @@ from litestar.di import Provide
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from callsign import idempotency, service, telephony
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.routes import V1, IdempotencyKey
 from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText
 from callsign.domain import phone
 from callsign.domain.errors import CallsignError, Conflict, Forbidden, InvalidInput
 from callsign.domain.model import Channel, OutboundRequest
+from callsign.services import calls, idempotency
+from callsign.services import connect as connect_service
 
 TWIML = "application/xml"
 log = logging.getLogger("callsign.twilio")
@@ -54,7 +55,7 @@ async def signed_params(request: Request[Any, Any, Any], rt: Runtime, org: str) 
     forged = Forbidden("the request is not signed by the organization's Twilio account",
                        field="X-Twilio-Signature")
     try:
-        _, token = telephony.twilio_account(rt.uow(), org)
+        _, token = connect_service.twilio_account(rt.uow(), org)
     except CallsignError as exc:
         # The same answer whether the org is unknown or has no account: no enumeration.
         log.warning("twilio webhook for %r refused: %s", org, exc.message)
@@ -96,7 +97,7 @@ class TwilioWebhooks(Controller):
     async def voice(self, org: str, rt: Runtime, request: Request[Any, Any, Any]) -> Response[str]:
         params = await signed_params(request, rt, org)
         try:
-            user = telephony.caller_user(rt.uow(), org, params)
+            user = connect_service.caller_user(rt.uow(), org, params)
             outbound = OutboundRequest(
                 org=org, user=user, to=params.get("To", ""),
                 project=params.get("Project") or None,
@@ -105,7 +106,7 @@ class TwilioWebhooks(Controller):
                 else Channel.MANUAL)
             # One decision per CallSid: a copy of this webhook gets the same answer.
             call_sid = params.get("CallSid") or None
-            decision = service.place_call(
+            decision = calls.place_call(
                 rt.uow(), outbound, now=rt.clock(), rng=rt.rng,
                 idempotency_key=f"{CALL_SID_KEY}{call_sid}" if call_sid else None)
         except CallsignError as exc:
@@ -121,7 +122,7 @@ class TwilioWebhooks(Controller):
                      call_id: str) -> Response[str]:
         await signed_params(request, rt, org)
         try:
-            call = telephony.call_to_bridge(rt.uow(), org, call_id)
+            call = connect_service.call_to_bridge(rt.uow(), org, call_id)
         except CallsignError as exc:
             return refusal(exc.message)
         status = f"{webhook_base(request, rt).rstrip('/')}/twilio/{org}/status?call_id={call_id}"
@@ -136,8 +137,8 @@ class TwilioWebhooks(Controller):
 
         def ring() -> idempotency.Answer:
             try:
-                route = service.route_call(rt.uow(), params.get("To", ""), caller,
-                                           now=rt.clock(), org=org)
+                route = calls.route_call(rt.uow(), params.get("To", ""), caller,
+                                         now=rt.clock(), org=org)
             except CallsignError as exc:
                 return idempotency.Answer(200, str(refusal(exc.message).content))
             rt.metrics.routes.labels(route.rule).inc()
@@ -160,7 +161,7 @@ class TwilioWebhooks(Controller):
         params = await signed_params(request, rt, org)
         # Twilio cannot act on an error here; the call is over either way.
         with contextlib.suppress(CallsignError):
-            telephony.record_status(rt.uow(), org, call_id, {**params, "leg": leg or ""})
+            connect_service.record_status(rt.uow(), org, call_id, {**params, "leg": leg or ""})
         return twiml(VoiceResponse())
 
 
@@ -206,9 +207,9 @@ class Connect(V1):
                                field="public_url")
 
         def ring_the_agent() -> idempotency.Answer:
-            decision, sid = telephony.connect(rt.uow, outbound, now=rt.clock(), rng=rt.rng,
-                                              webhook_base=webhook_base(request, rt),
-                                              api_base=rt.twilio_api_base)
+            decision, sid = connect_service.connect(rt.uow, outbound, now=rt.clock(), rng=rt.rng,
+                                                    webhook_base=webhook_base(request, rt),
+                                                    api_base=rt.twilio_api_base)
             rt.metrics.decisions.labels(decision.rule).inc()
             out = DecisionOut.of(decision)
             return idempotency.Answer(201, msgspec.to_builtins(ConnectOut(

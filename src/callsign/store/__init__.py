@@ -1,1 +1,3 @@
-"""Storage: SQLAlchemy tables, Alembic migrations, and the queries the services run."""
+"""The store: the only code that speaks SQL. Tables, Alembic migrations, the unit of work,
+one module per aggregate (calls, numbers, orgs, keys, purchases, idempotency), and the one
+place that translates driver errors into the domain's (``sql.driver_error``)."""

@@ -41,6 +41,20 @@ def default_database_url() -> str:
     return f"sqlite:///{folder / 'callsign.db'}"
 
 
+def database_file(database_url: str) -> str | None:
+    """The file of a SQLite database URL, or None (another store, in memory, a URI)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not url.database.startswith("file:"):
+        return url.database
+    return None
+
+
+def shown_url(database_url: str) -> str:
+    """A database URL as it may be shown: without its password."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """How long a PostgreSQL session may wait or run, in seconds (0 turns a limit off).

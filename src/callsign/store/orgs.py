@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from callsign.domain import phone
 from callsign.domain.errors import ConfigError, Conflict, NotFound
@@ -19,6 +19,7 @@ from callsign.orgfile import (
     TwilioDoc,
     UserDoc,
 )
+from callsign.store.numbers import held_ids, holders
 from callsign.store.tables import (
     NEVER,
     calls,
@@ -68,10 +69,8 @@ def update_org(conn: Connection, doc: OrgDocument) -> None:
 
 def _refuse_others_principal(conn: Connection, doc: OrgDocument) -> None:
     """The principal number is presented as a last resort: it cannot be another org's."""
-    holder = conn.execute(select(orgs.c.slug).join(numbers, numbers.c.org_id == orgs.c.id).where(
-        numbers.c.e164 == doc.principal_number, numbers.c.status != NumberStatus.RELEASED,
-        orgs.c.slug != doc.org)).scalar()
-    if holder is not None:
+    holder = holders(conn, [doc.principal_number]).get(doc.principal_number)
+    if holder is not None and holder != doc.org:
         raise ConfigError([("principal_number",
                             f"{doc.principal_number} belongs to another organization")])
 
@@ -79,10 +78,7 @@ def _refuse_others_principal(conn: Connection, doc: OrgDocument) -> None:
 def check_document(conn: Connection, doc: OrgDocument) -> None:
     """Refuse a document naming numbers another organization holds."""
     _refuse_others_principal(conn, doc)
-    held = dict(conn.execute(
-        select(numbers.c.e164, orgs.c.slug).join(orgs, orgs.c.id == numbers.c.org_id)
-        .where(numbers.c.e164.in_([n.number for n in doc.numbers]),
-               numbers.c.status != NumberStatus.RELEASED)).all())
+    held = holders(conn, [n.number for n in doc.numbers])
     problems = [(f"numbers[{i}].number", f"{n.number} belongs to another organization")
                 for i, n in enumerate(doc.numbers)
                 if n.number in held and held[n.number] != doc.org]
@@ -101,10 +97,7 @@ def _upsert_org(conn: Connection, doc: OrgDocument) -> int:
 
 
 def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str, int]:
-    held = {row.e164: row for row in conn.execute(
-        select(numbers.c.id, numbers.c.e164)
-        .where(numbers.c.org_id == org_id, numbers.c.e164.in_([n.number for n in doc.numbers]),
-               numbers.c.status != NumberStatus.RELEASED))}
+    held = held_ids(conn, org_id, [n.number for n in doc.numbers])
     ids: dict[str, int] = {}
     for entry in doc.numbers:
         facts = phone.facts_for(entry.number, doc.default_country, field="number")
@@ -112,7 +105,7 @@ def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str,
                   "daily_cap": entry.daily_cap, "provider": entry.provider,
                   "call_path": [str(s) for s in entry.call_path] if entry.call_path else None}
         if entry.number in held:
-            number_id = held[entry.number].id
+            number_id = held[entry.number]
             conn.execute(update(numbers).where(numbers.c.id == number_id).values(**values))
         else:
             number_id = hold_number(conn, org_id, entry.number, area_code=facts.area_code,
@@ -309,9 +302,7 @@ def upsert_project(conn: Connection, org_id: int, project: ProjectDoc) -> None:
         conn.execute(update(projects).where(projects.c.id == project_id).values(**values))
     conn.execute(delete(project_numbers).where(project_numbers.c.project_id == project_id))
     if project.numbers:
-        ids = dict(conn.execute(select(numbers.c.e164, numbers.c.id).where(
-            numbers.c.org_id == org_id, numbers.c.e164.in_(project.numbers),
-            numbers.c.status != NumberStatus.RELEASED)).all())
+        ids = held_ids(conn, org_id, project.numbers)
         conn.execute(insert(project_numbers), [
             {"project_id": project_id, "number_id": ids[n], "position": i}
             for i, n in enumerate(project.numbers)])
@@ -397,8 +388,82 @@ def projects_of(conn: Connection, org_id: int, key: str | None = None) -> list[P
             for r in rows]
 
 
+def orgs_named_alike(conn: Connection, normal: str) -> int:
+    """How many organizations' ids read ``normal`` in upper case with '.' and '-' as '_'."""
+    mapped = func.upper(func.replace(func.replace(orgs.c.slug, ".", "_"), "-", "_"))
+    count = conn.execute(select(func.count()).select_from(orgs).where(mapped == normal)).scalar()
+    return int(count or 0)
+
+
+def user_by_phone(conn: Connection, org_id: int, number: str) -> str | None:
+    """The key of the user whose work phone or caller ID is ``number``."""
+    key = conn.execute(select(users.c.key).where(
+        users.c.org_id == org_id,
+        (users.c.work_phone == number) | (users.c.caller_id == number))).scalar()
+    return None if key is None else str(key)
+
+
+def user_work_phone(conn: Connection, org_id: int, key: str) -> tuple[str | None] | None:
+    """(work phone,) of a user, or None if the organization has no such user."""
+    row = conn.execute(select(users.c.work_phone).where(
+        users.c.org_id == org_id, users.c.key == key)).first()
+    return None if row is None else (row.work_phone,)
+
+
+def contact_phones(conn: Connection, org_id: int) -> list[str]:
+    return [str(n) for n in conn.execute(select(contacts.c.phone).where(
+        contacts.c.org_id == org_id)).scalars()]
+
+
+def find_org_row(conn: Connection, slug: str) -> Any:
+    """The organization's row, or None."""
+    return conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
+
+
+def user_exists(conn: Connection, org_id: int, key: str) -> bool:
+    return conn.execute(select(users.c.key).where(
+        users.c.org_id == org_id, users.c.key == key)).first() is not None
+
+
+def direct_number_holder(conn: Connection, org_id: int, number: str, *,
+                         besides: str) -> str | None:
+    """The key of another user than ``besides`` whose direct number is ``number``."""
+    other = conn.execute(select(users.c.key).where(
+        users.c.org_id == org_id, users.c.direct_number == number,
+        users.c.key != besides)).scalar()
+    return None if other is None else str(other)
+
+
+_ENTITY_TABLES = {"user": (users, "key"), "contact": (contacts, "phone"),
+                  "project": (projects, "key")}
+
+
+def entity_exists(conn: Connection, org_id: int, kind: str, key: str) -> bool:
+    """Whether the organization has the user, contact or project (``kind``) ``key``."""
+    table, column = _ENTITY_TABLES[kind]
+    return conn.execute(select(table.c.id).where(
+        table.c.org_id == org_id, table.c[column] == key)).first() is not None
+
+
+def delete_entity(conn: Connection, org_id: int, kind: str, key: str) -> bool:
+    """Delete the organization's user, contact or project ``key``; False if none."""
+    table, column = _ENTITY_TABLES[kind]
+    return bool(delete_rows(conn, table, org_id, column, {key}))
+
+
+def a_contact_owned_by(conn: Connection, org_id: int, key: str) -> str | None:
+    """One contact's phone that user ``key`` owns, if any."""
+    owned = conn.execute(select(contacts.c.phone).where(
+        contacts.c.org_id == org_id, contacts.c.owner == key).limit(1)).scalar()
+    return None if owned is None else str(owned)
+
+
+def org_exists(conn: Connection, slug: str) -> bool:
+    return conn.execute(select(orgs.c.id).where(orgs.c.slug == slug)).first() is not None
+
+
 def org_row(conn: Connection, slug: str) -> Any:
-    row = conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
+    row = find_org_row(conn, slug)
     if row is None:
         raise NotFound(f"no organization {slug!r}", field="org")
     return row

@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import URL, Connection, Engine
 from sqlalchemy import exc as sqlalchemy_exc
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from callsign.domain.errors import StoreUnavailable
+from callsign.domain.errors import CallsignError, InvalidInput, StoreUnavailable
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -155,6 +156,33 @@ _POSTGRES_FAULTS = {
     "08": "cannot be reached; check that it is running and accepts connections",
     "40": "kept choosing this request as a deadlock's victim; retry",
 }
+
+
+def driver_error(error: BaseException, url: URL | str) -> CallsignError | None:
+    """What an error of the drivers (sqlite3, psycopg) or of SQLAlchemy means in the
+    domain's words, or None when it means a bug.
+
+    The one place that translates them: a value the store refuses (a NUL character, a
+    number out of range) is InvalidInput; a store that cannot serve now is StoreUnavailable
+    (see ``store_fault``). Units of work raise store faults already; the entrypoints ask
+    this for whatever a driver raised outside one.
+    """
+    if isinstance(error, CallsignError):
+        return error
+    if _refused_value(error):
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        return InvalidInput(f"a value cannot be stored: {reason}", field=None)
+    return store_fault(error, make_url(url) if isinstance(url, str) else url)
+
+
+def _refused_value(error: BaseException) -> bool:
+    if isinstance(error, sqlalchemy_exc.DataError):
+        return True
+    if not type(error).__module__.startswith("psycopg"):
+        return False
+    import psycopg
+
+    return isinstance(error, psycopg.DataError)
 
 
 def store_fault(error: BaseException, url: URL) -> StoreUnavailable | None:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Iterator
 from types import TracebackType
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection as Connection  # the services' type of a unit's connection
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
-from callsign.store.db import verify_store_file
-from callsign.store.sql import deadlock_errors, store_fault
+from callsign.domain.errors import CallsignError, StoreUnavailable
+from callsign.store.db import create_store_engine, store_problem, verify_store_file
+from callsign.store.sql import deadlock_errors, driver_error, store_fault
 
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, SQLAlchemyTimeoutError,
                                                    sqlite3.Error)
@@ -77,3 +80,36 @@ class UnitOfWork:
 
     def _translated(self, error: BaseException) -> BaseException:
         return store_fault(error, self.engine.url) or error
+
+
+class Store:
+    """An opened store: units of work, reads outside a transaction, readiness, and what a
+    driver's error means. Built once per process by ``callsign.bootstrap``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, database_url: str) -> Store:
+        """The store at ``database_url``, migrated (StoreUnavailable if it cannot be)."""
+        return cls(create_store_engine(database_url))
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads that need no transaction (no write lock on SQLite)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    def problem(self) -> StoreUnavailable | None:
+        """Why the store cannot serve writes now (readiness), or None."""
+        return store_problem(self.engine)
+
+    def translated(self, error: BaseException) -> CallsignError | None:
+        """``error`` in the domain's words if a driver raised it (see ``driver_error``)."""
+        return driver_error(error, self.engine.url)
+
+    def close(self) -> None:
+        self.engine.dispose()

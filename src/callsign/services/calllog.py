@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-
 from callsign.domain import phone
 from callsign.domain.errors import InvalidInput, NotFound
 from callsign.store import orgs as org_store
-from callsign.store.tables import calls
+from callsign.store.calls import logged_call, logged_calls
 from callsign.store.uow import UnitOfWork
 
 MAX_PAGE = 500
@@ -72,19 +70,11 @@ def list_calls(uow: UnitOfWork, org: str, *, contact: str | None = None,
     with uow:
         conn = uow.connection
         row = org_store.org_row(conn, org)
-        query = select(calls).where(calls.c.org_id == row.id)
-        if contact:
-            e164 = phone.parse_number(contact, row.default_country, field="contact")
-            query = query.where(calls.c.to_number == e164)
-        if user:
-            query = query.where(calls.c.user_key == user)
-        if since is not None:
-            query = query.where(calls.c.at >= as_utc(since))
-        if cursor:
-            at, call_id = _after(cursor)
-            query = query.where(or_(calls.c.at < at, and_(calls.c.at == at, calls.c.id < call_id)))
-        rows = conn.execute(query.order_by(calls.c.at.desc(), calls.c.id.desc())
-                            .limit(limit + 1)).all()
+        to = phone.parse_number(contact, row.default_country, field="contact") \
+            if contact else None
+        rows = logged_calls(conn, row.id, to=to, user=user,
+                            since=as_utc(since) if since is not None else None,
+                            before=_after(cursor) if cursor else None, limit=limit + 1)
     records = [_record(r) for r in rows[:limit]]
     return records, _cursor(records[-1]) if len(rows) > limit else None
 
@@ -92,8 +82,7 @@ def list_calls(uow: UnitOfWork, org: str, *, contact: str | None = None,
 def get_call(uow: UnitOfWork, org: str, call_id: str) -> CallRecord:
     with uow:
         org_id = org_store.org_row(uow.connection, org).id
-        row = uow.connection.execute(select(calls).where(
-            calls.c.org_id == org_id, calls.c.id == call_id)).first()
+        row = logged_call(uow.connection, org_id, call_id)
     if row is None:
         raise NotFound(f"no call {call_id!r}", field="call_id")
     return _record(row)

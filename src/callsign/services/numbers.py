@@ -8,24 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, exists, func, or_, select, update
-
 from callsign import limits
 from callsign.domain import phone
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
-from callsign.domain.model import NumberStatus
+from callsign.domain.model import NumberStatus, today
 from callsign.orgfile import GROUP_PATTERN, PATTERN_WORDS
-from callsign.service import today
-from callsign.store import queries
+from callsign.store import numbers as number_store
+from callsign.store.calls import org_id_and_policy
+from callsign.store.numbers import NumberRow
 from callsign.store.orgs import hold_number, refuse_if_principal, release_number, set_area_codes
-from callsign.store.tables import (
-    number_area_codes,
-    number_usage,
-    numbers,
-    project_numbers,
-    users,
-)
-from callsign.store.uow import UnitOfWork
+from callsign.store.uow import Connection, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -54,29 +46,10 @@ def list_numbers(uow: UnitOfWork, org: str, *, search: str = "", area_code: str 
     """Numbers matching every filter; ``for_project`` orders them as SPEC 5 says."""
     with uow:
         conn = uow.connection
-        org_id, policy = queries.org_id_and_policy(conn, org)
-        query = select(numbers).where(numbers.c.org_id == org_id)
-        if status:
-            query = query.where(numbers.c.status == _status(status))
-        else:
-            query = query.where(numbers.c.status != NumberStatus.RELEASED)
-        if search:
-            digits = "".join(ch for ch in search if ch.isdigit())
-            text = f"%{search.lower()}%"
-            matches: list[ColumnElement[bool]] = [func.lower(numbers.c.label).like(text),
-                       func.lower(numbers.c.group_name).like(text)]
-            if digits:
-                matches.append(numbers.c.e164.like(f"%{digits}%"))
-                # SPEC 5: search by area code too, mapped ones included.
-                matches.append(exists().where(number_area_codes.c.number_id == numbers.c.id,
-                                              number_area_codes.c.area_code == digits))
-            query = query.where(or_(*matches))
-        if group:
-            query = query.where(numbers.c.group_name == group)
-        if area_code:
-            query = query.where(exists().where(number_area_codes.c.number_id == numbers.c.id,
-                                               number_area_codes.c.area_code == area_code))
-        rows = conn.execute(query.order_by(numbers.c.e164)).all()
+        org_id, policy = org_id_and_policy(conn, org)
+        rows = number_store.matching_numbers(
+            conn, org_id, status=_status(status) if status else None, search=search,
+            group=group, area_code=area_code)
         views = _views(conn, org_id, rows, today(policy, now))
     if for_project:
         # SPEC 5: numbers in no project first, then numbers in a group, then the rest.
@@ -84,25 +57,13 @@ def list_numbers(uow: UnitOfWork, org: str, *, search: str = "", area_code: str 
     return views
 
 
-def _views(conn: Connection, org_id: int, rows: Sequence[Any],
+def _views(conn: Connection, org_id: int, rows: Sequence[NumberRow],
            day: str) -> list[NumberView]:
     ids = [r.id for r in rows]
-    codes: dict[int, list[str]] = {}
-    for number_id, code in conn.execute(
-            select(number_area_codes.c.number_id, number_area_codes.c.area_code)
-            .where(number_area_codes.c.number_id.in_(ids))
-            .order_by(number_area_codes.c.mapped, number_area_codes.c.area_code)):
-        codes.setdefault(number_id, []).append(code)
-    in_projects: dict[int, int] = dict(conn.execute(
-        select(project_numbers.c.number_id, func.count())
-        .where(project_numbers.c.number_id.in_(ids))
-        .group_by(project_numbers.c.number_id)).all())
-    used: dict[int, int] = dict(conn.execute(
-        select(number_usage.c.number_id, number_usage.c.used)
-        .where(number_usage.c.number_id.in_(ids), number_usage.c.day == day)).all())
-    assigned = dict(conn.execute(
-        select(users.c.direct_number, users.c.key)
-        .where(users.c.org_id == org_id, users.c.direct_number.is_not(None))).all())
+    codes = number_store.area_codes_of(conn, ids)
+    in_projects = number_store.project_counts(conn, ids)
+    used = number_store.used_on(conn, ids, day)
+    assigned = number_store.direct_number_users(conn, org_id)
     return [
         NumberView(
             number=r.e164, label=r.label, group=r.group_name, status=r.status,
@@ -140,11 +101,10 @@ def add_number(uow: UnitOfWork, org: str, raw: str, *, label: str = "", group: s
     _check_bounds(daily_cap, label, group)
     with uow:
         conn = uow.connection
-        org_id, policy = queries.org_id_and_policy(conn, org)
+        org_id, policy = org_id_and_policy(conn, org)
         facts = phone.facts_for(raw, policy.default_country, field="number")
         _check_area_codes(area_codes, facts.country)
-        held = conn.execute(select(numbers.c.org_id).where(
-            numbers.c.e164 == facts.e164, numbers.c.status != NumberStatus.RELEASED)).scalar()
+        held = number_store.holder(conn, facts.e164)
         if held is not None:
             owner = "this organization" if held == org_id else "another organization"
             raise Conflict(f"{facts.e164} already belongs to {owner}", field="number")
@@ -164,12 +124,10 @@ def _check_area_codes(area_codes: tuple[str, ...], country: str) -> None:
                                field="area_code")
 
 
-def _held(conn: Connection, org: str, raw: str) -> tuple[int, Row[tuple[object, ...]]]:
-    org_id, policy = queries.org_id_and_policy(conn, org)
+def _held(conn: Connection, org: str, raw: str) -> tuple[int, NumberRow]:
+    org_id, policy = org_id_and_policy(conn, org)
     e164 = phone.parse_number(raw, policy.default_country, field="number")
-    row = conn.execute(select(numbers).where(
-        numbers.c.org_id == org_id, numbers.c.e164 == e164,
-        numbers.c.status != NumberStatus.RELEASED)).first()
+    row = number_store.held_number(conn, org_id, e164)
     if row is None:
         raise NotFound(f"{e164} is not a number of organization {org!r}", field="number")
     return org_id, row
@@ -183,9 +141,7 @@ def map_area_codes(uow: UnitOfWork, org: str, raw: str, area_codes: tuple[str, .
     with uow:
         conn = uow.connection
         org_id, row = _held(conn, org, raw)
-        current = set(conn.execute(select(number_area_codes.c.area_code).where(
-            number_area_codes.c.number_id == row.id,
-            number_area_codes.c.mapped.is_(True))).scalars())
+        current = number_store.mapped_area_codes(conn, row.id)
         if unmap:
             missing = [c for c in area_codes if c not in current]
             if missing:
@@ -208,7 +164,7 @@ def get_number(uow: UnitOfWork, org: str, raw: str, *, now: datetime) -> NumberV
     with uow:
         conn = uow.connection
         org_id, row = _held(conn, org, raw)
-        policy = queries.org_id_and_policy(conn, org)[1]
+        policy = org_id_and_policy(conn, org)[1]
         return _views(conn, org_id, [row], today(policy, now))[0]
 
 
@@ -248,30 +204,10 @@ class AreaCodeSummary:
     served_by: int  # numbers that serve it, its own and mapped ones
 
 
-def _filtered(query: Any, org_id: int, found: NumberFilter) -> Any:
-    query = query.where(numbers.c.org_id == org_id)
-    if found.status:
-        query = query.where(numbers.c.status == _status(found.status))
-    else:
-        query = query.where(numbers.c.status != NumberStatus.RELEASED)
-    if found.search:
-        digits = "".join(ch for ch in found.search if ch.isdigit())
-        text = f"%{found.search.lower()}%"
-        matches: list[ColumnElement[bool]] = [func.lower(numbers.c.label).like(text),
-                                              func.lower(numbers.c.group_name).like(text)]
-        if digits:
-            matches.append(numbers.c.e164.like(f"%{digits}%"))
-            matches.append(exists().where(number_area_codes.c.number_id == numbers.c.id,
-                                          number_area_codes.c.area_code == digits))
-        query = query.where(or_(*matches))
-    if found.group:
-        query = query.where(numbers.c.group_name == found.group)
-    if found.region:
-        query = query.where(numbers.c.region == found.region)
-    if found.area_code:
-        query = query.where(exists().where(number_area_codes.c.number_id == numbers.c.id,
-                                           number_area_codes.c.area_code == found.area_code))
-    return query
+def _filters(found: NumberFilter) -> dict[str, Any]:
+    return {"status": _status(found.status) if found.status else None,
+            "search": found.search, "group": found.group, "region": found.region,
+            "area_code": found.area_code}
 
 
 def find_numbers(uow: UnitOfWork, org: str, found: NumberFilter, *, offset: int = 0,
@@ -280,11 +216,10 @@ def find_numbers(uow: UnitOfWork, org: str, found: NumberFilter, *, offset: int 
     offset, limit = max(offset, 0), min(max(limit, 1), 500)
     with uow:
         conn = uow.connection
-        org_id, policy = queries.org_id_and_policy(conn, org)
-        total = int(conn.execute(_filtered(select(func.count()).select_from(numbers),
-                                           org_id, found)).scalar_one())
-        rows = conn.execute(_filtered(select(numbers), org_id, found)
-                            .order_by(numbers.c.e164).offset(offset).limit(limit)).all()
+        org_id, policy = org_id_and_policy(conn, org)
+        total = number_store.count_matching(conn, org_id, **_filters(found))
+        rows = number_store.matching_numbers(conn, org_id, **_filters(found), offset=offset,
+                                             limit=limit)
         views = _views(conn, org_id, rows, today(policy, now))
     return NumberPage(views, total, offset, limit)
 
@@ -293,22 +228,13 @@ def area_code_summary(uow: UnitOfWork, org: str) -> list[AreaCodeSummary]:
     """Per own area code of the held numbers: how many, by status, and how many serve it."""
     with uow:
         conn = uow.connection
-        org_id, _ = queries.org_id_and_policy(conn, org)
+        org_id, _ = org_id_and_policy(conn, org)
         counts: dict[str, dict[str, Any]] = {}
-        for code, region, status, count in conn.execute(
-                select(numbers.c.area_code, numbers.c.region, numbers.c.status, func.count())
-                .where(numbers.c.org_id == org_id, numbers.c.status != NumberStatus.RELEASED,
-                       numbers.c.area_code.is_not(None))
-                .group_by(numbers.c.area_code, numbers.c.region, numbers.c.status)):
+        for code, region, status, count in number_store.counts_by_own_area_code(conn, org_id):
             entry = counts.setdefault(code, {"region": region, "active": 0, "paused": 0,
                                              "resting": 0})
             entry[str(status)] = entry.get(str(status), 0) + int(count)
-        serving: dict[str, int] = dict(conn.execute(
-            select(number_area_codes.c.area_code, func.count())
-            .join(numbers, numbers.c.id == number_area_codes.c.number_id)
-            .where(number_area_codes.c.org_id == org_id,
-                   numbers.c.status != NumberStatus.RELEASED)
-            .group_by(number_area_codes.c.area_code)).all())
+        serving = number_store.serving_counts(conn, org_id)
     return [AreaCodeSummary(code, entry["region"],
                             entry["active"] + entry["paused"] + entry["resting"],
                             entry["active"], entry["paused"], entry["resting"],
@@ -331,7 +257,7 @@ def update_number(uow: UnitOfWork, org: str, raw: str, *, label: str | None = No
     with uow:
         _, row = _held(uow.connection, org, raw)
         if values:
-            uow.connection.execute(update(numbers).where(numbers.c.id == row.id).values(**values))
+            number_store.change_number(uow.connection, row.id, **values)
         uow.commit()
         return str(row.e164)
 
@@ -348,7 +274,7 @@ def set_status(uow: UnitOfWork, org: str, raw: str, status: NumberStatus) -> str
             action = "pause" if status == NumberStatus.PAUSED else f"mark {status}"
             refuse_if_principal(conn, org_id, row.e164, action)
         # A trigger marks the number's area codes active or not to match.
-        conn.execute(update(numbers).where(numbers.c.id == row.id).values(status=status))
+        number_store.change_number(conn, row.id, status=status)
         uow.commit()
         return str(row.e164)
 

@@ -23,13 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
-
 from callsign.domain.errors import Conflict, InvalidInput
+from callsign.store import idempotency as key_store
 from callsign.store import orgs as org_store
 from callsign.store.sql import integrity_errors
-from callsign.store.tables import idempotent_requests
-from callsign.store.uow import UnitOfWork
+from callsign.store.uow import Connection, UnitOfWork
 
 MAX_KEY = 200
 FIELD = "Idempotency-Key"
@@ -69,20 +67,13 @@ def once(uow: UowFactory, org: str, route: str, key: str | None, request_hash: s
         answer = work()
     except BaseException:
         with uow() as unit:
-            unit.connection.execute(delete(idempotent_requests).where(
-                *_row(org_id, route, key)))
+            key_store.forget_key(unit.connection, org_id, route, key)
             unit.commit()
         raise
     with uow() as unit:
-        unit.connection.execute(update(idempotent_requests).where(*_row(org_id, route, key))
-                                .values(status_code=answer.status, response=answer.body))
+        key_store.answer_key(unit.connection, org_id, route, key, answer.status, answer.body)
         unit.commit()
     return answer
-
-
-def _row(org_id: int, route: str, key: str) -> tuple[Any, ...]:
-    return (idempotent_requests.c.org_id == org_id, idempotent_requests.c.route == route,
-            idempotent_requests.c.key == key)
 
 
 def _reserve(uow: UowFactory, org: str, route: str, key: str, request_hash: str,
@@ -97,9 +88,7 @@ def _reserve(uow: UowFactory, org: str, route: str, key: str, request_hash: str,
                 org_id = int(org_store.org_row(conn, org).id)
                 earlier = _earlier(conn, org_id, route, key, request_hash)
                 if earlier is None:
-                    conn.execute(insert(idempotent_requests).values(
-                        org_id=org_id, route=route, key=key, request_hash=request_hash,
-                        status_code=None, response=None, created_at=now))
+                    key_store.reserve_key(conn, org_id, route, key, request_hash, now)
                     unit.commit()
                 return org_id, earlier
         except raced:
@@ -112,15 +101,13 @@ def _reserve(uow: UowFactory, org: str, route: str, key: str, request_hash: str,
 
 def _earlier(conn: Connection, org_id: int, route: str, key: str,
              request_hash: str) -> Answer | None:
-    row = conn.execute(select(idempotent_requests.c.request_hash,
-                              idempotent_requests.c.status_code,
-                              idempotent_requests.c.response)
-                       .where(*_row(org_id, route, key))).first()
+    row = key_store.reserved_key(conn, org_id, route, key)
     if row is None:
         return None
-    if row.request_hash != request_hash:
+    stored_hash, status, body = row
+    if stored_hash != request_hash:
         raise Conflict("this Idempotency-Key was used for a different request", field=FIELD)
-    if row.status_code is None:
+    if status is None:
         raise Conflict("a request with this Idempotency-Key is still being processed; "
                        "retry it later", field=FIELD)
-    return Answer(int(row.status_code), row.response)
+    return Answer(status, body)

@@ -13,8 +13,6 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection
-
 from callsign.domain import phone
 from callsign.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from callsign.domain.inbound import WITHHELD, route_inbound
@@ -30,13 +28,13 @@ from callsign.domain.model import (
     OutboundRequest,
     Route,
     TraceStep,
+    today,
 )
-from callsign.domain.model import today as today
 from callsign.domain.outbound import callee_for, decide_outbound, refuse_inactive
-from callsign.store import queries
+from callsign.store import calls as queries
 from callsign.store.sql import deadlock_errors, describe_store, integrity_errors, lock_wait_errors
 from callsign.store.tables import NEVER
-from callsign.store.uow import UnitOfWork
+from callsign.store.uow import Connection, UnitOfWork
 
 # Caps are hard, rotation fairness is soft. A rotating decision claims the least
 # recently presented number only if no concurrent call presented it since it was read

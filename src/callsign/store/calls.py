@@ -1,7 +1,8 @@
-"""The reads and writes of the call path: gather facts, claim a number, record a call.
+"""Calls: the reads and writes of the call path (gather facts, claim a number, record a
+call), and the call log with what the telephony reports of each call.
 
-Each function runs one indexed statement on the caller's connection (see ``sql.py`` for
-why at the driver level); the services compose them inside one transaction.
+Each call-path function runs one indexed statement on the caller's connection (see
+``sql.py`` for why at the driver level); the services compose them inside one transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, and_, or_, select, update
 
 from callsign.domain.errors import Conflict, NotFound
 from callsign.domain.model import (
@@ -30,7 +31,7 @@ from callsign.domain.model import (
     TraceStep,
 )
 from callsign.store.sql import Statement, json_param, json_value, time_param, time_value
-from callsign.store.tables import NEVER
+from callsign.store.tables import NEVER, calls
 
 HISTORY_LIMIT = 500  # a contact's calls read per decision; far more than any cadence uses
 LRU_CANDIDATES = 8  # least recently presented active numbers read per area code or region
@@ -380,6 +381,46 @@ def record_inbound(conn: Connection, org_id: int, route: Route, *, called: str, 
     })
 
 
-def users_by_key(conn: Connection, org_id: int, keys: Iterable[str]) -> Mapping[str, Agent]:
-    found = (user_by_key(conn, org_id, key) for key in sorted(set(keys)))
-    return {user.id: user for user in found if user is not None}
+
+# -- the call log and Twilio's reports (SQLAlchemy: not the decision's path) ---------
+
+CallRow = Any  # a row of ``calls``
+
+
+def logged_calls(conn: Connection, org_id: int, *, to: str | None = None,
+                 user: str | None = None, since: datetime | None = None,
+                 before: tuple[datetime, str] | None = None, limit: int) -> list[CallRow]:
+    """The organization's outbound calls, newest first (``before``: after a page's last
+    (time, id))."""
+    query = select(calls).where(calls.c.org_id == org_id)
+    if to:
+        query = query.where(calls.c.to_number == to)
+    if user:
+        query = query.where(calls.c.user_key == user)
+    if since is not None:
+        query = query.where(calls.c.at >= since)
+    if before is not None:
+        at, call_id = before
+        query = query.where(or_(calls.c.at < at, and_(calls.c.at == at, calls.c.id < call_id)))
+    return list(conn.execute(query.order_by(calls.c.at.desc(), calls.c.id.desc())
+                             .limit(limit)).all())
+
+
+def logged_call(conn: Connection, org_id: int, call_id: str) -> CallRow | None:
+    return conn.execute(select(calls).where(
+        calls.c.org_id == org_id, calls.c.id == call_id)).first()
+
+
+def set_telephony(conn: Connection, org_id: int, call_id: str, values: Mapping[str, Any], *,
+                  only_while: Iterable[str] | None = None) -> None:
+    """Store what the telephony reported of a call (``only_while``: if its status is one
+    of these)."""
+    conditions = [] if only_while is None else [calls.c.telephony_status.in_(tuple(only_while))]
+    conn.execute(update(calls).where(calls.c.org_id == org_id, calls.c.id == call_id,
+                                     *conditions).values(**values))
+
+
+def recent_callees(conn: Connection, org_id: int, *, since: datetime) -> list[str]:
+    """The numbers the organization called since ``since``, each once."""
+    return [str(n) for n in conn.execute(select(calls.c.to_number).distinct().where(
+        calls.c.org_id == org_id, calls.c.at >= since)).scalars()]

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, insert, select, update
-
 from callsign import twilio_api
 from callsign.domain import phone
 from callsign.domain.errors import InvalidInput, NotFound, ProviderError
@@ -18,18 +16,13 @@ from callsign.orgfile import OrgDocument
 from callsign.providers.base import NumberProvider
 from callsign.providers.sandbox import SandboxProvider
 from callsign.providers.twilio import TwilioProvider
+from callsign.store import numbers as number_store
 from callsign.store import orgs as org_store
+from callsign.store.calls import recent_callees
 from callsign.store.orgs import hold_number, release_number, set_area_codes
+from callsign.store.purchases import add_purchase, settle_purchase
 from callsign.store.sql import integrity_errors
-from callsign.store.tables import (
-    calls,
-    contacts,
-    number_area_codes,
-    numbers,
-    orgs,
-    purchases,
-)
-from callsign.store.uow import UnitOfWork
+from callsign.store.uow import Connection, UnitOfWork
 
 PROVIDERS = ("sandbox", "twilio")
 MAX_QUANTITY = 20
@@ -61,9 +54,7 @@ class PurchaseResult:
 def _held_any(uow: UowFactory) -> Callable[[list[str]], set[str]]:
     def taken(candidates: list[str]) -> set[str]:
         with uow() as work:
-            return set(work.connection.execute(select(numbers.c.e164).where(
-                numbers.c.e164.in_(candidates),
-                numbers.c.status != NumberStatus.RELEASED)).scalars())
+            return number_store.held_by_anyone(work.connection, candidates)
     return taken
 
 
@@ -119,9 +110,8 @@ def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_
     clash = integrity_errors(uow().engine)
     for offer in found:
         with uow() as work:
-            intent = work.connection.execute(insert(purchases).values(
-                org_id=row.id, provider=provider.name, area_code=code, e164=offer.e164,
-                state="pending", created_at=now).returning(purchases.c.id)).scalar_one()
+            intent = add_purchase(work.connection, row.id, provider=provider.name,
+                                  area_code=code, e164=offer.e164, at=now)
             work.commit()
         try:
             sid = provider.buy(offer.e164, voice_url=_voice_url(settings, org))
@@ -132,8 +122,7 @@ def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_
         try:
             with uow() as work:
                 _store_bought(work.connection, row.id, offer.e164, code, provider.name, sid)
-                work.connection.execute(update(purchases).where(purchases.c.id == intent)
-                                        .values(state="bought"))
+                settle_purchase(work.connection, intent, "bought")
                 work.commit()
         except clash:
             # A concurrent purchase stored this (sandbox) number first.
@@ -145,8 +134,7 @@ def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_
 
 def _settle(uow: UowFactory, intent: int, state: str, detail: str) -> None:
     with uow() as work:
-        work.connection.execute(update(purchases).where(purchases.c.id == intent)
-                                .values(state=state, detail=detail[:500]))
+        settle_purchase(work.connection, intent, state, detail)
         work.commit()
 
 
@@ -195,9 +183,7 @@ def release(uow: UowFactory, org: str, raw: str, *, settings: ProviderSettings,
 
 
 def _held(conn: Connection, org_id: int, e164: str, org: str) -> Any:
-    held = conn.execute(select(numbers).where(
-        numbers.c.org_id == org_id, numbers.c.e164 == e164,
-        numbers.c.status != NumberStatus.RELEASED)).first()
+    held = number_store.held_number(conn, org_id, e164)
     if held is None:
         raise NotFound(f"{e164} is not a number of organization {org!r}", field="number")
     return held
@@ -223,7 +209,7 @@ def apply_document(uow: UowFactory, document: OrgDocument, *,
     with uow() as work:
         conn = work.connection
         org_store.check_document(conn, document)
-        row = conn.execute(select(orgs).where(orgs.c.slug == document.org)).first()
+        row = org_store.find_org_row(conn, document.org)
         left_out = [] if row is None else [
             (held, _provider_of(uow, conn, row, held, settings))
             for held in org_store.numbers_left_out(
@@ -260,8 +246,7 @@ def import_owned(uow: UowFactory, org: str, provider_name: str, *,
         conn = work.connection
         result = ImportResult(provider.name)
         for owned in everything:
-            holder = conn.execute(select(numbers.c.org_id).where(
-                numbers.c.e164 == owned.e164, numbers.c.status != NumberStatus.RELEASED)).scalar()
+            holder = number_store.holder(conn, owned.e164)
             if holder == row.id:
                 result.already.append(owned.e164)
             elif holder is not None:
@@ -316,13 +301,9 @@ def coverage(uow: UnitOfWork, org: str, *, now: datetime, days: int = 30) -> Cov
     with uow:
         conn = uow.connection
         row = org_store.org_row(conn, org)
-        served = set(conn.execute(select(number_area_codes.c.area_code).distinct().where(
-            number_area_codes.c.org_id == row.id, number_area_codes.c.active.is_(True)))
-            .scalars())
-        phones = list(conn.execute(select(contacts.c.phone).where(
-            contacts.c.org_id == row.id)).scalars())
-        recent = list(conn.execute(select(calls.c.to_number).distinct().where(
-            calls.c.org_id == row.id, calls.c.at >= now - timedelta(days=days))).scalars())
+        served = number_store.served_area_codes(conn, row.id)
+        phones = org_store.contact_phones(conn, row.id)
+        recent = recent_callees(conn, row.id, since=now - timedelta(days=days))
 
     def area_codes(numbers_: list[str]) -> Counter[str]:
         found: Counter[str] = Counter()

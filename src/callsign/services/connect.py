@@ -8,16 +8,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-
-from callsign import service, twilio_api
-from callsign.calllog import CallRecord, get_call
+from callsign import twilio_api
 from callsign.domain import phone
 from callsign.domain.errors import InvalidInput, NotFound
 from callsign.domain.model import Channel, Decision, OutboundRequest
 from callsign.limits import MAX_CALL_SECONDS
+from callsign.services import calls as calls_service
+from callsign.services.calllog import CallRecord, get_call
 from callsign.store import orgs as org_store
-from callsign.store.tables import calls, users
+from callsign.store.calls import logged_call, set_telephony
 from callsign.store.uow import UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
@@ -43,9 +42,7 @@ def caller_user(uow: UnitOfWork, org: str, params: dict[str, str]) -> str:
             number = phone.parse_number(source, row.default_country, field="From")
         except InvalidInput:
             number = source
-        key = uow.connection.execute(select(users.c.key).where(
-            users.c.org_id == row.id,
-            (users.c.work_phone == number) | (users.c.caller_id == number))).scalar()
+        key = org_store.user_by_phone(uow.connection, row.id, number)
     if key is None:
         raise NotFound(f"{source!r} is no user of the organization", field="From")
     return str(key)
@@ -62,21 +59,21 @@ def connect(
     """
     with uow() as work:
         org = org_store.org_row(work.connection, request.org)
-        user = work.connection.execute(select(users.c.work_phone).where(
-            users.c.org_id == org.id, users.c.key == request.user)).first()
+        user = org_store.user_work_phone(work.connection, org.id, request.user)
     if user is None:
         raise NotFound(f"no user {request.user!r}", field="user")
-    if not user.work_phone:
+    (work_phone,) = user
+    if not work_phone:
         raise InvalidInput(f"user {request.user!r} has no work phone to ring", field="user")
     if not org.agent_leg_number:
         raise InvalidInput("the organization has no agent-leg number", field="agent_leg_number")
     account_sid, token = twilio_account(uow(), request.org)
-    decision = service.place_call(uow(), replace(request, channel=Channel.CONNECT), now=now,
-                                  rng=rng)
+    decision = calls_service.place_call(uow(), replace(request, channel=Channel.CONNECT), now=now,
+                                        rng=rng)
     base = f"{webhook_base.rstrip('/')}/twilio/{request.org}"
     try:
         sid = twilio_api.call_agent(
-            twilio_api.client(account_sid, token, api_base), to=user.work_phone,
+            twilio_api.client(account_sid, token, api_base), to=work_phone,
             from_=org.agent_leg_number, url=f"{base}/bridge?call_id={decision.call_id}",
             status_callback=f"{base}/status?call_id={decision.call_id}&leg=agent")
     except Exception:
@@ -109,17 +106,12 @@ def record_status(uow: UnitOfWork, org: str, call_id: str, params: dict[str, str
         values["provider_call_sid"] = params["CallSid"][:64]
     if not values:
         return
-    conditions = []
-    if params.get("leg") == "agent":
-        # The agent leg speaks for the call only until the contact's leg reports: an agent
-        # who never answered ends it; one who hangs up after a busy contact does not.
-        conditions.append(calls.c.telephony_status.in_(("queued", "ringing", "initiated")))
+    # The agent leg speaks for the call only until the contact's leg reports: an agent who
+    # never answered ends it; one who hangs up after a busy contact does not.
+    only_while = ("queued", "ringing", "initiated") if params.get("leg") == "agent" else None
     with uow:
         org_id = org_store.org_row(uow.connection, org).id
-        exists = uow.connection.execute(select(calls.c.id).where(
-            calls.c.org_id == org_id, calls.c.id == call_id)).first()
-        if exists is None:
+        if logged_call(uow.connection, org_id, call_id) is None:
             raise NotFound(f"no call {call_id!r}", field="call_id")
-        uow.connection.execute(update(calls).where(
-            calls.c.org_id == org_id, calls.c.id == call_id, *conditions).values(**values))
+        set_telephony(uow.connection, org_id, call_id, values, only_while=only_while)
         uow.commit()

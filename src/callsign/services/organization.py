@@ -10,17 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select
-
-from callsign import purchasing
 from callsign.domain import phone
 from callsign.domain.errors import ConfigError, Conflict, InvalidInput, NotFound
-from callsign.domain.model import NumberStatus
 from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
-from callsign.purchasing import ProviderSettings
+from callsign.services import purchasing
+from callsign.services.purchasing import ProviderSettings
 from callsign.store import orgs as org_store
-from callsign.store.tables import contacts, numbers, projects, users
-from callsign.store.uow import UnitOfWork
+from callsign.store.numbers import held_statuses
+from callsign.store.uow import Connection, UnitOfWork
 
 Entity = UserDoc | ContactDoc | ProjectDoc
 _KINDS: dict[type[Any], tuple[str, str]] = {
@@ -39,10 +36,8 @@ def _held(conn: Connection, org_id: int, country: str,
                 wanted.add(phone.parse_number(raw, country, field="number"))
             except InvalidInput:
                 continue  # reported with its path by the document check
-    return [{"number": e164, "status": status} for e164, status in conn.execute(
-        select(numbers.c.e164, numbers.c.status).where(
-            numbers.c.org_id == org_id, numbers.c.e164.in_(sorted(wanted)),
-            numbers.c.status != NumberStatus.RELEASED).order_by(numbers.c.e164))]
+    return [{"number": e164, "status": status}
+            for e164, status in held_statuses(conn, org_id, wanted)]
 
 
 def _referenced(entity: Entity) -> list[str | None]:
@@ -65,11 +60,9 @@ def validated(conn: Connection, org: str, entity: Entity) -> tuple[int, Entity]:
         "numbers": held,
         plural: [entity.model_dump(mode="json")],
     }
-    if isinstance(entity, ContactDoc) and entity.owner:
-        exists = conn.execute(select(users.c.key).where(
-            users.c.org_id == row.id, users.c.key == entity.owner)).first()
-        if exists:
-            data["users"] = [{"id": entity.owner}]
+    if isinstance(entity, ContactDoc) and entity.owner \
+            and org_store.user_exists(conn, row.id, entity.owner):
+        data["users"] = [{"id": entity.owner}]
     try:
         document = parse_document(data)
     except ConfigError as exc:
@@ -78,9 +71,8 @@ def validated(conn: Connection, org: str, entity: Entity) -> tuple[int, Entity]:
                            for path, message in exc.problems]) from exc
     checked: Entity = getattr(document, plural)[0]
     if isinstance(checked, UserDoc) and checked.direct_number:
-        other = conn.execute(select(users.c.key).where(
-            users.c.org_id == row.id, users.c.direct_number == checked.direct_number,
-            users.c.key != checked.id)).scalar()
+        other = org_store.direct_number_holder(conn, row.id, checked.direct_number,
+                                               besides=checked.id)
         if other is not None:
             raise Conflict(f"{checked.direct_number} is already the direct number of "
                            f"{other!r}", field="direct_number")
@@ -92,10 +84,7 @@ def _key_of(entity: Entity) -> str:
 
 
 def _exists(conn: Connection, org_id: int, entity: Entity) -> bool:
-    table, column = {UserDoc: (users, "key"), ContactDoc: (contacts, "phone"),
-                     ProjectDoc: (projects, "key")}[type(entity)]
-    return conn.execute(select(table.c.id).where(
-        table.c.org_id == org_id, table.c[column] == _key_of(entity))).first() is not None
+    return org_store.entity_exists(conn, org_id, _KINDS[type(entity)][1], _key_of(entity))
 
 
 def create(uow: UnitOfWork, org: str, entity: Entity) -> Entity:
@@ -181,8 +170,6 @@ def get_contact(uow: UnitOfWork, org: str, raw_phone: str) -> ContactDoc:
 
 def delete(uow: UnitOfWork, org: str, kind: type[Entity], key: str) -> None:
     """Delete one user, contact or project; call history stays."""
-    table, column = {UserDoc: (users, "key"), ContactDoc: (contacts, "phone"),
-                     ProjectDoc: (projects, "key")}[kind]
     _, singular = _KINDS[kind]
     with uow:
         conn = uow.connection
@@ -191,14 +178,13 @@ def delete(uow: UnitOfWork, org: str, kind: type[Entity], key: str) -> None:
             key = phone.parse_number(key, row.default_country, field="phone")
         if kind is UserDoc:
             _refuse_if_owner(conn, row.id, key)
-        if not org_store.delete_rows(conn, table, row.id, column, {key}):
+        if not org_store.delete_entity(conn, row.id, singular, key):
             raise NotFound(f"no {singular} {key!r}", field=singular)
         uow.commit()
 
 
 def _refuse_if_owner(conn: Connection, org_id: int, key: str) -> None:
-    owned = conn.execute(select(contacts.c.phone).where(
-        contacts.c.org_id == org_id, contacts.c.owner == key).limit(1)).scalar()
+    owned = org_store.a_contact_owned_by(conn, org_id, key)
     if owned is not None:
         raise Conflict(f"user {key!r} owns contacts (e.g. {owned}); reassign them first",
                            field="user")

@@ -18,15 +18,12 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import Engine, select
-from sqlalchemy.engine import make_url
-
-from callsign import keys
-from callsign.domain.errors import Unauthorized
+from callsign.domain.errors import Conflict, NotFound, Unauthorized
 from callsign.orgfile import load_yaml, parse_document
+from callsign.services import access
 from callsign.store import orgs as org_store
-from callsign.store.tables import orgs
-from callsign.store.uow import UnitOfWork
+from callsign.store.db import database_file, shown_url
+from callsign.store.uow import Store, UnitOfWork
 
 ORG = "acme"
 KEY_NAME = "demo"
@@ -56,39 +53,38 @@ def key_file_for(database_url: str) -> Path:
     Beside a SQLite database file (``callsign.db`` → ``callsign.demo-key``); for any other
     store, in the user data directory, named after the store's URL (without password).
     """
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
-            and not url.database.startswith("file:"):
-        database = Path(url.database)
+    file = database_file(database_url)
+    if file is not None:
+        database = Path(file)
         return database.with_name(f"{database.stem}.demo-key")
     from platformdirs import user_data_dir
 
-    digest = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()
+    digest = hashlib.sha256(shown_url(database_url).encode()).hexdigest()
     return Path(user_data_dir("callsign", appauthor=False)) / f"demo-key-{digest[:16]}"
 
 
-def ensure_demo(engine: Engine, database_url: str, *, now: datetime) -> DemoSetup:
+def ensure_demo(store: Store, database_url: str, *, now: datetime) -> DemoSetup:
     """Apply the demo organization if it is absent; its one demo key, kept across starts."""
-    created = _apply_if_absent(engine)
+    created = _apply_if_absent(store.uow())
     key_file = key_file_for(database_url)
     kept = _read_key(key_file)
-    if kept is not None and _works(engine, kept):
+    if kept is not None and _works(store, kept):
         return DemoSetup(ORG, created, kept, key_file, key_kept=True, new_key=False,
                          revoked=0)
     revoked = 0
-    for info in keys.list_keys(UnitOfWork(engine), ORG):
+    for info in access.list_keys(store.uow(), ORG):
         if info.name == KEY_NAME and info.revoked_at is None:
-            keys.revoke_key(UnitOfWork(engine), ORG, info.id, now=now)
+            access.revoke_key(store.uow(), ORG, info.id, now=now)
             revoked += 1
-    key = keys.create_key(UnitOfWork(engine), ORG, name=KEY_NAME, now=now)
+    key = access.create_key(store.uow(), ORG, name=KEY_NAME, now=now)
     written = _write_key(key_file, key)
     return DemoSetup(ORG, created, key, key_file, key_kept=written, new_key=True,
                      revoked=revoked)
 
 
-def _apply_if_absent(engine: Engine) -> bool:
-    with UnitOfWork(engine) as uow:
-        if uow.connection.execute(select(orgs.c.id).where(orgs.c.slug == ORG)).first():
+def _apply_if_absent(uow: UnitOfWork) -> bool:
+    with uow:
+        if org_store.org_exists(uow.connection, ORG):
             return False
         document = parse_document(load_yaml(demo_text(), source="demo/acme.yaml"))
         org_store.apply_document(uow.connection, document)
@@ -96,14 +92,32 @@ def _apply_if_absent(engine: Engine) -> bool:
     return True
 
 
-def _works(engine: Engine, key: str) -> bool:
+def _works(store: Store, key: str) -> bool:
     """Whether ``key`` authenticates as the demo organization."""
-    with engine.connect() as conn:
+    with store.reading() as conn:
         try:
-            _, slug = keys.authenticate(conn, key)
+            _, slug = access.authenticate(conn, key)
         except Unauthorized:
             return False
     return slug == ORG
+
+
+def apply_demo_text(uow: UnitOfWork, text: str, *, reset: bool) -> str:
+    """Apply the demo document unless its organization exists and differs (then Conflict,
+    unless ``reset``); returns the organization's id."""
+    document = parse_document(load_yaml(text, source="demo/acme.yaml"))
+    with uow:
+        try:
+            current = org_store.export_document(uow.connection, document.org)
+        except NotFound:
+            current = None
+        if current is not None and current != document and not reset:
+            raise Conflict(f"organization {document.org!r} differs from the demo (it was "
+                           "changed since); `callsign demo --reset` replaces it with the demo",
+                           field="org")
+        org_store.apply_document(uow.connection, document)
+        uow.commit()
+    return document.org
 
 
 def _read_key(path: Path) -> str | None:
