@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.pool import NullPool
 
@@ -34,6 +36,17 @@ from callsign.store.uow import UnitOfWork
 
 ApplyOrg = Callable[[dict[str, Any] | str], None]
 Invoke = Callable[..., Result]
+
+
+# Hypothesis: a quick profile for the inner loop and a thorough, reproducible one for CI
+# (the same examples every run, so a red CI can be replayed). Neither has a per-example
+# deadline: a busy machine must not fail a property. HYPOTHESIS_PROFILE picks another.
+hypothesis_settings.register_profile("dev", max_examples=40, deadline=None)
+hypothesis_settings.register_profile(
+    "ci", max_examples=250, deadline=None, derandomize=True, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
 POSTGRES_URL = os.environ.get("CALLSIGN_TEST_POSTGRES_URL",
