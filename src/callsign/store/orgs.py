@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
-from callsign.domain import phone
-from callsign.domain.errors import ConfigError, Conflict, NotFound
+from callsign.domain import phone, release
+from callsign.domain.errors import ConfigError, NotFound
 from callsign.domain.model import NumberStatus
 from callsign.orgfile import (
     CallingHoursDoc,
@@ -182,36 +182,21 @@ def refuse_if_principal(conn: Connection, org_id: int, e164: str, action: str) -
     """The principal number is every call's last resort: it cannot stop being presentable."""
     principal = conn.execute(select(orgs.c.principal_number)
                              .where(orgs.c.id == org_id)).scalar_one()
-    if principal == e164:
-        raise Conflict(f"{e164} is the organization's principal number (principal_number); "
-                       f"make another number the principal before you {action} it",
-                       field="number")
+    release.refuse_principal(e164, principal_number=principal, action=action)
 
 
-def dependents(conn: Connection, org_id: int, e164: str, number_id: int) -> list[str]:
-    """What names ``e164``: the agent leg, users' numbers, projects' pools and settings."""
-    found = []
-    if conn.execute(select(orgs.c.id).where(orgs.c.id == org_id,
-                                            orgs.c.agent_leg_number == e164)).first():
-        found.append("the organization's agent-leg number")
-    for user in users_of(conn, org_id):
-        for what, named in (("caller ID", user.caller_id == e164),
-                            ("direct number", user.direct_number == e164),
-                            ("allowed caller IDs", e164 in user.allowed_caller_ids)):
-            if named:
-                found.append(f"user {user.id}'s {what}")
-    in_pools = set(conn.execute(select(projects.c.key).join(
-        project_numbers, project_numbers.c.project_id == projects.c.id).where(
-        project_numbers.c.number_id == number_id)).scalars())
-    for project in projects_of(conn, org_id):
-        if project.id in in_pools:
-            found.append(f"project {project.id}'s pool")
-        if project.first_call == e164:
-            found.append(f"project {project.id}'s first call")
-        found.extend(f"project {project.id}'s number for outcome {outcome}"
-                     for outcome, number in sorted(project.outcome_numbers.items())
-                     if number == e164)
-    return found
+def dependents(conn: Connection, org_id: int, e164: str) -> list[str]:
+    """What names ``e164``, in the domain's words: the agent leg, users' numbers, projects'
+    pools and settings."""
+    agent_leg = conn.execute(select(orgs.c.agent_leg_number)
+                             .where(orgs.c.id == org_id)).scalar_one()
+    users = [release.UserNumbers(u.id, u.caller_id, u.direct_number,
+                                 tuple(u.allowed_caller_ids)) for u in users_of(conn, org_id)]
+    projects = [release.ProjectNumbers(p.id, tuple(p.numbers), p.first_call,
+                                       dict(p.outcome_numbers))
+                for p in projects_of(conn, org_id)]
+    return release.what_names(e164, agent_leg_number=agent_leg, users=users,
+                              projects=projects)
 
 
 def _forget_number(conn: Connection, org_id: int, e164: str) -> None:
@@ -237,11 +222,10 @@ def check_release(conn: Connection, org_id: int, e164: str, number_id: int, *,
                   force: bool) -> list[str]:
     """What names the number (see ``dependents``); Conflict for the principal, and for a
     number in use unless ``force``."""
-    refuse_if_principal(conn, org_id, e164, "release")
-    named = dependents(conn, org_id, e164, number_id)
-    if named and not force:
-        raise Conflict(f"{e164} is in use: {'; '.join(named)}; release it with force to "
-                       "clear them", field="number")
+    principal = conn.execute(select(orgs.c.principal_number)
+                             .where(orgs.c.id == org_id)).scalar_one()
+    named = dependents(conn, org_id, e164)
+    release.check_release(e164, principal_number=principal, named=named, force=force)
     return named
 
 
