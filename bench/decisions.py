@@ -60,9 +60,9 @@ from phonenumbers.geodata import GEOCODE_DATA
 from sqlalchemy import Engine
 
 from callsign.domain import phone
+from callsign.domain.document import parse_document
 from callsign.domain.errors import InvalidNumber
 from callsign.domain.model import OutboundRequest
-from callsign.orgfile import parse_document
 from callsign.services.calls import place_call
 from callsign.store import db as store_db
 from callsign.store.db import MIGRATIONS, create_store_engine

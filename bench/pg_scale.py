@@ -94,8 +94,8 @@ from bench.decisions import (
     status,
 )
 from callsign.domain import phone
+from callsign.domain.document import parse_document
 from callsign.domain.model import OutboundRequest
-from callsign.orgfile import parse_document
 from callsign.services.calls import new_id, place_call
 from callsign.store import calls as queries
 from callsign.store.db import create_store_engine

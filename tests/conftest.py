@@ -26,8 +26,9 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.pool import NullPool
 
 from callsign.cli import main
+from callsign.domain.document import parse_document
 from callsign.domain.model import Decision, OutboundRequest, Route
-from callsign.orgfile import dump_document, load_yaml, parse_document
+from callsign.orgfile import dump_document, load_yaml
 from callsign.services import calls as calls_service
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine

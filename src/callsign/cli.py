@@ -226,7 +226,8 @@ def decode_utf8(data: bytes, *, source: Path) -> str:
 
 
 def apply_text(state: State, text: str, *, source: str) -> str:
-    from callsign.orgfile import load_document, parse_document
+    from callsign.domain.document import parse_document
+    from callsign.orgfile import load_document
     from callsign.services import purchasing
 
     document = parse_document(load_document(text, source=source))

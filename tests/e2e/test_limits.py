@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from callsign import limits
+from callsign.domain import limits
 from tests.e2e.conftest import Fresh, Server, error_of, ok, path_of
 
 HANG_GUARD = 600.0

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from callsign.orgfile import parse_document
+from callsign.domain.document import parse_document
 from callsign.providers.sandbox import SandboxProvider
 from callsign.services import access
 from callsign.store import orgs as org_store

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from callsign.orgfile import load_yaml, parse_document
+from callsign.domain.document import parse_document
+from callsign.orgfile import load_yaml
 
 Invoke = Callable[..., Result]
 Rows = Callable[[], list[Any]]

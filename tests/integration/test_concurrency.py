@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from callsign.domain.document import parse_document
 from callsign.domain.model import OutboundRequest
-from callsign.orgfile import parse_document
 from callsign.services import calls as calls_service
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine

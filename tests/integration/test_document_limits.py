@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from callsign import limits
+from callsign.domain import limits
+from callsign.domain.document import parse_document
 from callsign.domain.errors import ConfigError, InvalidInput, MalformedJSON
-from callsign.orgfile import load_document, load_json, load_yaml, parse_document
+from callsign.orgfile import load_document, load_json, load_yaml
 from tests.integration.test_orgfile import _set, valid_document
 
 Invoke = Callable[..., Any]

@@ -12,9 +12,10 @@ import pytest
 import yaml
 from sqlalchemy import Engine, select
 
+from callsign.domain.document import OrgDocument, parse_document
 from callsign.domain.errors import ConfigError, NotFound
 from callsign.domain.model import Decision
-from callsign.orgfile import OrgDocument, dump_document, load_yaml, parse_document
+from callsign.orgfile import dump_document, load_yaml
 from callsign.services import numbers as numbers_service
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine

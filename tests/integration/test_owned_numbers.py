@@ -15,9 +15,9 @@ import pytest
 from click.testing import Result
 from sqlalchemy import Engine, func, select, update
 
+from callsign.domain.document import UserDoc, parse_document
 from callsign.domain.errors import ConfigError, Conflict, NotPresentable, ProviderError
 from callsign.domain.model import Decision, NumberStatus
-from callsign.orgfile import UserDoc, parse_document
 from callsign.services import numbers as numbers_service
 from callsign.services import organization, purchasing
 from callsign.services.purchasing import ProviderSettings

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
+from callsign.domain.document import parse_document
 from callsign.domain.errors import InvalidInput, StoreUnavailable
 from callsign.domain.model import Decision, OutboundRequest
-from callsign.orgfile import parse_document
 from callsign.services import calls
 from callsign.store import orgs as org_store
 from callsign.store.db import Timeouts, create_store_engine

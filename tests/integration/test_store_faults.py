@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL, Engine, func, make_url, select
 
+from callsign.domain.document import parse_document
 from callsign.domain.errors import StoreUnavailable
-from callsign.orgfile import parse_document
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine, store_problem
 from callsign.store.sql import store_fault

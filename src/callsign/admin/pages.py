@@ -29,9 +29,9 @@ from litestar.response import Redirect, Template
 from pydantic import ValidationError
 
 from callsign.api.deps import Runtime, runtime
+from callsign.domain.document import ProjectDoc, UserDoc, problem_message, problem_path
 from callsign.domain.errors import CallsignError, ConfigError, Conflict, InvalidInput
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
-from callsign.orgfile import ProjectDoc, UserDoc, _message, _path
 from callsign.services import access, calllog, organization, purchasing
 from callsign.services import calls as calls_service
 from callsign.services import numbers as numbers_service
@@ -192,9 +192,9 @@ def _validation_errors(exc: ValidationError) -> dict[str, str]:
     """A form's shape errors (pydantic) in words, each under its field."""
     found: dict[str, str] = {}
     for error in exc.errors():
-        path = _path(error["loc"]) or "form"
+        path = problem_path(error["loc"]) or "form"
         message = ID_RULE if path == "id" and error["type"] == "string_pattern_mismatch" \
-            else _message(error)
+            else problem_message(error)
         found.setdefault(path, message)
     return found
 

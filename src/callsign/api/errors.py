@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 
 from callsign.api.deps import runtime
 from callsign.api.schemas import ChannelName, ProviderName
+from callsign.domain.document import PATTERN_WORDS
 from callsign.domain.errors import (
     MAX_MESSAGE,
     MAX_PROBLEMS,
@@ -26,7 +27,6 @@ from callsign.domain.errors import (
     StoreUnavailable,
     Unauthorized,
 )
-from callsign.orgfile import PATTERN_WORDS
 
 log = logging.getLogger("callsign.api")
 

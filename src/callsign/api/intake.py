@@ -15,7 +15,7 @@ from typing import Any
 from litestar import Request
 from litestar.types import ASGIApp, Receive, Send
 
-from callsign import limits
+from callsign.domain import limits
 from callsign.domain.errors import CallsignError
 from callsign.orgfile import load_json
 

@@ -13,7 +13,6 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
-from callsign import limits
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.schemas import (
     AreaCodesIn,
@@ -35,16 +34,11 @@ from callsign.api.schemas import (
     PurchaseOut,
     RouteOut,
 )
+from callsign.domain import limits
+from callsign.domain.document import ContactDoc, OrgDocument, ProjectDoc, UserDoc
 from callsign.domain.errors import InvalidInput, ProviderError
 from callsign.domain.model import Channel, NumberStatus, OutboundRequest
-from callsign.orgfile import (
-    ContactDoc,
-    OrgDocument,
-    ProjectDoc,
-    UserDoc,
-    dump_document,
-    load_document,
-)
+from callsign.orgfile import dump_document, load_document
 from callsign.services import calllog, calls, idempotency, numbers, purchasing
 from callsign.services import organization as org_service
 

@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from callsign import limits
+from callsign.domain import limits
+from callsign.domain.document import GROUP_PATTERN
 from callsign.domain.model import Decision, Route
-from callsign.orgfile import GROUP_PATTERN
 from callsign.services.calllog import CallRecord
 from callsign.services.numbers import NumberView
 

@@ -1,1 +1,2 @@
-"""The pure core: phone facts, models and the outbound and inbound rules. No I/O here."""
+"""The pure core: phone facts, models, the outbound and inbound rules, the organization
+document's schema and checks, and the bounds on every input. No I/O here."""

@@ -11,8 +11,8 @@ from typing import Any
 from callsign import twilio_api
 from callsign.domain import phone
 from callsign.domain.errors import InvalidInput, NotFound
+from callsign.domain.limits import MAX_CALL_SECONDS
 from callsign.domain.model import Channel, Decision, OutboundRequest
-from callsign.limits import MAX_CALL_SECONDS
 from callsign.services import calls as calls_service
 from callsign.services.calllog import CallRecord, get_call
 from callsign.store import orgs as org_store

@@ -18,8 +18,9 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
+from callsign.domain.document import parse_document
 from callsign.domain.errors import Conflict, NotFound, Unauthorized
-from callsign.orgfile import load_yaml, parse_document
+from callsign.orgfile import load_yaml
 from callsign.services import access
 from callsign.store import orgs as org_store
 from callsign.store.db import database_file, shown_url

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from callsign import limits
-from callsign.domain import phone
+from callsign.domain import limits, phone
+from callsign.domain.document import GROUP_PATTERN, PATTERN_WORDS
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
 from callsign.domain.model import NumberStatus, today
-from callsign.orgfile import GROUP_PATTERN, PATTERN_WORDS
 from callsign.store import numbers as number_store
 from callsign.store.calls import org_id_and_policy
 from callsign.store.numbers import NumberRow

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from callsign.domain import phone
+from callsign.domain.document import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
 from callsign.domain.errors import ConfigError, Conflict, InvalidInput, NotFound
-from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
 from callsign.services import purchasing
 from callsign.services.purchasing import ProviderSettings
 from callsign.store import orgs as org_store

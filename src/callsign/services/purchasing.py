@@ -10,9 +10,9 @@ from typing import Any, NamedTuple
 
 from callsign import twilio_api
 from callsign.domain import phone
+from callsign.domain.document import OrgDocument
 from callsign.domain.errors import InvalidInput, NotFound, ProviderError
 from callsign.domain.model import NumberStatus
-from callsign.orgfile import OrgDocument
 from callsign.providers.base import NumberProvider
 from callsign.providers.sandbox import SandboxProvider
 from callsign.providers.twilio import TwilioProvider

@@ -7,9 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from callsign.domain import phone, release
-from callsign.domain.errors import ConfigError, NotFound
-from callsign.domain.model import NumberStatus
-from callsign.orgfile import (
+from callsign.domain.document import (
     CallingHoursDoc,
     ContactDoc,
     InboundDoc,
@@ -19,6 +17,8 @@ from callsign.orgfile import (
     TwilioDoc,
     UserDoc,
 )
+from callsign.domain.errors import ConfigError, NotFound
+from callsign.domain.model import NumberStatus
 from callsign.store.numbers import held_ids, holders
 from callsign.store.tables import (
     NEVER,

@@ -1,0 +1,453 @@
+"""The organization document (SPEC 6): its schema, and the checks across its fields.
+
+A decoded document (a mapping, from YAML or JSON) is validated whole before anything is
+written, and every problem is reported with its path, e.g.
+``projects[1].first_call: +13125550101 is not in the pool``; every number comes out in
+E.164. Reading a file or a request body into a mapping is ``callsign.orgfile``'s work.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from callsign.domain import limits, phone
+from callsign.domain.errors import ConfigError, InvalidInput
+from callsign.domain.model import DEFAULT_CALL_PATH, DEFAULT_LAST_CALLER_DAYS, InboundStep, Logic
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_AREA_CODE = r"^\d{1,5}$"
+GROUP_PATTERN = r"^(|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
+PATTERN_WORDS = {
+    _KEY: "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    GROUP_PATTERN: "must be empty, or 1 to 64 letters, digits, '.', '_' or '-', starting "
+                   "with a letter or digit",
+    _AREA_CODE: "must be an area code of 1 to 5 digits",
+    r"^AC[0-9a-fA-F]{32}$": "must be a Twilio account SID: 'AC' and 32 hexadecimal digits",
+    r"^[A-Za-z_][A-Za-z0-9_]{0,127}$": "must be the name of an environment variable",
+}
+"""Plain words for each pattern a field must match, in place of the regular expression."""
+
+Key = Annotated[str, StringConstraints(pattern=_KEY)]
+Group = Annotated[str, StringConstraints(max_length=limits.MAX_ID, pattern=GROUP_PATTERN)]
+Name = Annotated[str, StringConstraints(max_length=limits.MAX_NAME)]
+Phone = Annotated[str, StringConstraints(max_length=40)]
+Short = Annotated[str, StringConstraints(max_length=limits.MAX_TEXT)]
+
+
+def _only_true_or_false(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {shown(value)}")
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_only_true_or_false)]
+"""A boolean that is true or false, never "yes" or 1 (however the caller validates)."""
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NumberDoc(_Doc):
+    number: Phone
+    label: Name = ""
+    group: Group = ""
+    # mapped area codes besides its own
+    area_codes: list[Annotated[str, StringConstraints(max_length=8)]] = Field(
+        default_factory=list)
+    daily_cap: int | None = Field(default=None, ge=1, le=limits.MAX_DAILY_CAP)
+    status: Literal["active", "paused", "resting"] = "active"
+    provider: Short = "manual"
+    call_path: list[InboundStep] | None = None
+
+    @field_validator("call_path")
+    @classmethod
+    def _steps_once(cls, value: list[InboundStep] | None) -> list[InboundStep] | None:
+        return None if value is None else _once(value)
+
+    @field_validator("area_codes", mode="before")
+    @classmethod
+    def _area_codes_as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+
+class UserDoc(_Doc):
+    id: Key
+    name: Name = ""
+    work_phone: Phone | None = None
+    caller_id: Phone | None = None
+    direct_number: Phone | None = None
+    allowed_caller_ids: list[Phone] = Field(default_factory=list)
+    active: Flag = True
+
+
+class ContactDoc(_Doc):
+    phone: Phone
+    owner: Key | None = None
+    line_type: Literal["landline", "mobile", "unknown"] = "unknown"
+
+
+class ProjectDoc(_Doc):
+    id: Key
+    name: Name = ""
+    numbers: list[Phone] = Field(default_factory=list)
+    first_call: Phone = Logic.RANDOM
+    keep_previous_number: Flag = False
+    next_calls: Logic = Logic.RANDOM
+    outcome_numbers: dict[Short, Phone] = Field(default_factory=dict)
+    agent_number: Literal["use_agent", "use_project"] = "use_project"
+
+
+class CallingHoursDoc(_Doc):
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not a time of day as HH:MM")
+        return value
+
+
+class TwilioDoc(_Doc):
+    """The organization's Twilio account. Its auth token is bound by the server's
+    operator (CALLSIGN_TWILIO_TOKEN_<ORG>, or the CALLSIGN_TWILIO_SECRETS file), never
+    named by the organization."""
+
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    # Once the name of an environment variable chosen by the organization: refused, so
+    # that a document still carrying it says how the token is bound now.
+    auth_token_env: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+
+    @field_validator("auth_token_env")
+    @classmethod
+    def _token_bound_by_the_operator(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError(
+                "is no longer a setting: the Twilio auth token is bound by the server's "
+                "operator, not by the organization: the environment variable "
+                "CALLSIGN_TWILIO_TOKEN_<ORG> (the organization's id upper-cased, other "
+                "characters as _) or an entry in the file named by "
+                "CALLSIGN_TWILIO_SECRETS; remove twilio.auth_token_env")
+        return value
+
+
+class InboundDoc(_Doc):
+    path: list[InboundStep] = Field(default_factory=lambda: list(DEFAULT_CALL_PATH))
+    last_caller_days: int = Field(default=DEFAULT_LAST_CALLER_DAYS, ge=1, le=3650)
+
+    @field_validator("path")
+    @classmethod
+    def _steps_once(cls, value: list[InboundStep]) -> list[InboundStep]:
+        return _once(value)
+
+
+class OrgDocument(_Doc):
+    org: Key
+    default_country: Short = "US"
+    timezone: Short = "UTC"
+    principal_number: Phone
+    forwarding_number: Phone | None = None
+    agent_leg_number: Phone | None = None
+    local_presence: Flag = False
+    local_presence_fallback: Literal["none", "region"] = "none"
+    restrict_caller_ids: Flag = False
+    calling_hours: CallingHoursDoc | None = None
+    numbers: list[NumberDoc] = Field(default_factory=list)
+    users: list[UserDoc] = Field(default_factory=list)
+    contacts: list[ContactDoc] = Field(default_factory=list)
+    projects: list[ProjectDoc] = Field(default_factory=list)
+    inbound: InboundDoc = Field(default_factory=InboundDoc)
+    twilio: TwilioDoc | None = None
+
+
+def _once(steps: list[InboundStep]) -> list[InboundStep]:
+    twice = sorted({str(step) for step in steps if steps.count(step) > 1})
+    if twice:
+        raise ValueError(f"lists {', '.join(twice)} more than once; name each step once")
+    return steps
+
+
+def parse_document(data: Any) -> OrgDocument:
+    """Validate a decoded document (YAML or JSON) and return it with numbers in E.164."""
+    if not isinstance(data, dict):
+        raise ConfigError([("", "the document must be a mapping with 'org' at the top")])
+    try:
+        document = OrgDocument.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(exc)) from exc
+    problems = [*_reserved_ids(document), *_Checker(document).problems()]
+    if problems:
+        raise ConfigError(problems)
+    return document
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """A pydantic error as (path, message in plain words) pairs, e.g. for a form."""
+    return [(problem_path(e["loc"]), problem_message(e)) for e in exc.errors()]
+
+
+def _reserved_ids(doc: OrgDocument) -> Iterator[tuple[str, str]]:
+    """Ids that name admin pages (``new``) would make their user or project unreachable."""
+    words = ", ".join(sorted(limits.RESERVED_IDS))
+    ids = {"users": [u.id for u in doc.users], "projects": [p.id for p in doc.projects]}
+    for plural, keys in ids.items():
+        for i, key in enumerate(keys):
+            if key.lower() in limits.RESERVED_IDS:
+                yield f"{plural}[{i}].id", f"{key!r} is reserved (so are {words}); choose another"
+
+
+def problem_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error's location as a field's path, e.g. ``users[0].caller_id``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def shown(value: Any) -> str:
+    """A value as an error quotes it: its repr, shortened."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_KINDS = {"string_type": "text", "bool_type": "true or false", "int_type": "a whole number",
+          "int_parsing": "a whole number", "int_from_float": "a whole number",
+          "float_type": "a number", "list_type": "a list", "dict_type": "a mapping",
+          "model_type": "a mapping", "model_attributes_type": "a mapping"}
+
+
+def problem_message(error: Any) -> str:
+    """A pydantic error in plain words (the field's path is given beside it)."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "is not a known setting"
+    if kind == "missing":
+        return "is required"
+    if kind in _KINDS:
+        return f"must be {_KINDS[kind]}, not {shown(error.get('input'))}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind in ("less_than_equal", "less_than"):
+        return f"must be at most {ctx.get('le', ctx.get('lt'))}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"must be at least {ctx.get('ge', ctx.get('gt'))}"
+    if kind == "string_pattern_mismatch":
+        return PATTERN_WORDS.get(str(ctx.get("pattern")), "is not in the expected form")
+    if kind == "literal_error" or kind == "enum":
+        return f"must be {ctx.get('expected')}, not {shown(error.get('input'))}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+class _Checker:
+    """Checks across fields; normalises every number to E.164 in place."""
+
+    def __init__(self, document: OrgDocument) -> None:
+        self.doc = document
+        self.country = document.default_country
+
+    def number(self, raw: str, path: str) -> str:
+        return phone.parse_number(raw, self.country, field=path)
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        doc = self.doc
+        try:
+            self.country = doc.default_country = phone.validate_country(
+                doc.default_country, field="default_country")
+        except InvalidInput as exc:
+            yield "default_country", exc.message
+            return
+        try:
+            ZoneInfo(doc.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            yield "timezone", f"{doc.timezone!r} is not an IANA time zone"
+        org_numbers = [problem for attr in ("principal_number", "forwarding_number",
+                                            "agent_leg_number")
+                       for problem in self._normalise(doc, attr, attr)]
+        yield from org_numbers
+        yield from self._numbers()
+        owned = {n.number for n in doc.numbers}
+        yield from self._held_org_numbers({path for path, _ in org_numbers})
+        yield from self._users(owned)
+        yield from self._contacts()
+        yield from self._projects(owned)
+
+    def _checked(self, raw: str | None, path: str) -> Iterator[tuple[str, str]]:
+        if raw is None:
+            return
+        try:
+            self.number(raw, path)
+        except InvalidInput as exc:
+            yield path, exc.message
+
+    def _normalise(self, obj: Any, attr: str, path: str) -> Iterator[tuple[str, str]]:
+        raw = getattr(obj, attr)
+        if raw is None:
+            return
+        try:
+            setattr(obj, attr, self.number(raw, path))
+        except InvalidInput as exc:
+            yield path, exc.message
+
+    def _held_org_numbers(self, invalid: set[str]) -> Iterator[tuple[str, str]]:
+        """The principal and agent-leg numbers are presented: they must be the org's own.
+
+        The principal is every call's last resort, so it must also be active; the
+        agent leg is shown only to the organization's own agents, so a paused number
+        (not presented to callees) may serve as one.
+        """
+        statuses = {n.number: n.status for n in self.doc.numbers}
+        principal, agent_leg = self.doc.principal_number, self.doc.agent_leg_number
+        if "principal_number" not in invalid:
+            status = statuses.get(principal)
+            if status is None:
+                yield "principal_number", f"{principal} is not one of the organization's numbers"
+            elif status != "active":
+                yield ("principal_number", f"{principal} is {status}; the principal number "
+                       "is the last resort of every call and must be active")
+        if agent_leg is not None and "agent_leg_number" not in invalid \
+                and agent_leg not in statuses:
+            yield "agent_leg_number", f"{agent_leg} is not one of the organization's numbers"
+
+    def _numbers(self) -> Iterator[tuple[str, str]]:
+        seen: set[str] = set()
+        for i, entry in enumerate(self.doc.numbers):
+            path = f"numbers[{i}]"
+            problems = list(self._normalise(entry, "number", f"{path}.number"))
+            yield from problems
+            if problems:
+                continue
+            if entry.number in seen:
+                yield f"{path}.number", f"{entry.number} is listed twice"
+            seen.add(entry.number)
+            country = phone.facts_for(entry.number, self.country, field="number").country
+            for j, code in enumerate(entry.area_codes):
+                if not phone.valid_area_code(code, country):
+                    yield (f"{path}.area_codes[{j}]",
+                           f"{code!r} is not a geographic area code of {country}")
+
+    def _users(self, owned: set[str]) -> Iterator[tuple[str, str]]:
+        seen: set[str] = set()
+        direct: dict[str, str] = {}
+        for i, user in enumerate(self.doc.users):
+            path = f"users[{i}]"
+            if user.id in seen:
+                yield f"{path}.id", f"user {user.id!r} is listed twice"
+            seen.add(user.id)
+            yield from self._normalise(user, "work_phone", f"{path}.work_phone")
+            yield from self._allowed_caller_ids(user, path, owned)
+            for attr in ("caller_id", "direct_number"):
+                problems = list(self._normalise(user, attr, f"{path}.{attr}"))
+                yield from problems
+                value = getattr(user, attr)
+                if not problems and value is not None and value not in owned:
+                    yield f"{path}.{attr}", f"{value} is not one of the organization's numbers"
+            if self.doc.restrict_caller_ids and user.caller_id is not None \
+                    and user.caller_id not in user.allowed_caller_ids:
+                # Else the caller ID would silently never be presented (SPEC 2).
+                yield (f"{path}.caller_id", f"{user.caller_id} is not among {user.id}'s "
+                       "allowed caller IDs, and the organization restricts caller IDs")
+            if user.direct_number is not None:
+                if user.direct_number in direct:
+                    yield (f"{path}.direct_number", f"{user.direct_number} is already the direct "
+                           f"number of {direct[user.direct_number]!r}")
+                direct[user.direct_number] = user.id
+
+    def _allowed_caller_ids(self, user: UserDoc, path: str,
+                            owned: set[str]) -> Iterator[tuple[str, str]]:
+        for j, raw in enumerate(user.allowed_caller_ids):
+            item = f"{path}.allowed_caller_ids[{j}]"
+            try:
+                number = self.number(raw, item)
+            except InvalidInput as exc:
+                yield item, exc.message
+                continue
+            user.allowed_caller_ids[j] = number
+            if number not in owned:
+                yield item, f"{number} is not one of the organization's numbers"
+
+    def _contacts(self) -> Iterator[tuple[str, str]]:
+        users = {u.id for u in self.doc.users}
+        seen: set[str] = set()
+        for i, contact in enumerate(self.doc.contacts):
+            path = f"contacts[{i}]"
+            problems = list(self._normalise(contact, "phone", f"{path}.phone"))
+            yield from problems
+            if not problems and contact.phone in seen:
+                yield f"{path}.phone", f"{contact.phone} is listed twice"
+            seen.add(contact.phone)
+            if contact.owner is not None and contact.owner not in users:
+                yield f"{path}.owner", f"{contact.owner!r} is not a user of the organization"
+
+    def _projects(self, owned: set[str]) -> Iterator[tuple[str, str]]:
+        seen: set[str] = set()
+        for i, project in enumerate(self.doc.projects):
+            path = f"projects[{i}]"
+            if project.id in seen:
+                yield f"{path}.id", f"project {project.id!r} is listed twice"
+            seen.add(project.id)
+            yield from self._pool(project, path, owned)
+            pool = set(project.numbers)
+            yield from self._first_call(project, path, pool)
+            yield from self._outcome_numbers(project, path, pool)
+
+    def _pool(self, project: ProjectDoc, path: str,
+              owned: set[str]) -> Iterator[tuple[str, str]]:
+        """The project's numbers, each one of the organization's, none twice."""
+        for j, raw in enumerate(project.numbers):
+            item = f"{path}.numbers[{j}]"
+            try:
+                project.numbers[j] = self.number(raw, item)
+            except InvalidInput as exc:
+                yield item, exc.message
+                continue
+            if project.numbers[j] not in owned:
+                yield item, f"{project.numbers[j]} is not one of the organization's numbers"
+        if len(set(project.numbers)) != len(project.numbers):
+            yield f"{path}.numbers", "a number is listed twice"
+
+    def _first_call(self, project: ProjectDoc, path: str,
+                    pool: set[str]) -> Iterator[tuple[str, str]]:
+        """A logic by name, or a number of the pool."""
+        if project.first_call in (Logic.RANDOM, Logic.REGIONALLY_RANDOM):
+            return
+        item = f"{path}.first_call"
+        try:
+            project.first_call = self.number(project.first_call, item)
+        except InvalidInput:
+            yield item, (f"{project.first_call!r} is neither random, regionally_random "
+                         "nor a valid phone number")
+            return
+        if project.first_call not in pool:
+            yield item, f"{project.first_call} is not in the pool"
+
+    def _outcome_numbers(self, project: ProjectDoc, path: str,
+                         pool: set[str]) -> Iterator[tuple[str, str]]:
+        """Each outcome's number, one of the pool."""
+        for outcome, raw in project.outcome_numbers.items():
+            item = f"{path}.outcome_numbers.{outcome}"
+            try:
+                project.outcome_numbers[outcome] = number = self.number(raw, item)
+            except InvalidInput as exc:
+                yield item, exc.message
+                continue
+            if number not in pool:
+                yield item, f"{number} is not in the pool"
