@@ -41,6 +41,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -82,6 +83,7 @@ SCALE = 1.6  # 2 workers over 1
 WORKERS = (1, 2)
 SCHEMA = "bench_hot_path"
 APP_NAME = "callsign-bench-hot-path"  # the application_name of the server's connections
+START_SECONDS = 120  # for a server to answer /healthz (workers start slowly on a busy host)
 MAX_SECONDS = 300  # a wrk run that has not seen its count by then stops anyway
 STOP_LUA = """
 -- Bounded by a count: after %(limit)d responses the thread stops, and SIGINT to wrk
@@ -206,14 +208,21 @@ class Measure:
     p99: float
     failed: int  # non-2xx responses and socket errors
     served: int  # decisions recorded (calls) or responses (healthz)
-    cpu: float  # CPU seconds of the server's processes and the store's backends
+    server_cpu: float  # CPU seconds of the server's processes
+    backend_cpu: float  # CPU seconds of the PostgreSQL backends serving it
     others: float  # cores used by other processes (not the server, its backends or wrk)
     load: tuple[float, float]  # load average before and after
     spread: str  # per worker: cores/connections (2 workers, calls)
 
     @property
     def cpu_ms(self) -> float:
-        return self.cpu / self.served * 1000 if self.served else float("nan")
+        """Server and backend CPU per request served, in ms."""
+        cpu = self.server_cpu + self.backend_cpu
+        return cpu / self.served * 1000 if self.served else float("nan")
+
+    @property
+    def backend_ms(self) -> float:
+        return self.backend_cpu / self.served * 1000 if self.served else float("nan")
 
 
 def stop_script(folder: Path, name: str, limit: int, base: Path | None = None) -> Path:
@@ -298,11 +307,12 @@ def measure(store: Store, base_url: str, server_pid: int, workers: int, connecti
               if calls and workers > 1 else "")
     return Measure(store.name, workers, connections, kind, figures["rate"], figures["p50"],
                    figures["p99"], int(figures["failed"]), served,
-                   server_cpu + backend_cpu, others, (load_before, load_average()), spread)
+                   server_cpu, backend_cpu, others, (load_before, load_average()), spread)
 
 
 HEADER = (f"{'round':>5} {'store':<10} {'workers':>7} {'conns':>5} {'kind':<7} {'req/s':>7} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'failed':>6} {'CPU ms/req':>10} {'calls/healthz':>13} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'failed':>6} {'CPU ms/req':>10} {'(backends)':>10} "
+          f"{'calls/healthz':>13} "
           f"{'others':>6}  {'load before>after':<17}  per worker: cores/conns")
 
 
@@ -310,7 +320,31 @@ def row(round_no: int, m: Measure, health: Measure | None) -> str:
     share = f"{m.rate / health.rate:.1%}" if health else ""
     return (f"{round_no:>5} {m.store:<10} {m.workers:>7} {m.connections:>5} {m.kind:<7} "
             f"{m.rate:>7.0f} {m.p50:>7.2f} {m.p99:>7.2f} {m.failed:>6} {m.cpu_ms:>10.2f} "
+            f"{f'({m.backend_ms:.2f})' if m.backend_cpu else '':>10} "
             f"{share:>13} {m.others:>6.2f}  {m.load[0]:>7.2f} > {m.load[1]:<7.2f}  {m.spread}")
+
+
+def all_workers_answer(base_url: str, workers: int, limit: float) -> bool:
+    """Wait (up to ``limit`` s) until connections to the server are held by every worker."""
+    host, port = base_url.removeprefix("http://").rsplit(":", 1)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        held: set[int] = set()
+        sockets = [socket.create_connection((host, int(port)), timeout=10)
+                   for _ in range(4 * workers)]
+        try:
+            for conn in sockets:  # a request on each: every connection is accepted
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
+            for conn in sockets:
+                conn.recv(4096)
+            held = set(connections_by_process(int(port)))
+        finally:
+            for conn in sockets:
+                conn.close()
+        if len(held) >= workers:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def serve_round(store: Store, workers: int, args: argparse.Namespace, folder: Path,
@@ -321,11 +355,15 @@ def serve_round(store: Store, workers: int, args: argparse.Namespace, folder: Pa
     calls_script = stop_script(folder, f"calls-{store.name}", args.requests, store.calls_script)
     store.reset()
     measures = []
-    with server(store.db, workers) as (base_url, pid):
+    with server(store.db, workers, START_SECONDS) as (base_url, pid):
+        if workers > 1 and not all_workers_answer(base_url, workers, START_SECONDS):
+            log(f"  (not every one of the {workers} workers answered within {START_SECONDS} s: "
+                "going on)")
         top = max(args.connections)
         run_wrk(f"{base_url}/healthz", top, stop_script(folder, "healthz", warm))
         run_wrk(base_url, top, stop_script(folder, f"calls-{store.name}", warm,
                                            store.calls_script))
+        settle(store)  # no warm-up decision left in flight in the first measured run
         for connections in args.connections:
             health = measure(store, base_url, pid, workers, connections, "healthz",
                              health_script)
@@ -347,10 +385,14 @@ class Verdict:
     ok: bool
 
     def line(self, *, judged: bool = True) -> str:
-        figures = f"{self.label:<52} best {self.best:>8}  median {self.median:>8}"
+        figures = f"{self.label:<64} best {self.best:>8}  median {self.median:>8}"
         if not judged:
             return figures
         return f"{figures}  target {self.target:<9} {'PASS' if self.ok else 'MISS'}"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def pick(measures: Sequence[Measure], store: str, workers: int, connections: int,
@@ -365,7 +407,8 @@ def share(measures: Sequence[Measure], store: str, workers: int, connections: in
     health = [m.rate for m in pick(measures, store, workers, connections, "healthz")]
     best = max(calls) / max(health)
     median = statistics.median(calls) / statistics.median(health)
-    return Verdict(f"{store}, {workers} worker(s), {connections} conns: decisions/healthz",
+    return Verdict(f"{store}, {plural(workers, 'worker')}, {connections} conns: "
+                   "decisions/s over /healthz per s",
                    f"{best:.1%}", f"{median:.1%}", f">= {target:.0%}", best >= target)
 
 
@@ -373,7 +416,7 @@ def lowest(measures: Sequence[Measure], store: str, workers: int, connections: i
            label: str, value: Callable[[Measure], float], target: float) -> Verdict:
     values = [value(m) for m in pick(measures, store, workers, connections, "calls")]
     best = min(values)
-    return Verdict(f"{store}, {workers} worker(s), {connections} conns: {label}",
+    return Verdict(f"{store}, {plural(workers, 'worker')}, {connections} conns: {label}",
                    f"{best:.2f} ms", f"{statistics.median(values):.2f} ms",
                    f"<= {target:g} ms", best <= target)
 
@@ -401,14 +444,14 @@ def report(measures: Sequence[Measure], stores: Sequence[str], args: argparse.Na
     if "PostgreSQL" in stores:
         verdicts.append(share(measures, "PostgreSQL", 2, many, PG_SHARE))
         verdicts.append(lowest(measures, "PostgreSQL", 2, many,
-                               "server + backend CPU per decision", lambda m: m.cpu_ms,
+                               "CPU per decision (server + backends)", lambda m: m.cpu_ms,
                                PG_CPU_MS))
     verdicts += [scale(measures, store, n, "calls") for store in stores
                  for n in args.connections]
     for verdict in verdicts:
         log(verdict.line())
     failed = sum(m.failed for m in measures)
-    log(f"{'failed responses (non-2xx, socket errors), all runs':<52} {failed:>13}"
+    log(f"{'failed responses (non-2xx, socket errors), all runs':<64} {failed:>13}"
         f"{'':>17}  target {'0':<9} {'PASS' if failed == 0 else 'MISS'}")
     log("\n-- context")
     for store in stores:

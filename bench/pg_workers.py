@@ -213,7 +213,7 @@ def prepare(db: str, folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def server(db: str, workers: int) -> Iterator[tuple[str, int]]:
+def server(db: str, workers: int, start_seconds: float = 30) -> Iterator[tuple[str, int]]:
     """``callsign serve --workers N`` on a free port: (base URL, server pid)."""
     port = free_port()
     env = {**os.environ, "CALLSIGN_ACCESS_LOG": "0"}
@@ -222,7 +222,7 @@ def server(db: str, workers: int) -> Iterator[tuple[str, int]]:
          "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
