@@ -4,7 +4,7 @@
         [--requests 2000] [--healthz-requests N] [--rounds 3] [--pg URL] [--check]
 
 Starts ``callsign serve`` (1 worker, then 2) on the bench organization of
-``bench/http_load.py`` (80 numbers in ten area codes, eight users, local presence), and
+``bench/http_load.py`` (100 numbers in ten area codes, eight users, local presence), and
 loads it with wrk from a second process over keep-alive connections: ``GET /healthz``
 (the framework's own speed, the ceiling) and ``POST /v1/calls`` (a decision) one after
 the other, at each connection count, for ``--rounds`` rounds. Every wrk run is bounded
