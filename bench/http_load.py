@@ -69,6 +69,11 @@ def wrk(url: str, connections: int, seconds: int, script: str | None) -> dict[st
     if script:
         command[1:1] = ["-s", script]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    """Rate, p50 and p99 latency (ms) and non-2xx responses from wrk's --latency report."""
 
     def ms(label: str) -> float:
         found = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)\b", out)

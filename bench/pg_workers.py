@@ -111,11 +111,11 @@ def wait_until_idle(limit: float) -> None:
         time.sleep(5)
 
 
-def backend_pids(pg: str) -> set[int]:
+def backend_pids(pg: str, app_name: str = APP_NAME) -> set[int]:
     """The PostgreSQL backends serving the callsign server (by application_name)."""
     with psycopg.connect(pg, autocommit=True) as conn:
         rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
-                            (APP_NAME,)).fetchall()
+                            (app_name,)).fetchall()
     return {int(pid) for pid, in rows}
 
 
@@ -173,11 +173,11 @@ def cores_used(before: CpuSample, after: CpuSample, server_pid: int, backends: s
 
 # -- stores and servers -----------------------------------------------------------------
 
-def pg_url(server: str, schema: str) -> str:
+def pg_url(server: str, schema: str, app_name: str = APP_NAME) -> str:
     """The SQLAlchemy URL of ``schema`` on ``server`` (a libpq URL)."""
     base = server.replace("postgresql://", "postgresql+psycopg://", 1)
     options = quote(f"-csearch_path={schema}", safe="")
-    return f"{base}{'&' if '?' in base else '?'}options={options}&application_name={APP_NAME}"
+    return f"{base}{'&' if '?' in base else '?'}options={options}&application_name={app_name}"
 
 
 def recreate_schema(server: str, schema: str, *, create: bool = True) -> None:
@@ -213,7 +213,7 @@ def prepare(db: str, folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def server(db: str, workers: int) -> Iterator[tuple[str, int]]:
+def server(db: str, workers: int, start_seconds: float = 30) -> Iterator[tuple[str, int]]:
     """``callsign serve --workers N`` on a free port: (base URL, server pid)."""
     port = free_port()
     env = {**os.environ, "CALLSIGN_ACCESS_LOG": "0"}
@@ -222,7 +222,7 @@ def server(db: str, workers: int) -> Iterator[tuple[str, int]]:
          "--workers", str(workers)], env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
