@@ -13,21 +13,34 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 from callsign.domain.document import parse_document
 from callsign.domain.errors import Conflict, NotFound, Unauthorized
+from callsign.domain.model import Decision, OutboundRequest, Route
 from callsign.orgfile import load_yaml
-from callsign.services import access
+from callsign.services import access, calls
 from callsign.store import orgs as org_store
 from callsign.store.db import database_file, shown_url
 from callsign.store.uow import Store, UnitOfWork
 
 ORG = "acme"
 KEY_NAME = "demo"
+# `callsign demo`'s sample calls: (user, callee, project, what the call shows)
+SAMPLE_CALLS = (
+    ("alice", "(773) 555-0150", None, "a Chicago mobile: agent's own number serves 773"),
+    ("bob", "312-555-0188", None, "Chicago: local presence"),
+    ("carol", "+1 217 555 0123", None, "Springfield IL: no 217 number, same-state fallback"),
+    ("carol", "+1 907 555 0100", None, "Alaska: nothing local, principal number"),
+    ("carol", "+1 201 555 0177", "renewals", "a renewals project call"),
+)
+SAMPLE_CALLBACK = ("+14155550123", "+13125550101")  # (caller, called)
+SAMPLE_TIME = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 14:00 in New York
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,41 @@ def apply_demo_text(uow: UnitOfWork, text: str, *, reset: bool) -> str:
         org_store.apply_document(uow.connection, document)
         uow.commit()
     return document.org
+
+
+@dataclass(frozen=True)
+class SampleCall:
+    """One of the demo's sample calls and its decision."""
+
+    user: str
+    to: str
+    why: str
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """The demo organization applied, its sample calls decided and a call-back routed."""
+
+    org: str
+    calls: list[SampleCall]
+    caller: str
+    called: str
+    callback: Route
+
+
+def run_demo(uow: Callable[[], UnitOfWork], *, reset: bool) -> DemoRun:
+    """Apply the demo document (as ``apply_demo_text``), then decide its sample calls and
+    route a call-back, recording nothing."""
+    org = apply_demo_text(uow(), demo_text(), reset=reset)
+    samples = [
+        SampleCall(user, to, why, calls.place_call(
+            uow(), OutboundRequest(org=org, user=user, to=to, project=project),
+            now=SAMPLE_TIME, rng=random.Random(7), dry_run=True))
+        for user, to, project, why in SAMPLE_CALLS]
+    caller, called = SAMPLE_CALLBACK
+    route = calls.route_call(uow(), called, caller, now=SAMPLE_TIME, dry_run=True)
+    return DemoRun(org, samples, caller, called, route)
 
 
 def _read_key(path: Path) -> str | None:

@@ -13,8 +13,9 @@ from typing import Any
 from callsign.domain import phone
 from callsign.domain.document import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
 from callsign.domain.errors import ConfigError, Conflict, InvalidInput, NotFound
+from callsign.orgfile import load_document
 from callsign.services import purchasing
-from callsign.services.purchasing import ProviderSettings
+from callsign.services.purchasing import ProviderSettings, UowFactory
 from callsign.store import orgs as org_store
 from callsign.store.numbers import held_statuses
 from callsign.store.uow import Connection, UnitOfWork
@@ -248,6 +249,15 @@ def put_config(uow: UnitOfWork, org: str, data: Any, *,
         raise InvalidInput(f"the document is for {document.org!r}, but the key is for {org!r}",
                            field="org")
     purchasing.apply_document(lambda: uow, document, settings=providers or ProviderSettings())
+    return document
+
+
+def apply_text(uow: UowFactory, text: str, *, source: str,
+               providers: ProviderSettings | None = None) -> OrgDocument:
+    """Make the organization an organization file names equal to it (SPEC 6): the file's
+    text is validated whole first; ``source`` names it in problems."""
+    document = parse_document(load_document(text, source=source))
+    purchasing.apply_document(uow, document, settings=providers or ProviderSettings())
     return document
 
 

@@ -50,6 +50,15 @@ class PurchaseResult:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def failure(self) -> ProviderError | None:
+        """The provider's refusal that stopped the purchase, naming what was bought before
+        it; None when nothing failed."""
+        if not self.error:
+            return None
+        bought = ", ".join(self.bought) or "none"
+        return ProviderError(f"{self.error}; bought before the failure: {bought}",
+                             field="provider")
+
 
 def _held_any(uow: UowFactory) -> Callable[[list[str]], set[str]]:
     def taken(candidates: list[str]) -> set[str]:
@@ -294,6 +303,13 @@ def buy_for_gaps(uow: UowFactory, org: str, found: Coverage, top: int, provider:
         if result.error:
             break
     return results
+
+
+def cover_gaps(uow: UowFactory, org: str, top: int, provider: str, *, now: datetime,
+               settings: ProviderSettings) -> tuple[Coverage, list[PurchaseResult]]:
+    """The coverage, and one number bought for each of its ``top`` gaps (none for 0)."""
+    found = coverage(uow(), org, now=now)
+    return found, buy_for_gaps(uow, org, found, top, provider, now=now, settings=settings)
 
 
 def coverage(uow: UnitOfWork, org: str, *, now: datetime, days: int = 30) -> Coverage:
