@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Engine, bindparam, select, update
 
 from callsign.domain.model import OutboundFacts, OutboundRequest
 from callsign.services import calls
 from callsign.services import numbers as numbers_service
+from callsign.store.calls import SqlCalls
 from callsign.store.tables import number_usage, numbers
 from callsign.store.uow import UnitOfWork
 
@@ -95,12 +96,12 @@ def test_a_call_whose_turns_are_taken_presents_a_number_out_of_turn(
     gather = calls._gather
     reads = 0
 
-    def gather_then_lose_the_turn(conn: Connection, *args: Any) -> OutboundFacts:
+    def gather_then_lose_the_turn(store: SqlCalls, *args: Any) -> OutboundFacts:
         nonlocal reads
-        facts = gather(conn, *args)
+        facts = gather(store, *args)
         reads += 1
         # Another call presents every number after it was read; times keep their order.
-        conn.execute(update(numbers).where(numbers.c.e164 == bindparam("n"))
+        store.conn.execute(update(numbers).where(numbers.c.e164 == bindparam("n"))
                      .values(last_presented_at=bindparam("t")),
                      [{"t": TODAY - timedelta(minutes=10 - i) + timedelta(seconds=reads),
                        "n": n} for i, n in enumerate(ROTATION)])

@@ -61,6 +61,14 @@ class Claim(StrEnum):
     NONE = "none"  # not counted at all: an emergency call is never capped or rotated
 
 
+class ClaimResult(StrEnum):
+    """What came of claiming a number for one presentation (the store's answer)."""
+
+    TAKEN = "taken"  # counted and presented (or a number outside the inventory)
+    FULL = "full"  # at its daily cap, released meanwhile, or not the org's
+    TURN_LOST = "turn lost"  # presented by a concurrent call since it was read
+
+
 class Rule(StrEnum):
     """The rule that chose an outbound call's caller ID (SPEC 3), in the JSON's words.
 

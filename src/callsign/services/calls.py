@@ -20,6 +20,7 @@ from callsign.domain.model import (
     Agent,
     Callee,
     Claim,
+    ClaimResult,
     Decision,
     InboundFacts,
     InboundStep,
@@ -31,10 +32,7 @@ from callsign.domain.model import (
     today,
 )
 from callsign.domain.outbound import callee_for, decide_outbound, refuse_inactive
-from callsign.store import calls as queries
-from callsign.store.sql import deadlock_errors, describe_store, integrity_errors, lock_wait_errors
-from callsign.store.tables import NEVER
-from callsign.store.uow import Connection, UnitOfWork
+from callsign.services.ports import CallsRepository, OrgId, UnitOfWork
 
 # Caps are hard, rotation fairness is soft. A rotating decision claims the least
 # recently presented number only if no concurrent call presented it since it was read
@@ -76,10 +74,10 @@ def place_call(
     With ``idempotency_key``, a retry of the same request returns the first decision
     and records nothing; the same key with a different request is a Conflict.
     """
-    raced = integrity_errors(uow.engine)
+    raced = uow.raced
     # A claim that waited on a number's row keeps its lock even when it then fails, so two
     # calls re-deciding at once can deadlock on PostgreSQL; the victim simply runs again.
-    deadlocked = deadlock_errors(uow.engine)
+    deadlocked = uow.deadlocked
     held: list[str] = []  # numbers whose rows other transactions held: decide without them
     for attempt in range(MAX_ATTEMPTS + MAX_HELD):
         last = attempt - len(held) == MAX_ATTEMPTS - 1
@@ -95,7 +93,7 @@ def place_call(
         except deadlocked:
             if last:
                 raise
-    raise StoreUnavailable(f"{describe_store(uow.engine.url)} kept {len(held)} of this call's "
+    raise StoreUnavailable(f"{uow.describe()} kept {len(held)} of this call's "
                            "numbers locked by other transactions past lock_timeout (a stuck "
                            "session holds them); retry shortly")
 
@@ -105,13 +103,13 @@ def _place_call(
     dry_run: bool, idempotency_key: str | None, held: list[str] | None = None,
 ) -> Decision:
     held = held or []
-    lock_waits = lock_wait_errors(uow.engine)
+    lock_waits = uow.lock_waited
     with uow:
-        conn = uow.connection
-        org_id, org, user = queries.org_and_user(conn, request.org, request.user)
+        store = uow.calls
+        org_id, org, user = store.org_and_user(request.org, request.user)
         fingerprint = request_hash(request) if idempotency_key else ""
         if idempotency_key and not dry_run:
-            earlier = queries.idempotent_decision(conn, org_id, idempotency_key, fingerprint)
+            earlier = store.idempotent_decision(org_id, idempotency_key, fingerprint)
             if earlier is not None:
                 return earlier
         raw_to = request.to.strip()
@@ -119,8 +117,8 @@ def _place_call(
         refuse_inactive(user, emergency=emergency)
         to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
         if not dry_run:
-            queries.lock_contact(conn, org_id, to)
-        facts = _without(_gather(conn, org_id, org, user, request, to, now), held)
+            store.lock_contact(org_id, to)
+        facts = _without(_gather(store, org_id, org, user, request, to, now), held)
         day = today(org, now)
         lost_turns = 0
         for _ in range(MAX_CLAIMS):
@@ -129,30 +127,28 @@ def _place_call(
                 break
             within_cap = decision.claim is not Claim.UNCAPPED
             rotating = decision.claim is Claim.TURN
-            presented = None
-            if rotating and lost_turns < MAX_LOST_TURNS:
-                state = facts.numbers[decision.caller_id]
-                presented = state.last_presented_at or NEVER
+            in_turn = rotating and lost_turns < MAX_LOST_TURNS
+            presented = facts.numbers[decision.caller_id].last_presented_at if in_turn else None
             if decision.caller_id in held:  # the principal, the last resort: not counted
                 break
             try:
-                claim = queries.claim_number(conn, org_id, decision.caller_id, day=day,
-                                             now=now, within_cap=within_cap,
-                                             presented=presented)
+                claim = store.claim_number(org_id, decision.caller_id, day=day, now=now,
+                                           within_cap=within_cap, in_turn=in_turn,
+                                           presented=presented)
             except lock_waits as exc:  # run the call again without that number
                 raise _Held(decision.caller_id) from exc
-            if claim is queries.Claim.TAKEN:
-                if rotating and presented is None:
+            if claim is ClaimResult.TAKEN:
+                if rotating and not in_turn:
                     decision = replace(decision, trace=(*decision.trace, TraceStep(
                         "rotation", "checked",
                         f"took {decision.caller_id} out of turn: {lost_turns} concurrent "
                         "calls took the turns of the numbers chosen before",
                         decision.caller_id)))
                 break
-            if claim is queries.Claim.TURN_LOST:
+            if claim is ClaimResult.TURN_LOST:
                 lost_turns += 1
             # Another server took that number's last slot or its turn: read again, decide again.
-            facts = _without(_gather(conn, org_id, org, user, request, to, now), held)
+            facts = _without(_gather(store, org_id, org, user, request, to, now), held)
         else:
             raise Conflict("concurrent calls kept filling the chosen numbers' daily caps; "
                            "retry the call", field=None)
@@ -160,10 +156,10 @@ def _place_call(
                            trace=(*_held_steps(held, decision), *decision.trace))
         if dry_run:
             return decision
-        queries.record_call(conn, org_id, decision, user=user.id, project=request.project,
+        store.record_call(org_id, decision, user=user.id, project=request.project,
                             channel=request.channel, at=now)
         if idempotency_key:
-            queries.remember_decision(conn, org_id, idempotency_key, fingerprint, decision, now)
+            store.remember_decision(org_id, idempotency_key, fingerprint, decision, now)
         uow.commit()
         return decision
 
@@ -191,20 +187,20 @@ def _held_steps(held: list[str], decision: Decision) -> tuple[TraceStep, ...]:
 
 
 def _gather(
-    conn: Connection, org_id: int, org: OrgPolicy, user: Agent,
+    store: CallsRepository, org_id: OrgId, org: OrgPolicy, user: Agent,
     request: OutboundRequest, to: str, now: datetime,
 ) -> OutboundFacts:
     project_id, project = (None, None)
     if request.project:
-        project_id, project = queries.project_policy(conn, org_id, request.project)
+        project_id, project = store.project_policy(org_id, request.project)
     caller_id = None
     if request.caller_id:
         caller_id = phone.parse_number(request.caller_id, org.default_country, field="caller_id")
     if phone.is_emergency(to, org.default_country):
         return OutboundFacts(org, user, Callee(number=to, emergency=True), {}, frozenset())
-    known = queries.contact(conn, org_id, to)
+    known = store.contact(org_id, to)
     callee = callee_for(to, org, known[0] if known else None)
-    past = queries.history(conn, org_id, to)
+    past = store.history(org_id, to)
     specific = {org.principal_number, user.caller_id, user.direct_number, caller_id}
     specific.update(call.caller_id for call in past[:1])
     if project is not None:
@@ -213,8 +209,8 @@ def _gather(
         specific.update(user.allowed_caller_ids)
     region = callee.region if org.local_presence and org.local_presence_fallback == "region" \
         else None
-    states, serving = queries.candidate_numbers(
-        conn, org_id, day=today(org, now), area_code=callee.area_code, region=region,
+    states, serving = store.candidate_numbers(
+        org_id, day=today(org, now), area_code=callee.area_code, region=region,
         specific=[n for n in specific if n], project_id=project_id,
     )
     return OutboundFacts(org=org, user=user, callee=callee, numbers=states,
@@ -227,8 +223,8 @@ def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime
     if not outcome.strip():
         raise InvalidInput("an outcome is required", field="outcome")
     with uow:
-        org_id = queries.org_id_and_policy(uow.connection, org)[0] if org else None
-        if not queries.set_outcome(uow.connection, call_id, outcome.strip(), now, org_id):
+        org_id = uow.calls.org_id_and_policy(org)[0] if org else None
+        if not uow.calls.set_outcome(call_id, outcome.strip(), now, org_id):
             raise NotFound(f"no call {call_id!r}", field="call_id")
         uow.commit()
 
@@ -243,10 +239,10 @@ def route_call(uow: UnitOfWork, to: str, caller: str | None, *, now: datetime,
     number is routed as "anonymous": the steps that need the caller's number pass.
     """
     with uow:
-        conn = uow.connection
-        country = queries.org_id_and_policy(conn, org)[1].default_country if org else "US"
+        store = uow.calls
+        country = store.org_id_and_policy(org)[1].default_country if org else "US"
         called = phone.parse_number(to, country, field="to")
-        owner = queries.number_owner(conn, called)
+        owner = store.number_owner(called)
         if owner is None or (org is not None and owner[1].slug != org):
             whose = f"organization {org!r}" if org else "any organization"
             raise NotFound(f"{called} is not a number {whose} holds", field="to")
@@ -256,31 +252,31 @@ def route_call(uow: UnitOfWork, to: str, caller: str | None, *, now: datetime,
                                              field="from")
         except InvalidInput:
             caller_e164 = WITHHELD
-        facts = _inbound_facts(conn, org_id, policy, number_path, called, caller_e164)
+        facts = _inbound_facts(store, org_id, policy, number_path, called, caller_e164)
         route = replace(route_inbound(facts, now), call_id=new_id("in"))
         if not dry_run:
-            queries.record_inbound(conn, org_id, route, called=called, caller=caller_e164, at=now)
+            store.record_inbound(org_id, route, called=called, caller=caller_e164, at=now)
             uow.commit()
         return route
 
 
 def _inbound_facts(
-    conn: Connection, org_id: int, org: OrgPolicy, number_path: list[str] | None,
+    store: CallsRepository, org_id: OrgId, org: OrgPolicy, number_path: list[str] | None,
     called: str, caller: str,
 ) -> InboundFacts:
     path = tuple(InboundStep(s) for s in number_path) if number_path else org.call_path
     direct = last_call = last_caller = owner = None
     known_caller = caller != WITHHELD
     if InboundStep.DIRECT_NUMBER in path:
-        direct = queries.user_by_direct_number(conn, org_id, called)
+        direct = store.user_by_direct_number(org_id, called)
     if InboundStep.LAST_CALLER in path and known_caller:
-        past = queries.history(conn, org_id, caller)
+        past = store.history(org_id, caller)
         last_call = past[0] if past else None
         if last_call is not None:
-            last_caller = queries.user_by_key(conn, org_id, last_call.user)
+            last_caller = store.user_by_key(org_id, last_call.user)
     if InboundStep.LEAD_OWNER in path and known_caller:
-        known = queries.contact(conn, org_id, caller)
+        known = store.contact(org_id, caller)
         if known is not None and known[1]:
-            owner = queries.user_by_key(conn, org_id, known[1])
+            owner = store.user_by_key(org_id, known[1])
     return InboundFacts(org=org, called=called, caller=caller, path=path, direct_user=direct,
                         last_call=last_call, last_caller=last_caller, lead_owner=owner)

@@ -7,7 +7,6 @@ Each call-path function runs one indexed statement on the caller's connection (s
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, time
@@ -19,6 +18,7 @@ from callsign.domain.errors import Conflict, NotFound
 from callsign.domain.model import (
     Agent,
     CallingHours,
+    ClaimResult,
     Decision,
     InboundStep,
     Logic,
@@ -263,21 +263,13 @@ def candidate_numbers(
     return states, frozenset(serving)
 
 
-class Claim(enum.Enum):
-    """What came of claiming a number for one presentation."""
-
-    TAKEN = "taken"  # counted and presented (or a number outside the inventory)
-    FULL = "full"  # at its daily cap, released meanwhile, or not the org's
-    TURN_LOST = "turn lost"  # presented by a concurrent call since it was read
-
-
 def claim_number(
     conn: Connection, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool,
-    presented: datetime | None = None,
-) -> Claim:
+    in_turn: bool = False, presented: datetime | None = None,
+) -> ClaimResult:
     """Count one presentation of ``e164`` on ``day``, atomically, within its cap unless
-    not ``within_cap``; with ``presented``, only if nobody presented it since it was read
-    (its presentation time is still ``presented``).
+    not ``within_cap``; with ``in_turn``, only if nobody presented it since it was read
+    (its presentation time is still ``presented``; None: never presented).
 
     A number outside the inventory (a principal number that is not stored) has nothing
     to count.
@@ -286,18 +278,18 @@ def claim_number(
                                 "force": not within_cap}).fetchone()
     if counted is None:
         if not within_cap:
-            return Claim.TAKEN
+            return ClaimResult.TAKEN
         held = _HELD.run(conn, {"org_id": org_id, "e164": e164}).fetchone() is not None
-        return Claim.FULL if held else Claim.TAKEN
+        return ClaimResult.FULL if held else ClaimResult.TAKEN
     number_id = counted[0]
     params: dict[str, Any] = {"id": number_id, "now": time_param(conn, now)}
-    if presented is not None:
-        params["presented"] = time_param(conn, presented)
-    shown = (_PRESENT if presented is None else _PRESENT_IN_TURN).run(conn, params)
+    if in_turn:
+        params["presented"] = time_param(conn, presented or NEVER)
+    shown = (_PRESENT_IN_TURN if in_turn else _PRESENT).run(conn, params)
     if shown.fetchone() is not None:
-        return Claim.TAKEN
+        return ClaimResult.TAKEN
     _UNCOUNT.run(conn, {"id": number_id, "day": day})
-    return Claim.TURN_LOST if presented is not None else Claim.FULL
+    return ClaimResult.TURN_LOST if in_turn else ClaimResult.FULL
 
 
 def record_call(
@@ -380,6 +372,77 @@ def record_inbound(conn: Connection, org_id: int, route: Route, *, called: str, 
         "trace": json_param([step.as_dict() for step in route.trace]),
     })
 
+
+
+class SqlCalls:
+    """The call path's reads and writes on one unit's connection (the services'
+    ``CallsRepository``): the functions above, bound to that connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def org_id_and_policy(self, slug: str) -> tuple[int, OrgPolicy]:
+        return org_id_and_policy(self.conn, slug)
+
+    def org_and_user(self, slug: str, user: str) -> tuple[int, OrgPolicy, Agent]:
+        return org_and_user(self.conn, slug, user)
+
+    def project_policy(self, org_id: int, key: str) -> tuple[int, ProjectPolicy]:
+        return project_policy(self.conn, org_id, key)
+
+    def lock_contact(self, org_id: int, phone: str) -> None:
+        lock_contact(self.conn, org_id, phone)
+
+    def contact(self, org_id: int, phone: str) -> tuple[str, str | None] | None:
+        return contact(self.conn, org_id, phone)
+
+    def history(self, org_id: int, phone: str) -> tuple[PastCall, ...]:
+        return history(self.conn, org_id, phone)
+
+    def candidate_numbers(
+        self, org_id: int, *, day: str, area_code: str | None, region: str | None,
+        specific: Iterable[str], project_id: int | None,
+    ) -> tuple[dict[str, NumberState], frozenset[str]]:
+        return candidate_numbers(self.conn, org_id, day=day, area_code=area_code,
+                                 region=region, specific=specific, project_id=project_id)
+
+    def claim_number(
+        self, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool,
+        in_turn: bool = False, presented: datetime | None = None,
+    ) -> ClaimResult:
+        return claim_number(self.conn, org_id, e164, day=day, now=now, within_cap=within_cap,
+                            in_turn=in_turn, presented=presented)
+
+    def record_call(
+        self, org_id: int, decision: Decision, *, user: str, project: str | None,
+        channel: str, at: datetime,
+    ) -> None:
+        record_call(self.conn, org_id, decision, user=user, project=project, channel=channel,
+                    at=at)
+
+    def idempotent_decision(self, org_id: int, key: str, fingerprint: str) -> Decision | None:
+        return idempotent_decision(self.conn, org_id, key, fingerprint)
+
+    def remember_decision(self, org_id: int, key: str, fingerprint: str, decision: Decision,
+                          at: datetime) -> None:
+        remember_decision(self.conn, org_id, key, fingerprint, decision, at)
+
+    def set_outcome(self, call_id: str, outcome: str, at: datetime,
+                    org_id: int | None = None) -> bool:
+        return set_outcome(self.conn, call_id, outcome, at, org_id)
+
+    def number_owner(self, e164: str) -> tuple[int, OrgPolicy, list[str] | None] | None:
+        return number_owner(self.conn, e164)
+
+    def user_by_direct_number(self, org_id: int, number: str) -> Agent | None:
+        return user_by_direct_number(self.conn, org_id, number)
+
+    def user_by_key(self, org_id: int, key: str) -> Agent | None:
+        return user_by_key(self.conn, org_id, key)
+
+    def record_inbound(self, org_id: int, route: Route, *, called: str, caller: str,
+                       at: datetime) -> None:
+        record_inbound(self.conn, org_id, route, called=called, caller=caller, at=at)
 
 
 # -- the call log and Twilio's reports (SQLAlchemy: not the decision's path) ---------

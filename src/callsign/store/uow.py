@@ -17,8 +17,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from callsign.domain.errors import CallsignError, StoreUnavailable
+from callsign.store.calls import SqlCalls
 from callsign.store.db import create_store_engine, store_problem, verify_store_file
-from callsign.store.sql import deadlock_errors, driver_error, store_fault
+from callsign.store.sql import (
+    deadlock_errors,
+    describe_store,
+    driver_error,
+    integrity_errors,
+    lock_wait_errors,
+    store_fault,
+)
 
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, SQLAlchemyTimeoutError,
                                                    sqlite3.Error)
@@ -31,13 +39,25 @@ except ImportError:  # pragma: no cover
 
 
 class UnitOfWork:
-    """``with UnitOfWork(engine) as uow: ...; uow.commit()``: nothing lands without commit."""
+    """``with UnitOfWork(engine) as uow: ...; uow.commit()``: nothing lands without commit.
+
+    The services' ``UnitOfWork`` (``services/ports.py``): ``calls`` is the call path's
+    repository; ``connection`` is there for the services that still speak to the store's
+    functions directly.
+    """
 
     connection: Connection
+    calls: SqlCalls
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.raced = integrity_errors(engine)
+        self.deadlocked = deadlock_errors(engine)
+        self.lock_waited = lock_wait_errors(engine)
+
+    def describe(self) -> str:
+        return describe_store(self.engine.url)
 
     def __enter__(self) -> UnitOfWork:
         try:
@@ -49,6 +69,7 @@ class UnitOfWork:
         except DRIVER_ERRORS as error:
             self.connection.close()
             raise self._translated(error) from error
+        self.calls = SqlCalls(self.connection)
         return self
 
     def commit(self) -> None:
@@ -73,7 +94,7 @@ class UnitOfWork:
             with contextlib.suppress(*DRIVER_ERRORS):
                 self.connection.invalidate()
         if isinstance(error, DRIVER_ERRORS) and not isinstance(
-                error, deadlock_errors(self.engine)):  # the call path runs those again
+                error, self.deadlocked):  # the call path runs those again
             fault = store_fault(error, self.engine.url)
             if fault is not None:
                 raise fault from error

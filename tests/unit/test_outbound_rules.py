@@ -1,4 +1,5 @@
-"""SPEC 2 and 3: which caller ID an outbound call presents, through the service on SQLite."""
+"""SPEC 2 and 3: which caller ID an outbound call presents, through the service on the
+in-memory store."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from callsign.domain.errors import InvalidNumber, NotFound, NotPresentable, OutsideCallingHours
 from callsign.domain.model import Channel, Decision, NumberStatus
 from callsign.services import calls
-from callsign.services import numbers as numbers_service
-from callsign.store.uow import UnitOfWork
+from tests.fakes.store import FakeStore
 
 Dial = Callable[..., Decision]
 Rows = Callable[[], list[Any]]
@@ -85,10 +84,8 @@ def later(hours: float) -> datetime:
     return NOW + timedelta(hours=hours)
 
 
-def used_today(engine: Engine, e164: str, at: datetime = NOW) -> int:
-    views = numbers_service.list_numbers(UnitOfWork(engine), "acme", search=e164[2:], now=at)
-    (view,) = [v for v in views if v.number == e164]
-    return view.used_today
+def used_today(fake: FakeStore, e164: str, at: datetime = NOW) -> int:
+    return fake.used_today("acme", e164, at)
 
 
 def assert_recorded(rows: list[Any], decision: Decision, *, user: str = "alice",
@@ -145,7 +142,7 @@ def test_override_that_is_not_presentable_is_refused_and_records_nothing(
 
 
 def test_override_of_a_number_at_its_daily_cap_is_refused(
-    apply_org: Any, dial: Dial, recorded_calls: Rows, engine: Engine
+    apply_org: Any, dial: Dial, recorded_calls: Rows, fake: FakeStore
 ) -> None:
     """A number that reached its daily cap may not be asked for either."""
     apply_org(org(numbers=[number(SF, daily_cap=1)]))
@@ -155,7 +152,7 @@ def test_override_of_a_number_at_its_daily_cap_is_refused(
         dial(user="alice", to=CHICAGO_CONTACT, at=later(1), caller_id=SF)
 
     assert len(recorded_calls()) == 1
-    assert used_today(engine, SF) == 1
+    assert used_today(fake, SF) == 1
 
 
 # -- SPEC 3.2.1: agent number precedence ---------------------------------------------------
@@ -238,12 +235,12 @@ def test_without_keep_previous_number_the_pool_decides(apply_org: Any, dial: Dia
 
 
 def test_previous_number_no_longer_presentable_passes_to_the_pool(
-    apply_org: Any, dial: Dial, engine: Engine
+    apply_org: Any, dial: Dial, fake: FakeStore
 ) -> None:
     """A previous number that was paused since is not presented again."""
     apply_org(_two_projects(keep_previous=True))
     dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="outreach")
-    numbers_service.set_status(UnitOfWork(engine), "acme", SF, NumberStatus.PAUSED)
+    fake.set_status("acme", SF, NumberStatus.PAUSED)
 
     decision = dial(user="alice", to=CHICAGO_CONTACT, at=later(24), project="renewals")
 
@@ -261,12 +258,12 @@ def _callback_project(next_calls: str = "random") -> dict[str, Any]:
 
 
 def test_outcome_of_the_last_call_names_the_next_number(
-    apply_org: Any, dial: Dial, engine: Engine, recorded_calls: Rows
+    apply_org: Any, dial: Dial, fake: FakeStore, recorded_calls: Rows
 ) -> None:
     """An outcome listed in outcome_numbers picks the number of the next call."""
     apply_org(_callback_project())
     first = dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="renewals")
-    calls.record_outcome(UnitOfWork(engine), first.call_id, "asked_callback", now=later(0.1))
+    calls.record_outcome(fake.uow(), first.call_id, "asked_callback", now=later(0.1))
 
     decision = dial(user="alice", to=CHICAGO_CONTACT, at=later(2), project="renewals", seed=5)
 
@@ -278,13 +275,13 @@ def test_outcome_of_the_last_call_names_the_next_number(
 
 
 def test_outcome_number_not_presentable_falls_back_to_next_calls(
-    apply_org: Any, dial: Dial, engine: Engine
+    apply_org: Any, dial: Dial, fake: FakeStore
 ) -> None:
     """A paused outcome number is skipped; the next_calls logic decides instead."""
     apply_org(_callback_project(next_calls="different_each_attempt"))
     first = dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="renewals")
-    calls.record_outcome(UnitOfWork(engine), first.call_id, "asked_callback", now=later(0.1))
-    numbers_service.set_status(UnitOfWork(engine), "acme", NWK1, NumberStatus.PAUSED)
+    calls.record_outcome(fake.uow(), first.call_id, "asked_callback", now=later(0.1))
+    fake.set_status("acme", NWK1, NumberStatus.PAUSED)
 
     decision = dial(user="alice", to=CHICAGO_CONTACT, at=later(2), project="renewals")
 
@@ -295,12 +292,12 @@ def test_outcome_number_not_presentable_falls_back_to_next_calls(
 
 
 def test_outcome_naming_no_number_uses_next_calls(
-    apply_org: Any, dial: Dial, engine: Engine
+    apply_org: Any, dial: Dial, fake: FakeStore
 ) -> None:
     """An outcome missing from outcome_numbers leaves the choice to next_calls."""
     apply_org(_callback_project(next_calls="different_each_attempt"))
     first = dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="renewals")
-    calls.record_outcome(UnitOfWork(engine), first.call_id, "no_answer", now=later(0.1))
+    calls.record_outcome(fake.uow(), first.call_id, "no_answer", now=later(0.1))
 
     decision = dial(user="alice", to=CHICAGO_CONTACT, at=later(2), project="renewals")
 
@@ -327,12 +324,12 @@ def test_first_call_presents_the_projects_fixed_number(
 
 
 def test_first_call_number_not_presentable_falls_back_to_random(
-    apply_org: Any, dial: Dial, engine: Engine
+    apply_org: Any, dial: Dial, fake: FakeStore
 ) -> None:
     """A paused first_call number gives way to a random pool number."""
     apply_org(org(numbers=[number(NWK1), number(NWK2), number(NWK3)],
                   projects=[project([NWK1, NWK2, NWK3], first_call=NWK2)]))
-    numbers_service.set_status(UnitOfWork(engine), "acme", NWK2, NumberStatus.PAUSED)
+    fake.set_status("acme", NWK2, NumberStatus.PAUSED)
 
     decisions = [dial(user="alice", to=CHICAGO_CONTACT, at=NOW, project="renewals", seed=s,
                       dry_run=True) for s in range(20)]
@@ -687,7 +684,7 @@ def test_restricted_caller_ids_only_present_the_users_allowed_numbers(
 
 
 def test_a_number_at_its_daily_cap_passes_to_the_next_step(
-    apply_org: Any, dial: Dial, engine: Engine
+    apply_org: Any, dial: Dial, fake: FakeStore
 ) -> None:
     """Once the cap is reached the number is skipped; the trace says so."""
     apply_org(org(users=[alice(caller_id=CHI1)], numbers=[number(CHI1, daily_cap=2)]))
@@ -697,7 +694,7 @@ def test_a_number_at_its_daily_cap_passes_to_the_next_step(
     assert [(d.caller_id, d.rule) for d in decisions] == [
         (CHI1, "agent_area_code"), (CHI1, "agent_area_code"), (PRINCIPAL, "principal")]
     assert "reached its daily cap (2/2)" in detail(decisions[2], "agent_area_code")
-    assert used_today(engine, CHI1, later(3)) == 2
+    assert used_today(fake, CHI1, later(3)) == 2
 
 
 @pytest.mark.parametrize(
@@ -719,7 +716,7 @@ def test_daily_caps_count_calendar_days_in_the_organizations_timezone(
     assert (second.caller_id, second.rule) == second_call
 
 
-def test_daily_cap_resets_the_next_day(apply_org: Any, dial: Dial, engine: Engine) -> None:
+def test_daily_cap_resets_the_next_day(apply_org: Any, dial: Dial, fake: FakeStore) -> None:
     """After midnight in the organization's timezone the number is presentable again."""
     apply_org(org(users=[alice(caller_id=CHI1)], numbers=[number(CHI1, daily_cap=1)]))
     dial(user="alice", to=CHICAGO_CONTACT, at=datetime(2026, 3, 2, 23, 0, tzinfo=UTC))
@@ -730,7 +727,7 @@ def test_daily_cap_resets_the_next_day(apply_org: Any, dial: Dial, engine: Engin
 
     assert capped.rule == "principal"
     assert (decision.caller_id, decision.rule) == (CHI1, "agent_area_code")
-    assert used_today(engine, CHI1, next_day) == 1
+    assert used_today(fake, CHI1, next_day) == 1
 
 
 # -- SPEC 3.4: calling hours ---------------------------------------------------------------
@@ -740,7 +737,7 @@ EARLY_IN_CHICAGO = datetime(2026, 3, 2, 13, 30, tzinfo=UTC)  # 07:30 Chicago, 08
 
 
 def test_call_outside_the_callees_calling_hours_is_refused_with_their_local_time(
-    apply_org: Any, dial: Dial, recorded_calls: Rows, engine: Engine
+    apply_org: Any, dial: Dial, recorded_calls: Rows, fake: FakeStore
 ) -> None:
     """The callee's local time decides, not the organization's, and nothing is recorded."""
     apply_org(org(calling_hours=HOURS, users=[alice(caller_id=CHI1)]))
@@ -752,7 +749,7 @@ def test_call_outside_the_callees_calling_hours_is_refused_with_their_local_time
     assert "07:30 America/Chicago" in str(refused.value)
     assert "08:00–21:00" in str(refused.value)
     assert recorded_calls() == []
-    assert used_today(engine, CHI1, EARLY_IN_CHICAGO) == 0
+    assert used_today(fake, CHI1, EARLY_IN_CHICAGO) == 0
 
 
 def test_call_within_calling_hours_is_placed_and_the_check_traced(
@@ -785,7 +782,7 @@ def test_consented_call_is_allowed_outside_calling_hours(
 
 @pytest.mark.parametrize("dialled", ["911", "112"])
 def test_emergency_call_presents_the_users_direct_number_even_outside_hours_and_caps(
-    apply_org: Any, dial: Dial, recorded_calls: Rows, engine: Engine, dialled: str
+    apply_org: Any, dial: Dial, recorded_calls: Rows, fake: FakeStore, dialled: str
 ) -> None:
     """Never refused, never capped, never counted: the user's direct number is presented."""
     apply_org(org(calling_hours=HOURS, users=[alice(caller_id=CHI1, direct_number=CHI1)],
@@ -799,11 +796,11 @@ def test_emergency_call_presents_the_users_direct_number_even_outside_hours_and_
     assert steps(decision) == [("emergency", "chosen")]
     assert "the user's direct number" in detail(decision, "emergency")
     assert_recorded(recorded_calls(), decision)
-    assert used_today(engine, CHI1, late_evening) == 1
+    assert used_today(fake, CHI1, late_evening) == 1
 
 
 def test_emergency_call_is_not_counted_against_the_cap(
-    apply_org: Any, dial: Dial, engine: Engine
+    apply_org: Any, dial: Dial, fake: FakeStore
 ) -> None:
     """After an emergency call the direct number still has its whole cap for the day."""
     apply_org(org(users=[alice(caller_id=CHI1, direct_number=CHI1)],
@@ -813,7 +810,7 @@ def test_emergency_call_is_not_counted_against_the_cap(
     decision = dial(user="alice", to=CHICAGO_CONTACT, at=later(1))
 
     assert (decision.caller_id, decision.rule) == (CHI1, "agent_area_code")
-    assert used_today(engine, CHI1, later(1)) == 1
+    assert used_today(fake, CHI1, later(1)) == 1
 
 
 def test_emergency_call_without_a_direct_number_presents_the_principal_number(
@@ -869,7 +866,7 @@ def test_a_refused_request_names_the_field_and_records_nothing(
 
 
 def test_dry_run_decides_without_recording(
-    apply_org: Any, dial: Dial, recorded_calls: Rows, engine: Engine
+    apply_org: Any, dial: Dial, recorded_calls: Rows, fake: FakeStore
 ) -> None:
     """A dry run returns a decision but stores no call and counts no use."""
     apply_org(org(users=[alice(caller_id=CHI1)], numbers=[number(CHI1, daily_cap=1)]))
@@ -878,4 +875,4 @@ def test_dry_run_decides_without_recording(
 
     assert (decision.caller_id, decision.rule) == (CHI1, "agent_area_code")
     assert recorded_calls() == []
-    assert used_today(engine, CHI1) == 0
+    assert used_today(fake, CHI1) == 0

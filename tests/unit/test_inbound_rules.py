@@ -1,4 +1,4 @@
-"""SPEC 4: where a call to one of our numbers rings, through the service on SQLite."""
+"""SPEC 4: where a call to one of our numbers rings, through the service on the in-memory store."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from callsign.domain.errors import NotFound
 from callsign.domain.model import Decision, NumberStatus, Route
-from callsign.services import numbers as numbers_service
-from callsign.store.uow import UnitOfWork
+from tests.fakes.store import FakeStore
 
 Dial = Callable[..., Decision]
 Ring = Callable[..., Route]
@@ -318,11 +316,11 @@ def test_paused_and_resting_numbers_still_route_call_backs(
 
 
 def test_number_paused_through_the_inventory_still_routes(
-    apply_org: Any, ring: Ring, engine: Engine
+    apply_org: Any, ring: Ring, fake: FakeStore
 ) -> None:
     """`numbers pause` stops presenting, not routing."""
     apply_org(org())
-    numbers_service.set_status(UnitOfWork(engine), "acme", SALES_LINE, NumberStatus.PAUSED)
+    fake.set_status("acme", SALES_LINE, NumberStatus.PAUSED)
 
     route = ring(to=SALES_LINE, caller=ALICES_LEAD, at=NOW)
 
@@ -330,12 +328,12 @@ def test_number_paused_through_the_inventory_still_routes(
 
 
 def test_released_number_is_refused(
-    apply_org: Any, ring: Ring, engine: Engine, recorded_inbound: Rows
+    apply_org: Any, ring: Ring, fake: FakeStore, recorded_inbound: Rows
 ) -> None:
     """A released number belongs to no organization any more, even with history."""
     apply_org(org())
     ring(to=SALES_LINE, caller=STRANGER, at=NOW)
-    released = numbers_service.release(UnitOfWork(engine), "acme", SALES_LINE)
+    released = fake.release("acme", SALES_LINE)
 
     with pytest.raises(NotFound) as refused:
         ring(to=SALES_LINE, caller=STRANGER, at=NOW + timedelta(hours=1))

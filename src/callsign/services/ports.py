@@ -1,0 +1,165 @@
+"""What the call path needs of a store, as protocols: a unit of work and its repositories.
+
+The SQL store (``callsign.store``) implements them on SQLite and PostgreSQL; the tests
+implement them in memory (``tests/fakes/store.py``). The services see only these: plain
+domain values in and out, no connection, no driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from callsign.domain.model import (
+    Agent,
+    ClaimResult,
+    Decision,
+    NumberState,
+    OrgPolicy,
+    PastCall,
+    ProjectPolicy,
+    Route,
+)
+
+OrgId = int  # the store's key of an organization, as it hands one out
+ProjectId = int  # the store's key of a project
+Errors = tuple[type[Exception], ...]  # exception types an ``except`` clause takes
+
+
+class CallsRepository(Protocol):
+    """The reads and writes of the call path, inside one unit of work.
+
+    Each is one indexed read or one write in the store; the services compose them.
+    Unknown organizations, users and projects are NotFound naming their field.
+    """
+
+    def org_id_and_policy(self, slug: str) -> tuple[OrgId, OrgPolicy]:
+        """The organization's id and settings."""
+        ...
+
+    def org_and_user(self, slug: str, user: str) -> tuple[OrgId, OrgPolicy, Agent]:
+        """The organization and one of its users, in one read."""
+        ...
+
+    def project_policy(self, org_id: OrgId, key: str) -> tuple[ProjectId, ProjectPolicy]:
+        """The project's id, pool and number selection logic."""
+        ...
+
+    def lock_contact(self, org_id: OrgId, phone: str) -> None:
+        """Make concurrent decisions for one contact wait for each other until commit."""
+        ...
+
+    def contact(self, org_id: OrgId, phone: str) -> tuple[str, str | None] | None:
+        """The contact's (line type, owner), or None if ``phone`` is not a contact."""
+        ...
+
+    def history(self, org_id: OrgId, phone: str) -> tuple[PastCall, ...]:
+        """The organization's outbound calls to ``phone``, newest first."""
+        ...
+
+    def candidate_numbers(
+        self, org_id: OrgId, *, day: str, area_code: str | None, region: str | None,
+        specific: Iterable[str], project_id: ProjectId | None,
+    ) -> tuple[dict[str, NumberState], frozenset[str]]:
+        """The numbers the rules may consider (those named in ``specific``, the project's
+        pool, and the least recently presented active numbers under their cap that serve
+        ``area_code`` or lie in ``region``), with today's usage; and which of them serve
+        ``area_code``. Released numbers are never among them."""
+        ...
+
+    def claim_number(
+        self, org_id: OrgId, e164: str, *, day: str, now: datetime, within_cap: bool,
+        in_turn: bool = False, presented: datetime | None = None,
+    ) -> ClaimResult:
+        """Count one presentation of ``e164`` on ``day`` and make ``now`` its last
+        presentation, atomically: within its daily cap unless not ``within_cap``; with
+        ``in_turn``, only if its last presentation is still ``presented`` (None: never
+        presented), i.e. no concurrent call took its turn since it was read.
+
+        A number outside the inventory (a principal number not held) is TAKEN: there is
+        nothing to count.
+        """
+        ...
+
+    def record_call(
+        self, org_id: OrgId, decision: Decision, *, user: str, project: str | None,
+        channel: str, at: datetime,
+    ) -> None:
+        """Store the outbound call ``decision`` decided."""
+        ...
+
+    def idempotent_decision(self, org_id: OrgId, key: str,
+                            fingerprint: str) -> Decision | None:
+        """The decision first given for ``key``; Conflict if it was for another request."""
+        ...
+
+    def remember_decision(self, org_id: OrgId, key: str, fingerprint: str,
+                          decision: Decision, at: datetime) -> None:
+        """Keep ``decision`` under ``key``; a concurrent first use of the key makes this
+        (or the commit) raise one of the unit's ``raced`` errors."""
+        ...
+
+    def set_outcome(self, call_id: str, outcome: str, at: datetime,
+                    org_id: OrgId | None = None) -> bool:
+        """Set the outcome of a call (of ``org_id`` if given); False if there is none."""
+        ...
+
+    def number_owner(self, e164: str) -> tuple[OrgId, OrgPolicy, list[str] | None] | None:
+        """(org id, org settings, the number's own call path) of whoever holds ``e164``."""
+        ...
+
+    def user_by_direct_number(self, org_id: OrgId, number: str) -> Agent | None:
+        ...
+
+    def user_by_key(self, org_id: OrgId, key: str) -> Agent | None:
+        ...
+
+    def record_inbound(self, org_id: OrgId, route: Route, *, called: str, caller: str,
+                       at: datetime) -> None:
+        """Store the inbound call ``route`` routed."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``with uow: ...; uow.commit()``; nothing lands without commit.
+
+    Besides its repositories, it names the errors by which its store says a transaction
+    met a concurrent one, so the services can run it again without knowing the driver.
+    """
+
+    @property
+    def calls(self) -> CallsRepository:
+        """The call path's reads and writes (only inside ``with``)."""
+        ...
+
+    @property
+    def raced(self) -> Errors:
+        """A concurrent transaction stored the same key first (a unique constraint)."""
+        ...
+
+    @property
+    def deadlocked(self) -> Errors:
+        """The store chose this transaction as a deadlock's victim: run it again."""
+        ...
+
+    @property
+    def lock_waited(self) -> Errors:
+        """A statement waited past the store's lock timeout for a row another transaction
+        holds; the transaction is aborted."""
+        ...
+
+    def describe(self) -> str:
+        """The store as an operator names it, for messages."""
+        ...
+
+    def __enter__(self) -> Self:
+        ...
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        ...
+
+    def commit(self) -> None:
+        ...
