@@ -4,7 +4,7 @@
 It holds what the call path reads and writes: organizations with their users, contacts
 and projects; numbers with their status, the area codes they serve, their use per day
 and their last presentation; outbound and inbound calls; idempotency keys. It is loaded
-from the same organization documents as the SQL store, through ``callsign.orgfile``.
+from the same organization documents as the SQL store, through ``callsign.domain.document``.
 
 A unit of work works on a copy of the state and swaps it in on commit: nothing lands
 without commit. A unit that commits after another one committed since it began fails
@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from callsign.domain import phone, release
+from callsign.domain.document import OrgDocument, parse_document
 from callsign.domain.errors import ConfigError, Conflict, NotFound
 from callsign.domain.model import (
     Agent,
@@ -42,7 +43,7 @@ from callsign.domain.model import (
     Route,
     today,
 )
-from callsign.orgfile import OrgDocument, load_yaml, parse_document
+from callsign.orgfile import load_yaml
 from callsign.store.calls import HISTORY_LIMIT, LRU_CANDIDATES
 
 
@@ -333,7 +334,7 @@ class FakeStore:
 
     def apply(self, document: OrgDocument | Mapping[str, Any] | str) -> None:
         """Make the organization equal to ``document`` (a dict or YAML text is parsed and
-        validated by ``callsign.orgfile``); its call history stays."""
+        validated by ``callsign.domain.document``); its call history stays."""
         if not isinstance(document, OrgDocument):
             document = parse_document(load_yaml(document) if isinstance(document, str)
                                       else dict(document))
