@@ -18,7 +18,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
 from callsign import __version__
-from callsign.admin import pages as admin_pages
+from callsign.api.admin import pages as admin_pages
 from callsign.api.deps import Runtime, _now
 from callsign.api.errors import HANDLERS
 from callsign.api.intake import limit_bodies, refuse_strict_json_errors
