@@ -27,7 +27,7 @@ from callsign.domain.errors import (
 )
 
 if TYPE_CHECKING:
-    from callsign.bootstrap import Store, UnitOfWork
+    from callsign.bootstrap import ProviderSettings, Store, UnitOfWork
     from callsign.config import Settings
     from callsign.domain.model import Decision, Route
     from callsign.services import purchasing
@@ -124,7 +124,9 @@ def _store_fault(ctx: click.Context, error: Exception) -> CallsignError | None:
 
 
 def _debug_from_environment() -> bool:
-    return os.environ.get("CALLSIGN_DEBUG", "").lower() in {"1", "true", "yes", "on"}
+    from callsign.config import debug_requested
+
+    return debug_requested()
 
 
 class State:
@@ -154,11 +156,10 @@ class State:
     def uow(self) -> UnitOfWork:
         return self.store.uow()
 
-    def providers(self) -> purchasing.ProviderSettings:
-        from callsign.services import purchasing
+    def providers(self) -> ProviderSettings:
+        from callsign.bootstrap import provider_settings
 
-        return purchasing.ProviderSettings(twilio_api_base=self.settings.twilio_api_base,
-                                           public_url=self.settings.public_url)
+        return provider_settings(self.settings)
 
     def close(self) -> None:
         if self._store is not None:

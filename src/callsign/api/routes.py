@@ -45,6 +45,7 @@ from callsign.orgfile import (
     dump_document,
     load_document,
 )
+from callsign.providers.base import ProviderSettings
 from callsign.services import calllog, calls, idempotency, numbers, purchasing
 from callsign.services import organization as org_service
 
@@ -324,9 +325,8 @@ class Coverage(V1):
         return [PurchaseOut(**result.as_dict()) for result in results]
 
 
-def providers(rt: Runtime) -> purchasing.ProviderSettings:
-    return purchasing.ProviderSettings(twilio_api_base=rt.twilio_api_base,
-                                       public_url=rt.public_url)
+def providers(rt: Runtime) -> ProviderSettings:
+    return rt.providers
 
 
 class Org(V1):

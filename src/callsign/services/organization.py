@@ -13,8 +13,8 @@ from typing import Any
 from callsign.domain import phone
 from callsign.domain.errors import ConfigError, Conflict, InvalidInput, NotFound
 from callsign.orgfile import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
+from callsign.providers.base import ProviderSettings
 from callsign.services import purchasing
-from callsign.services.purchasing import ProviderSettings
 from callsign.store import orgs as org_store
 from callsign.store.numbers import held_statuses
 from callsign.store.uow import Connection, UnitOfWork
