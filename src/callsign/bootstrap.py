@@ -2,23 +2,33 @@
 
 The one module outside ``store/`` and the services that knows the store: entrypoints get
 a ``Store`` from here (units of work, readiness, driver errors in the domain's words) and
-never import ``store/`` themselves. Imported lazily by the command line.
+never import ``store/`` themselves; and where providers are reached, built once from the
+settings. Imported lazily by the command line.
 """
 
 from __future__ import annotations
 
 from callsign.config import Settings
 from callsign.domain.errors import CallsignError
+from callsign.providers.base import ProviderSettings
 from callsign.store.db import shown_url
 from callsign.store.sql import driver_error as _driver_error
 from callsign.store.uow import Store, UnitOfWork
 
-__all__ = ["Store", "UnitOfWork", "driver_error", "open_store", "shown_database_url"]
+__all__ = ["ProviderSettings", "Store", "UnitOfWork", "driver_error", "open_store",
+           "provider_settings", "shown_database_url"]
 
 
 def open_store(settings: Settings) -> Store:
     """The store the settings name, opened and migrated (StoreUnavailable if it cannot be)."""
-    return Store.open(settings.database_url)
+    return Store.open(settings.database_url, settings.pg_timeouts)
+
+
+def provider_settings(settings: Settings) -> ProviderSettings:
+    """Where the number providers are reached, from the settings read at start-up."""
+    return ProviderSettings(twilio_api_base=settings.twilio_api_base,
+                            public_url=settings.public_url,
+                            sandbox_empty_area_codes=settings.sandbox_empty_area_codes)
 
 
 def driver_error(error: BaseException, database_url: str) -> CallsignError | None:

@@ -1,12 +1,13 @@
-"""One typed Settings, read once at start-up from the environment and flags; and the
-operator's binding of each organization's Twilio auth token.
+"""Every read of the environment: one typed Settings, read once at start-up from the
+environment and flags; and the operator's binding of each organization's Twilio auth token.
 
 An organization names its Twilio account (the SID) but never where its auth token comes
 from: the server's operator binds it, either as the environment variable the server
 derives from the organization's id, ``CALLSIGN_TWILIO_TOKEN_<ORG>`` (upper-cased, every
 character other than a letter or digit as ``_``), or as an entry in the YAML or JSON
 file named by ``CALLSIGN_TWILIO_SECRETS`` (a mapping of organization id to auth token).
-The file's entry wins; it is read again when it changes.
+The file's entry wins; it is read again when it changes. A token is read when needed,
+never stored.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-from callsign.store.db import default_database_url
+from platformdirs import user_data_dir
 
 TWILIO_TOKEN_PREFIX = "CALLSIGN_TWILIO_TOKEN_"
 TWILIO_SECRETS = "CALLSIGN_TWILIO_SECRETS"
 MAX_SECRETS_BYTES = 1024 * 1024
+SANDBOX_EMPTY_AREA_CODES = "CALLSIGN_SANDBOX_EMPTY_AREA_CODES"  # comma-separated
+DEBUG = "CALLSIGN_DEBUG"
+PG_TIMEOUTS_PREFIX = "CALLSIGN_PG_"  # a PostgreSQL store's timeouts (store.db.Timeouts)
 
 log = logging.getLogger("callsign.config")
 
@@ -36,19 +39,49 @@ class Settings:
     public_url: str | None = None  # the URL Twilio and browsers use, behind a proxy
     access_log: bool = False  # one JSON line per request on stderr
     twilio_api_base: str | None = None  # Twilio's REST API at another URL (tests)
+    sandbox_empty_area_codes: frozenset[str] = frozenset()  # the sandbox has none there
+    pg_timeouts: Mapping[str, str] = field(default_factory=dict)  # CALLSIGN_PG_*, as set
 
     @classmethod
     def load(cls, database_url: str | None = None,
              environ: Mapping[str, str] = os.environ) -> Settings:
         url = database_url or environ.get("CALLSIGN_DATABASE_URL") or default_database_url()
+        empty = environ.get(SANDBOX_EMPTY_AREA_CODES, "")
         return cls(database_url=url, public_url=environ.get("CALLSIGN_PUBLIC_URL") or None,
                    access_log=environ.get("CALLSIGN_ACCESS_LOG", "1") != "0",
-                   twilio_api_base=environ.get("CALLSIGN_TWILIO_API_BASE") or None)
+                   twilio_api_base=environ.get("CALLSIGN_TWILIO_API_BASE") or None,
+                   sandbox_empty_area_codes=frozenset(
+                       code.strip() for code in empty.split(",") if code.strip()),
+                   pg_timeouts={name: value for name, value in environ.items()
+                                if name.startswith(PG_TIMEOUTS_PREFIX)})
+
+
+def default_database_url() -> str:
+    """A SQLite file in the user's data directory."""
+    folder = Path(user_data_dir("callsign", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'callsign.db'}"
+
+
+def debug_requested(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the operator asked for tracebacks (CALLSIGN_DEBUG)."""
+    return environ.get(DEBUG, "").lower() in {"1", "true", "yes", "on"}
 
 
 def twilio_token_variable(org: str) -> str:
     """The environment variable that holds ``org``'s Twilio auth token."""
     return TWILIO_TOKEN_PREFIX + re.sub(r"[^A-Z0-9]", "_", org.upper())
+
+
+def twilio_variable_name(org: str) -> str:
+    """What an organization's id reads as in its variable's name: upper case, every
+    character other than a letter or digit as ``_``; two ids may read the same."""
+    return re.sub(r"[^A-Za-z0-9]", "_", org).upper()
+
+
+def twilio_variable_token(org: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """``org``'s auth token from its environment variable, if set."""
+    return environ.get(twilio_token_variable(org), "").strip() or None
 
 
 def twilio_secrets_token(org: str, environ: Mapping[str, str] = os.environ) -> str | None:

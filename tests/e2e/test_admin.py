@@ -25,7 +25,7 @@ import yaml
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
 
-from callsign.providers.sandbox import EMPTY_AREA_CODES_ENV
+from callsign.config import SANDBOX_EMPTY_AREA_CODES
 from callsign.store.tables import inbound_calls
 from tests.e2e._browser import (
     Tab,
@@ -78,7 +78,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator
     require_browser()  # skip (or fail on CI) before starting anything
     workdir = tmp_path_factory.mktemp("admin")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv(EMPTY_AREA_CODES_ENV, EMPTY_AREA_CODE)  # the server inherits it
+        env.setenv(SANDBOX_EMPTY_AREA_CODES, EMPTY_AREA_CODE)  # the server inherits it
         with store_url(store_kind, workdir) as url, \
                 serve(workdir, {"acme": acme_yaml()}, db_url=url) as running:
             yield running

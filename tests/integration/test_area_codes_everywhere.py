@@ -13,9 +13,9 @@ from sqlalchemy import Engine, select
 
 from callsign.domain.errors import ConfigError, InvalidInput
 from callsign.domain.model import Decision
+from callsign.providers.base import ProviderSettings
 from callsign.services import numbers as numbers_service
 from callsign.services import purchasing
-from callsign.services.purchasing import ProviderSettings
 from callsign.store.tables import number_area_codes, numbers
 from callsign.store.uow import UnitOfWork
 from tests.integration._twilio_numbers_fake import fake_twilio_numbers

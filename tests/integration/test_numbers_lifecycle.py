@@ -19,9 +19,10 @@ from sqlalchemy import Engine, select
 
 from callsign.domain.errors import InvalidInput, NotFound, ProviderError
 from callsign.domain.model import Decision, Route
+from callsign.providers.base import ProviderSettings
 from callsign.providers.sandbox import SandboxProvider
 from callsign.services import numbers, purchasing
-from callsign.services.purchasing import ProviderSettings, PurchaseResult
+from callsign.services.purchasing import PurchaseResult
 from callsign.store.tables import numbers as numbers_table
 from callsign.store.tables import purchases
 from callsign.store.uow import UnitOfWork
@@ -107,9 +108,10 @@ def uow(engine: Engine) -> Callable[[], UnitOfWork]:
 
 def buy(uow: Callable[[], UnitOfWork], area_code: str, quantity: int = 1,
         provider: str = "sandbox", *, twilio: FakeTwilioNumbers | None = None,
-        public_url: str | None = None) -> PurchaseResult:
+        public_url: str | None = None,
+        sandbox_empty: frozenset[str] = frozenset()) -> PurchaseResult:
     settings = ProviderSettings(twilio_api_base=twilio.url if twilio else None,
-                                public_url=public_url)
+                                public_url=public_url, sandbox_empty_area_codes=sandbox_empty)
     return purchasing.purchase(uow, ORG, area_code, quantity, provider, now=NOW,
                                settings=settings)
 
@@ -197,13 +199,12 @@ def test_the_sandbox_never_sells_a_number_another_organization_holds(
 
 @pytest.mark.usefixtures("dunder")
 def test_no_numbers_available_is_a_warning_naming_the_area_code_and_nothing_is_stored(
-    monkeypatch: pytest.MonkeyPatch, uow: Callable[[], UnitOfWork], snapshot: Snapshot
+    uow: Callable[[], UnitOfWork], snapshot: Snapshot
 ) -> None:
     """An empty area code: a warning that names it; no number, no purchase row."""
-    monkeypatch.setenv("CALLSIGN_SANDBOX_EMPTY_AREA_CODES", "907, 217")
     before = snapshot()
 
-    result = buy(uow, "217", 2)
+    result = buy(uow, "217", 2, sandbox_empty=frozenset({"907", "217"}))
 
     assert result.bought == []
     assert result.warning == "no numbers available in area code 217 from sandbox"

@@ -18,9 +18,9 @@ from sqlalchemy import Engine, func, select, update
 from callsign.domain.document import UserDoc, parse_document
 from callsign.domain.errors import ConfigError, Conflict, NotPresentable, ProviderError
 from callsign.domain.model import Decision, NumberStatus
+from callsign.providers.base import ProviderSettings
 from callsign.services import numbers as numbers_service
 from callsign.services import organization, purchasing
-from callsign.services.purchasing import ProviderSettings
 from callsign.store.tables import number_usage, numbers, orgs
 from callsign.store.uow import UnitOfWork
 from tests.integration._twilio_numbers_fake import Failure, FakeTwilioNumbers, fake_twilio_numbers

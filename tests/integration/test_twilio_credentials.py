@@ -15,7 +15,7 @@ from sqlalchemy import Engine, inspect, text
 
 from callsign.config import twilio_token_variable
 from callsign.domain.errors import InvalidInput
-from callsign.services import connect
+from callsign.services.twilio_account import twilio_account
 from callsign.store.db import _alembic_config, create_store_engine
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg, postgres_schema
@@ -36,7 +36,7 @@ def document(slug: str, area: str = "212") -> dict[str, Any]:
 
 
 def account(engine: Engine, org: str) -> tuple[str, str]:
-    return connect.twilio_account(UnitOfWork(engine), org)
+    return twilio_account(UnitOfWork(engine), org)
 
 
 @pytest.mark.parametrize(("org", "variable"), [
@@ -166,7 +166,7 @@ def _engine_at(url: str, revision: str) -> Engine:
 
     parsed = make_url(url)
     engine = (db._sqlite_engine(parsed) if url.startswith("sqlite")
-              else db._server_engine(parsed, db.Timeouts.from_environment()))
+              else db._server_engine(parsed, db.Timeouts()))
     with engine.begin() as connection:
         command.upgrade(_alembic_config(connection), revision)
     return engine

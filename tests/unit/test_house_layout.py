@@ -50,7 +50,7 @@ def test_entrypoints_reach_the_store_only_through_bootstrap() -> None:
     offenders = {
         str(path.relative_to(SOURCE)): sorted(
             m for m in _imports(path) if m == "callsign.store" or m.startswith("callsign.store."))
-        for path in _modules("api", "admin", "cli")
+        for path in _modules("api", "cli")
     }
     assert {path: found for path, found in offenders.items() if found} == {}
 
@@ -75,3 +75,22 @@ def test_a_store_fault_is_store_unavailable() -> None:
 ])
 def test_anything_else_is_left_as_the_bug_it_is(error: Exception) -> None:
     assert driver_error(error, URL) is None
+
+
+def _environment_reads(path: Path) -> list[int]:
+    """The lines where ``path`` reads the process environment (setting it for a child
+    process is no read)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    written = {id(node.value) for node in ast.walk(tree)
+               if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)}
+    return sorted(
+        node.lineno for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
+        and isinstance(node.value, ast.Name) and node.value.id == "os"
+        and id(node) not in written)
+
+
+def test_only_config_reads_the_environment() -> None:
+    offenders = {str(path.relative_to(SOURCE)): _environment_reads(path)
+                 for path in _modules(".") if path != SOURCE / "config.py"}
+    assert {path: lines for path, lines in offenders.items() if lines} == {}

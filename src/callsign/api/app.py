@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 from collections.abc import Callable
 from datetime import datetime
@@ -18,7 +17,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
 from callsign import __version__
-from callsign.admin import pages as admin_pages
+from callsign.api.admin import pages as admin_pages
 from callsign.api.deps import Runtime, _now
 from callsign.api.errors import HANDLERS
 from callsign.api.intake import limit_bodies, refuse_strict_json_errors
@@ -27,7 +26,7 @@ from callsign.api.ops import OPS_ROUTES, Metrics, observe, refuse_nul
 from callsign.api.routes import ROUTES
 from callsign.api.security_headers import security_headers
 from callsign.api.twilio import Connect, TwilioWebhooks
-from callsign.bootstrap import open_store
+from callsign.bootstrap import open_store, provider_settings
 from callsign.config import Settings
 
 
@@ -38,7 +37,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
     metrics = Metrics()
     rt = Runtime(store=store, clock=clock, rng=rng or random.Random(),
                  public_url=settings.public_url, metrics=metrics,
-                 twilio_api_base=settings.twilio_api_base)
+                 providers=provider_settings(settings))
 
     def instrument(app: ASGIApp) -> ASGIApp:
         return observe(app, metrics, log_requests=settings.access_log)
@@ -74,7 +73,7 @@ def _local_swagger() -> SwaggerRenderPlugin:
 
 def app_from_environment() -> Litestar:
     """Factory for ASGI servers (``--factory``): settings from the environment."""
-    settings = Settings.load(environ=os.environ)
+    settings = Settings.load()
     if settings.access_log:
         log_access_to_stderr()
     return create_app(settings)

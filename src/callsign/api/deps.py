@@ -13,7 +13,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from callsign.bootstrap import Store, UnitOfWork
+from callsign.bootstrap import ProviderSettings, Store, UnitOfWork
 from callsign.domain.errors import Unauthorized
 from callsign.services import access
 
@@ -31,7 +31,7 @@ class Runtime:
     rng: random.Random = field(default_factory=random.Random)
     public_url: str | None = None
     metrics: Any = None  # the app's ops.Metrics
-    twilio_api_base: str | None = None  # Twilio REST elsewhere (a local server in tests)
+    providers: ProviderSettings = field(default_factory=ProviderSettings)
 
     def uow(self) -> UnitOfWork:
         return self.store.uow()

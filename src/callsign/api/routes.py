@@ -39,6 +39,7 @@ from callsign.domain.document import ContactDoc, OrgDocument, ProjectDoc, UserDo
 from callsign.domain.errors import InvalidInput, ProviderError
 from callsign.domain.model import Channel, NumberStatus, OutboundRequest
 from callsign.orgfile import dump_document, load_document
+from callsign.providers.base import ProviderSettings
 from callsign.services import calllog, calls, idempotency, numbers, purchasing
 from callsign.services import organization as org_service
 
@@ -318,9 +319,8 @@ class Coverage(V1):
         return [PurchaseOut(**result.as_dict()) for result in results]
 
 
-def providers(rt: Runtime) -> purchasing.ProviderSettings:
-    return purchasing.ProviderSettings(twilio_api_base=rt.twilio_api_base,
-                                       public_url=rt.public_url)
+def providers(rt: Runtime) -> ProviderSettings:
+    return rt.providers
 
 
 class Org(V1):

@@ -29,8 +29,10 @@ from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText
 from callsign.domain import phone
 from callsign.domain.errors import CallsignError, Conflict, Forbidden, InvalidInput
 from callsign.domain.model import Channel, OutboundRequest
+from callsign.providers.twilio import WEBHOOKS, webhook_url
 from callsign.services import calls, idempotency
 from callsign.services import connect as connect_service
+from callsign.services.twilio_account import twilio_account
 
 TWIML = "application/xml"
 log = logging.getLogger("callsign.twilio")
@@ -55,7 +57,7 @@ async def signed_params(request: Request[Any, Any, Any], rt: Runtime, org: str) 
     forged = Forbidden("the request is not signed by the organization's Twilio account",
                        field="X-Twilio-Signature")
     try:
-        _, token = connect_service.twilio_account(rt.uow(), org)
+        _, token = twilio_account(rt.uow(), org)
     except CallsignError as exc:
         # The same answer whether the org is unknown or has no account: no enumeration.
         log.warning("twilio webhook for %r refused: %s", org, exc.message)
@@ -87,7 +89,7 @@ def dial(caller_id: str, to: str, status_url: str | None) -> VoiceResponse:
 class TwilioWebhooks(Controller):
     """Webhooks Twilio calls; point a number's or a TwiML app's voice URL here."""
 
-    path = "/twilio/{org:str}"
+    path = WEBHOOKS.format(org="{org:str}")
     tags = ["twilio"]
     dependencies = {"rt": Provide(runtime, sync_to_thread=False)}
     include_in_schema = True
@@ -112,8 +114,8 @@ class TwilioWebhooks(Controller):
         except CallsignError as exc:
             return refusal(exc.message)
         rt.metrics.decisions.labels(decision.rule).inc()
-        status = f"{webhook_base(request, rt).rstrip('/')}/twilio/{org}/status?" \
-                 f"call_id={decision.call_id}"
+        status = webhook_url(webhook_base(request, rt), org, "status",
+                             call_id=decision.call_id)
         return twiml(dial(decision.caller_id, decision.to, status))
 
     @post("/bridge", status_code=200, media_type=TWIML,
@@ -125,7 +127,7 @@ class TwilioWebhooks(Controller):
             call = connect_service.call_to_bridge(rt.uow(), org, call_id)
         except CallsignError as exc:
             return refusal(exc.message)
-        status = f"{webhook_base(request, rt).rstrip('/')}/twilio/{org}/status?call_id={call_id}"
+        status = webhook_url(webhook_base(request, rt), org, "status", call_id=call_id)
         return twiml(dial(call.caller_id, call.to, status))
 
     @post("/inbound", status_code=200, media_type=TWIML,
@@ -209,7 +211,7 @@ class Connect(V1):
         def ring_the_agent() -> idempotency.Answer:
             decision, sid = connect_service.connect(rt.uow, outbound, now=rt.clock(), rng=rt.rng,
                                                     webhook_base=webhook_base(request, rt),
-                                                    api_base=rt.twilio_api_base)
+                                                    api_base=rt.providers.twilio_api_base)
             rt.metrics.decisions.labels(decision.rule).inc()
             out = DecisionOut.of(decision)
             return idempotency.Answer(201, msgspec.to_builtins(ConnectOut(

@@ -3,7 +3,6 @@ traceback unless --debug (or CALLSIGN_DEBUG=1) asks for it."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -113,4 +112,6 @@ def _store_fault(state: State | None, error: Exception) -> CallsignError | None:
 
 
 def _debug_from_environment() -> bool:
-    return os.environ.get("CALLSIGN_DEBUG", "").lower() in {"1", "true", "yes", "on"}
+    from callsign.config import debug_requested
+
+    return debug_requested()

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from callsign.bootstrap import Store, UnitOfWork
+    from callsign.bootstrap import ProviderSettings, Store, UnitOfWork
     from callsign.config import Settings
-    from callsign.services import purchasing
 
 
 class State:
@@ -40,11 +39,10 @@ class State:
     def uow(self) -> UnitOfWork:
         return self.store.uow()
 
-    def providers(self) -> purchasing.ProviderSettings:
-        from callsign.services import purchasing
+    def providers(self) -> ProviderSettings:
+        from callsign.bootstrap import provider_settings
 
-        return purchasing.ProviderSettings(twilio_api_base=self.settings.twilio_api_base,
-                                           public_url=self.settings.public_url)
+        return provider_settings(self.settings)
 
     def close(self) -> None:
         if self._store is not None:

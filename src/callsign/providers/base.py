@@ -7,6 +7,17 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class ProviderSettings:
+    """Where providers are reached, built once from the settings (callsign.bootstrap):
+    Twilio's REST base, callsign's public URL (its numbers' voice webhooks), and the area
+    codes in which the sandbox has no numbers."""
+
+    twilio_api_base: str | None = None
+    public_url: str | None = None
+    sandbox_empty_area_codes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Available:
     """A number the provider offers, not yet bought."""
 

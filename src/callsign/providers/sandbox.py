@@ -1,20 +1,17 @@
 """A local, clearly labelled test inventory: deterministic fictional numbers per area code.
 
-Numbers are NPA-555-01xx (reserved for fiction, valid to libphonenumber). Area codes
-listed in CALLSIGN_SANDBOX_EMPTY_AREA_CODES (comma-separated) have none, to show the
-"none available" path. Nothing leaves this machine.
+Numbers are NPA-555-01xx (reserved for fiction, valid to libphonenumber). The area codes
+it is told are empty (CALLSIGN_SANDBOX_EMPTY_AREA_CODES, read by callsign.config) have
+none, to show the "none available" path. Nothing leaves this machine.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from callsign.domain import phone
 from callsign.domain.errors import InvalidNumber
 from callsign.providers.base import Available, Owned
-
-EMPTY_AREA_CODES_ENV = "CALLSIGN_SANDBOX_EMPTY_AREA_CODES"
 
 
 class SandboxProvider:
@@ -22,11 +19,8 @@ class SandboxProvider:
     label = "sandbox: a local test inventory of fictional numbers, no real number bought"
 
     def __init__(self, taken: Callable[[list[str]], set[str]],
-                 empty_area_codes: frozenset[str] | None = None) -> None:
+                 empty_area_codes: frozenset[str] = frozenset()) -> None:
         self._taken = taken  # which of these numbers some organization already holds
-        if empty_area_codes is None:
-            listed = os.environ.get(EMPTY_AREA_CODES_ENV, "")
-            empty_area_codes = frozenset(c.strip() for c in listed.split(",") if c.strip())
         self.empty_area_codes = empty_area_codes
 
     def search(self, area_code: str, quantity: int, *, region: str | None = None,

@@ -8,25 +8,19 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from callsign import twilio_api
 from callsign.domain import phone
 from callsign.domain.errors import InvalidInput, NotFound
 from callsign.domain.limits import MAX_CALL_SECONDS
 from callsign.domain.model import Channel, Decision, OutboundRequest
+from callsign.providers import twilio
 from callsign.services import calls as calls_service
 from callsign.services.calllog import CallRecord, get_call
+from callsign.services.twilio_account import twilio_account
 from callsign.store import orgs as org_store
 from callsign.store.calls import logged_call, set_telephony
 from callsign.store.uow import UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
-
-
-def twilio_account(uow: UnitOfWork, org: str) -> tuple[str, str]:
-    """The org's (account SID, auth token); InvalidInput when not configured."""
-    with uow:
-        row = org_store.org_row(uow.connection, org)
-        return twilio_api.credentials(uow.connection, row)
 
 
 def caller_user(uow: UnitOfWork, org: str, params: dict[str, str]) -> str:
@@ -70,12 +64,14 @@ def connect(
     account_sid, token = twilio_account(uow(), request.org)
     decision = calls_service.place_call(uow(), replace(request, channel=Channel.CONNECT), now=now,
                                         rng=rng)
-    base = f"{webhook_base.rstrip('/')}/twilio/{request.org}"
     try:
-        sid = twilio_api.call_agent(
-            twilio_api.client(account_sid, token, api_base), to=work_phone,
-            from_=org.agent_leg_number, url=f"{base}/bridge?call_id={decision.call_id}",
-            status_callback=f"{base}/status?call_id={decision.call_id}&leg=agent")
+        sid = twilio.call_agent(
+            twilio.client(account_sid, token, api_base), to=work_phone,
+            from_=org.agent_leg_number,
+            url=twilio.webhook_url(webhook_base, request.org, "bridge",
+                                   call_id=decision.call_id),
+            status_callback=twilio.webhook_url(webhook_base, request.org, "status",
+                                               call_id=decision.call_id, leg="agent"))
     except Exception:
         record_status(uow(), request.org, decision.call_id, {"CallStatus": "failed"})
         raise

@@ -14,8 +14,9 @@ from callsign.domain import phone
 from callsign.domain.document import ContactDoc, OrgDocument, ProjectDoc, UserDoc, parse_document
 from callsign.domain.errors import ConfigError, Conflict, InvalidInput, NotFound
 from callsign.orgfile import load_document
+from callsign.providers.base import ProviderSettings
 from callsign.services import purchasing
-from callsign.services.purchasing import ProviderSettings, UowFactory
+from callsign.services.purchasing import UowFactory
 from callsign.store import orgs as org_store
 from callsign.store.numbers import held_statuses
 from callsign.store.uow import Connection, UnitOfWork

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from callsign import twilio_api
 from callsign.domain import phone
 from callsign.domain.document import OrgDocument
 from callsign.domain.errors import InvalidInput, NotFound, ProviderError
 from callsign.domain.model import NumberStatus
-from callsign.providers.base import NumberProvider
+from callsign.providers import twilio
+from callsign.providers.base import NumberProvider, ProviderSettings
 from callsign.providers.sandbox import SandboxProvider
-from callsign.providers.twilio import TwilioProvider
+from callsign.services.twilio_account import credentials
 from callsign.store import numbers as number_store
 from callsign.store import orgs as org_store
 from callsign.store.calls import recent_callees
@@ -27,14 +27,6 @@ from callsign.store.uow import Connection, UnitOfWork
 PROVIDERS = ("sandbox", "twilio")
 MAX_QUANTITY = 20
 UowFactory = Callable[[], UnitOfWork]
-
-
-@dataclass(frozen=True)
-class ProviderSettings:
-    """Where providers are reached: Twilio's REST base, and callsign's public URL."""
-
-    twilio_api_base: str | None = None
-    public_url: str | None = None
 
 
 @dataclass
@@ -76,16 +68,17 @@ def provider_for(uow: UowFactory, conn: Connection, org: Any, name: str,
     """The provider called ``name`` for ``org``, with its credentials (read on ``conn``);
     ``country``: where it searches numbers (default: the organization's)."""
     if name == "sandbox":
-        return SandboxProvider(_held_any(uow))
+        return SandboxProvider(_held_any(uow), settings.sandbox_empty_area_codes)
     if name == "twilio":
-        account_sid, token = twilio_api.credentials(conn, org)
-        client = twilio_api.client(account_sid, token, settings.twilio_api_base)
-        return TwilioProvider(client, country=country or org.default_country)
+        account_sid, token = credentials(conn, org)
+        client = twilio.client(account_sid, token, settings.twilio_api_base)
+        return twilio.TwilioProvider(client, country=country or org.default_country)
     raise InvalidInput(f"{name!r} is not a provider ({', '.join(PROVIDERS)})", field="provider")
 
 
 def _voice_url(settings: ProviderSettings, org: str) -> str | None:
-    return f"{settings.public_url.rstrip('/')}/twilio/{org}/inbound" \
+    """Where Twilio asks what to do with a call to a number bought now (none: unset)."""
+    return twilio.webhook_url(settings.public_url, org, "inbound") \
         if settings.public_url else None
 
 

@@ -17,7 +17,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from platformdirs import user_data_dir
 from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
@@ -32,13 +31,6 @@ from callsign.domain.errors import CallsignError, InvalidInput, StoreUnavailable
 from callsign.store.sql import describe_store, store_fault
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def default_database_url() -> str:
-    """A SQLite file in the user's data directory."""
-    folder = Path(user_data_dir("callsign", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'callsign.db'}"
 
 
 def database_file(database_url: str) -> str | None:
@@ -78,7 +70,9 @@ class Timeouts:
     }
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Timeouts:
+    def from_environment(cls, environ: Mapping[str, str]) -> Timeouts:
+        """The timeouts ``environ``'s CALLSIGN_PG_* variables set (callsign.config reads
+        them), the defaults for the others."""
         values: dict[str, float] = {}
         for name, variable in cls.ENVIRONMENT.items():
             raw = environ.get(variable, "").strip()
@@ -102,8 +96,10 @@ class Timeouts:
                 ("idle_in_transaction_session_timeout", self.idle_in_transaction)))
 
 
-def create_store_engine(url: str, *, timeouts: Timeouts | None = None) -> Engine:
-    """An engine for ``url`` with the settings callsign relies on, migrated to head.
+def create_store_engine(url: str, *, timeouts: Timeouts | None = None,
+                        environ: Mapping[str, str] | None = None) -> Engine:
+    """An engine for ``url`` with the settings callsign relies on, migrated to head;
+    a PostgreSQL one with ``timeouts``, or those ``environ``'s variables set.
 
     A store that cannot be opened (unreachable, damaged, not a database) raises
     StoreUnavailable, whose message names the store and what to do.
@@ -116,7 +112,7 @@ def create_store_engine(url: str, *, timeouts: Timeouts | None = None) -> Engine
         if parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(parsed)
         else:
-            engine = _server_engine(parsed, timeouts or Timeouts.from_environment())
+            engine = _server_engine(parsed, timeouts or Timeouts.from_environment(environ or {}))
     except NoSuchModuleError as exc:
         raise InvalidInput(f"{parsed.drivername!r} is not a database callsign can use "
                            "(sqlite or postgresql+psycopg)", field="database_url") from exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 
 from sqlalchemy import Connection as Connection  # the services' type of a unit's connection
@@ -111,9 +111,10 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, database_url: str) -> Store:
-        """The store at ``database_url``, migrated (StoreUnavailable if it cannot be)."""
-        return cls(create_store_engine(database_url))
+    def open(cls, database_url: str, environ: Mapping[str, str] | None = None) -> Store:
+        """The store at ``database_url``, migrated (StoreUnavailable if it cannot be);
+        ``environ``: the CALLSIGN_PG_* settings of a PostgreSQL store."""
+        return cls(create_store_engine(database_url, environ=environ))
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

@@ -322,7 +322,7 @@ def release_impacts(visit: Visit, wanted: list[str]) -> tuple[list[Impact], dict
 
 
 def _release_one(visit: Visit, number: str, force: bool) -> None:
-    purchasing.release(visit.rt.uow, visit.org, number, settings=_providers(visit.rt),
+    purchasing.release(visit.rt.uow, visit.org, number, settings=visit.rt.providers,
                        force=force)
 
 
@@ -581,7 +581,7 @@ class Admin(Controller):
                 quantity = 0
             result = purchasing.purchase(visit.rt.uow, visit.org, _text(data, "area_code"),
                                          quantity, _text(data, "provider", "sandbox"),
-                                         now=visit.rt.clock(), settings=_providers(visit.rt))
+                                         now=visit.rt.clock(), settings=visit.rt.providers)
             here = Listing.read(data, prefix="filter_").link()
             if result.warning:
                 return visit.back(here, warn=result.warning)
@@ -818,11 +818,6 @@ class Admin(Controller):
         visit = _visit(request, rt)
         found = calllog.get_call(rt.uow(), visit.org, call_id)
         return visit.page("call.html", call=found, when=local_time(found.at, visit.timezone()))
-
-
-def _providers(rt: Runtime) -> purchasing.ProviderSettings:
-    return purchasing.ProviderSettings(twilio_api_base=rt.twilio_api_base,
-                                       public_url=rt.public_url)
 
 
 def not_signed_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
