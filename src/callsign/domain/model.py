@@ -249,13 +249,13 @@ class Decision:
     rule: Rule
     to: str
     trace: tuple[TraceStep, ...]
-    counts: bool = True  # counted against caps and rotation (emergency calls are not)
     call_id: str = ""
 
     @property
     def claim(self) -> Claim:
-        """What recording this decision claims of its number (its rule's claim)."""
-        return Rule(self.rule).claim if self.counts else Claim.NONE
+        """What recording this decision claims of its number: its rule's claim (an
+        emergency call's claims nothing: it is never capped or rotated)."""
+        return Rule(self.rule).claim
 
     def as_dict(self) -> dict[str, Any]:
         """The decision as JSON values: what the REST API and the CLI answer."""
@@ -265,10 +265,9 @@ class Decision:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
         """A decision back from ``as_dict`` (an idempotent replay); its rule gives its claim."""
-        rule = Rule(data["rule"])
-        return cls(caller_id=data["caller_id"], rule=rule, to=data["to"],
+        return cls(caller_id=data["caller_id"], rule=Rule(data["rule"]), to=data["to"],
                    trace=tuple(TraceStep(**step) for step in data["trace"]),
-                   counts=rule.claim is not Claim.NONE, call_id=data["call_id"])
+                   call_id=data["call_id"])
 
 
 @dataclass(frozen=True)
