@@ -11,6 +11,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import HeaderParameter, Parameter, PathParameter
 
 from callsign import limits
@@ -248,32 +249,31 @@ class Entities(V1):
                                    "Key": Annotated[str, PathParameter(name=key)]}
         item = f"/{{{key}:str}}"
 
-        @post("/", status_code=201, sync_to_thread=threaded, summary=f"Create a {name}")
-        def create(self: Entities, org: str, rt: Runtime, data: Document) -> Document:
-            return org_service.create(rt.uow(), org, data)
+        class Handlers:  # methods, as Litestar binds each handler to its controller
+            @post("/", status_code=201, sync_to_thread=threaded, summary=f"Create a {name}")
+            def create(self, org: str, rt: Runtime, data: Document) -> Document:
+                return org_service.create(rt.uow(), org, data)
 
-        @get(item, sync_to_thread=False, summary=f"One {name}")
-        def show(self: Entities, org: str, rt: Runtime, key: Key) -> Document:
-            return one(rt.uow(), org, key)
+            @get(item, sync_to_thread=False, summary=f"One {name}")
+            def show(self, org: str, rt: Runtime, key: Key) -> Document:
+                return one(rt.uow(), org, key)
 
-        @put(item, sync_to_thread=threaded, summary=f"Create or replace a {name}")
-        def replace(self: Entities, org: str, rt: Runtime, key: Key,
-                    data: Document) -> Document:
-            return org_service.put(rt.uow(), org, data, key=key)
+            @put(item, sync_to_thread=threaded, summary=f"Create or replace a {name}")
+            def replace(self, org: str, rt: Runtime, key: Key, data: Document) -> Document:
+                return org_service.put(rt.uow(), org, data, key=key)
 
-        @delete(item, status_code=204, sync_to_thread=False, summary=f"Delete a {name}")
-        def remove(self: Entities, org: str, rt: Runtime, key: Key) -> None:
-            org_service.delete(rt.uow(), org, schema, key)
+            @delete(item, status_code=204, sync_to_thread=False, summary=f"Delete a {name}")
+            def remove(self, org: str, rt: Runtime, key: Key) -> None:
+                org_service.delete(rt.uow(), org, schema, key)
 
-        handlers = {"create": create, "show": show, "replace": replace, "remove": remove}
-        if every is not None:
-            @get("/", sync_to_thread=False, summary=f"The organization's {name}s")
-            def index(self: Entities, org: str, rt: Runtime) -> list[Document]:
-                return list(every(rt.uow(), org))
+            if every is not None:
+                @get("/", sync_to_thread=False, summary=f"The organization's {name}s")
+                def index(self, org: str, rt: Runtime) -> list[Document]:
+                    return list(every(rt.uow(), org))
 
-            handlers["index"] = index
-        for handler_name, handler in handlers.items():
-            setattr(cls, handler_name, handler)
+        for handler_name, handler in vars(Handlers).items():
+            if isinstance(handler, HTTPRouteHandler):
+                setattr(cls, handler_name, handler)
 
 
 class Users(Entities, schema=UserDoc, key="user_id", name="user", threaded=True,  # lists

@@ -204,5 +204,3 @@ class Health(msgspec.Struct):
     status: str
     detail: str | None = None
 
-
-JSONObject = dict[str, Any]
