@@ -48,8 +48,7 @@ def _place(engine: Any, body: dict[str, Any]) -> dict[str, Any]:
         UnitOfWork(engine), OutboundRequest(org="acme", user=body["user"], to=body["to"]),
         now=datetime(2026, 3, 2, 19, 0, tzinfo=UTC), rng=random.Random(),
     )
-    return {"call_id": decision.call_id, "caller_id": decision.caller_id, "rule": decision.rule,
-            "to": decision.to, "trace": [s.as_dict() for s in decision.trace]}
+    return decision.as_dict()
 
 
 def fastapi_app() -> Any:

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import Server, ok, serve, store_url
-from tests.integration._twilio_numbers_fake import FakeTwilioNumbers, fake_twilio_numbers
+from tests.fakes.twilio import FakeTwilio, fake_twilio
 
 SID = "AC" + "5a" * 16
 TOKEN = "vandelay-fake-twilio-token"
@@ -80,7 +80,7 @@ class Gate:
 @dataclass
 class Deployment:
     server: Server
-    twilio: FakeTwilioNumbers
+    twilio: FakeTwilio
     gate: Gate
     api: httpx.Client
 
@@ -89,7 +89,7 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory, store_kind: str
                ) -> Iterator[Deployment]:
     workdir: Path = tmp_path_factory.mktemp("event-loop")
-    with fake_twilio_numbers({SID: TOKEN}) as twilio, \
+    with fake_twilio({SID: TOKEN}) as twilio, \
             pytest.MonkeyPatch.context() as env, store_url(store_kind, workdir) as url:
         gate = Gate(twilio.answer)
         twilio.answer = gate.held_answer  # type: ignore[method-assign]

@@ -7,7 +7,7 @@ retried purchase bought twice. (Connect: test_twilio.py; POST /v1/calls:
 test_idempotency_and_caps.py.)
 
 One real `callsign serve` for this module; Twilio's number API is a local fake that
-answers like it (`_twilio_numbers_fake`).
+answers like it (`tests/fakes/twilio.py`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import error_of, ok, serve, store_url
-from tests.integration._twilio_numbers_fake import FakeTwilioNumbers, fake_twilio_numbers
+from tests.fakes.twilio import FakeTwilio, fake_twilio
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ numbers:
 
 @dataclass
 class Deployment:
-    twilio: FakeTwilioNumbers
+    twilio: FakeTwilio
     api: dict[str, httpx.Client]
 
 
@@ -59,7 +59,7 @@ class Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory, store_kind: str
                ) -> Iterator[Deployment]:
     workdir: Path = tmp_path_factory.mktemp("idempotent-writes")
-    with fake_twilio_numbers({SID: TOKEN}) as twilio, pytest.MonkeyPatch.context() as env, \
+    with fake_twilio({SID: TOKEN}) as twilio, pytest.MonkeyPatch.context() as env, \
             store_url(store_kind, workdir) as url:
         env.setenv("CALLSIGN_TWILIO_API_BASE", twilio.url)
         env.setenv("CALLSIGN_TWILIO_TOKEN_INITRODE", TOKEN)

@@ -1,7 +1,7 @@
 """SPEC 5 and 8: buying, importing, releasing numbers and coverage through the REST API.
 
 One real `callsign serve` for this module, with organizations of its own, and Twilio
-played by a local server that answers like its REST API (`_twilio_numbers_fake`), which
+played by a local server that answers like its REST API (`tests/fakes/twilio.py`), which
 callsign reaches through CALLSIGN_TWILIO_API_BASE as it would reach api.twilio.com.
 """
 
@@ -23,10 +23,10 @@ from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
 from callsign.store.uow import UnitOfWork
 from tests.e2e.conftest import error_of, ok, path_of, serve, store_url
-from tests.integration._twilio_numbers_fake import (
+from tests.fakes.twilio import (
     Failure,
-    FakeTwilioNumbers,
-    fake_twilio_numbers,
+    FakeTwilio,
+    fake_twilio,
 )
 
 SANDBOX_LABEL = SandboxProvider.label
@@ -86,7 +86,7 @@ SOYLENT = {
 
 @dataclass
 class Deployment:
-    twilio: FakeTwilioNumbers
+    twilio: FakeTwilio
     api: dict[str, httpx.Client]  # by organization, signed with its key
 
 
@@ -109,7 +109,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, store_kind: str
                ) -> Iterator[Deployment]:
     """The server with this module's organizations, and the fake Twilio."""
     workdir: Path = tmp_path_factory.mktemp("numbers-api")
-    with fake_twilio_numbers({INITECH_SID: INITECH_TOKEN}) as twilio, \
+    with fake_twilio({INITECH_SID: INITECH_TOKEN}) as twilio, \
             pytest.MonkeyPatch.context() as env, store_url(store_kind, workdir) as url:
         api_keys = set_up(url, [INITECH, HOOLI, PIEDPIPER, UMBRELLA, SOYLENT])
         # `serve` hands the server this process's environment.

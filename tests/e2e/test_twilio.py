@@ -2,7 +2,7 @@
 
 Each test runs `callsign serve` on a store of its own (a SQLite file, or with --store
 postgresql a PostgreSQL schema) with the Twilio REST API pointed at a local fake
-(`_twilio_fake`), and plays Twilio: it POSTs form-encoded webhooks signed with
+(`tests/fakes/twilio.py`), and plays Twilio: it POSTs form-encoded webhooks signed with
 `RequestValidator(token).compute_signature(url, params)` over the URL Twilio would call,
 reads the TwiML back with xml.etree, and checks the call log over the REST API.
 
@@ -37,7 +37,6 @@ from callsign.services import access
 from callsign.store.tables import inbound_calls
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg
-from tests.e2e._twilio_fake import FakeTwilio, fake_twilio
 from tests.e2e.conftest import (
     GLOBEX_YAML,
     Server,
@@ -46,6 +45,7 @@ from tests.e2e.conftest import (
     ok,
     running_server,
 )
+from tests.fakes.twilio import FakeTwilio, fake_twilio
 
 pytestmark = pytest.mark.slow
 

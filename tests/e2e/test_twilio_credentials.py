@@ -33,9 +33,9 @@ from sqlalchemy import Engine
 from callsign.services import access
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg
-from tests.e2e._twilio_fake import FakeTwilio, fake_twilio
 from tests.e2e.conftest import Server, error_of, ok, running_server
 from tests.e2e.test_twilio import dial_of, forbidden, sign, voice_params
+from tests.fakes.twilio import FakeTwilio, fake_twilio
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from callsign.services import numbers as numbers_service
 from callsign.services import purchasing
 from callsign.store.tables import number_area_codes, numbers
 from callsign.store.uow import UnitOfWork
-from tests.integration._twilio_numbers_fake import fake_twilio_numbers
+from tests.fakes.twilio import fake_twilio
 
 ApplyOrg = Callable[[dict[str, Any] | str], None]
 Dial = Callable[..., Decision]
@@ -127,7 +127,7 @@ def test_twilio_searches_a_canadian_area_code_in_canada(
     account, token, env = "AC" + "9e" * 16, "fake-token", "CALLSIGN_TWILIO_TOKEN_WIDE"
     monkeypatch.setenv(env, token)
     apply_org(org(twilio={"account_sid": account}))
-    with fake_twilio_numbers({account: token}) as fake:
+    with fake_twilio({account: token}) as fake:
         fake.offer("+19055550123", region="ON")
         result = purchasing.purchase(lambda: UnitOfWork(engine), "wide", "905", 1, "twilio",
                                      now=NOW, settings=ProviderSettings(fake.url))

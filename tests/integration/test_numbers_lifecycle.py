@@ -2,7 +2,7 @@
 
 Through the service layer and the command line, on this test's own store (SQLite, or
 PostgreSQL with ``--store postgresql``). Twilio is a local server that answers like its
-REST API (`_twilio_numbers_fake`); callsign reaches it through its own setting for
+REST API (`tests/fakes/twilio.py`); callsign reaches it through its own setting for
 Twilio's base URL, as it would reach api.twilio.com.
 """
 
@@ -26,10 +26,10 @@ from callsign.services.purchasing import PurchaseResult
 from callsign.store.tables import numbers as numbers_table
 from callsign.store.tables import purchases
 from callsign.store.uow import UnitOfWork
-from tests.integration._twilio_numbers_fake import (
+from tests.fakes.twilio import (
     Failure,
-    FakeTwilioNumbers,
-    fake_twilio_numbers,
+    FakeTwilio,
+    fake_twilio,
 )
 
 Invoke = Callable[..., Result]
@@ -93,10 +93,10 @@ def dunder(apply_org: ApplyOrg) -> None:
 
 
 @pytest.fixture
-def twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilioNumbers]:
+def twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
     """Twilio's number API for dunder's account, its auth token in the environment."""
     monkeypatch.setenv(TOKEN_ENV, AUTH_TOKEN)
-    with fake_twilio_numbers({ACCOUNT_SID: AUTH_TOKEN}) as fake:
+    with fake_twilio({ACCOUNT_SID: AUTH_TOKEN}) as fake:
         yield fake
 
 
@@ -107,7 +107,7 @@ def uow(engine: Engine) -> Callable[[], UnitOfWork]:
 
 
 def buy(uow: Callable[[], UnitOfWork], area_code: str, quantity: int = 1,
-        provider: str = "sandbox", *, twilio: FakeTwilioNumbers | None = None,
+        provider: str = "sandbox", *, twilio: FakeTwilio | None = None,
         public_url: str | None = None,
         sandbox_empty: frozenset[str] = frozenset()) -> PurchaseResult:
     settings = ProviderSettings(twilio_api_base=twilio.url if twilio else None,
@@ -131,7 +131,7 @@ def intents(engine: Engine) -> list[tuple[str, str, str, str]]:
     return [(r.e164, r.area_code, r.provider, r.state) for r in rows]
 
 
-def twilio_env(fake: FakeTwilioNumbers) -> dict[str, str]:
+def twilio_env(fake: FakeTwilio) -> dict[str, str]:
     """What a shell running the CLI against the fake Twilio would export."""
     return {"CALLSIGN_TWILIO_API_BASE": fake.url, TOKEN_ENV: AUTH_TOKEN}
 
@@ -251,7 +251,7 @@ CHI = ["+13125550101", "+13125550102", "+13125550103"]
 
 @pytest.mark.usefixtures("dunder")
 def test_a_twilio_purchase_failing_half_way_keeps_exactly_the_numbers_bought(
-    engine: Engine, uow: Callable[[], UnitOfWork], twilio: FakeTwilioNumbers
+    engine: Engine, uow: Callable[[], UnitOfWork], twilio: FakeTwilio
 ) -> None:
     """3 asked, the 2nd refused: the 1st is stored, the 3rd never asked, intents say so."""
     twilio.offer(*CHI, region="IL", locality="Chicago")
@@ -275,7 +275,7 @@ def test_a_twilio_purchase_failing_half_way_keeps_exactly_the_numbers_bought(
 
 @pytest.mark.usefixtures("dunder")
 def test_cli_reports_a_half_way_failure_in_one_line_naming_what_was_bought(
-    cli: Invoke, engine: Engine, twilio: FakeTwilioNumbers
+    cli: Invoke, engine: Engine, twilio: FakeTwilio
 ) -> None:
     """Exit non-zero; stdout lists the number bought; stderr says why and what was bought."""
     twilio.offer(*CHI, region="IL", locality="Chicago")
@@ -294,7 +294,7 @@ def test_cli_reports_a_half_way_failure_in_one_line_naming_what_was_bought(
 
 @pytest.mark.usefixtures("dunder")
 def test_twilio_search_falls_back_to_the_region_of_the_area_code(
-    engine: Engine, uow: Callable[[], UnitOfWork], twilio: FakeTwilioNumbers, dial: Dial
+    engine: Engine, uow: Callable[[], UnitOfWork], twilio: FakeTwilio, dial: Dial
 ) -> None:
     """No 217 numbers: Twilio is asked for Illinois (IL); what it sells serves 217 too."""
     twilio.offer("+14155550101", region="CA", locality="San Francisco")
@@ -315,7 +315,7 @@ def test_twilio_search_falls_back_to_the_region_of_the_area_code(
 
 @pytest.mark.usefixtures("dunder")
 def test_twilio_finding_nothing_anywhere_is_a_warning_and_buys_nothing(
-    uow: Callable[[], UnitOfWork], twilio: FakeTwilioNumbers, snapshot: Snapshot
+    uow: Callable[[], UnitOfWork], twilio: FakeTwilio, snapshot: Snapshot
 ) -> None:
     """Area code and region both empty: the warning names 217; Twilio sold nothing."""
     twilio.offer("+14155550101", region="CA")
@@ -331,7 +331,7 @@ def test_twilio_finding_nothing_anywhere_is_a_warning_and_buys_nothing(
 
 @pytest.mark.usefixtures("dunder")
 def test_twilio_numbers_ring_callsign_when_it_has_a_public_url(
-    uow: Callable[[], UnitOfWork], twilio: FakeTwilioNumbers
+    uow: Callable[[], UnitOfWork], twilio: FakeTwilio
 ) -> None:
     """With a public URL the voice webhook is /twilio/ORG/inbound; without, none is set."""
     twilio.offer(*CHI[:2], region="IL")
@@ -351,7 +351,7 @@ def test_twilio_numbers_ring_callsign_when_it_has_a_public_url(
 @pytest.mark.usefixtures("dunder")
 def test_a_wrong_twilio_token_buys_nothing_and_says_twilio_refused(
     monkeypatch: pytest.MonkeyPatch, uow: Callable[[], UnitOfWork],
-    twilio: FakeTwilioNumbers, snapshot: Snapshot
+    twilio: FakeTwilio, snapshot: Snapshot
 ) -> None:
     """Twilio answers 401 to a wrong token: a provider error, nothing stored."""
     twilio.offer(CHI[0], region="IL")
@@ -375,7 +375,7 @@ def account_numbers() -> list[str]:
 
 def test_import_follows_twilios_pages_and_skips_numbers_already_held(
     apply_org: ApplyOrg, engine: Engine, uow: Callable[[], UnitOfWork],
-    twilio: FakeTwilioNumbers
+    twilio: FakeTwilio
 ) -> None:
     """250 numbers on 3 pages of 100: 248 added, 1 already dunder's, 1 vance's."""
     owned = account_numbers()
@@ -405,7 +405,7 @@ def test_import_follows_twilios_pages_and_skips_numbers_already_held(
 
 
 def test_cli_import_reports_added_already_held_and_held_elsewhere(
-    apply_org: ApplyOrg, cli: Invoke, twilio: FakeTwilioNumbers
+    apply_org: ApplyOrg, cli: Invoke, twilio: FakeTwilio
 ) -> None:
     """A second import adds nothing: everything is already here (or vance's)."""
     apply_org(dunder_document())
@@ -470,7 +470,7 @@ def test_mapping_refuses_what_it_cannot_do_and_changes_nothing(
 
 @pytest.mark.usefixtures("dunder")
 def test_release_tells_twilio_first_then_the_number_is_gone(
-    cli: Invoke, engine: Engine, uow: Callable[[], UnitOfWork], twilio: FakeTwilioNumbers,
+    cli: Invoke, engine: Engine, uow: Callable[[], UnitOfWork], twilio: FakeTwilio,
     dial: Dial
 ) -> None:
     """Twilio gets a DELETE for the number's sid; dunder no longer holds or presents it."""
@@ -491,7 +491,7 @@ def test_release_tells_twilio_first_then_the_number_is_gone(
 
 @pytest.mark.usefixtures("dunder")
 def test_a_release_twilio_refuses_keeps_the_number_active_and_says_why(
-    cli: Invoke, engine: Engine, uow: Callable[[], UnitOfWork], twilio: FakeTwilioNumbers,
+    cli: Invoke, engine: Engine, uow: Callable[[], UnitOfWork], twilio: FakeTwilio,
     dial: Dial, snapshot: Snapshot
 ) -> None:
     """Twilio answers 500 to the DELETE: the CLI says so; the number is still presented."""
@@ -753,7 +753,7 @@ def test_a_bad_purchase_is_refused_naming_the_field_and_writes_nothing(
 
 def test_twilio_without_credentials_is_refused_before_twilio_is_asked(
     apply_org: ApplyOrg, cli: Invoke, uow: Callable[[], UnitOfWork],
-    twilio: FakeTwilioNumbers, snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch
+    twilio: FakeTwilio, snapshot: Snapshot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No account in the org file, or its token variable unset: the error names which."""
     twilio.offer(CHI[0], region="IL")

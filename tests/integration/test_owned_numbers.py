@@ -23,7 +23,7 @@ from callsign.services import numbers as numbers_service
 from callsign.services import organization, purchasing
 from callsign.store.tables import number_usage, numbers, orgs
 from callsign.store.uow import UnitOfWork
-from tests.integration._twilio_numbers_fake import Failure, FakeTwilioNumbers, fake_twilio_numbers
+from tests.fakes.twilio import Failure, FakeTwilio, fake_twilio
 
 ApplyOrg = Callable[[dict[str, Any] | str], None]
 Dial = Callable[..., Decision]
@@ -295,9 +295,9 @@ def test_a_released_number_added_again_revives_its_row_with_its_cap_count(
 # -- `callsign apply` tells providers what it releases ------------------------------------
 
 @pytest.fixture
-def twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilioNumbers]:
+def twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    with fake_twilio_numbers({ACCOUNT: TOKEN}) as fake:
+    with fake_twilio({ACCOUNT: TOKEN}) as fake:
         yield fake
 
 
@@ -307,7 +307,7 @@ def _with_twilio(**changes: Any) -> dict[str, Any]:
 
 def test_apply_releases_left_out_numbers_at_their_provider(
     apply_org: ApplyOrg, engine: Engine, uow: Callable[[], UnitOfWork],
-    twilio: FakeTwilioNumbers, tmp_path: Any, cli: Invoke
+    twilio: FakeTwilio, tmp_path: Any, cli: Invoke
 ) -> None:
     """A Twilio number the file leaves out is given back to Twilio, like a release."""
     apply_org(_with_twilio())
@@ -329,7 +329,7 @@ def test_apply_releases_left_out_numbers_at_their_provider(
 
 def test_apply_stops_when_the_provider_refuses_a_release(
     apply_org: ApplyOrg, engine: Engine, uow: Callable[[], UnitOfWork],
-    twilio: FakeTwilioNumbers, snapshot: Snapshot
+    twilio: FakeTwilio, snapshot: Snapshot
 ) -> None:
     """Twilio refusing: the number stays, and nothing else of the file is applied."""
     apply_org(_with_twilio())

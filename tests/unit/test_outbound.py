@@ -103,7 +103,6 @@ def test_an_emergency_call_presents_the_direct_number_uncounted() -> None:
               org=replace(ORG, calling_hours=CallingHours(time(8), time(9))))
     decision = decide(f, request=replace(REQUEST, to="911"))
     assert (decision.caller_id, decision.rule, decision.to) == (NJ, Rule.EMERGENCY, "911")
-    assert not decision.counts
     assert decision.claim is Claim.NONE
     assert steps(decision) == [("emergency", "chosen")]
     assert decision.trace[0].detail == ("911 is an emergency number: presenting the user's "
@@ -349,7 +348,7 @@ def test_each_rule_names_the_claim_its_decision_makes() -> None:
         Rule.LOCAL_PRESENCE_REGION: Claim.TURN, Rule.PRINCIPAL: Claim.UNCAPPED}
     replayed = Decision(SF, "local_presence", TO, ())  # type: ignore[arg-type]
     assert replayed.claim is Claim.TURN
-    assert replace(replayed, counts=False).claim is Claim.NONE
+    assert replace(replayed, rule=Rule.EMERGENCY).claim is Claim.NONE
     assert [str(r) for r in (Rule.RANDOM, Rule.PRINCIPAL)] == ["random", "principal"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from callsign.bootstrap import ProviderSettings, Store, UnitOfWork
-from callsign.domain.errors import Unauthorized
 from callsign.services import access
 
 
@@ -55,20 +53,8 @@ def organization(request: Request[Any, Any, Any]) -> str:
 
 def _authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The slug of the organization whose key signed this request, or 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "basic":
-        # The key as a Basic password: what clients that keep connections open with fixed
-        # credentials can send (Kamailio's named http_client connections).
-        try:
-            token = base64.b64decode(token.strip(), validate=True).decode().partition(":")[2]
-        except (ValueError, UnicodeDecodeError):
-            token = ""
-        scheme = "bearer"
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send 'Authorization: Bearer KEY' with an organization's API key",
-                           field="Authorization")
+    key = access.key_in_header(request.headers.get("authorization", ""))
     store: Store = request.app.state.runtime.store
     with store.reading() as conn:
-        _, slug = access.authenticate(conn, token.strip())
+        _, slug = access.authenticate(conn, key)
     return slug

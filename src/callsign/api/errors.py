@@ -63,7 +63,7 @@ def callsign_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
                     status_code=status_for(exc), headers=headers)
 
 
-def validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def validation_error(_request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, ValidationException)
     details = exc.extra if isinstance(exc.extra, list) else []
     problems = []
@@ -104,10 +104,10 @@ _WORDINGS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str | None], str
     (re.compile(r"Expected `([^`]+)`, got `(\w+)`"),
      lambda m, _: f"must be {_kind(m.group(1))}, not {_kind(m.group(2))}"),
     (re.compile(r"Object contains unknown field|Extra inputs are not permitted"),
-     lambda m, _: "is not a known field"),
-    (re.compile(r"Object missing required field|Field required"), lambda m, _: "is required"),
+     lambda *_: "is not a known field"),
+    (re.compile(r"Object missing required field|Field required"), lambda *_: "is required"),
     (re.compile(r"Expected `str` of length >= 1|String should have at least 1 char"),
-     lambda m, _: "must not be empty"),
+     lambda *_: "must not be empty"),
     (re.compile(r"Expected `str` of length <= (\d+)|String should have at most (\d+) char"),
      lambda m, _: f"must be at most {m.group(1) or m.group(2)} characters"),
     (re.compile(r"Expected `str` of length >= (\d+)|String should have at least (\d+) char"),
@@ -125,9 +125,9 @@ _WORDINGS: list[tuple[re.Pattern[str], Callable[[re.Match[str], str | None], str
                                 "dictionary": "an object"}[m.group(1)]),
     (re.compile(r"Input should be (.+)"), lambda m, _: f"must be {m.group(1)}"),
     (re.compile(r"Value error, (.+)"), lambda m, _: m.group(1)),
-    (re.compile(r"(Integer value|Number) out of range"), lambda m, _: "is out of range"),
+    (re.compile(r"(Integer value|Number) out of range"), lambda *_: "is out of range"),
     (re.compile(r"Invalid RFC3339 encoded datetime"),
-     lambda m, _: "must be a date and time as ISO 8601, e.g. 2026-03-02T17:00:00Z"),
+     lambda *_: "must be a date and time as ISO 8601, e.g. 2026-03-02T17:00:00Z"),
 ]
 _HEADERS = {"idempotency_key": "Idempotency-Key"}  # parameters named as the client sends them
 

@@ -40,47 +40,72 @@ def limit_bodies(app: ASGIApp) -> ASGIApp:
             return
         headers = dict(scope.get("headers") or [])
         bound = body_bound(scope)
-        announced = headers.get(b"content-length")
-        if announced is not None:
-            if not announced.strip().isdigit():
-                await answer(send, 400, "invalid_input", "Content-Length is not a number of "
-                             "bytes", "Content-Length")
-                return
-            if int(announced) > bound:
-                await too_large(send, bound)
-                return
-        body = bytearray()
-        more = True
-        while more:
-            message: Any = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            if len(body) > bound:
-                await too_large(send, bound)
-                return
-            more = message.get("more_body", False)
-        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        # A document (YAML or JSON) is read by its handler, off the event loop. JSON is read
-        # here, and its problem answered after authentication (who is asking comes first).
-        if body.strip() and kind not in _FORMS and bound != limits.MAX_DOCUMENT_BYTES:
-            scope[JSON_CHECKED] = None
-            try:
-                load_json(bytes(body))
-            except CallsignError as exc:
-                scope[JSON_CHECKED] = exc
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
-
-        await app(scope, replay, send)
+        if await _refused_by_length(send, headers.get(b"content-length"), bound):
+            return
+        body = await _read_within(receive, bound)
+        if body is None:
+            await too_large(send, bound)
+            return
+        _check_json(scope, headers.get(b"content-type", b""), body, bound)
+        await app(scope, _replaying(body, receive), send)
 
     return middleware
+
+
+async def _refused_by_length(send: Send, announced: bytes | None, bound: int) -> bool:
+    """Answer a Content-Length that is no number, or over ``bound``; True if answered."""
+    if announced is None:
+        return False
+    if not announced.strip().isdigit():
+        await answer(send, 400, "invalid_input", "Content-Length is not a number of bytes",
+                     "Content-Length")
+        return True
+    if int(announced) > bound:
+        await too_large(send, bound)
+        return True
+    return False
+
+
+async def _read_within(receive: Receive, bound: int) -> bytes | None:
+    """The whole body, or None as soon as it passes ``bound`` (never read whole)."""
+    body = bytearray()
+    more = True
+    while more:
+        message: Any = await receive()
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if len(body) > bound:
+            return None
+        more = message.get("more_body", False)
+    return bytes(body)
+
+
+def _check_json(scope: Any, content_type: bytes, body: bytes, bound: int) -> None:
+    """Read a JSON body strictly, and leave its problem (or None) in the scope."""
+    kind = content_type.split(b";")[0].strip().lower()
+    # A document (YAML or JSON) is read by its handler, off the event loop. JSON is read
+    # here, and its problem answered after authentication (who is asking comes first).
+    if body.strip() and kind not in _FORMS and bound != limits.MAX_DOCUMENT_BYTES:
+        scope[JSON_CHECKED] = None
+        try:
+            load_json(body)
+        except CallsignError as exc:
+            scope[JSON_CHECKED] = exc
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the body already read, then what the client sends next."""
+    replayed = False
+
+    async def replay() -> Any:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def refuse_strict_json_errors(request: Request[Any, Any, Any]) -> None:

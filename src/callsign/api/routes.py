@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -11,7 +11,8 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import Provide
-from litestar.params import HeaderParameter, Parameter
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import HeaderParameter, Parameter, PathParameter
 
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.schemas import (
@@ -34,6 +35,7 @@ from callsign.api.schemas import (
     PurchaseOut,
     RouteOut,
 )
+from callsign.bootstrap import UnitOfWork
 from callsign.domain import limits
 from callsign.domain.document import ContactDoc, OrgDocument, ProjectDoc, UserDoc
 from callsign.domain.errors import InvalidInput, ProviderError
@@ -221,33 +223,62 @@ def naming_the_area_code(area_codes: list[str]) -> Iterator[None]:
         raise
 
 
-class Users(V1):
+Entity = org_service.Entity
+Document = Entity  # in a subclass of Entities: its schema (bound by signature_namespace)
+Key = str  # in a subclass of Entities: its path parameter, under the name the URL gives it
+
+
+class Entities(V1):
+    """Lists, creates, shows, replaces and deletes one kind of entity: users, contacts or
+    projects answer alike. A subclass names its schema, its path parameter and the use
+    cases that read one and all; it may define its own ``index``."""
+
+    def __init_subclass__(cls, *, schema: type[Entity], key: str, name: str,
+                          one: Callable[[UnitOfWork, str, str], Entity],
+                          every: Callable[[UnitOfWork, str], Sequence[Entity]] | None = None,
+                          threaded: bool = False, **kwargs: Any) -> None:
+        """``threaded``: writes are checked as a document whose lists can be long, so
+        they run off the event loop."""
+        super().__init_subclass__(**kwargs)
+        cls.signature_namespace = {"Document": schema,
+                                   "Key": Annotated[str, PathParameter(name=key)]}
+        item = f"/{{{key}:str}}"
+
+        class Handlers:  # methods, as Litestar binds each handler to its controller
+            @post("/", status_code=201, sync_to_thread=threaded, summary=f"Create a {name}")
+            def create(self, org: str, rt: Runtime, data: Document) -> Document:
+                return org_service.create(rt.uow(), org, data)
+
+            @get(item, sync_to_thread=False, summary=f"One {name}")
+            def show(self, org: str, rt: Runtime, key: Key) -> Document:
+                return one(rt.uow(), org, key)
+
+            @put(item, sync_to_thread=threaded, summary=f"Create or replace a {name}")
+            def replace(self, org: str, rt: Runtime, key: Key, data: Document) -> Document:
+                return org_service.put(rt.uow(), org, data, key=key)
+
+            @delete(item, status_code=204, sync_to_thread=False, summary=f"Delete a {name}")
+            def remove(self, org: str, rt: Runtime, key: Key) -> None:
+                org_service.delete(rt.uow(), org, schema, key)
+
+            if every is not None:
+                @get("/", sync_to_thread=False, summary=f"The organization's {name}s")
+                def index(self, org: str, rt: Runtime) -> list[Document]:
+                    return list(every(rt.uow(), org))
+
+        for handler_name, handler in vars(Handlers).items():
+            if isinstance(handler, HTTPRouteHandler):
+                setattr(cls, handler_name, handler)
+
+
+class Users(Entities, schema=UserDoc, key="user_id", name="user", threaded=True,  # lists
+            one=org_service.get_user, every=org_service.list_users):
     path = "/v1/users"
     tags = ["users"]
 
-    @get("/", sync_to_thread=False, summary="The organization's users")
-    def index(self, org: str, rt: Runtime) -> list[UserDoc]:
-        return org_service.list_users(rt.uow(), org)
 
-    @post("/", status_code=201, sync_to_thread=True,  # checked as a document: lists can be long
-          summary="Create a user")
-    def create(self, org: str, rt: Runtime, data: UserDoc) -> UserDoc:
-        return org_service.create(rt.uow(), org, data)  # type: ignore[return-value]
-
-    @get("/{user_id:str}", sync_to_thread=False, summary="One user")
-    def show(self, org: str, rt: Runtime, user_id: str) -> UserDoc:
-        return org_service.get_user(rt.uow(), org, user_id)
-
-    @put("/{user_id:str}", sync_to_thread=True, summary="Create or replace a user")
-    def replace(self, org: str, rt: Runtime, user_id: str, data: UserDoc) -> UserDoc:
-        return org_service.put(rt.uow(), org, data, key=user_id)  # type: ignore[return-value]
-
-    @delete("/{user_id:str}", status_code=204, sync_to_thread=False, summary="Delete a user")
-    def remove(self, org: str, rt: Runtime, user_id: str) -> None:
-        org_service.delete(rt.uow(), org, UserDoc, user_id)
-
-
-class Contacts(V1):
+class Contacts(Entities, schema=ContactDoc, key="phone", name="contact",
+               one=org_service.get_contact):
     path = "/v1/contacts"
     tags = ["contacts"]
 
@@ -258,47 +289,12 @@ class Contacts(V1):
               after: str | None = None) -> list[ContactDoc]:
         return org_service.list_contacts(rt.uow(), org, owner=owner, limit=limit, after=after)
 
-    @post("/", status_code=201, sync_to_thread=False, summary="Create a contact")
-    def create(self, org: str, rt: Runtime, data: ContactDoc) -> ContactDoc:
-        return org_service.create(rt.uow(), org, data)  # type: ignore[return-value]
 
-    @get("/{phone:str}", sync_to_thread=False, summary="One contact")
-    def show(self, org: str, rt: Runtime, phone: str) -> ContactDoc:
-        return org_service.get_contact(rt.uow(), org, phone)
-
-    @put("/{phone:str}", sync_to_thread=False, summary="Create or replace a contact")
-    def replace(self, org: str, rt: Runtime, phone: str, data: ContactDoc) -> ContactDoc:
-        return org_service.put(rt.uow(), org, data, key=phone)  # type: ignore[return-value]
-
-    @delete("/{phone:str}", status_code=204, sync_to_thread=False, summary="Delete a contact")
-    def remove(self, org: str, rt: Runtime, phone: str) -> None:
-        org_service.delete(rt.uow(), org, ContactDoc, phone)
-
-
-class Projects(V1):
+class Projects(Entities, schema=ProjectDoc, key="project_id", name="project",
+               threaded=True,  # pools can be long
+               one=org_service.get_project, every=org_service.list_projects):
     path = "/v1/projects"
     tags = ["projects"]
-
-    @get("/", sync_to_thread=False, summary="The organization's projects")
-    def index(self, org: str, rt: Runtime) -> list[ProjectDoc]:
-        return org_service.list_projects(rt.uow(), org)
-
-    @post("/", status_code=201, sync_to_thread=True,  # checked as a document: pools can be long
-          summary="Create a project")
-    def create(self, org: str, rt: Runtime, data: ProjectDoc) -> ProjectDoc:
-        return org_service.create(rt.uow(), org, data)  # type: ignore[return-value]
-
-    @get("/{project_id:str}", sync_to_thread=False, summary="One project")
-    def show(self, org: str, rt: Runtime, project_id: str) -> ProjectDoc:
-        return org_service.get_project(rt.uow(), org, project_id)
-
-    @put("/{project_id:str}", sync_to_thread=True, summary="Create or replace a project")
-    def replace(self, org: str, rt: Runtime, project_id: str, data: ProjectDoc) -> ProjectDoc:
-        return org_service.put(rt.uow(), org, data, key=project_id)  # type: ignore[return-value]
-
-    @delete("/{project_id:str}", status_code=204, sync_to_thread=False, summary="Delete a project")
-    def remove(self, org: str, rt: Runtime, project_id: str) -> None:
-        org_service.delete(rt.uow(), org, ProjectDoc, project_id)
 
 
 class Coverage(V1):

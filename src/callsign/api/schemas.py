@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import msgspec
 
@@ -51,10 +51,9 @@ class DecisionOut(msgspec.Struct):
     dry_run: bool = False
 
     @classmethod
-    def of(cls, decision: Decision, dry_run: bool = False) -> DecisionOut:
-        return cls(decision.call_id, decision.caller_id, decision.rule, decision.to,
-                   [TraceStepOut(s.step, s.result, s.detail, s.number) for s in decision.trace],
-                   dry_run)
+    def of(cls, decision: Decision, dry_run: bool = False, **more: Any) -> Self:
+        """The decision as the domain writes it (``Decision.as_dict``), and ``more``."""
+        return msgspec.convert({**decision.as_dict(), "dry_run": dry_run, **more}, cls)
 
 
 class OutcomeIn(Body):
@@ -83,8 +82,8 @@ class RouteOut(msgspec.Struct):
 
     @classmethod
     def of(cls, route: Route) -> RouteOut:
-        return cls(route.call_id, route.destination, route.rule, route.user,
-                   [TraceStepOut(s.step, s.result, s.detail, s.number) for s in route.trace])
+        """The route as the domain writes it (``Route.as_dict``)."""
+        return msgspec.convert(route.as_dict(), cls)
 
 
 class CallOut(msgspec.Struct):
@@ -205,5 +204,3 @@ class Health(msgspec.Struct):
     status: str
     detail: str | None = None
 
-
-JSONObject = dict[str, Any]

@@ -213,9 +213,8 @@ class Connect(V1):
                                                     webhook_base=webhook_base(request, rt),
                                                     api_base=rt.providers.twilio_api_base)
             rt.metrics.decisions.labels(decision.rule).inc()
-            out = DecisionOut.of(decision)
-            return idempotency.Answer(201, msgspec.to_builtins(ConnectOut(
-                out.call_id, out.caller_id, out.rule, out.to, out.trace, agent_call_sid=sid)))
+            return idempotency.Answer(201, msgspec.to_builtins(
+                ConnectOut.of(decision, agent_call_sid=sid)))
 
         answer = idempotency.once(rt.uow, org, "calls.connect", idempotency_key,
                                   idempotency.fingerprint(msgspec.to_builtins(data)),

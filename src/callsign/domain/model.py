@@ -102,8 +102,6 @@ _CLAIMS = {
     Rule.LOCAL_PRESENCE_REGION: Claim.TURN,
     Rule.PRINCIPAL: Claim.UNCAPPED,
 }
-POOL_RULES = frozenset({Rule.OUTCOME_NUMBER, Rule.FIRST_CALL_NUMBER, Rule.RANDOM,
-                        Rule.DIFFERENT_EACH_ATTEMPT, Rule.REGIONALLY_RANDOM})
 DEFAULT_LAST_CALLER_DAYS = 30
 
 
@@ -257,13 +255,13 @@ class Decision:
     rule: Rule
     to: str
     trace: tuple[TraceStep, ...]
-    counts: bool = True  # counted against caps and rotation (emergency calls are not)
     call_id: str = ""
 
     @property
     def claim(self) -> Claim:
-        """What recording this decision claims of its number (its rule's claim)."""
-        return Rule(self.rule).claim if self.counts else Claim.NONE
+        """What recording this decision claims of its number: its rule's claim (an
+        emergency call's claims nothing: it is never capped or rotated)."""
+        return Rule(self.rule).claim
 
     def as_dict(self) -> dict[str, Any]:
         """The decision as JSON values: what the REST API and the CLI answer."""
@@ -273,10 +271,9 @@ class Decision:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
         """A decision back from ``as_dict`` (an idempotent replay); its rule gives its claim."""
-        rule = Rule(data["rule"])
-        return cls(caller_id=data["caller_id"], rule=rule, to=data["to"],
+        return cls(caller_id=data["caller_id"], rule=Rule(data["rule"]), to=data["to"],
                    trace=tuple(TraceStep(**step) for step in data["trace"]),
-                   counts=rule.claim is not Claim.NONE, call_id=data["call_id"])
+                   call_id=data["call_id"])
 
 
 @dataclass(frozen=True)

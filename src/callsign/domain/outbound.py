@@ -113,7 +113,7 @@ def _emergency(facts: OutboundFacts, trace: _Trace) -> Decision:
     trace.add(Rule.EMERGENCY, "chosen",
               f"{callee.number} is an emergency number: presenting {source}, "
               "never refused, capped or rotated", number)
-    return Decision(number, Rule.EMERGENCY, callee.number, tuple(trace.steps), counts=False)
+    return Decision(number, Rule.EMERGENCY, callee.number, tuple(trace.steps))
 
 
 def _check_calling_hours(

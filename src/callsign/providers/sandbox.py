@@ -25,6 +25,7 @@ class SandboxProvider:
 
     def search(self, area_code: str, quantity: int, *, region: str | None = None,
                near: str | None = None) -> list[Available]:
+        del region, near  # the fictional stock is by area code only
         if area_code in self.empty_area_codes:
             return []
         candidates = [f"+1{area_code}55501{i:02d}" for i in range(100)]
@@ -43,10 +44,11 @@ class SandboxProvider:
         return found
 
     def buy(self, e164: str, *, voice_url: str | None) -> str:
+        del voice_url  # nobody calls a fictional number
         return f"sandbox-{e164.lstrip('+')}"
 
     def release(self, e164: str, sid: str | None) -> None:
-        return None
+        del e164, sid  # nothing was bought: nothing to give back
 
     def owned(self) -> list[Owned]:
         return []

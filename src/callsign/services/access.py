@@ -3,6 +3,7 @@ sign-in sessions (an API key opens one; the cookie holds only its random id)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -26,19 +27,62 @@ class KeyInfo:
     revoked_at: datetime | None
 
 
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key as a client holds it: ``cs_<id>_<secret>``; only the id is public."""
+
+    id: str
+    secret: str
+
+    def __str__(self) -> str:
+        return f"{PREFIX}_{self.id}_{self.secret}"
+
+    @classmethod
+    def parse(cls, text: str) -> ApiKey:
+        """The key written in ``text``, or Unauthorized if it has not a key's shape."""
+        parts = text.split("_", 2)
+        if len(parts) != 3 or parts[0] != PREFIX:
+            raise Unauthorized("the API key is malformed", field="Authorization")
+        return cls(parts[1], parts[2])
+
+
+def key_in_header(authorization: str) -> str:
+    """The API key an ``Authorization`` header carries, or Unauthorized.
+
+    ``Bearer KEY``; or the key as a Basic password, what clients that keep connections
+    open with fixed credentials can send (Kamailio's named http_client connections).
+    """
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            token = base64.b64decode(token.strip(), validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            token = ""
+        scheme = "bearer"
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send 'Authorization: Bearer KEY' with an organization's API key",
+                           field="Authorization")
+    return token.strip()
+
+
+def key_id(text: str) -> str:
+    """The id of a key given as its id or as the whole key (``cs_<id>_<secret>``)."""
+    return text.split("_")[1] if "_" in text else text
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def create_key(uow: UnitOfWork, org: str, *, name: str = "", now: datetime) -> str:
     """A new key for ``org``; the only time its secret is ever shown."""
-    key_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(24)
+    key = ApiKey(secrets.token_hex(6), secrets.token_urlsafe(24))
     with uow:
         org_id, _ = org_id_and_policy(uow.connection, org)
-        key_store.add_key(uow.connection, org_id, key_id, _hash(secret), name=name, at=now)
+        key_store.add_key(uow.connection, org_id, key.id, _hash(key.secret), name=name,
+                          at=now)
         uow.commit()
-    return f"{PREFIX}_{key_id}_{secret}"
+    return str(key)
 
 
 def list_keys(uow: UnitOfWork, org: str) -> list[KeyInfo]:
@@ -48,21 +92,21 @@ def list_keys(uow: UnitOfWork, org: str) -> list[KeyInfo]:
     return [KeyInfo(r.id, r.name, r.created_at, r.revoked_at) for r in rows]
 
 
-def revoke_key(uow: UnitOfWork, org: str, key_id: str, *, now: datetime) -> None:
+def revoke_key(uow: UnitOfWork, org: str, key: str, *, now: datetime) -> None:
+    """Revoke a key named by its id (or given whole); it stops working at once."""
+    named = key_id(key)
     with uow:
         org_id, _ = org_id_and_policy(uow.connection, org)
-        if not key_store.revoke_key(uow.connection, org_id, key_id, now):
-            raise NotFound(f"no active key {key_id!r} for organization {org!r}", field="key")
+        if not key_store.revoke_key(uow.connection, org_id, named, now):
+            raise NotFound(f"no active key {named!r} for organization {org!r}", field="key")
         uow.commit()
 
 
 def authenticate(conn: Connection, token: str) -> tuple[int, str]:
     """The (org id, slug) a key belongs to, or Unauthorized."""
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != PREFIX:
-        raise Unauthorized("the API key is malformed", field="Authorization")
-    row = key_store.key_by_id(conn, parts[1])
-    if row is None or not hmac.compare_digest(row[0], _hash(parts[2])):
+    key = ApiKey.parse(token)
+    row = key_store.key_by_id(conn, key.id)
+    if row is None or not hmac.compare_digest(row[0], _hash(key.secret)):
         raise Unauthorized("the API key is not valid", field="Authorization")
     if row[1] is not None:
         raise Unauthorized(f"the API key was revoked on {row[1]:%Y-%m-%d}",
@@ -84,8 +128,9 @@ def sign_in(uow: UnitOfWork, token: str, *, now: datetime) -> Session:
     with uow:
         org_id, slug = authenticate(uow.connection, token.strip())
         session = Session(secrets.token_urlsafe(32), slug, secrets.token_urlsafe(24))
-        key_store.add_session(uow.connection, session.id, org_id, token.strip().split("_")[1],
-                              session.csrf, at=now, expires_at=now + SESSION_LIFETIME)
+        key_store.add_session(uow.connection, session.id, org_id,
+                              ApiKey.parse(token.strip()).id, session.csrf, at=now,
+                              expires_at=now + SESSION_LIFETIME)
         uow.commit()
     return session
 

@@ -171,14 +171,14 @@ def release(uow: UowFactory, org: str, raw: str, *, settings: ProviderSettings,
         row = org_store.org_row(conn, org)
         e164 = phone.parse_number(raw, row.default_country, field="number")
         held = _held(conn, row.id, e164, org)
-        org_store.check_release(conn, row.id, e164, held.id, force=force)  # before Twilio
+        org_store.check_release(conn, row.id, e164, force=force)  # before Twilio
         provider = _provider_of(uow, conn, row, held, settings)
     if provider is not None:
         provider.release(held.e164, held.provider_sid)
     with uow() as work:  # checked again: the provider let it go, the store follows
         conn = work.connection
         held = _held(conn, row.id, e164, org)
-        org_store.check_release(conn, row.id, e164, held.id, force=force)
+        org_store.check_release(conn, row.id, e164, force=force)
         outcome, cleared = release_number(conn, row.id, held.id, e164, force=force)
         work.commit()
     return Released(e164, outcome, cleared)

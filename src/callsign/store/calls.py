@@ -28,7 +28,6 @@ from callsign.domain.model import (
     PastCall,
     ProjectPolicy,
     Route,
-    TraceStep,
 )
 from callsign.store.sql import Statement, json_param, json_value, time_param, time_value
 from callsign.store.tables import NEVER, calls
@@ -320,19 +319,14 @@ def idempotent_decision(conn: Connection, org_id: int, key: str,
     if row[0] != fingerprint:
         raise Conflict("this Idempotency-Key was used for a different request",
                        field="Idempotency-Key")
-    data = json_value(row[1])
-    return Decision(caller_id=data["caller_id"], rule=data["rule"], to=data["to"],
-                    trace=tuple(TraceStep(**step) for step in data["trace"]),
-                    counts=data["counts"], call_id=data["call_id"])
+    return Decision.from_dict(json_value(row[1]))
 
 
 def remember_decision(conn: Connection, org_id: int, key: str, fingerprint: str,
                       decision: Decision, at: datetime) -> None:
-    response = {"call_id": decision.call_id, "caller_id": decision.caller_id,
-                "rule": decision.rule, "to": decision.to, "counts": decision.counts,
-                "trace": [step.as_dict() for step in decision.trace]}
     _REMEMBER.run(conn, {"org_id": org_id, "key": key, "request_hash": fingerprint,
-                         "call_id": decision.call_id, "response": json_param(response),
+                         "call_id": decision.call_id,
+                         "response": json_param(decision.as_dict()),
                          "created_at": time_param(conn, at)})
 
 

@@ -145,7 +145,7 @@ def _server_engine(url: URL, timeouts: Timeouts) -> Engine:
     session = timeouts.session_settings()
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The call path's statements are prepared by the driver; PostgreSQL kept
         # re-planning the candidates query for each call (0.75 ms against 0.24 ms with
         # the generic plan, measured on 1M numbers), so use generic plans throughout.
@@ -231,7 +231,7 @@ def _open_file(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _forget(dbapi_connection: Any, record: Any = None) -> None:
+def _forget(dbapi_connection: Any, _record: Any = None) -> None:
     if isinstance(dbapi_connection, _FileConnection):
         with _OPEN_LOCK:
             for connections in _OPEN.values():
@@ -263,23 +263,7 @@ def _sqlite_engine(url: URL) -> Engine:
             record.info[_FILE] = (path, dbapi_connection.identity)
 
     if path is not None:
-        @event.listens_for(engine, "checkout")
-        def _on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-            # A file deleted or replaced under a pooled connection: drop every pooled
-            # connection and open the file now at the path (or fail: it is gone).
-            if _identity(path) != record.info[_FILE][1]:
-                _noticed_moved(path)
-                raise InvalidatePoolError(f"{path} was deleted or replaced")
-
-        @event.listens_for(engine, "checkin")
-        def _on_checkin(dbapi_connection: Any, record: Any) -> None:
-            # The -wal file exists once the connection has read; note once whose it is.
-            if record.info.get(_WAL) is None and isinstance(dbapi_connection, _FileConnection):
-                wal = _identity(f"{path}-wal")
-                if wal is not None and _identity(path) == dbapi_connection.identity:
-                    record.info[_WAL] = wal
-                    with _OPEN_LOCK:
-                        _WAL_OWNERS.setdefault(path, {})[wal] = dbapi_connection.identity
+        _watch_the_file(engine, path)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -291,6 +275,28 @@ def _sqlite_engine(url: URL) -> Engine:
         driver.execute("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _watch_the_file(engine: Engine, path: str) -> None:
+    """Pooled connections to the SQLite file at ``path`` notice it deleted or replaced."""
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        # A file deleted or replaced under a pooled connection: drop every pooled
+        # connection and open the file now at the path (or fail: it is gone).
+        if _identity(path) != record.info[_FILE][1]:
+            _noticed_moved(path)
+            raise InvalidatePoolError(f"{path} was deleted or replaced")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+        # The -wal file exists once the connection has read; note once whose it is.
+        if record.info.get(_WAL) is None and isinstance(dbapi_connection, _FileConnection):
+            wal = _identity(f"{path}-wal")
+            if wal is not None and _identity(path) == dbapi_connection.identity:
+                record.info[_WAL] = wal
+                with _OPEN_LOCK:
+                    _WAL_OWNERS.setdefault(path, {})[wal] = dbapi_connection.identity
 
 
 def _file_path(url: URL) -> str | None:

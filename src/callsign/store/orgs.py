@@ -185,41 +185,48 @@ def refuse_if_principal(conn: Connection, org_id: int, e164: str, action: str) -
     release.refuse_principal(e164, principal_number=principal, action=action)
 
 
+def _named_numbers(conn: Connection, org_id: int) -> tuple[
+        str | None, list[release.UserNumbers], list[release.ProjectNumbers]]:
+    """The numbers the organization's settings name: its agent leg, users' and projects'."""
+    agent_leg = conn.execute(select(orgs.c.agent_leg_number)
+                             .where(orgs.c.id == org_id)).scalar_one()
+    named_by_users = [release.UserNumbers(u.id, u.caller_id, u.direct_number,
+                                          tuple(u.allowed_caller_ids))
+                      for u in users_of(conn, org_id)]
+    named_by_projects = [release.ProjectNumbers(p.id, tuple(p.numbers), p.first_call,
+                                                dict(p.outcome_numbers))
+                         for p in projects_of(conn, org_id)]
+    return agent_leg, named_by_users, named_by_projects
+
+
 def dependents(conn: Connection, org_id: int, e164: str) -> list[str]:
     """What names ``e164``, in the domain's words: the agent leg, users' numbers, projects'
     pools and settings."""
-    agent_leg = conn.execute(select(orgs.c.agent_leg_number)
-                             .where(orgs.c.id == org_id)).scalar_one()
-    users = [release.UserNumbers(u.id, u.caller_id, u.direct_number,
-                                 tuple(u.allowed_caller_ids)) for u in users_of(conn, org_id)]
-    projects = [release.ProjectNumbers(p.id, tuple(p.numbers), p.first_call,
-                                       dict(p.outcome_numbers))
-                for p in projects_of(conn, org_id)]
-    return release.what_names(e164, agent_leg_number=agent_leg, users=users,
-                              projects=projects)
+    agent_leg, named_by_users, named_by_projects = _named_numbers(conn, org_id)
+    return release.what_names(e164, agent_leg_number=agent_leg, users=named_by_users,
+                              projects=named_by_projects)
 
 
 def _forget_number(conn: Connection, org_id: int, e164: str) -> None:
-    """Drop every setting that names ``e164``, so the organization stays valid."""
-    conn.execute(update(orgs).where(orgs.c.id == org_id, orgs.c.agent_leg_number == e164)
-                 .values(agent_leg_number=None))
-    for user in users_of(conn, org_id):
-        named = {user.caller_id, user.direct_number, *user.allowed_caller_ids}
-        if e164 in named:
-            upsert_user(conn, org_id, user.model_copy(update={
-                "caller_id": None if user.caller_id == e164 else user.caller_id,
-                "direct_number": None if user.direct_number == e164 else user.direct_number,
-                "allowed_caller_ids": [n for n in user.allowed_caller_ids if n != e164]}))
-    for project in projects_of(conn, org_id):
-        if project.first_call == e164 or e164 in project.outcome_numbers.values():
-            conn.execute(update(projects).where(projects.c.org_id == org_id,
-                                                projects.c.key == project.id).values(
-                first_call="random" if project.first_call == e164 else project.first_call,
-                outcome_numbers={k: v for k, v in project.outcome_numbers.items() if v != e164}))
+    """Write back what the domain's ``release.forget`` leaves of every setting that names
+    ``e164``, so the organization stays valid (its pools lose it with its rows)."""
+    agent_leg, named_by_users, named_by_projects = _named_numbers(conn, org_id)
+    forgotten = release.forget(e164, agent_leg_number=agent_leg, users=named_by_users,
+                               projects=named_by_projects)
+    if forgotten.agent_leg:
+        conn.execute(update(orgs).where(orgs.c.id == org_id).values(agent_leg_number=None))
+    for user in forgotten.users:
+        conn.execute(update(users).where(users.c.org_id == org_id, users.c.key == user.id)
+                     .values(caller_id=user.caller_id, direct_number=user.direct_number,
+                             allowed_caller_ids=list(user.allowed_caller_ids)))
+    for project in forgotten.projects:
+        conn.execute(update(projects).where(projects.c.org_id == org_id,
+                                            projects.c.key == project.id)
+                     .values(first_call=str(project.first_call),
+                             outcome_numbers=dict(project.outcome_numbers)))
 
 
-def check_release(conn: Connection, org_id: int, e164: str, number_id: int, *,
-                  force: bool) -> list[str]:
+def check_release(conn: Connection, org_id: int, e164: str, *, force: bool) -> list[str]:
     """What names the number (see ``dependents``); Conflict for the principal, and for a
     number in use unless ``force``."""
     principal = conn.execute(select(orgs.c.principal_number)
@@ -239,7 +246,7 @@ def release_number(conn: Connection, org_id: int, number_id: int, e164: str, *,
     it; a project whose first call used it falls back to random, as SPEC 3.2 does for a
     first-call number no longer presentable.
     """
-    named = check_release(conn, org_id, e164, number_id, force=force)
+    named = check_release(conn, org_id, e164, force=force)
     conn.execute(delete(project_numbers).where(project_numbers.c.number_id == number_id))
     conn.execute(delete(number_area_codes).where(number_area_codes.c.number_id == number_id))
     _forget_number(conn, org_id, e164)

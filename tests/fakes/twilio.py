@@ -1,8 +1,11 @@
-"""A local server that answers like Twilio's REST API for phone numbers.
+"""A local server that answers like Twilio's REST API: calls and phone numbers.
 
 Under ``/2010-04-01/Accounts/{AccountSid}/`` (HTTP basic auth: account SID and auth token;
-anything else is Twilio's 401, code 20003):
+anything else is Twilio's 401, code 20003; an unknown resource its 404, code 20404):
 
+- ``POST Calls.json`` creates a call: 201 and a queued call resource; ``To``, ``From`` and
+  one of ``Url``, ``Twiml``, ``ApplicationSid`` are required, as Twilio requires them;
+  ``fail_with`` makes the next creations fail with a Twilio error;
 - ``GET AvailablePhoneNumbers/{US,CA}/Local.json`` searches the stock the test offered, with
   Twilio's filters ``AreaCode``, ``InRegion``, ``NearNumber`` (same area code here) and
   ``PageSize`` (default 50); every offer takes calls, so ``VoiceEnabled`` keeps them all;
@@ -17,19 +20,21 @@ anything else is Twilio's 401, code 20003):
   for without the token of the previous one is refused, as a Twilio cursor would be.
 
 A test can make a search (by area code), a purchase or a release fail with a Twilio
-error. Every request is recorded with its query and form fields, so a test can say what
-callsign asked Twilio to do. It runs on 127.0.0.1, on a free port, in a thread of the
-test process (stdlib http.server only), and closes every connection after answering.
+error. Every request is recorded with its query and form fields and the answer, so a test
+can say what callsign asked Twilio to do. It runs on 127.0.0.1, on a free port, in a
+thread of the test process (stdlib http.server only), and closes every connection after
+answering.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -38,15 +43,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.e2e._twilio_fake import _basic_auth  # one reading of Twilio's Basic auth
-
 API_VERSION = "2010-04-01"
 ERRORS = "https://www.twilio.com/docs/errors"
 DEFAULT_PAGE_SIZE = 50
 _ACCOUNT = rf"/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})"
+_CALLS = re.compile(rf"^{_ACCOUNT}/Calls\.json$")
 _LOCAL = re.compile(rf"^{_ACCOUNT}/AvailablePhoneNumbers/(?P<country>[A-Z]{{2}})/Local\.json$")
 _INCOMING = re.compile(rf"^{_ACCOUNT}/IncomingPhoneNumbers\.json$")
 _ONE = re.compile(rf"^{_ACCOUNT}/IncomingPhoneNumbers/(?P<sid>PN[0-9a-fA-F]{{32}})\.json$")
+
+Answer = tuple[int, dict[str, Any] | None]  # a status and the JSON body, if any
 
 
 @dataclass(frozen=True)
@@ -65,16 +71,27 @@ class Failure:
 NOT_AVAILABLE = Failure(21422, "Phone number is not available")
 
 
+def _not_found(path: str) -> Answer:
+    return 404, Failure(20404, f"The requested resource {path} was not found", 404).body()
+
+
 @dataclass(frozen=True)
 class Recorded:
-    """One request the fake received: what callsign asked 'Twilio'."""
+    """One request the fake received: what callsign asked 'Twilio', and its answer."""
 
     method: str
     path: str
     query: dict[str, list[str]]
     username: str | None
-    form: dict[str, list[str]]
+    form: dict[str, list[str]]  # every value of every field, as sent
     status: int  # what the fake answered
+    answer: dict[str, Any] | None  # and the JSON it answered with
+
+    def field(self, name: str) -> str:
+        """The single value of a form field (a field sent twice is an error here)."""
+        values = self.form.get(name, [])
+        assert len(values) == 1, f"{name} was sent {len(values)} times: {self.form}"
+        return values[0]
 
     def param(self, name: str) -> str | None:
         """The single value of a query or form field, None if it was not sent."""
@@ -97,12 +114,13 @@ class Offer:
 
 
 @dataclass
-class FakeTwilioNumbers:
-    """Twilio's phone-number API for one set of accounts (SID → auth token)."""
+class FakeTwilio:
+    """Twilio's REST API for one set of accounts (SID → auth token), on a local port."""
 
     accounts: dict[str, str]
     url: str = ""
     requests: list[Recorded] = field(default_factory=list)
+    call_failure: Failure | None = None
     stock: list[Offer] = field(default_factory=list)
     owned: dict[str, dict[str, Any]] = field(default_factory=dict)  # sid → resource
     purchase_failures: dict[str, Failure] = field(default_factory=dict)  # by number
@@ -111,6 +129,11 @@ class FakeTwilioNumbers:
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- what a test sets up ------------------------------------------------------------
+
+    def fail_with(self, code: int, message: str, status: int = 400) -> None:
+        """From now on, answer every call creation with this Twilio error."""
+        with self._lock:
+            self.call_failure = Failure(code, message, status)
 
     def offer(self, *numbers: str, region: str, locality: str = "") -> None:
         """Put numbers up for sale (all voice-capable)."""
@@ -136,6 +159,10 @@ class FakeTwilioNumbers:
             self.search_failures[area_code] = failure
 
     # -- what a test asserts ------------------------------------------------------------
+
+    def calls_created(self) -> list[Recorded]:
+        """The POSTs to a Calls.json resource, oldest first, whatever was answered."""
+        return self._seen("POST", _CALLS)
 
     def held(self) -> list[str]:
         """The numbers the accounts hold now, in the order they were bought."""
@@ -165,8 +192,7 @@ class FakeTwilioNumbers:
 
     # -- answering ----------------------------------------------------------------------
 
-    def answer(self, method: str, target: str, authorization: str,
-               body: bytes) -> tuple[int, dict[str, Any] | None]:
+    def answer(self, method: str, target: str, authorization: str, body: bytes) -> Answer:
         """The status and JSON body Twilio would answer; the request is recorded."""
         parts = urlsplit(target)
         query = parse_qs(parts.query, keep_blank_values=True)
@@ -175,15 +201,18 @@ class FakeTwilioNumbers:
         with self._lock:
             status, payload = self._respond(method, parts.path, query, form, username,
                                             password)
-            self.requests.append(Recorded(method, parts.path, query, username, form, status))
+            self.requests.append(Recorded(method, parts.path, query, username, form, status,
+                                          payload))
         return status, payload
 
     def _respond(self, method: str, path: str, query: dict[str, list[str]],
                  form: dict[str, list[str]], username: str | None,
-                 password: str | None) -> tuple[int, dict[str, Any] | None]:
-        for route, verb, handler in (
-                (_LOCAL, "GET", self._search), (_INCOMING, "POST", self._buy),
-                (_INCOMING, "GET", self._list), (_ONE, "DELETE", self._release)):
+                 password: str | None) -> Answer:
+        routes: list[tuple[re.Pattern[str], str, Callable[..., Answer]]] = [
+            (_CALLS, "POST", self._call), (_LOCAL, "GET", self._search),
+            (_INCOMING, "POST", self._buy), (_INCOMING, "GET", self._list),
+            (_ONE, "DELETE", self._release)]
+        for route, verb, handler in routes:
             match = route.match(path)
             if match is None or method != verb:
                 continue
@@ -193,13 +222,21 @@ class FakeTwilioNumbers:
                 return 401, Failure(20003, "Authenticate", 401).body()
             params = {k: v[-1] for k, v in {**query, **form}.items()}
             return handler(path, match, params)
-        return 404, Failure(20404, f"The requested resource {path} was not found", 404).body()
+        return _not_found(path)
 
-    def _search(self, path: str, match: re.Match[str],
-                params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def _call(self, _path: str, match: re.Match[str], params: dict[str, str]) -> Answer:
+        for name, code in (("To", 21201), ("From", 21603)):
+            if name not in params:
+                return 400, _missing(name, code)
+        if not any(name in params for name in ("Url", "Twiml", "ApplicationSid")):
+            return 400, _missing("Url", 21205)
+        if self.call_failure is not None:
+            return self.call_failure.status, self.call_failure.body()
+        return 201, _call_resource(match["account"], params)
+
+    def _search(self, path: str, match: re.Match[str], params: dict[str, str]) -> Answer:
         if match["country"] not in ("US", "CA"):
-            return 404, Failure(20404, f"The requested resource {path} was not found",
-                                404).body()
+            return _not_found(path)
         failure = self.search_failures.get(params.get("AreaCode", ""))
         if failure is not None:
             return failure.status, failure.body()
@@ -217,8 +254,7 @@ class FakeTwilioNumbers:
             "end": max(len(found) - 1, 0),
         }
 
-    def _buy(self, path: str, match: re.Match[str],
-             params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def _buy(self, _path: str, match: re.Match[str], params: dict[str, str]) -> Answer:
         number = params.get("PhoneNumber")
         if not number:
             return 400, Failure(21452, "PhoneNumber is required").body()
@@ -232,8 +268,7 @@ class FakeTwilioNumbers:
         return 201, self._hold(match["account"], number, voice_url=params.get("VoiceUrl"),
                                voice_method=params.get("VoiceMethod", "POST"))
 
-    def _list(self, path: str, match: re.Match[str],
-              params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def _list(self, path: str, match: re.Match[str], params: dict[str, str]) -> Answer:
         size = int(params.get("PageSize", DEFAULT_PAGE_SIZE))
         page = int(params.get("Page", 0))
         rows = [r for r in self.owned.values() if r["account_sid"] == match["account"]
@@ -261,12 +296,10 @@ class FakeTwilioNumbers:
             "end": start + max(len(chunk) - 1, 0),
         }
 
-    def _release(self, path: str, match: re.Match[str],
-                 params: dict[str, str]) -> tuple[int, dict[str, Any] | None]:
+    def _release(self, path: str, match: re.Match[str], _params: dict[str, str]) -> Answer:
         held = self.owned.get(match["sid"])
         if held is None or held["account_sid"] != match["account"]:
-            return 404, Failure(20404, f"The requested resource {path} was not found",
-                                404).body()
+            return _not_found(path)
         failure = self.release_failures.get(held["phone_number"])
         if failure is not None:
             return failure.status, failure.body()
@@ -295,6 +328,40 @@ class FakeTwilioNumbers:
         return resource
 
 
+def _missing(name: str, code: int) -> dict[str, Any]:
+    return Failure(code, f"Missing required parameter {name} in the post body").body()
+
+
+def _call_resource(account: str, params: dict[str, str]) -> dict[str, Any]:
+    """A queued call as Twilio's API represents it."""
+    sid = "CA" + secrets.token_hex(16)
+    now = format_datetime(datetime.now(UTC), usegmt=False)
+    base = f"/{API_VERSION}/Accounts/{account}/Calls/{sid}"
+    return {
+        "account_sid": account, "annotation": None, "answered_by": None,
+        "api_version": API_VERSION, "caller_name": None, "date_created": now,
+        "date_updated": now, "direction": "outbound-api", "duration": None,
+        "end_time": None, "forwarded_from": None, "from": params["From"],
+        "from_formatted": params["From"], "group_sid": None, "parent_call_sid": None,
+        "phone_number_sid": "PN" + secrets.token_hex(16), "price": None,
+        "price_unit": "USD", "queue_time": "0", "sid": sid, "start_time": None,
+        "status": "queued", "to": params["To"], "to_formatted": params["To"],
+        "trunk_sid": None, "uri": f"{base}.json",
+        "subresource_uris": {
+            "notifications": f"{base}/Notifications.json",
+            "recordings": f"{base}/Recordings.json",
+            "payments": f"{base}/Payments.json",
+            "events": f"{base}/Events.json",
+            "siprec": f"{base}/Siprec.json",
+            "streams": f"{base}/Streams.json",
+            "transcriptions": f"{base}/Transcriptions.json",
+            "user_defined_message_subscriptions":
+                f"{base}/UserDefinedMessageSubscriptions.json",
+            "user_defined_messages": f"{base}/UserDefinedMessages.json",
+        },
+    }
+
+
 def _friendly(number: str) -> str:
     digits = number.removeprefix("+1")
     return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
@@ -310,7 +377,18 @@ def _available(offer: Offer) -> dict[str, Any]:
     }
 
 
-def _handler(fake: FakeTwilioNumbers) -> type[BaseHTTPRequestHandler]:
+def _basic_auth(header: str) -> tuple[str | None, str | None]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        username, _, password = base64.b64decode(encoded).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    return username, password
+
+
+def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -340,14 +418,13 @@ def _handler(fake: FakeTwilioNumbers) -> type[BaseHTTPRequestHandler]:
 
 
 @contextlib.contextmanager
-def fake_twilio_numbers(accounts: dict[str, str]) -> Iterator[FakeTwilioNumbers]:
+def fake_twilio(accounts: dict[str, str]) -> Iterator[FakeTwilio]:
     """A running fake for ``accounts`` (SID → auth token); stopped at exit."""
-    fake = FakeTwilioNumbers(accounts)
+    fake = FakeTwilio(accounts)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     httpd.daemon_threads = True
     fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="fake-twilio-numbers",
-                              daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, name="fake-twilio", daemon=True)
     thread.start()
     try:
         yield fake
