@@ -117,7 +117,7 @@ class Load:
                                         timeout=2 * REQUEST_SECONDS)
             for member in range(width):
                 self._futures.append(
-                    self._pool.submit(self._bursts, group, member, barrier, deadline))
+                    self._pool.submit(self._bursts, group, member, barrier))
         return self
 
     def stop(self) -> None:
@@ -192,7 +192,7 @@ class Load:
                 self._record(post_call(clients[server], server, body))
 
     def _bursts(self, sequences: Sequence[Sequence[list[Body]]], member: int,
-                barrier: threading.Barrier, deadline: float) -> None:
+                barrier: threading.Barrier) -> None:
         try:
             with self._clients() as clients:
                 for rounds in sequences:
@@ -303,12 +303,8 @@ _ORPHANS = {  # child table, column → parent table (every foreign key of the s
 }
 
 
-def audit_store(db_url: str, *, day: str) -> list[str]:
-    """What is wrong with the store: engine checks and the invariants callsign keeps.
-
-    ``day`` is today in the organization's zone, when every call of the test was made.
-    Empty when all holds.
-    """
+def _engine_problems(db_url: str) -> list[str]:
+    """What the database engine itself finds wrong: integrity, foreign keys, indexes."""
     problems: list[str] = []
     if make_url(db_url).get_backend_name() == "sqlite":
         integrity = query(db_url, "PRAGMA integrity_check")
@@ -324,6 +320,16 @@ def audit_store(db_url: str, *, day: str) -> list[str]:
               AND NOT (i.indisvalid AND i.indisready)""")
         if invalid:
             problems.append(f"invalid indexes: {invalid}")
+    return problems
+
+
+def audit_store(db_url: str, *, day: str) -> list[str]:
+    """What is wrong with the store: engine checks and the invariants callsign keeps.
+
+    ``day`` is today in the organization's zone, when every call of the test was made.
+    Empty when all holds.
+    """
+    problems = _engine_problems(db_url)
     for (child, column), parent in _ORPHANS.items():
         orphans = query(db_url, f"""
             SELECT count(*) FROM {child} c LEFT JOIN {parent} p ON p.id = c.{column}

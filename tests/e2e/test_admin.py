@@ -85,7 +85,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def browser(admin: Server) -> Iterator[Browser]:
+def browser(admin: Server) -> Iterator[Browser]:  # noqa: ARG001 (the server starts first)
     with chromium() as launched:
         yield launched
 

@@ -344,7 +344,8 @@ def test_the_call_log_pages_newest_first_until_the_cursor_runs_out(
     pages: list[list[str]] = []
     cursor: str | None = None
     while True:
-        params = {"contact": to, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"contact": to, "limit": 2,
+                                        **({"cursor": cursor} if cursor else {})}
         page = ok(globex.get("/v1/calls", params=params))
         pages.append([call["call_id"] for call in page["calls"]])
         cursor = page["next_cursor"]

@@ -327,6 +327,7 @@ def test_connect_rings_the_agent_then_the_bridge_dials_the_contact(deploy: Deplo
     [created] = app.twilio.calls_created()
     assert created.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
     assert (created.username, created.status) == (ACCOUNT_SID, 201)
+    assert created.answer is not None
     assert body["agent_call_sid"] == created.answer["sid"]
     assert re.fullmatch(r"CA[0-9a-f]{32}", body["agent_call_sid"])
     assert (created.field("To"), created.field("From")) == (BOB_WORK, AGENT_LEG)

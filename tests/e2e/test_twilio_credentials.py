@@ -169,6 +169,7 @@ def test_the_operator_binds_a_token_in_the_secrets_file(deployment: Deployment) 
 
     [created] = deployment.twilio.calls_created()
     assert (created.username, created.status) == (FILED_SID, 201)
+    assert created.answer is not None
     assert body["agent_call_sid"] == created.answer["sid"]
     assert dial_of(deployment.voice("filed", FILED_TOKEN)).number == "+16305550150"
     forbidden(deployment.voice("filed", VICTIM_TOKEN))

@@ -249,7 +249,7 @@ class FakeCalls:
         return earlier[1]
 
     def remember_decision(self, org_id: int, key: str, fingerprint: str, decision: Decision,
-                          at: datetime) -> None:
+                          at: datetime) -> None:  # noqa: ARG002 (the port's signature)
         if (org_id, key) in self.state.keys:
             raise KeyTaken(key)
         self.state.keys[(org_id, key)] = (fingerprint, decision)

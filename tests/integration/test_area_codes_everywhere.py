@@ -64,9 +64,9 @@ def test_a_sandbox_purchase_in_the_area_code_stores_numbers_with_their_region(
     assert (view.area_codes, view.region) == ((npa,), region)
 
 
-@pytest.mark.parametrize(("npa", "region"), FIVE)
+@pytest.mark.parametrize("npa", [npa for npa, _ in FIVE])
 def test_a_number_maps_to_the_area_code_by_hand_and_in_an_org_file(
-    engine: Engine, apply_org: ApplyOrg, npa: str, region: str
+    engine: Engine, apply_org: ApplyOrg, npa: str
 ) -> None:
     """Mapping the NPA works through the inventory and through `callsign apply`."""
     apply_org(org(numbers=[{"number": PRINCIPAL, "area_codes": [npa]}]))
@@ -77,8 +77,9 @@ def test_a_number_maps_to_the_area_code_by_hand_and_in_an_org_file(
 
 
 @pytest.mark.parametrize(("npa", "region"), FIVE)
+@pytest.mark.usefixtures("engine")
 def test_the_same_region_fallback_finds_a_number_in_the_area_codes_state(
-    engine: Engine, apply_org: ApplyOrg, dial: Dial, npa: str, region: str
+    apply_org: ApplyOrg, dial: Dial, npa: str, region: str
 ) -> None:
     """A callee in another NPA of the same state or province gets a number of that state."""
     local = f"+1{npa}5550111"

@@ -81,8 +81,9 @@ def test_apply_then_export_gives_back_the_organization(
     assert parse_document(load_yaml(exported.stdout)) == parse_document(load_yaml(demo_yaml))
 
 
+@pytest.mark.usefixtures("acme")
 def test_exported_file_applies_back_to_the_same_export(
-    cli: Invoke, acme: Path, tmp_path: Path
+    cli: Invoke, tmp_path: Path
 ) -> None:
     """`export -o FILE` then `apply FILE` leaves the export unchanged."""
     out = tmp_path / "exported.yaml"
@@ -93,8 +94,9 @@ def test_exported_file_applies_back_to_the_same_export(
     assert ok(cli("export", "--org", "acme")).stdout == out.read_text(encoding="utf-8")
 
 
+@pytest.mark.usefixtures("acme")
 def test_apply_of_an_invalid_file_names_the_path_and_exits_2(
-    cli: Invoke, acme: Path, tmp_path: Path, demo_yaml: str
+    cli: Invoke, tmp_path: Path, demo_yaml: str
 ) -> None:
     """A validation error is one line naming the path; nothing is applied."""
     bad = tmp_path / "bad.yaml"
@@ -128,7 +130,8 @@ def test_apply_of_an_unreadable_file_exits_2(
     assert message in refusal(result)
 
 
-def test_database_url_can_come_from_the_environment(cli: Invoke, acme: Path, db_url: str) -> None:
+@pytest.mark.usefixtures("acme")
+def test_database_url_can_come_from_the_environment(cli: Invoke, db_url: str) -> None:
     """CALLSIGN_DATABASE_URL stands in for --db."""
     result = cli("users", "--org", "acme", "--json", db=False,
                  env={"CALLSIGN_DATABASE_URL": db_url})
@@ -153,7 +156,8 @@ def test_an_unusable_database_url_is_refused_with_one_line(cli: Invoke, url: str
 
 # -- call, outcome, inbound ----------------------------------------------------------------
 
-def test_call_json_prints_the_decision(cli: Invoke, acme: Path, recorded_calls: Rows) -> None:
+@pytest.mark.usefixtures("acme")
+def test_call_json_prints_the_decision(cli: Invoke, recorded_calls: Rows) -> None:
     """`call --json` prints call_id, caller_id, rule, to and the trace, and records the call."""
     decision = call(cli, "--user", "alice", "--to", "(773) 555-0150")
 
@@ -170,7 +174,8 @@ def test_call_json_prints_the_decision(cli: Invoke, acme: Path, recorded_calls: 
     assert row.at == datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 
 
-def test_call_without_json_prints_a_summary_and_the_trace(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_call_without_json_prints_a_summary_and_the_trace(cli: Invoke) -> None:
     """The human form: caller ID, rule and call id, then one line per trace step."""
     result = ok(cli("call", "--org", "acme", "--user", "bob", "--to", "312-555-0188",
                     "--at", AFTERNOON, "--seed", "1"))
@@ -184,7 +189,8 @@ def test_call_without_json_prints_a_summary_and_the_trace(cli: Invoke, acme: Pat
         ["chosen", "local_presence"]]
 
 
-def test_a_call_back_rings_the_agent_the_cli_recorded(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_a_call_back_rings_the_agent_the_cli_recorded(cli: Invoke) -> None:
     """The call recorded by `call` is the history `inbound` reads."""
     call(cli, "--user", "carol", "--to", "+1 907 555 0100")
 
@@ -195,7 +201,8 @@ def test_a_call_back_rings_the_agent_the_cli_recorded(cli: Invoke, acme: Path) -
         "+12015559003", "last_caller", "carol")
 
 
-def test_inbound_json_prints_the_route(cli: Invoke, acme: Path, recorded_inbound: Rows) -> None:
+@pytest.mark.usefixtures("acme")
+def test_inbound_json_prints_the_route(cli: Invoke, recorded_inbound: Rows) -> None:
     """`inbound --json` prints destination, rule, user and trace, and records the call."""
     route = as_json(cli("inbound", "--to", CHI1, "--from", "+14155550123", "--at", AFTERNOON,
                         "--json"))
@@ -209,7 +216,8 @@ def test_inbound_json_prints_the_route(cli: Invoke, acme: Path, recorded_inbound
         CHI1, "+14155550123", "+13125559001")
 
 
-def test_outcome_picks_the_number_of_the_next_call(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_outcome_picks_the_number_of_the_next_call(cli: Invoke) -> None:
     """An outcome named in outcome_numbers decides the next call of the project."""
     first = call(cli, "--user", "carol", "--to", "+1 201 555 0177", "--project", "renewals",
                  "--seed", "3")
@@ -224,8 +232,9 @@ def test_outcome_picks_the_number_of_the_next_call(cli: Invoke, acme: Path) -> N
     assert (second["caller_id"], second["rule"]) == (NWK1, "outcome_number")
 
 
+@pytest.mark.usefixtures("acme")
 def test_call_to_an_emergency_number_is_placed_even_at_dawn(
-    cli: Invoke, acme: Path, recorded_calls: Rows
+    cli: Invoke, recorded_calls: Rows
 ) -> None:
     """911 presents alice's direct number outside calling hours, and is recorded."""
     decision = call(cli, "--user", "alice", "--to", "911", at=DAWN)
@@ -234,7 +243,8 @@ def test_call_to_an_emergency_number_is_placed_even_at_dawn(
     assert [(row.to_number, row.channel) for row in recorded_calls()] == [("911", "manual")]
 
 
-def test_outcome_for_an_unknown_call_exits_3(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_outcome_for_an_unknown_call_exits_3(cli: Invoke) -> None:
     """A call id that does not exist is a not-found error naming call_id."""
     result = cli("outcome", "call_nope", "asked_callback")
 
@@ -244,8 +254,9 @@ def test_outcome_for_an_unknown_call_exits_3(cli: Invoke, acme: Path) -> None:
 
 # -- --at replays --------------------------------------------------------------------------
 
+@pytest.mark.usefixtures("acme")
 def test_at_outside_calling_hours_is_refused_with_the_callees_local_time(
-    cli: Invoke, acme: Path, recorded_calls: Rows
+    cli: Invoke, recorded_calls: Rows
 ) -> None:
     """At 06:00 in Chicago the call is refused, exit 4, and nothing is recorded."""
     result = cli("call", "--org", "acme", "--user", "alice", "--to", "312-555-0188",
@@ -257,7 +268,8 @@ def test_at_outside_calling_hours_is_refused_with_the_callees_local_time(
     assert recorded_calls() == []
 
 
-def test_consent_allows_a_call_outside_calling_hours(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_consent_allows_a_call_outside_calling_hours(cli: Invoke) -> None:
     """--consent marks the call consented or urgent."""
     decision = call(cli, "--user", "alice", "--to", "312-555-0188", "--consent", at=DAWN)
 
@@ -265,7 +277,8 @@ def test_consent_allows_a_call_outside_calling_hours(cli: Invoke, acme: Path) ->
     assert "allowed: consented/urgent" in decision["trace"][0]["detail"]
 
 
-def test_same_time_and_seed_replay_the_same_decision(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_same_time_and_seed_replay_the_same_decision(cli: Invoke) -> None:
     """--at and --seed make a dry run repeatable; only the call id differs."""
     args = ("--user", "carol", "--to", "+1 201 555 0177", "--project", "renewals",
             "--seed", "42", "--dry-run")
@@ -277,14 +290,16 @@ def test_same_time_and_seed_replay_the_same_decision(cli: Invoke, acme: Path) ->
     assert first == second
 
 
-def test_at_with_an_offset_is_honoured(cli: Invoke, acme: Path, recorded_calls: Rows) -> None:
+@pytest.mark.usefixtures("acme")
+def test_at_with_an_offset_is_honoured(cli: Invoke, recorded_calls: Rows) -> None:
     """An ISO-8601 time with an offset is stored as the same instant."""
     call(cli, "--user", "alice", "--to", "312-555-0188", at="2026-03-02T14:00:00-05:00")
 
     assert recorded_calls()[0].at == datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 
 
-def test_an_unreadable_at_is_refused(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_an_unreadable_at_is_refused(cli: Invoke) -> None:
     """--at must be ISO-8601."""
     result = cli("call", "--org", "acme", "--user", "alice", "--to", "312-555-0188",
                  "--at", "yesterday")
@@ -320,8 +335,9 @@ CALL = ("call", "--org", "acme", "--user", "alice", "--to", "312-555-0188", "--a
                      "outside calling hours 08:00–21:00", id="outside-calling-hours"),
     ],
 )
+@pytest.mark.usefixtures("acme")
 def test_a_refused_call_exits_non_zero_with_one_line_naming_the_field(
-    cli: Invoke, acme: Path, recorded_calls: Rows, args: tuple[str, ...], code: int, line: str
+    cli: Invoke, recorded_calls: Rows, args: tuple[str, ...], code: int, line: str
 ) -> None:
     """Scripts get an exit code by kind and one line on stderr; no call is recorded."""
     result = cli(*args, "--json")
@@ -361,8 +377,9 @@ def test_a_refused_call_exits_non_zero_with_one_line_naming_the_field(
                      id="unmap-its-own-area-code"),
     ],
 )
+@pytest.mark.usefixtures("acme")
 def test_other_refused_commands_exit_non_zero_with_one_line(
-    cli: Invoke, acme: Path, args: tuple[str, ...], code: int, line: str
+    cli: Invoke, args: tuple[str, ...], code: int, line: str
 ) -> None:
     """Every command maps domain errors to an exit code and one line on stderr."""
     result = cli(*args)
@@ -379,7 +396,8 @@ def numbers_json(cli: Invoke, *args: str) -> list[dict[str, Any]]:
     return listed
 
 
-def test_numbers_list_shows_area_codes_status_and_caps(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_numbers_list_shows_area_codes_status_and_caps(cli: Invoke) -> None:
     """Every held number is listed, with the area codes it serves."""
     listed = numbers_json(cli)
 
@@ -395,7 +413,8 @@ def test_numbers_list_shows_area_codes_status_and_caps(cli: Invoke, acme: Path) 
         AGENT_LEG, MANHATTAN]
 
 
-def test_numbers_add_serves_its_own_and_the_given_area_codes(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_numbers_add_serves_its_own_and_the_given_area_codes(cli: Invoke) -> None:
     """An added number is stored in E.164 and serves the mapped area codes at once."""
     added = ok(cli("numbers", "add", "--org", "acme", "(217) 555-0199", "--label", "Springfield",
                    "--group", "sales", "--area-code", "618", "--daily-cap", "50"))
@@ -408,9 +427,8 @@ def test_numbers_add_serves_its_own_and_the_given_area_codes(cli: Invoke, acme: 
     assert (decision["caller_id"], decision["rule"]) == ("+12175550199", "local_presence")
 
 
-def test_numbers_map_and_unmap_change_what_local_presence_picks(
-    cli: Invoke, acme: Path
-) -> None:
+@pytest.mark.usefixtures("acme")
+def test_numbers_map_and_unmap_change_what_local_presence_picks(cli: Invoke) -> None:
     """A mapped area code is served at once; an unmapped one no longer."""
     mapped = ok(cli("numbers", "map", "--org", "acme", SF, "650", "510"))
     with_mapping = call(cli, "--user", "carol", "--to", "+1 650 555 0100", "--dry-run")
@@ -425,7 +443,8 @@ def test_numbers_map_and_unmap_change_what_local_presence_picks(
         SF, "local_presence_region")
 
 
-def test_numbers_pause_stops_presenting_and_resume_restores(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_numbers_pause_stops_presenting_and_resume_restores(cli: Invoke) -> None:
     """A paused number is refused as caller ID but still routes call-backs."""
     paused = ok(cli("numbers", "pause", "--org", "acme", SF))
     refused = cli(*CALL, "--caller-id", SF)
@@ -441,9 +460,8 @@ def test_numbers_pause_stops_presenting_and_resume_restores(cli: Invoke, acme: P
     assert (allowed["caller_id"], allowed["rule"]) == (SF, "override")
 
 
-def test_numbers_release_deletes_unused_and_releases_used_numbers(
-    cli: Invoke, acme: Path
-) -> None:
+@pytest.mark.usefixtures("acme")
+def test_numbers_release_deletes_unused_and_releases_used_numbers(cli: Invoke) -> None:
     """A number with history is released and kept; one without is deleted. SF is bob's
     caller ID: its release is forced, and says what it cleared."""
     call(cli, "--user", "bob", "--to", "312-555-0188", "--caller-id", SF)
@@ -473,8 +491,9 @@ def test_numbers_release_deletes_unused_and_releases_used_numbers(
                      id="project-picker-order"),
     ],
 )
+@pytest.mark.usefixtures("acme")
 def test_numbers_search_finds_by_label_group_area_code_and_digits(
-    cli: Invoke, acme: Path, query: str, expected: list[str]
+    cli: Invoke, query: str, expected: list[str]
 ) -> None:
     """Search matches digits, label, group or area code, in project-picker order."""
     found = as_json(cli("numbers", "search", "--org", "acme", query, "--json"))
@@ -484,7 +503,8 @@ def test_numbers_search_finds_by_label_group_area_code_and_digits(
 
 # -- users, projects, demo -----------------------------------------------------------------
 
-def test_users_lists_the_organizations_users(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_users_lists_the_organizations_users(cli: Invoke) -> None:
     """`users --json` gives each user's phones and numbers."""
     listed = as_json(cli("users", "--org", "acme", "--json"))
 
@@ -496,7 +516,8 @@ def test_users_lists_the_organizations_users(cli: Invoke, acme: Path) -> None:
     assert ok(cli("users", "--org", "acme")).stdout.splitlines()[0].startswith("alice")
 
 
-def test_projects_lists_pools_and_selection_logic(cli: Invoke, acme: Path) -> None:
+@pytest.mark.usefixtures("acme")
+def test_projects_lists_pools_and_selection_logic(cli: Invoke) -> None:
     """`projects --json` gives each project's pool and number selection logic."""
     (renewals,) = as_json(cli("projects", "--org", "acme", "--json"))
 

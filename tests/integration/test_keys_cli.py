@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -22,7 +23,7 @@ Invoke = Callable[..., Result]
 ApplyOrg = Callable[[dict[str, object] | str], None]
 
 KEY = re.compile(r"cs_([0-9a-f]{12})_([A-Za-z0-9_-]{32})")
-GLOBEX = {"org": "globex", "principal_number": "+16175550100",
+GLOBEX: dict[str, Any] = {"org": "globex", "principal_number": "+16175550100",
           "numbers": [{"number": "+16175550100"}]}
 
 
@@ -174,7 +175,7 @@ def test_a_key_for_an_unknown_organization_is_not_created(cli: Invoke, engine: E
     (lambda key: "cs_000000000000_" + key.split("_", 2)[2], "not valid"),
     (lambda key: key.replace("cs_", "sk_", 1), "malformed"),
     (lambda key: "_".join(key.split("_", 2)[:2]), "malformed"),
-    (lambda key: "", "malformed"),
+    (lambda _key: "", "malformed"),
 ])
 def test_a_forged_key_does_not_authenticate(
     cli: Invoke, engine: Engine, forge: Callable[[str], str], says: str

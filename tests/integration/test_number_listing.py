@@ -19,7 +19,7 @@ AREA_CODES = {"303": "Colorado", "602": "Arizona", "480": "Arizona"}
 
 
 def document() -> dict[str, Any]:
-    numbers = [{"number": f"+1{code}55501{i:02d}", "label": f"{region} {i}",
+    numbers: list[dict[str, Any]] = [{"number": f"+1{code}55501{i:02d}", "label": f"{region} {i}",
                 "group": "even" if i % 2 == 0 else "odd"}
                for code, region in AREA_CODES.items() for i in range(40)]
     numbers[0]["area_codes"] = ["720"]  # +13035550100 also serves 720
@@ -29,7 +29,9 @@ def document() -> dict[str, Any]:
 
 def test_pages_and_filters(engine: Engine, apply_org: Callable[[Any], None]) -> None:
     apply_org(document())
-    uow = lambda: UnitOfWork(engine)  # noqa: E731
+    def uow() -> UnitOfWork:
+        return UnitOfWork(engine)
+
     numbers_service.set_status(uow(), "listing", "+16025550107", NumberStatus.PAUSED)
     held = sorted(n["number"] for n in document()["numbers"])
 
@@ -57,7 +59,9 @@ def test_pages_and_filters(engine: Engine, apply_org: Callable[[Any], None]) -> 
 
 def test_summary_by_area_code(engine: Engine, apply_org: Callable[[Any], None]) -> None:
     apply_org(document())
-    uow = lambda: UnitOfWork(engine)  # noqa: E731
+    def uow() -> UnitOfWork:
+        return UnitOfWork(engine)
+
     numbers_service.set_status(uow(), "listing", "+16025550107", NumberStatus.PAUSED)
     numbers_service.set_status(uow(), "listing", "+16025550108", NumberStatus.RESTING)
     summary = {s.area_code: s for s in numbers_service.area_code_summary(uow(), "listing")}

@@ -363,9 +363,8 @@ def test_a_file_that_is_not_a_yaml_mapping_is_refused(text: str, message: str) -
         parse_document(load_yaml(text, source="acme.yaml"))
 
 
-def test_a_file_with_an_error_writes_nothing(
-    apply_org: Any, snapshot: Snapshot, engine: Engine
-) -> None:
+@pytest.mark.usefixtures("engine")
+def test_a_file_with_an_error_writes_nothing(apply_org: Any, snapshot: Snapshot) -> None:
     """One bad entry leaves the stored organization exactly as it was."""
     apply_org(valid_document())
     before = snapshot()
@@ -380,8 +379,9 @@ def test_a_file_with_an_error_writes_nothing(
     assert snapshot() == before
 
 
+@pytest.mark.usefixtures("engine")
 def test_a_number_held_by_another_organization_writes_nothing(
-    apply_org: Any, snapshot: Snapshot, engine: Engine
+    apply_org: Any, snapshot: Snapshot
 ) -> None:
     """Found while writing, the clash still rolls back everything, settings included."""
     apply_org(valid_document())
@@ -413,7 +413,7 @@ def test_a_new_organization_with_an_error_is_not_created(apply_org: Any, engine:
         org_store.export_document(uow.connection, "gamma")
 
 
-def test_parsed_document_holds_numbers_in_e164(apply_org: Any) -> None:
+def test_parsed_document_holds_numbers_in_e164() -> None:
     """Numbers written in any common format are normalised before anything is stored."""
     document = parse_document(valid_document())
 

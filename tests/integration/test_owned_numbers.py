@@ -327,8 +327,9 @@ def test_apply_releases_left_out_numbers_at_their_provider(
     assert _rows(engine, "+13125550166") == []
 
 
+@pytest.mark.usefixtures("engine")
 def test_apply_stops_when_the_provider_refuses_a_release(
-    apply_org: ApplyOrg, engine: Engine, uow: Callable[[], UnitOfWork],
+    apply_org: ApplyOrg, uow: Callable[[], UnitOfWork],
     twilio: FakeTwilio, snapshot: Snapshot
 ) -> None:
     """Twilio refusing: the number stays, and nothing else of the file is applied."""

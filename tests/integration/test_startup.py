@@ -198,7 +198,8 @@ def test_a_file_that_is_no_database_is_one_line_from_a_real_process(tmp_path: Pa
 
 # -- the demo ------------------------------------------------------------------------------
 
-def test_demo_keeps_an_acme_changed_since_unless_reset(cli: Invoke, demo_yaml: str) -> None:
+@pytest.mark.usefixtures("demo_yaml")
+def test_demo_keeps_an_acme_changed_since_unless_reset(cli: Invoke) -> None:
     """`callsign demo` runs on an untouched demo, but never overwrites a changed acme."""
     assert cli("demo").exit_code == 0
     assert cli("demo").exit_code == 0  # the demo as it was applied: shown again

@@ -46,6 +46,5 @@ def keys_revoke(state: State, org: str, key_id: str) -> None:
     """Revoke a key by its id (the part after cs_); it stops working at once."""
     from callsign.services import access
 
-    access.revoke_key(state.uow(), org, key_id.split("_")[1] if "_" in key_id else key_id,
-                      now=datetime.now(UTC))
+    access.revoke_key(state.uow(), org, key_id, now=datetime.now(UTC))
     click.echo(f"revoked {key_id}")

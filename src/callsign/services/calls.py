@@ -10,6 +10,7 @@ import hashlib
 import json
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -103,7 +104,6 @@ def _place_call(
     dry_run: bool, idempotency_key: str | None, held: list[str] | None = None,
 ) -> Decision:
     held = held or []
-    lock_waits = uow.lock_waited
     with uow:
         store = uow.calls
         org_id, org, user = store.org_and_user(request.org, request.user)
@@ -118,50 +118,64 @@ def _place_call(
         to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
         if not dry_run:
             store.lock_contact(org_id, to)
-        facts = _without(_gather(store, org_id, org, user, request, to, now), held)
-        day = today(org, now)
-        lost_turns = 0
-        for _ in range(MAX_CLAIMS):
-            decision = decide_outbound(request, facts, rng, now)
-            if dry_run or decision.claim is Claim.NONE:
-                break
-            within_cap = decision.claim is not Claim.UNCAPPED
-            rotating = decision.claim is Claim.TURN
-            in_turn = rotating and lost_turns < MAX_LOST_TURNS
-            presented = facts.numbers[decision.caller_id].last_presented_at if in_turn else None
-            if decision.caller_id in held:  # the principal, the last resort: not counted
-                break
-            try:
-                claim = store.claim_number(org_id, decision.caller_id, day=day, now=now,
-                                           within_cap=within_cap, in_turn=in_turn,
-                                           presented=presented)
-            except lock_waits as exc:  # run the call again without that number
-                raise _Held(decision.caller_id) from exc
-            if claim is ClaimResult.TAKEN:
-                if rotating and not in_turn:
-                    decision = replace(decision, trace=(*decision.trace, TraceStep(
-                        "rotation", "checked",
-                        f"took {decision.caller_id} out of turn: {lost_turns} concurrent "
-                        "calls took the turns of the numbers chosen before",
-                        decision.caller_id)))
-                break
-            if claim is ClaimResult.TURN_LOST:
-                lost_turns += 1
-            # Another server took that number's last slot or its turn: read again, decide again.
-            facts = _without(_gather(store, org_id, org, user, request, to, now), held)
-        else:
-            raise Conflict("concurrent calls kept filling the chosen numbers' daily caps; "
-                           "retry the call", field=None)
+
+        def gather() -> OutboundFacts:
+            return _without(_gather(store, org_id, org, user, request, to, now), held)
+
+        decision = _decide_and_claim(
+            uow, org_id, request, gather, rng=rng, now=now, day=today(org, now), held=held,
+            dry_run=dry_run)
         decision = replace(decision, call_id=new_id("call"),
                            trace=(*_held_steps(held, decision), *decision.trace))
         if dry_run:
             return decision
         store.record_call(org_id, decision, user=user.id, project=request.project,
-                            channel=request.channel, at=now)
+                          channel=request.channel, at=now)
         if idempotency_key:
             store.remember_decision(org_id, idempotency_key, fingerprint, decision, now)
         uow.commit()
         return decision
+
+
+def _decide_and_claim(
+    uow: UnitOfWork, org_id: int, request: OutboundRequest,
+    gather: Callable[[], OutboundFacts], *, rng: random.Random, now: datetime, day: str,
+    held: list[str], dry_run: bool,
+) -> Decision:
+    """Decide, and claim the number as the decision says; on a lost race read and decide
+    again. Caps are hard: a number whose cap filled meanwhile is never taken; a turn lost
+    MAX_LOST_TURNS times is taken out of turn."""
+    facts = gather()
+    lost_turns = 0
+    for _ in range(MAX_CLAIMS):
+        decision = decide_outbound(request, facts, rng, now)
+        if dry_run or decision.claim is Claim.NONE:
+            return decision
+        if decision.caller_id in held:  # the principal, the last resort: not counted
+            return decision
+        rotating = decision.claim is Claim.TURN
+        in_turn = rotating and lost_turns < MAX_LOST_TURNS
+        presented = facts.numbers[decision.caller_id].last_presented_at if in_turn else None
+        try:
+            claim = uow.calls.claim_number(
+                org_id, decision.caller_id, day=day, now=now,
+                within_cap=decision.claim is not Claim.UNCAPPED, in_turn=in_turn,
+                presented=presented)
+        except uow.lock_waited as exc:  # run the call again without that number
+            raise _Held(decision.caller_id) from exc
+        if claim is ClaimResult.TAKEN:
+            if rotating and not in_turn:
+                decision = replace(decision, trace=(*decision.trace, TraceStep(
+                    "rotation", "checked",
+                    f"took {decision.caller_id} out of turn: {lost_turns} concurrent "
+                    "calls took the turns of the numbers chosen before", decision.caller_id)))
+            return decision
+        if claim is ClaimResult.TURN_LOST:
+            lost_turns += 1
+        # Another server took that number's last slot or its turn: read again, decide again.
+        facts = gather()
+    raise Conflict("concurrent calls kept filling the chosen numbers' daily caps; "
+                   "retry the call", field=None)
 
 
 def _without(facts: OutboundFacts, held: list[str]) -> OutboundFacts:

@@ -297,28 +297,36 @@ def release_impacts(visit: Visit, wanted: list[str]) -> tuple[list[Impact], dict
             continue
         impacts.setdefault(view.number, Impact(view.number, view.label, view.provider))
     for impact in impacts.values():
-        n = impact.number
-        impact.principal = settings.get("principal_number") == n
-        for key, role in (("forwarding_number", "the forwarding number"),
-                          ("agent_leg_number", "the agent-leg number")):
-            if settings.get(key) == n:
-                impact.org_roles.append(role)
+        _org_roles(impact, settings)
     if impacts:
-        for user in organization.list_users(uow(), org):
-            for n, impact in impacts.items():
-                roles = [role for role, held in (
-                    ("caller ID", user.caller_id == n), ("direct number", user.direct_number == n),
-                    ("allowed caller ID", n in (user.allowed_caller_ids or []))) if held]
-                if roles:
-                    impact.users.append(f"{user.id} ({', '.join(roles)})")
-        for project in organization.list_projects(uow(), org):
-            for n, impact in impacts.items():
-                roles = [role for role, held in (
-                    ("pool", n in project.numbers), ("first call", project.first_call == n),
-                    ("outcome number", n in (project.outcome_numbers or {}).values())) if held]
-                if roles:
-                    impact.projects.append(f"{project.id} ({', '.join(roles)})")
+        _user_and_project_roles(visit, impacts)
     return list(impacts.values()), errors
+
+
+def _org_roles(impact: Impact, settings: dict[str, Any]) -> None:
+    n = impact.number
+    impact.principal = settings.get("principal_number") == n
+    for key, role in (("forwarding_number", "the forwarding number"),
+                      ("agent_leg_number", "the agent-leg number")):
+        if settings.get(key) == n:
+            impact.org_roles.append(role)
+
+
+def _user_and_project_roles(visit: Visit, impacts: dict[str, Impact]) -> None:
+    for user in organization.list_users(visit.uow(), visit.org):
+        for n, impact in impacts.items():
+            roles = [role for role, held in (
+                ("caller ID", user.caller_id == n), ("direct number", user.direct_number == n),
+                ("allowed caller ID", n in (user.allowed_caller_ids or []))) if held]
+            if roles:
+                impact.users.append(f"{user.id} ({', '.join(roles)})")
+    for project in organization.list_projects(visit.uow(), visit.org):
+        for n, impact in impacts.items():
+            roles = [role for role, held in (
+                ("pool", n in project.numbers), ("first call", project.first_call == n),
+                ("outcome number", n in (project.outcome_numbers or {}).values())) if held]
+            if roles:
+                impact.projects.append(f"{project.id} ({', '.join(roles)})")
 
 
 def _release_one(visit: Visit, number: str, force: bool) -> None:
@@ -820,7 +828,7 @@ class Admin(Controller):
         return visit.page("call.html", call=found, when=local_time(found.at, visit.timezone()))
 
 
-def not_signed_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def not_signed_in(_: Request[Any, Any, Any], __: Exception) -> Response[Any]:
     return Redirect("/admin/login", status_code=303)
 
 
