@@ -19,7 +19,7 @@ from callsign.services.twilio_account import credentials
 from callsign.store import numbers as number_store
 from callsign.store import orgs as org_store
 from callsign.store.calls import recent_callees
-from callsign.store.orgs import hold_number, release_number, set_area_codes
+from callsign.store.orgs import OrgRecord, hold_number, release_number, set_area_codes
 from callsign.store.purchases import add_purchase, settle_purchase
 from callsign.store.sql import integrity_errors
 from callsign.store.uow import Connection, UnitOfWork
@@ -63,7 +63,7 @@ def _held_any(uow: UowFactory) -> Callable[[list[str]], set[str]]:
 # (Twilio's time limit is 10 s), and on SQLite a transaction holds the store's write lock,
 # so a call made inside one would hold up every decision meanwhile.
 
-def provider_for(uow: UowFactory, conn: Connection, org: Any, name: str,
+def provider_for(uow: UowFactory, conn: Connection, org: OrgRecord, name: str,
                  settings: ProviderSettings, *, country: str | None = None) -> NumberProvider:
     """The provider called ``name`` for ``org``, with its credentials (read on ``conn``);
     ``country``: where it searches numbers (default: the organization's)."""
@@ -191,7 +191,7 @@ def _held(conn: Connection, org_id: int, e164: str, org: str) -> Any:
     return held
 
 
-def _provider_of(uow: UowFactory, conn: Connection, org: Any, held: Any,
+def _provider_of(uow: UowFactory, conn: Connection, org: OrgRecord, held: Any,
                  settings: ProviderSettings) -> NumberProvider | None:
     """The provider to tell when ``held`` goes, if it came from one."""
     if held.provider not in PROVIDERS:

@@ -3,8 +3,6 @@ server's operator bound to its id (callsign.config), never one the organization 
 
 from __future__ import annotations
 
-from typing import Any
-
 from callsign.config import (
     TWILIO_SECRETS,
     twilio_secrets_token,
@@ -23,7 +21,7 @@ def twilio_account(uow: UnitOfWork, org: str) -> tuple[str, str]:
         return credentials(uow.connection, org_store.org_row(uow.connection, org))
 
 
-def credentials(conn: Connection, org: Any) -> tuple[str, str]:
+def credentials(conn: Connection, org: org_store.OrgRecord) -> tuple[str, str]:
     """The (account SID, auth token) of an organization row, or InvalidInput saying what
     is missing. The token is the one the operator bound to this organization's id."""
     if not org.twilio_account_sid:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
@@ -406,9 +407,31 @@ def contact_phones(conn: Connection, org_id: int) -> list[str]:
         contacts.c.org_id == org_id)).scalars()]
 
 
-def find_org_row(conn: Connection, slug: str) -> Any:
+@dataclass(frozen=True)
+class OrgRecord:
+    """An organization's stored row, typed."""
+
+    id: int
+    slug: str
+    default_country: str
+    timezone: str
+    principal_number: str
+    forwarding_number: str | None
+    agent_leg_number: str | None
+    local_presence: bool
+    local_presence_fallback: str
+    restrict_caller_ids: bool
+    calling_hours_start: str | None
+    calling_hours_end: str | None
+    call_path: list[str]
+    last_caller_days: int
+    twilio_account_sid: str | None
+
+
+def find_org_row(conn: Connection, slug: str) -> OrgRecord | None:
     """The organization's row, or None."""
-    return conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
+    row = conn.execute(select(orgs).where(orgs.c.slug == slug)).first()
+    return OrgRecord(**row._mapping) if row is not None else None
 
 
 def user_exists(conn: Connection, org_id: int, key: str) -> bool:
@@ -453,14 +476,14 @@ def org_exists(conn: Connection, slug: str) -> bool:
     return conn.execute(select(orgs.c.id).where(orgs.c.slug == slug)).first() is not None
 
 
-def org_row(conn: Connection, slug: str) -> Any:
+def org_row(conn: Connection, slug: str) -> OrgRecord:
     row = find_org_row(conn, slug)
     if row is None:
         raise NotFound(f"no organization {slug!r}", field="org")
     return row
 
 
-def settings_of(org: Any) -> dict[str, Any]:
+def settings_of(org: OrgRecord) -> dict[str, Any]:
     """The organization-level fields of the document, from its row."""
     hours = (CallingHoursDoc(start=org.calling_hours_start, end=org.calling_hours_end)
              if org.calling_hours_start and org.calling_hours_end else None)
