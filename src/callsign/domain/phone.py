@@ -18,11 +18,12 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
 from phonenumbers import timezone as phone_timezone
 
 from callsign.domain.errors import InvalidInput, InvalidNumber
+from callsign.domain.nanp_prefixes import NANP_COUNTRY_CODE, NATIONAL_LENGTH, decisive_length
 
 LineType = Literal["landline", "mobile", "unknown"]
 LINE_TYPES: tuple[LineType, ...] = ("landline", "mobile", "unknown")
 
-_NANP_COUNTRY_CODE = 1
+_NANP_COUNTRY_CODE = NANP_COUNTRY_CODE
 _UNKNOWN_ZONE = "Etc/Unknown"
 
 
@@ -130,6 +131,16 @@ def facts_for(raw: str, default_country: str, *, field: str) -> PhoneFacts:
 
 @lru_cache(maxsize=65536)
 def _cached_facts(raw: str, default_country: str) -> PhoneFacts | None:
+    nanp = _nanp_form(raw, default_country)
+    if nanp is not None:
+        prefix, national = nanp
+        verdict = _nanp_verdict(prefix, national, default_country)
+        if verdict is not _PARSE:
+            return _nanp_facts(national, verdict) if verdict else None
+    return _parsed_facts(raw, default_country)
+
+
+def _parsed_facts(raw: str, default_country: str) -> PhoneFacts | None:
     try:
         parsed = phonenumbers.parse(raw, default_country)
     except phonenumbers.NumberParseException:
@@ -139,6 +150,63 @@ def _cached_facts(raw: str, default_country: str) -> PhoneFacts | None:
     e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
     country = phonenumbers.region_code_for_number(parsed) or default_country
     return PhoneFacts(e164=e164, country=country, _parsed=parsed)
+
+
+# The NANP fast path. A bare "NPANXXXXXX" (or "1NPANXXXXXX") under a NANP default
+# country, or "+1NPANXXXXXX" under any, is judged by its leading digits: how many of them
+# libphonenumber's NANP patterns look at is read from those patterns (nanp_prefixes), and
+# the verdict for each such prefix comes from one full parse of a number that has it.
+_NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(_NANP_COUNTRY_CODE))
+_NPA_FIRST_DIGITS = frozenset("23456789")
+_PARSE = "parse"  # the verdict of a prefix whose sample libphonenumber did not read as itself
+_nanp_verdicts: dict[tuple[str, str, str], str | None] = {}
+
+
+def _nanp_form(raw: str, default_country: str) -> tuple[str, str] | None:
+    """The dialled prefix ("+1", "1" or "") and the national number of a NANP number
+    written in one of the plain forms, else None."""
+    if len(raw) == 12 and raw.startswith("+1"):
+        prefix, national = "+1", raw[2:]
+    elif default_country not in _NANP_REGIONS:
+        return None
+    elif len(raw) == 11 and raw[0] == "1":
+        prefix, national = "1", raw[1:]
+    elif len(raw) == 10:
+        prefix, national = "", raw
+    else:
+        return None
+    if national[0] in _NPA_FIRST_DIGITS and national.isascii() and national.isdigit():
+        return prefix, national
+    return None
+
+
+def _nanp_verdict(prefix: str, national: str, default_country: str) -> str | None:
+    """The country of every valid number sharing ``national``'s decisive prefix, None when
+    they are all invalid, or _PARSE when only a full parse can tell."""
+    decisive = national[:decisive_length(national[:3])]
+    key = (prefix, default_country, decisive)
+    try:
+        return _nanp_verdicts[key]
+    except KeyError:
+        pass
+    sample = decisive.ljust(NATIONAL_LENGTH, "0")
+    facts = _parsed_facts(prefix + sample, default_country)
+    if facts is None:
+        verdict = None
+    elif facts.e164 == f"+1{sample}" and facts._parsed == _nanp_number(sample):
+        verdict = facts.country
+    else:
+        verdict = _PARSE
+    _nanp_verdicts[key] = verdict
+    return verdict
+
+
+def _nanp_number(national: str) -> phonenumbers.PhoneNumber:
+    return phonenumbers.PhoneNumber(country_code=_NANP_COUNTRY_CODE, national_number=int(national))
+
+
+def _nanp_facts(national: str, country: str) -> PhoneFacts:
+    return PhoneFacts(e164=f"+1{national}", country=country, _parsed=_nanp_number(national))
 
 
 def validate_country(country: str, *, field: str) -> str:
