@@ -184,6 +184,8 @@ def _walk(node: _Node, starts: frozenset[int], known: str, reach: list[int]) -> 
     for branch in node.branches:
         current = starts
         for part in branch:
+            if not current:
+                break
             current = _walk(part, current, known, reach)
         ends_of_all |= current
     return ends_of_all

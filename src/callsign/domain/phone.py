@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, cached_property, lru_cache
-from typing import Literal
+from functools import cache, lru_cache
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
@@ -27,6 +28,30 @@ _NANP_COUNTRY_CODE = NANP_COUNTRY_CODE
 _UNKNOWN_ZONE = "Etc/Unknown"
 
 
+_T = TypeVar("_T")
+
+
+class _lazy(Generic[_T]):  # a decorator, named like functools.cached_property
+    """functools.cached_property without its lock: Python 3.11's takes an RLock on every
+    first read, which costs more than the NANP fast path itself. A race computes the same
+    pure value twice, which is harmless."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _lazy[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | _lazy[_T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
+
+
 @dataclass(frozen=True)
 class PhoneFacts:
     """What libphonenumber knows about one valid number; derived values are lazy."""
@@ -39,11 +64,13 @@ class PhoneFacts:
     def is_nanp(self) -> bool:
         return self._parsed.country_code == _NANP_COUNTRY_CODE
 
-    @cached_property
+    @_lazy
     def _npa(self) -> str:
+        if self.is_nanp:
+            return self.e164[2:5]  # "+1" and the NPA
         return phonenumbers.national_significant_number(self._parsed)[:3]
 
-    @cached_property
+    @_lazy
     def area_code(self) -> str | None:
         """The NANP NPA, or elsewhere the geographic area code; None where there is none.
 
@@ -56,7 +83,7 @@ class PhoneFacts:
         length = phonenumbers.length_of_geographical_area_code(self._parsed)
         return national[:length] if length else None
 
-    @cached_property
+    @_lazy
     def region(self) -> str | None:
         """The state or province for US and Canadian numbers, the country for other NANP
         numbers, else the geocoder's area."""
@@ -67,14 +94,14 @@ class PhoneFacts:
         description = geocoder.description_for_number(self._parsed, "en")
         return normalise_region(description) if description else None
 
-    @cached_property
+    @_lazy
     def timezones(self) -> tuple[str, ...]:
         if self.is_nanp:
             # NANP time-zone data goes no finer than NPA-NXX: share it per exchange.
             return _zones_of(self._parsed, self.e164[:8])
         return _zones_of(self._parsed, self.e164)
 
-    @cached_property
+    @_lazy
     def _type(self) -> int:
         if self.is_nanp:
             # Within one NPA every valid number has the same type (geographic, toll-free).
