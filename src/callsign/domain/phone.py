@@ -1,7 +1,9 @@
 """Phone facts from libphonenumber: E.164 form, area code, region, time zones, line type.
 
 Parsing is a real cost on the hot path (tens of microseconds), so everything derived
-from a number is computed once per number and cached.
+from a number is computed once per number and cached, and a NANP number written plainly
+("+12125550100", "12125550100", "2125550100") is not parsed at all: its verdict is the
+one libphonenumber gave the first number sharing its decisive prefix (nanp_prefixes).
 """
 
 from __future__ import annotations
@@ -162,7 +164,7 @@ def _cached_facts(raw: str, default_country: str) -> PhoneFacts | None:
     if nanp is not None:
         prefix, national = nanp
         verdict = _nanp_verdict(prefix, national, default_country)
-        if verdict is not _PARSE:
+        if verdict != _PARSE:
             return _nanp_facts(national, verdict) if verdict else None
     return _parsed_facts(raw, default_country)
 
