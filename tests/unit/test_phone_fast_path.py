@@ -9,6 +9,7 @@ import phonenumbers
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from phonenumbers import timezone as phone_timezone
 
 from callsign.domain import nanp_prefixes, phone
 
@@ -25,6 +26,9 @@ def _facts(raw: str, country: str, *, fast: bool) -> tuple[object, ...] | None:
     facts = judge(raw, country)
     if facts is None:
         return None
+    # The zones, shared per prefix, are the ones libphonenumber gives this very number.
+    zones = phone_timezone.time_zones_for_number(facts._parsed)
+    assert facts.timezones == tuple(z for z in zones if z != "Etc/Unknown"), raw
     return (facts.e164, facts.country, facts.area_code, facts.region, facts.timezones,
             facts.line_type, facts.is_geographic, facts._parsed)
 

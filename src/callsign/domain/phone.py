@@ -99,8 +99,8 @@ class PhoneFacts:
     @_lazy
     def timezones(self) -> tuple[str, ...]:
         if self.is_nanp:
-            # NANP time-zone data goes no finer than NPA-NXX: share it per exchange.
-            return _zones_of(self._parsed, self.e164[:8])
+            # Share the zones of every number their data and number type cannot tell apart.
+            return _zones_of(self._parsed, self.e164[:2 + _nanp_zone_length(self._npa)])
         return _zones_of(self._parsed, self.e164)
 
     @_lazy
@@ -134,6 +134,18 @@ def _zones_of(parsed: phonenumbers.PhoneNumber, key: str) -> tuple[str, ...]:
         found = phone_timezone.time_zones_for_number(parsed)
         zones = _zone_cache[key] = tuple(z for z in found if z != _UNKNOWN_ZONE)
     return zones
+
+
+@cache
+def _nanp_zone_length(npa: str) -> int:
+    """How many national digits decide a NANP number's time zones: its number type's
+    (nanp_prefixes) and the longest prefix of ``npa`` in libphonenumber's zone data."""
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    country_npa = f"{_NANP_COUNTRY_CODE}{npa}"
+    zone_length = max((len(key) - 1 for key in TIMEZONE_DATA if key.startswith(country_npa)),
+                      default=len(npa))
+    return max(zone_length, decisive_length(npa))
 
 
 def _nanp_type_of(parsed: phonenumbers.PhoneNumber, area_code: str) -> int:
