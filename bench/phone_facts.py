@@ -8,10 +8,11 @@ them) and times, per number, in microseconds:
 * ``full parse``: ``phonenumbers.parse`` + ``is_valid_number`` + E.164 format, what every
   cold number cost before the fast path (``phone._parsed_facts``);
 * ``fast, new prefixes``: ``facts_for`` with every cache empty, the per-NPA pattern
-  analysis and the per-prefix verdicts included (a process's first numbers);
+  analysis and the per-prefix verdicts and zones included (a process's first numbers);
 * ``fast``: ``facts_for`` with the per-number cache cleared but the per-prefix verdicts
   kept, the steady state of a worker meeting callees it has not seen;
-* each again with the derived facts a decision reads (area code, region, time zones).
+* ``+ derived``: each again reading the derived facts a decision reads (area code,
+  region, time zones), the per-prefix zones kept.
 
 Numbers are given as E.164 ("+1...") and as 10 digits under the default country "US".
 Each figure is the best of ``--rounds`` rounds (other processes only slow a round down);
@@ -45,6 +46,8 @@ def _clear(*, prefixes: bool) -> None:
     phone._cached_facts.cache_clear()
     if prefixes:
         phone._nanp_verdicts.clear()
+        phone._zone_cache.clear()
+        phone._nanp_zone_length.cache_clear()
         nanp_prefixes.decisive_length.cache_clear()
 
 
