@@ -1,7 +1,9 @@
 """Phone facts from libphonenumber: E.164 form, area code, region, time zones, line type.
 
 Parsing is a real cost on the hot path (tens of microseconds), so everything derived
-from a number is computed once per number and cached.
+from a number is computed once per number and cached, and a NANP number written plainly
+("+12125550100", "12125550100", "2125550100") is not parsed at all: its verdict is the
+one libphonenumber gave the first number sharing its decisive prefix (nanp_prefixes).
 """
 
 from __future__ import annotations
@@ -9,21 +11,47 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, cached_property, lru_cache
-from typing import Literal
+from functools import cache, lru_cache
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType, shortnumberinfo
 from phonenumbers import timezone as phone_timezone
 
 from callsign.domain.errors import InvalidInput, InvalidNumber
+from callsign.domain.nanp_prefixes import NANP_COUNTRY_CODE, NATIONAL_LENGTH, decisive_length
 
 LineType = Literal["landline", "mobile", "unknown"]
 LINE_TYPES: tuple[LineType, ...] = ("landline", "mobile", "unknown")
 
-_NANP_COUNTRY_CODE = 1
+_NANP_COUNTRY_CODE = NANP_COUNTRY_CODE
 _UNKNOWN_ZONE = "Etc/Unknown"
+
+
+_T = TypeVar("_T")
+
+
+class _lazy(Generic[_T]):  # a decorator, named like functools.cached_property
+    """functools.cached_property without its lock: Python 3.11's takes an RLock on every
+    first read, which costs more than the NANP fast path itself. A race computes the same
+    pure value twice, which is harmless."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _lazy[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | _lazy[_T]:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
 
 
 @dataclass(frozen=True)
@@ -38,11 +66,13 @@ class PhoneFacts:
     def is_nanp(self) -> bool:
         return self._parsed.country_code == _NANP_COUNTRY_CODE
 
-    @cached_property
+    @_lazy
     def _npa(self) -> str:
+        if self.is_nanp:
+            return self.e164[2:5]  # "+1" and the NPA
         return phonenumbers.national_significant_number(self._parsed)[:3]
 
-    @cached_property
+    @_lazy
     def area_code(self) -> str | None:
         """The NANP NPA, or elsewhere the geographic area code; None where there is none.
 
@@ -55,7 +85,7 @@ class PhoneFacts:
         length = phonenumbers.length_of_geographical_area_code(self._parsed)
         return national[:length] if length else None
 
-    @cached_property
+    @_lazy
     def region(self) -> str | None:
         """The state or province for US and Canadian numbers, the country for other NANP
         numbers, else the geocoder's area."""
@@ -66,14 +96,14 @@ class PhoneFacts:
         description = geocoder.description_for_number(self._parsed, "en")
         return normalise_region(description) if description else None
 
-    @cached_property
+    @_lazy
     def timezones(self) -> tuple[str, ...]:
         if self.is_nanp:
-            # NANP time-zone data goes no finer than NPA-NXX: share it per exchange.
-            return _zones_of(self._parsed, self.e164[:8])
+            # Share the zones of every number their data and number type cannot tell apart.
+            return _zones_of(self._parsed, self.e164[:2 + _nanp_zone_length(self._npa)])
         return _zones_of(self._parsed, self.e164)
 
-    @cached_property
+    @_lazy
     def _type(self) -> int:
         if self.is_nanp:
             # Within one NPA every valid number has the same type (geographic, toll-free).
@@ -106,6 +136,18 @@ def _zones_of(parsed: phonenumbers.PhoneNumber, key: str) -> tuple[str, ...]:
     return zones
 
 
+@cache
+def _nanp_zone_length(npa: str) -> int:
+    """How many national digits decide a NANP number's time zones: its number type's
+    (nanp_prefixes) and the longest prefix of ``npa`` in libphonenumber's zone data."""
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    country_npa = f"{_NANP_COUNTRY_CODE}{npa}"
+    zone_length = max((len(key) - 1 for key in TIMEZONE_DATA if key.startswith(country_npa)),
+                      default=len(npa))
+    return max(zone_length, decisive_length(npa))
+
+
 def _nanp_type_of(parsed: phonenumbers.PhoneNumber, area_code: str) -> int:
     kind = _nanp_types.get(area_code)
     if kind is None:
@@ -130,6 +172,16 @@ def facts_for(raw: str, default_country: str, *, field: str) -> PhoneFacts:
 
 @lru_cache(maxsize=65536)
 def _cached_facts(raw: str, default_country: str) -> PhoneFacts | None:
+    nanp = _nanp_form(raw, default_country)
+    if nanp is not None:
+        prefix, national = nanp
+        verdict = _nanp_verdict(prefix, national, default_country)
+        if verdict != _PARSE:
+            return _nanp_facts(national, verdict) if verdict else None
+    return _parsed_facts(raw, default_country)
+
+
+def _parsed_facts(raw: str, default_country: str) -> PhoneFacts | None:
     try:
         parsed = phonenumbers.parse(raw, default_country)
     except phonenumbers.NumberParseException:
@@ -139,6 +191,63 @@ def _cached_facts(raw: str, default_country: str) -> PhoneFacts | None:
     e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
     country = phonenumbers.region_code_for_number(parsed) or default_country
     return PhoneFacts(e164=e164, country=country, _parsed=parsed)
+
+
+# The NANP fast path. A bare "NPANXXXXXX" (or "1NPANXXXXXX") under a NANP default
+# country, or "+1NPANXXXXXX" under any, is judged by its leading digits: how many of them
+# libphonenumber's NANP patterns look at is read from those patterns (nanp_prefixes), and
+# the verdict for each such prefix comes from one full parse of a number that has it.
+_NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(_NANP_COUNTRY_CODE))
+_NPA_FIRST_DIGITS = frozenset("23456789")
+_PARSE = "parse"  # the verdict of a prefix whose sample libphonenumber did not read as itself
+_nanp_verdicts: dict[tuple[str, str, str], str | None] = {}
+
+
+def _nanp_form(raw: str, default_country: str) -> tuple[str, str] | None:
+    """The dialled prefix ("+1", "1" or "") and the national number of a NANP number
+    written in one of the plain forms, else None."""
+    if len(raw) == 12 and raw.startswith("+1"):
+        prefix, national = "+1", raw[2:]
+    elif default_country not in _NANP_REGIONS:
+        return None
+    elif len(raw) == 11 and raw[0] == "1":
+        prefix, national = "1", raw[1:]
+    elif len(raw) == 10:
+        prefix, national = "", raw
+    else:
+        return None
+    if national[0] in _NPA_FIRST_DIGITS and national.isascii() and national.isdigit():
+        return prefix, national
+    return None
+
+
+def _nanp_verdict(prefix: str, national: str, default_country: str) -> str | None:
+    """The country of every valid number sharing ``national``'s decisive prefix, None when
+    they are all invalid, or _PARSE when only a full parse can tell."""
+    decisive = national[:decisive_length(national[:3])]
+    key = (prefix, default_country, decisive)
+    try:
+        return _nanp_verdicts[key]
+    except KeyError:
+        pass
+    sample = decisive.ljust(NATIONAL_LENGTH, "0")
+    facts = _parsed_facts(prefix + sample, default_country)
+    if facts is None:
+        verdict = None
+    elif facts.e164 == f"+1{sample}" and facts._parsed == _nanp_number(sample):
+        verdict = facts.country
+    else:
+        verdict = _PARSE
+    _nanp_verdicts[key] = verdict
+    return verdict
+
+
+def _nanp_number(national: str) -> phonenumbers.PhoneNumber:
+    return phonenumbers.PhoneNumber(country_code=_NANP_COUNTRY_CODE, national_number=int(national))
+
+
+def _nanp_facts(national: str, country: str) -> PhoneFacts:
+    return PhoneFacts(e164=f"+1{national}", country=country, _parsed=_nanp_number(national))
 
 
 def validate_country(country: str, *, field: str) -> str:
