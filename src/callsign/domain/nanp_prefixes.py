@@ -160,26 +160,41 @@ def _walk(node: _Node, starts: frozenset[int], known: str, reach: list[int]) -> 
     if isinstance(node, _End):
         return starts
     if isinstance(node, _Digit):
-        ends = set()
-        for at in starts:
-            if at >= _LONGEST:
-                continue
-            if node.allowed != _DIGITS:
-                if at < len(known) and known[at] not in node.allowed:
-                    continue
-                reach[0] = max(reach[0], at + 1)
-            ends.add(at + 1)
-        return frozenset(ends)
+        return _walk_digit(node, starts, known, reach)
     if isinstance(node, _Repeat):
-        found = starts if node.least == 0 else frozenset()
-        current = starts
-        for count in range(1, min(node.most, _LONGEST) + 1):
-            current = _walk(node.node, current, known, reach)
-            if not current:
-                break
-            if count >= node.least:
-                found |= current
-        return found
+        return _walk_repeat(node, starts, known, reach)
+    return _walk_either(node, starts, known, reach)
+
+
+def _walk_digit(node: _Digit, starts: frozenset[int], known: str,
+                reach: list[int]) -> frozenset[int]:
+    ends = set()
+    for at in starts:
+        if at >= _LONGEST:
+            continue
+        if node.allowed != _DIGITS:
+            if at < len(known) and known[at] not in node.allowed:
+                continue
+            reach[0] = max(reach[0], at + 1)
+        ends.add(at + 1)
+    return frozenset(ends)
+
+
+def _walk_repeat(node: _Repeat, starts: frozenset[int], known: str,
+                 reach: list[int]) -> frozenset[int]:
+    found = starts if node.least == 0 else frozenset()
+    current = starts
+    for count in range(1, min(node.most, _LONGEST) + 1):
+        current = _walk(node.node, current, known, reach)
+        if not current:
+            break
+        if count >= node.least:
+            found |= current
+    return found
+
+
+def _walk_either(node: _Either, starts: frozenset[int], known: str,
+                 reach: list[int]) -> frozenset[int]:
     ends_of_all: frozenset[int] = frozenset()
     for branch in node.branches:
         current = starts
