@@ -19,7 +19,10 @@ import pytest
 from click.testing import Result
 
 from callsign import cli as command_line
+from callsign import config
+from callsign.cli import serve as serve_command
 from callsign.cli.calls import CHANNELS
+from callsign.config import Settings
 from callsign.domain.errors import Conflict
 from callsign.domain.model import Channel
 from callsign.services import organization
@@ -233,3 +236,62 @@ def test_the_demo_key_of_a_server_store_is_named_after_its_url_without_password(
 
     assert one == same != other
     assert "secret" not in str(one)
+
+
+# -- the workers' health-ping timeout --------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    pytest.param("", 30, id="unset"),
+    pytest.param("  ", 30, id="blank"),
+    pytest.param("45", 45, id="set"),
+    pytest.param(" 1 ", 1, id="spaces"),
+    pytest.param("3600", 3600, id="largest"),
+])
+def test_the_worker_timeout_is_read_from_the_environment(text: str, seconds: int) -> None:
+    settings = Settings.load("sqlite:///unused.db", environ={"CALLSIGN_WORKER_TIMEOUT": text})
+
+    assert settings.worker_timeout == seconds
+
+
+def test_the_worker_timeout_defaults_to_30_seconds_not_uvicorns_5() -> None:
+    assert Settings.load("sqlite:///unused.db", environ={}).worker_timeout == 30
+    assert (serve_command.DEFAULT_WORKER_TIMEOUT, serve_command.MAX_WORKER_TIMEOUT) == (
+        config.DEFAULT_WORKER_TIMEOUT, config.MAX_WORKER_TIMEOUT)
+
+
+@pytest.mark.parametrize("text", ["0", "3601", "-5", "1.5", "30s", "abc", "٣"])
+def test_a_bad_worker_timeout_in_the_environment_is_one_line_naming_it(
+    cli: Invoke, text: str
+) -> None:
+    """CALLSIGN_WORKER_TIMEOUT out of range or not a whole number: exit 2 (as every invalid
+    input) before anything is served."""
+    result = cli("serve", "--workers", "2", env={"CALLSIGN_WORKER_TIMEOUT": text})
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert one_line(result.stderr) == (
+        "Error: CALLSIGN_WORKER_TIMEOUT: must be a whole number of seconds from 1 to 3600 "
+        f"(the default is 30), not {text!r}")
+
+
+@pytest.mark.parametrize("option", ["--worker-timeout", "--timeout-worker-healthcheck"])
+@pytest.mark.parametrize("value", ["0", "3601", "soon"])
+def test_a_bad_worker_timeout_flag_is_refused_naming_it(
+    cli: Invoke, option: str, value: str
+) -> None:
+    result = cli("serve", "--workers", "2", option, value)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1].startswith(
+        "Error: Invalid value for '--worker-timeout' / '--timeout-worker-healthcheck': "
+        f"{value!r}" if value == "soon" else
+        "Error: Invalid value for '--worker-timeout' / '--timeout-worker-healthcheck': "
+        f"{value} is not in the range 1<=x<=3600"), result.stderr
+
+
+def test_serve_help_names_the_worker_timeout_and_its_variable(cli: Invoke) -> None:
+    shown = " ".join(cli("serve", "--help").stdout.split())
+
+    assert "--worker-timeout, --timeout-worker-healthcheck SECONDS" in shown
+    assert "CALLSIGN_WORKER_TIMEOUT; default 30, where uvicorn's own is 5" in shown
