@@ -20,6 +20,8 @@ from click.testing import Result
 
 from callsign import cli as command_line
 from callsign import config
+from callsign.api.admin import pages as admin_pages
+from callsign.api.admin.rendering import LazyJinja
 from callsign.cli import serve as serve_command
 from callsign.cli.calls import CHANNELS
 from callsign.config import Settings
@@ -138,6 +140,18 @@ def test_a_worker_on_a_migrated_store_loads_nothing_a_decision_does_not_need(
                           capture_output=True, text=True, timeout=HANG_GUARD, check=True)
 
     assert lazy_in(json.loads(done.stdout.splitlines()[-1])) == []
+
+
+def test_the_admin_templates_are_rendered_by_jinja_made_on_first_use() -> None:
+    """LazyJinja keeps what Litestar registers before the first page and renders the
+    admin's templates as Litestar's Jinja engine does, autoescaped."""
+    engine = LazyJinja(admin_pages.TEMPLATES)
+    engine.register_template_callable("shout", lambda _, text: f"{text}!")
+
+    assert engine.render_string("{{ shout(who) }}", {"who": "<b>"}) == "&lt;b&gt;!"
+    assert engine.get_template("login.html").filename is not None
+    engine.register_template_callable("whisper", lambda _, text: text.lower())
+    assert engine.render_string("{{ whisper('HI') }}", {}) == "hi"
 
 
 def test_the_channel_choices_are_the_domains_channels() -> None:

@@ -52,6 +52,6 @@ class LazyJinja(TemplateEngineProtocol["Template", Mapping[str, Any]]):
     def register_template_callable(self, key: str,
                                    template_callable: Callable[..., Any]) -> None:
         with self._lock:
-            engine, self._callables[key] = self._engine, template_callable
-        if engine is not None:
-            engine.register_template_callable(key, template_callable)
+            self._callables[key] = template_callable
+            if self._engine is not None:
+                self._engine.register_template_callable(key, template_callable)
