@@ -20,8 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from platformdirs import user_data_dir
+from callsign.domain.errors import InvalidInput
 
 TWILIO_TOKEN_PREFIX = "CALLSIGN_TWILIO_TOKEN_"
 TWILIO_SECRETS = "CALLSIGN_TWILIO_SECRETS"
@@ -29,6 +28,12 @@ MAX_SECRETS_BYTES = 1024 * 1024
 SANDBOX_EMPTY_AREA_CODES = "CALLSIGN_SANDBOX_EMPTY_AREA_CODES"  # comma-separated
 DEBUG = "CALLSIGN_DEBUG"
 PG_TIMEOUTS_PREFIX = "CALLSIGN_PG_"  # a PostgreSQL store's timeouts (store.db.Timeouts)
+WORKER_TIMEOUT = "CALLSIGN_WORKER_TIMEOUT"  # `serve --worker-timeout`
+# Seconds a worker may take to answer its supervisor's health ping before it is replaced:
+# uvicorn's own 5 s restarts workers in a loop on a busy host, where a starting worker
+# waits for a core longer than that.
+DEFAULT_WORKER_TIMEOUT = 30
+MAX_WORKER_TIMEOUT = 3600
 
 log = logging.getLogger("callsign.config")
 
@@ -41,6 +46,7 @@ class Settings:
     twilio_api_base: str | None = None  # Twilio's REST API at another URL (tests)
     sandbox_empty_area_codes: frozenset[str] = frozenset()  # the sandbox has none there
     pg_timeouts: Mapping[str, str] = field(default_factory=dict)  # CALLSIGN_PG_*, as set
+    worker_timeout: int = DEFAULT_WORKER_TIMEOUT  # the workers' health-ping timeout, seconds
 
     @classmethod
     def load(cls, database_url: str | None = None,
@@ -53,11 +59,28 @@ class Settings:
                    sandbox_empty_area_codes=frozenset(
                        code.strip() for code in empty.split(",") if code.strip()),
                    pg_timeouts={name: value for name, value in environ.items()
-                                if name.startswith(PG_TIMEOUTS_PREFIX)})
+                                if name.startswith(PG_TIMEOUTS_PREFIX)},
+                   worker_timeout=worker_timeout(environ.get(WORKER_TIMEOUT, "")))
+
+
+def worker_timeout(text: str) -> int:
+    """CALLSIGN_WORKER_TIMEOUT's seconds (the default when unset or blank); InvalidInput
+    naming the variable for anything but a whole number from 1 to MAX_WORKER_TIMEOUT."""
+    text = text.strip()
+    if not text:
+        return DEFAULT_WORKER_TIMEOUT
+    if not text.isascii() or not text.isdigit() \
+            or not 1 <= (seconds := int(text)) <= MAX_WORKER_TIMEOUT:
+        raise InvalidInput(f"must be a whole number of seconds from 1 to {MAX_WORKER_TIMEOUT} "
+                           f"(the default is {DEFAULT_WORKER_TIMEOUT}), not {text[:40]!r}",
+                           field=WORKER_TIMEOUT)
+    return seconds
 
 
 def default_database_url() -> str:
     """A SQLite file in the user's data directory."""
+    from platformdirs import user_data_dir  # only when no database is named
+
     folder = Path(user_data_dir("callsign", appauthor=False))
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'callsign.db'}"
@@ -116,6 +139,8 @@ class _SecretsFile:
 
 
 def _read_secrets(path: Path) -> dict[str, str]:
+    import yaml  # only where a secrets file is named
+
     try:
         with path.open("rb") as handle:
             text = handle.read(MAX_SECRETS_BYTES + 1)

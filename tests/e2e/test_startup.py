@@ -63,8 +63,10 @@ def cli(workdir: Path, db_url: str, *args: str) -> subprocess.CompletedProcess[s
 
 
 @contextlib.contextmanager
-def serving(workdir: Path, db_url: str, *options: str) -> Iterator[Server]:
-    """`callsign serve OPTIONS...` on a free port until the block ends (then stopped)."""
+def serving(workdir: Path, db_url: str, *options: str,
+            env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`callsign serve OPTIONS...` on a free port until the block ends (then stopped);
+    ``env``: variables added to its environment."""
     port = free_port()
     run = workdir / f"run-{port}"
     run.mkdir()
@@ -73,7 +75,8 @@ def serving(workdir: Path, db_url: str, *options: str) -> Iterator[Server]:
     stderr = stderr_path.open("wb")
     process = subprocess.Popen(
         [*callsign_command(), "--db", db_url, "serve", "--port", str(port), *options],
-        stdout=stdout, stderr=stderr, env=environment(workdir), start_new_session=True)
+        stdout=stdout, stderr=stderr, env={**environment(workdir), **(env or {})},
+        start_new_session=True)
     server = Server(url=f"http://127.0.0.1:{port}", db_url=db_url, keys={}, process=process,
                     stderr_path=stderr_path, workdir=run, _files=[stdout, stderr])
     try:
@@ -244,11 +247,19 @@ def test_a_worker_that_misses_health_pings_for_a_while_is_kept(
         assert httpx.get(f"{running.url}/healthz", timeout=HANG_GUARD).status_code == 200
 
 
-def test_a_worker_silent_past_the_timeout_is_replaced(workdir: Path, db_url: str) -> None:
-    """--timeout-worker-healthcheck reaches uvicorn: past it, the frozen worker is killed
-    and another takes its place."""
-    with serving(workdir, db_url, "--workers", "2", "--timeout-worker-healthcheck",
-                 "2") as running:
+@pytest.mark.parametrize(("options", "env"), [
+    pytest.param(["--worker-timeout", "2"], None, id="flag"),
+    pytest.param([], {"CALLSIGN_WORKER_TIMEOUT": "2"}, id="environment"),
+    pytest.param(["--timeout-worker-healthcheck", "2"], {"CALLSIGN_WORKER_TIMEOUT": "300"},
+                 id="uvicorn-name-over-environment"),
+])
+def test_a_worker_silent_past_the_timeout_is_replaced(
+    workdir: Path, db_url: str, options: list[str], env: dict[str, str] | None
+) -> None:
+    """--worker-timeout (or uvicorn's name for it, --timeout-worker-healthcheck, or
+    CALLSIGN_WORKER_TIMEOUT; the flag wins) reaches uvicorn: past it, the frozen worker is
+    killed and another takes its place."""
+    with serving(workdir, db_url, "--workers", "2", *options, env=env) as running:
         before = all_workers(running, 2)
         frozen = min(before)
         os.kill(frozen, signal.SIGSTOP)

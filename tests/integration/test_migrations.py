@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from callsign.store.db import MIGRATIONS, _alembic_config, create_store_engine
+from callsign.store.db import MIGRATIONS, _alembic_config, create_store_engine, newest_revision
 from callsign.store.tables import metadata
 from tests.conftest import postgres_schema
 
@@ -25,6 +25,11 @@ def test_migrations_match_the_declared_tables(db_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_the_newest_revision_is_read_from_the_files_as_alembic_reads_it() -> None:
+    """A migrated store is told without Alembic, by the head its files name."""
+    assert newest_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 @pytest.mark.sqlite_only

@@ -19,7 +19,12 @@ import pytest
 from click.testing import Result
 
 from callsign import cli as command_line
+from callsign import config
+from callsign.api.admin import pages as admin_pages
+from callsign.api.admin.rendering import LazyJinja
+from callsign.cli import serve as serve_command
 from callsign.cli.calls import CHANNELS
+from callsign.config import Settings
 from callsign.domain.errors import Conflict
 from callsign.domain.model import Channel
 from callsign.services import organization
@@ -89,6 +94,64 @@ def test_help_imports_no_store_rules_server_or_provider(args: list[str]) -> None
         "callsign.cli", "callsign.domain", "callsign.domain.errors"}
         and not m.startswith("callsign.cli.")], loaded
     assert len(loaded) <= MAX_NEW_MODULES, len(loaded)
+
+
+# -- a light worker ----------------------------------------------------------------------------
+
+# What a worker deciding calls does not need, loaded on first use: Twilio's library (and
+# the HTTP stack under it) by a Twilio webhook or REST call, Jinja by an admin page,
+# Alembic (with Mako and Pygments) by a migration, the geocoder's data by the first
+# callee it names, platformdirs when no database is named.
+LAZY = ("twilio", "requests", "urllib3", "jinja2", "alembic", "mako", "pygments",
+        "phonenumbers.geocoder", "phonenumbers.geodata", "platformdirs")
+
+WORKER_LOADED = """
+import json, sys
+from callsign.api.app import create_app
+from callsign.config import Settings
+app = create_app(Settings.load({url!r}, environ={{}}))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def lazy_in(loaded: list[str]) -> list[str]:
+    return sorted(m for m in loaded if any(m == lazy or m.startswith(f"{lazy}.")
+                                           for lazy in LAZY))
+
+
+def test_importing_the_app_loads_nothing_a_decision_does_not_need() -> None:
+    """`import callsign.api.app`, as each worker does, leaves the Twilio library, Jinja,
+    Alembic and the geocoder's data for later: a worker starts in less CPU time on a busy
+    host (the import took ~1.8 s of CPU with them, 1,170 modules)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import json, sys, callsign.api.app; "
+                               "print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True, text=True, timeout=HANG_GUARD, check=True)
+
+    assert lazy_in(json.loads(done.stdout)) == []
+
+
+def test_a_worker_on_a_migrated_store_loads_nothing_a_decision_does_not_need(
+    db_url: str
+) -> None:
+    """The app made on a store already at the newest migration (what every worker of
+    `serve` finds) checks its revision with one read, without Alembic."""
+    done = subprocess.run([sys.executable, "-c", WORKER_LOADED.format(url=db_url)],
+                          capture_output=True, text=True, timeout=HANG_GUARD, check=True)
+
+    assert lazy_in(json.loads(done.stdout.splitlines()[-1])) == []
+
+
+def test_the_admin_templates_are_rendered_by_jinja_made_on_first_use() -> None:
+    """LazyJinja keeps what Litestar registers before the first page and renders the
+    admin's templates as Litestar's Jinja engine does, autoescaped."""
+    engine = LazyJinja(admin_pages.TEMPLATES)
+    engine.register_template_callable("shout", lambda _, text: f"{text}!")
+
+    assert engine.render_string("{{ shout(who) }}", {"who": "<b>"}) == "&lt;b&gt;!"
+    assert engine.get_template("login.html").filename is not None
+    engine.register_template_callable("whisper", lambda _, text: text.lower())
+    assert engine.render_string("{{ whisper('HI') }}", {}) == "hi"
 
 
 def test_the_channel_choices_are_the_domains_channels() -> None:
@@ -233,3 +296,62 @@ def test_the_demo_key_of_a_server_store_is_named_after_its_url_without_password(
 
     assert one == same != other
     assert "secret" not in str(one)
+
+
+# -- the workers' health-ping timeout --------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    pytest.param("", 30, id="unset"),
+    pytest.param("  ", 30, id="blank"),
+    pytest.param("45", 45, id="set"),
+    pytest.param(" 1 ", 1, id="spaces"),
+    pytest.param("3600", 3600, id="largest"),
+])
+def test_the_worker_timeout_is_read_from_the_environment(text: str, seconds: int) -> None:
+    settings = Settings.load("sqlite:///unused.db", environ={"CALLSIGN_WORKER_TIMEOUT": text})
+
+    assert settings.worker_timeout == seconds
+
+
+def test_the_worker_timeout_defaults_to_30_seconds_not_uvicorns_5() -> None:
+    assert Settings.load("sqlite:///unused.db", environ={}).worker_timeout == 30
+    assert (serve_command.DEFAULT_WORKER_TIMEOUT, serve_command.MAX_WORKER_TIMEOUT) == (
+        config.DEFAULT_WORKER_TIMEOUT, config.MAX_WORKER_TIMEOUT)
+
+
+@pytest.mark.parametrize("text", ["0", "3601", "-5", "1.5", "30s", "abc", "٣"])
+def test_a_bad_worker_timeout_in_the_environment_is_one_line_naming_it(
+    cli: Invoke, text: str
+) -> None:
+    """CALLSIGN_WORKER_TIMEOUT out of range or not a whole number: exit 2 (as every invalid
+    input) before anything is served."""
+    result = cli("serve", "--workers", "2", env={"CALLSIGN_WORKER_TIMEOUT": text})
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert one_line(result.stderr) == (
+        "Error: CALLSIGN_WORKER_TIMEOUT: must be a whole number of seconds from 1 to 3600 "
+        f"(the default is 30), not {text!r}")
+
+
+@pytest.mark.parametrize("option", ["--worker-timeout", "--timeout-worker-healthcheck"])
+@pytest.mark.parametrize("value", ["0", "3601", "soon"])
+def test_a_bad_worker_timeout_flag_is_refused_naming_it(
+    cli: Invoke, option: str, value: str
+) -> None:
+    result = cli("serve", "--workers", "2", option, value)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1].startswith(
+        "Error: Invalid value for '--worker-timeout' / '--timeout-worker-healthcheck': "
+        f"{value!r}" if value == "soon" else
+        "Error: Invalid value for '--worker-timeout' / '--timeout-worker-healthcheck': "
+        f"{value} is not in the range 1<=x<=3600"), result.stderr
+
+
+def test_serve_help_names_the_worker_timeout_and_its_variable(cli: Invoke) -> None:
+    shown = " ".join(cli("serve", "--help").stdout.split())
+
+    assert "--worker-timeout, --timeout-worker-healthcheck SECONDS" in shown
+    assert "CALLSIGN_WORKER_TIMEOUT; default 30, where uvicorn's own is 5" in shown

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from litestar import Litestar
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -18,6 +17,7 @@ from litestar.types import ASGIApp
 
 from callsign import __version__
 from callsign.api.admin import pages as admin_pages
+from callsign.api.admin.rendering import LazyJinja
 from callsign.api.deps import Runtime, _now
 from callsign.api.errors import HANDLERS
 from callsign.api.intake import limit_bodies, refuse_strict_json_errors
@@ -50,7 +50,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
         exception_handlers={**admin_pages.html_for_admin(HANDLERS),
                             admin_pages.NotSignedIn: admin_pages.not_signed_in},
         template_config=TemplateConfig(directory=admin_pages.TEMPLATES,
-                                       engine=JinjaTemplateEngine),
+                                       engine=LazyJinja),
         state=State({"runtime": rt, "metrics": metrics}),
         middleware=[instrument, limit_bodies, refuse_nul], before_send=[security_headers],
         before_request=refuse_strict_json_errors,

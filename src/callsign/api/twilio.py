@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.di import Provide
-from twilio.request_validator import RequestValidator
-from twilio.twiml.voice_response import VoiceResponse
 
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.routes import V1, IdempotencyKey
@@ -34,8 +32,19 @@ from callsign.services import calls, idempotency
 from callsign.services import connect as connect_service
 from callsign.services.twilio_account import twilio_account
 
+if TYPE_CHECKING:
+    from twilio.twiml.voice_response import VoiceResponse
+
 TWIML = "application/xml"
 log = logging.getLogger("callsign.twilio")
+
+
+def voice_response() -> VoiceResponse:
+    """An empty TwiML answer. Twilio's library is imported by the first webhook, not with
+    the app: a worker that serves no Twilio account never loads it."""
+    from twilio.twiml.voice_response import VoiceResponse
+
+    return VoiceResponse()
 
 
 def twiml(response: VoiceResponse) -> Response[str]:
@@ -43,7 +52,7 @@ def twiml(response: VoiceResponse) -> Response[str]:
 
 
 def refusal(message: str) -> Response[str]:
-    response = VoiceResponse()
+    response = voice_response()
     response.say(f"Sorry, this call cannot be connected. {message}")
     response.hangup()
     return twiml(response)
@@ -66,6 +75,8 @@ async def signed_params(request: Request[Any, Any, Any], rt: Runtime, org: str) 
     if rt.public_url:
         query = request.url.query
         url = rt.public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
+    from twilio.request_validator import RequestValidator
+
     if not signature or not RequestValidator(token).validate(url, params, signature):
         raise forged
     return params
@@ -76,7 +87,7 @@ def webhook_base(request: Request[Any, Any, Any], rt: Runtime) -> str:
 
 
 def dial(caller_id: str, to: str, status_url: str | None) -> VoiceResponse:
-    response = VoiceResponse()
+    response = voice_response()
     dialled = response.dial(caller_id=caller_id, answer_on_bridge=True)
     if status_url:
         dialled.number(to, status_callback=status_url, status_callback_event="completed",
@@ -144,7 +155,7 @@ class TwilioWebhooks(Controller):
             except CallsignError as exc:
                 return idempotency.Answer(200, str(refusal(exc.message).content))
             rt.metrics.routes.labels(route.rule).inc()
-            response = VoiceResponse()
+            response = voice_response()
             response.dial(caller_id=route_caller_id(caller)).number(route.destination)
             return idempotency.Answer(200, str(response))
 
@@ -164,7 +175,7 @@ class TwilioWebhooks(Controller):
         # Twilio cannot act on an error here; the call is over either way.
         with contextlib.suppress(CallsignError):
             connect_service.record_status(rt.uow(), org, call_id, {**params, "leg": leg or ""})
-        return twiml(VoiceResponse())
+        return twiml(voice_response())
 
 
 CALL_SID_KEY = "twilio-call:"  # the idempotency key of a voice webhook: its CallSid

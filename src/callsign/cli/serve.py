@@ -10,30 +10,39 @@ import click
 from callsign.cli.state import State, pass_state
 from callsign.domain.errors import Conflict, InvalidInput
 
+# callsign.config's DEFAULT_WORKER_TIMEOUT and MAX_WORKER_TIMEOUT, spelled out here so
+# that `serve --help` does not import the settings (a test keeps them the same)
+DEFAULT_WORKER_TIMEOUT = 30
+MAX_WORKER_TIMEOUT = 3600
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes sharing the port (each with its own store connections).")
-@click.option("--timeout-worker-healthcheck", "healthcheck_seconds", default=30,
-              show_default=True, type=click.IntRange(1, 3600), metavar="SECONDS",
+@click.option("--worker-timeout", "--timeout-worker-healthcheck", "worker_timeout",
+              type=click.IntRange(1, MAX_WORKER_TIMEOUT), metavar="SECONDS",
               help="With --workers 2 or more: how long a worker may take to answer the "
-                   "supervisor's health ping before it is restarted. Generous, so that "
-                   "workers on a busy host are not restarted in a loop.")
+                   "supervisor's health ping before it is killed and replaced (also "
+                   "CALLSIGN_WORKER_TIMEOUT; default "
+                   f"{DEFAULT_WORKER_TIMEOUT}, where uvicorn's own is 5). Generous, so that "
+                   "workers starting on a busy host are not restarted in a loop.")
 @click.option("--demo", is_flag=True,
               help="Create the demo organization 'acme' if it is absent (existing data is "
                    "kept) and print its API key, the same on every start.")
 @click.option("--as", "command_name", default="callsign serve", hidden=True,
               help="The command to name in hints (scripts/run passes its own name).")
 @pass_state
-def serve(state: State, host: str, port: int, workers: int, healthcheck_seconds: int,
+def serve(state: State, host: str, port: int, workers: int, worker_timeout: int | None,
           demo: bool, command_name: str) -> None:
     """Serve the REST API, webhooks and web admin on one port."""
     import uvicorn  # the server is needed only here
 
     from callsign.bootstrap import shown_database_url
 
+    if worker_timeout is None:
+        worker_timeout = state.settings.worker_timeout  # CALLSIGN_WORKER_TIMEOUT, or 30
     other_port = port + 1 if port < 65535 else 8000
     refuse_a_taken_port(host, port, hint=f"{command_name} --port {other_port}")
     shown_url = shown_database_url(state.settings.database_url)
@@ -50,7 +59,7 @@ def serve(state: State, host: str, port: int, workers: int, healthcheck_seconds:
                f"  another port: {command_name} --port {other_port}; stop: Ctrl-C", err=True)
     uvicorn.run("callsign.api.app:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False, lifespan="on",
-                timeout_worker_healthcheck=healthcheck_seconds)
+                timeout_worker_healthcheck=worker_timeout)
 
 
 def refuse_a_taken_port(host: str, port: int, *, hint: str) -> None:

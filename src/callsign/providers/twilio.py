@@ -10,22 +10,24 @@ A client is made per organization from its account SID and the auth token its op
 bound (see callsign.config); the token is never stored or printed. The REST base URL can
 be pointed elsewhere (a local server that answers like Twilio's, in tests) through the
 library's own HTTP client hook.
+
+The library (and the HTTP stack under it) is imported when a client is first made, not
+with this module: a worker that only decides calls never loads it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
-from twilio.rest import Client
 
 from callsign.domain.errors import ProviderError
 from callsign.providers.base import Available, Owned
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
 
 TWILIO_API = "https://api.twilio.com"
 TIMEOUT = 10  # seconds Twilio's REST API may take to answer
@@ -43,6 +45,8 @@ def webhook_url(base: str, org: str, hook: str, **query: str) -> str:
 def twilio_errors(action: str, *, field: str | None = None) -> Iterator[None]:
     """Twilio's errors raised inside, as a ProviderError saying what it would not do;
     ``field``: the input a refusal concerns."""
+    from twilio.base.exceptions import TwilioException, TwilioRestException
+
     try:
         yield
     except TwilioRestException as exc:
@@ -54,22 +58,33 @@ def twilio_errors(action: str, *, field: str | None = None) -> Iterator[None]:
         raise ProviderError(f"Twilio could not be reached to {action}: {exc}") from exc
 
 
-class _RedirectedHttpClient(TwilioHttpClient):
-    """The library's HTTP client, sending api.twilio.com requests to another base URL."""
+@functools.cache
+def _redirected_http_client() -> type[Any]:
+    """The library's HTTP client, sending api.twilio.com requests to another base URL
+    (a class made on first use, as the library is imported then)."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.http.response import Response
 
-    def __init__(self, base: str) -> None:
-        super().__init__(timeout=TIMEOUT)
-        self.base = base.rstrip("/")
+    class RedirectedHttpClient(TwilioHttpClient):
+        def __init__(self, base: str) -> None:
+            super().__init__(timeout=TIMEOUT)
+            self.base = base.rstrip("/")
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        if url.startswith(TWILIO_API):
-            url = self.base + url[len(TWILIO_API):]
-        return super().request(method, url, *args, **kwargs)
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+            if url.startswith(TWILIO_API):
+                url = self.base + url[len(TWILIO_API):]
+            return super().request(method, url, *args, **kwargs)
+
+    return RedirectedHttpClient
 
 
 def client(account_sid: str, token: str, api_base: str | None = None) -> Client:
     """A client of the account; ``api_base``: Twilio's REST API at another URL."""
-    http = _RedirectedHttpClient(api_base) if api_base else TwilioHttpClient(timeout=TIMEOUT)
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    http = _redirected_http_client()(api_base) if api_base \
+        else TwilioHttpClient(timeout=TIMEOUT)
     return Client(account_sid, token, http_client=http)
 
 
