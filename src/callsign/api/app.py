@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
+import anyio
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -28,14 +30,22 @@ from callsign.api.security_headers import security_headers
 from callsign.api.twilio import Connect, TwilioWebhooks
 from callsign.bootstrap import open_store, provider_settings
 from callsign.config import Settings
+from callsign.services.key_cache import POLL_SECONDS, TRUST_SECONDS, KeyCache, StoreKeys
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
-               rng: random.Random | None = None) -> Litestar:
-    """Build the HTTP app; the store is opened (and migrated) here, never at import."""
+               rng: random.Random | None = None,
+               key_poll_seconds: float = POLL_SECONDS) -> Litestar:
+    """Build the HTTP app; the store is opened (and migrated) here, never at import.
+
+    ``key_poll_seconds``: how often the worker asks the store whether its keys changed
+    (a copy of the keys is trusted for four polls, and never less than a second).
+    """
     store = open_store(settings)
     metrics = Metrics()
-    rt = Runtime(store=store, clock=clock, rng=rng or random.Random(),
+    keys = KeyCache(StoreKeys(store),
+                    trust_seconds=max(TRUST_SECONDS, 4 * key_poll_seconds))
+    rt = Runtime(store=store, keys=keys, clock=clock, rng=rng or random.Random(),
                  public_url=settings.public_url, metrics=metrics,
                  providers=provider_settings(settings))
 
@@ -57,9 +67,24 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
         openapi_config=OpenAPIConfig(title="callsign", version=__version__,
                                      description="Caller-ID decisions and inbound routing",
                                      path="/schema", render_plugins=[_local_swagger()]),
+        lifespan=[_keeping_fresh(keys, key_poll_seconds)],
         on_shutdown=[store.close],
         debug=False,
     )
+
+
+def _keeping_fresh(keys: KeyCache, every: float
+                   ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    """The worker's keys polled beside the app; the first poll is done before it serves."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            await tasks.start(keys.keep_fresh, every)
+            yield
+            tasks.cancel_scope.cancel()
+
+    return lifespan
 
 
 def _local_swagger() -> SwaggerRenderPlugin:

@@ -102,16 +102,31 @@ def revoke_key(uow: UnitOfWork, org: str, key: str, *, now: datetime) -> None:
         uow.commit()
 
 
+@dataclass(frozen=True)
+class KnownKey:
+    """What authenticating a key needs to know of it (``key_cache`` keeps these)."""
+
+    org_id: int
+    org: str
+    secret_hash: str
+    revoked_at: datetime | None
+
+
 def authenticate(conn: Connection, token: str) -> tuple[int, str]:
     """The (org id, slug) a key belongs to, or Unauthorized."""
     key = ApiKey.parse(token)
     row = key_store.key_by_id(conn, key.id)
-    if row is None or not hmac.compare_digest(row[0], _hash(key.secret)):
+    return checked_key(None if row is None else KnownKey(row[2], row[3], row[0], row[1]), key)
+
+
+def checked_key(known: KnownKey | None, key: ApiKey) -> tuple[int, str]:
+    """The (org id, slug) of ``key`` if ``known`` says it is valid, or Unauthorized."""
+    if known is None or not hmac.compare_digest(known.secret_hash, _hash(key.secret)):
         raise Unauthorized("the API key is not valid", field="Authorization")
-    if row[1] is not None:
-        raise Unauthorized(f"the API key was revoked on {row[1]:%Y-%m-%d}",
+    if known.revoked_at is not None:
+        raise Unauthorized(f"the API key was revoked on {known.revoked_at:%Y-%m-%d}",
                            field="Authorization")
-    return row[2], row[3]
+    return known.org_id, known.org
 
 
 @dataclass(frozen=True)

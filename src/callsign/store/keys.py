@@ -8,13 +8,16 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from callsign.store.sql import Statement, time_value
-from callsign.store.tables import admin_sessions, api_keys, orgs
+from callsign.store.tables import admin_sessions, api_keys, change_markers, orgs
+
+KEYS_MARKER = "api_keys"  # the change marker every key created or revoked bumps
 
 
 def add_key(conn: Connection, org_id: int, key_id: str, secret_hash: str, *, name: str,
             at: datetime) -> None:
     conn.execute(insert(api_keys).values(id=key_id, org_id=org_id, secret_hash=secret_hash,
                                          name=name, created_at=at))
+    _bump_keys_version(conn)
 
 
 def keys_of(conn: Connection, org_id: int) -> list[Any]:
@@ -28,7 +31,16 @@ def revoke_key(conn: Connection, org_id: int, key_id: str, at: datetime) -> bool
     done = conn.execute(update(api_keys).where(
         api_keys.c.org_id == org_id, api_keys.c.id == key_id,
         api_keys.c.revoked_at.is_(None)).values(revoked_at=at))
-    return bool(done.rowcount)
+    if not done.rowcount:
+        return False
+    _bump_keys_version(conn)
+    return True
+
+
+def _bump_keys_version(conn: Connection) -> None:
+    """In the change's own transaction: the workers' copies of the keys are out of date."""
+    conn.execute(update(change_markers).where(change_markers.c.name == KEYS_MARKER)
+                 .values(version=change_markers.c.version + 1))
 
 
 _KEY = Statement("""
@@ -43,6 +55,25 @@ def key_by_id(conn: Connection, key_id: str) -> tuple[str, datetime | None, int,
         return None
     return (str(row[0]), None if row[1] is None else time_value(row[1]), int(row[2]),
             str(row[3]))
+
+
+_VERSION = Statement("SELECT version FROM change_markers WHERE name = :name")
+
+_EVERY_KEY = Statement("""
+    SELECT k.id, k.secret_hash, k.revoked_at, o.id, o.slug FROM api_keys k
+    JOIN orgs o ON o.id = k.org_id""")
+
+
+def keys_version(conn: Connection) -> int:
+    """The keys' change marker: it grows with every key created or revoked."""
+    row = _VERSION.run(conn, {"name": KEYS_MARKER}).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def every_key(conn: Connection) -> list[tuple[str, str, datetime | None, int, str]]:
+    """(id, secret hash, revoked at, org id, org slug) of every key, revoked ones too."""
+    return [(str(r[0]), str(r[1]), None if r[2] is None else time_value(r[2]), int(r[3]),
+             str(r[4])) for r in _EVERY_KEY.run(conn, {}).fetchall()]
 
 
 def add_session(conn: Connection, session_id: str, org_id: int, key_id: str, csrf: str, *,

@@ -274,3 +274,12 @@ admin_sessions = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
 )
+
+# One counter per kind of change, bumped in the transaction that makes the change, so that
+# every worker of every server can ask cheaply whether its copy in memory is still current.
+# "api_keys": every key created or revoked.
+change_markers = Table(
+    "change_markers", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("version", Integer, nullable=False, server_default="0"),
+)
