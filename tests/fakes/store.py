@@ -290,6 +290,7 @@ class FakeUnitOfWork:
     raced: tuple[type[Exception], ...] = (KeyTaken,)
     deadlocked: tuple[type[Exception], ...] = (CommittedMeanwhile,)
     lock_waited: tuple[type[Exception], ...] = ()
+    dropped = False
     calls: FakeCalls
 
     def __init__(self, store: FakeStore) -> None:

@@ -150,6 +150,13 @@ class UnitOfWork(Protocol):
         holds; the transaction is aborted."""
         ...
 
+    @property
+    def dropped(self) -> bool:
+        """Whether the unit's last run failed (StoreUnavailable) because the store dropped
+        its connection before the commit was sent: nothing landed, and it may run again,
+        on a new connection."""
+        ...
+
     def describe(self) -> str:
         """The store as an operator names it, for messages."""
         ...

@@ -38,6 +38,18 @@ except ImportError:  # pragma: no cover
     pass
 
 
+def _dropped(error: BaseException) -> bool:
+    """Whether ``error`` says the server ended the session or the connection broke."""
+    orig = getattr(error, "orig", None) or error
+    if not type(orig).__module__.startswith("psycopg"):
+        return False
+    import psycopg
+
+    state = getattr(orig, "sqlstate", None) or ""
+    return state[:2] == "08" or state.startswith("57P") or (
+        not state and isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError))
+
+
 class UnitOfWork:
     """``with UnitOfWork(engine) as uow: ...; uow.commit()``: nothing lands without commit.
 
@@ -55,11 +67,15 @@ class UnitOfWork:
         self.raced = integrity_errors(engine)
         self.deadlocked = deadlock_errors(engine)
         self.lock_waited = lock_wait_errors(engine)
+        self.dropped = False
+        self._committing = False
 
     def describe(self) -> str:
         return describe_store(self.engine.url)
 
     def __enter__(self) -> UnitOfWork:
+        self._committing = False
+        self.dropped = False
         try:
             self.connection = self.engine.connect()
         except DRIVER_ERRORS as error:
@@ -75,6 +91,7 @@ class UnitOfWork:
     def commit(self) -> None:
         # A SQLite file deleted or replaced meanwhile: answer that, never commit into it.
         verify_store_file(self.connection)
+        self._committing = True  # from here a lost connection may have committed
         self._transaction.commit()
 
     def __exit__(
@@ -96,6 +113,11 @@ class UnitOfWork:
         if isinstance(error, DRIVER_ERRORS) and not isinstance(
                 error, self.deadlocked):  # the call path runs those again
             fault = store_fault(error, self.engine.url)
+            if fault is not None and not self._committing and _dropped(error):
+                # Nothing landed. The pool's other connections are most likely gone too
+                # (a restart): open new ones from here on.
+                self.engine.dispose()
+                self.dropped = True
             if fault is not None:
                 raise fault from error
 
