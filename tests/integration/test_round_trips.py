@@ -127,8 +127,6 @@ def decide(engine: Engine, wire: Wire, i: int, *, key: str | None = None,
     return decision, wire.round_trips()
 
 
-@pytest.mark.xfail(strict=True, reason="today 11 (local presence), 13 (a project, a first "
-                   "Idempotency-Key), 5 (the key again)")
 def test_a_decision_takes_at_most_three_round_trips(store: Engine, wire: Wire) -> None:
     decide(store, wire, 0)  # the first opens the connection: its setup is not the call's
     counts: dict[str, int] = {}

@@ -113,6 +113,9 @@ def _place_call(
     held = held or []
     with uow:
         store = uow.calls
+        store.read_ahead(request.org, request.user, to=request.to.strip(),
+                         caller_id=request.caller_id, project=request.project,
+                         key=None if dry_run else idempotency_key, now=now, lock=not dry_run)
         org_id, org, user = store.org_and_user(request.org, request.user)
         fingerprint = request_hash(request) if idempotency_key else ""
         if idempotency_key and not dry_run:

@@ -160,6 +160,15 @@ def _server_engine(url: URL, timeouts: Timeouts) -> Engine:
         dbapi_connection.execute(session)
         dbapi_connection.commit()
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        # The call path sends its own BEGIN (with its reads, ``calls.SqlCalls.read_ahead``)
+        # in autocommit mode; a connection goes back to the pool as it came out, rolled back.
+        if dbapi_connection is not None and not dbapi_connection.closed \
+                and dbapi_connection.autocommit:
+            dbapi_connection.rollback()
+            dbapi_connection.autocommit = False
+
     return engine
 
 

@@ -92,6 +92,7 @@ class UnitOfWork:
         # A SQLite file deleted or replaced meanwhile: answer that, never commit into it.
         verify_store_file(self.connection)
         self._committing = True  # from here a lost connection may have committed
+        self.calls.commit()  # PostgreSQL: the writes kept for it, with the COMMIT
         self._transaction.commit()
 
     def __exit__(
