@@ -55,6 +55,5 @@ def _authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The slug of the organization whose key signed this request, or 401."""
     key = access.key_in_header(request.headers.get("authorization", ""))
     store: Store = request.app.state.runtime.store
-    with store.reading() as conn:
-        _, slug = access.authenticate(conn, key)
+    _, slug = store.read(lambda conn: access.authenticate(conn, key))
     return slug

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy import Connection as Connection  # the services' type of a unit's connection
 from sqlalchemy import Engine
@@ -126,6 +127,9 @@ class UnitOfWork:
         return store_fault(error, self.engine.url) or error
 
 
+T = TypeVar("T")
+
+
 class Store:
     """An opened store: units of work, reads outside a transaction, readiness, and what a
     driver's error means. Built once per process by ``callsign.bootstrap``."""
@@ -147,6 +151,19 @@ class Store:
         """A connection for reads that need no transaction (no write lock on SQLite)."""
         with self.engine.connect() as conn:
             yield conn
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """``work`` on a connection for reads (no transaction); run once more, on a new
+        connection, when the server had dropped the pooled one (none is pinged first)."""
+        try:
+            with self.engine.connect() as conn:
+                return work(conn)
+        except DRIVER_ERRORS as error:
+            if not _dropped(error):
+                raise
+            self.engine.dispose()
+        with self.engine.connect() as conn:
+            return work(conn)
 
     def problem(self) -> StoreUnavailable | None:
         """Why the store cannot serve writes now (readiness), or None."""
