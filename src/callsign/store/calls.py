@@ -478,7 +478,10 @@ _AHEAD_ASKED = Statement(_AHEAD_FACTS + """
            (SELECT id FROM ahead_project),
            ARRAY(SELECT e164 FROM ahead_named WHERE e164 != '' ORDER BY e164)""")
 _AHEAD_CANDIDATES = Statement(_AHEAD_FACTS + " " + _CANDIDATES.sql
-    .replace("e164 IN :specific", "e164 IN (SELECT e164 FROM ahead_named)")
+    # A point lookup per named number (the org may hold a million): never a join.
+    .replace("SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific",
+             "SELECT (SELECT x.id FROM numbers x WHERE x.org_id = (SELECT id FROM ahead_org)"
+             " AND x.e164 = named.e164) FROM ahead_named named")
     .replace(":org_id", "(SELECT id FROM ahead_org)")
     .replace(":project_id", "(SELECT id FROM ahead_project)")
     .replace(":day", "(SELECT day FROM ahead_org)")
