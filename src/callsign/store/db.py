@@ -161,13 +161,17 @@ def _server_engine(url: URL, timeouts: Timeouts) -> Engine:
         dbapi_connection.commit()
 
     @event.listens_for(engine, "checkin")
-    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
         # The call path sends its own BEGIN (with its reads, ``calls.SqlCalls.read_ahead``)
-        # in autocommit mode; a connection goes back to the pool as it came out, rolled back.
-        if dbapi_connection is not None and not dbapi_connection.closed \
-                and dbapi_connection.autocommit:
+        # in autocommit mode; a connection goes back to the pool as it came out, rolled
+        # back, or not at all.
+        if dbapi_connection is None or not dbapi_connection.autocommit:
+            return
+        try:
             dbapi_connection.rollback()
             dbapi_connection.autocommit = False
+        except Exception as error:  # whatever it was, the connection goes
+            record.invalidate(error)
 
     return engine
 
