@@ -21,6 +21,7 @@ import socket
 import sqlite3
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -318,6 +319,29 @@ def test_postgresql_refusing_connections_answers_503_and_recovers(tmp_path: Path
 
         relay.open()
         calls.assert_serving()
+
+
+@pytest.mark.postgresql_only
+def test_connections_the_server_ended_are_replaced_without_a_failed_call(
+        tmp_path: Path) -> None:
+    """No ping before each call: a backend ended under the server (pg_terminate_backend,
+    as a restart or a failover does) is found on use, and the call still answers 201."""
+    name = f"callsign-e2e-{uuid.uuid4().hex[:12]}"
+    with store_url("postgresql", tmp_path) as direct:
+        url = f"{direct}{'&' if '?' in direct else '?'}application_name={name}"
+        with start(tmp_path, url) as server, calls_on(server) as calls:
+            assert calls.place().status_code == 201
+            admin = create_engine(direct, poolclass=NullPool)
+            with admin.connect() as conn:
+                ended = conn.execute(text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"), {"name": name}).scalar_one()
+            admin.dispose()
+            assert ended >= 1
+            for _ in range(3):
+                response = calls.place()
+                assert response.status_code == 201, response.text
+            calls.assert_serving()
 
 
 @pytest.mark.postgresql_only

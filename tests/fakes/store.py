@@ -150,6 +150,11 @@ class FakeCalls:
     def __init__(self, state: State) -> None:
         self.state = state
 
+    def read_ahead(self, slug: str, user: str, *, to: str, caller_id: str | None,
+                   project: str | None, key: str | None, now: datetime,
+                   lock: bool) -> None:
+        """In memory every read is cheap: nothing to read ahead."""
+
     def org_id_and_policy(self, slug: str) -> tuple[int, OrgPolicy]:
         org = self.state.orgs.get(slug)
         if org is None:
@@ -290,6 +295,7 @@ class FakeUnitOfWork:
     raced: tuple[type[Exception], ...] = (KeyTaken,)
     deadlocked: tuple[type[Exception], ...] = (CommittedMeanwhile,)
     lock_waited: tuple[type[Exception], ...] = ()
+    dropped = False
     calls: FakeCalls
 
     def __init__(self, store: FakeStore) -> None:

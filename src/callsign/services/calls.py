@@ -80,13 +80,20 @@ def place_call(
     # calls re-deciding at once can deadlock on PostgreSQL; the victim simply runs again.
     deadlocked = uow.deadlocked
     held: list[str] = []  # numbers whose rows other transactions held: decide without them
-    for attempt in range(MAX_ATTEMPTS + MAX_HELD):
-        last = attempt - len(held) == MAX_ATTEMPTS - 1
+    # A connection the store dropped (a restarted server) is found on use, not by a ping
+    # before each call: the call then runs once more, on a new connection.
+    dropped = 0
+    for attempt in range(MAX_ATTEMPTS + MAX_HELD + 1):
+        last = attempt - len(held) - dropped == MAX_ATTEMPTS - 1
         try:
             return _place_call(uow, request, now=now, rng=rng, dry_run=dry_run,
                                idempotency_key=idempotency_key, held=held)
         except _Held as busy:
             held.append(busy.number)
+        except StoreUnavailable:
+            if dropped or not uow.dropped:
+                raise
+            dropped += 1
         except raced:
             # Two first tries with one key raced (PostgreSQL): the loser reads the winner's.
             if idempotency_key is None or last:
@@ -106,6 +113,9 @@ def _place_call(
     held = held or []
     with uow:
         store = uow.calls
+        store.read_ahead(request.org, request.user, to=request.to.strip(),
+                         caller_id=request.caller_id, project=request.project,
+                         key=None if dry_run else idempotency_key, now=now, lock=not dry_run)
         org_id, org, user = store.org_and_user(request.org, request.user)
         fingerprint = request_hash(request) if idempotency_key else ""
         if idempotency_key and not dry_run:

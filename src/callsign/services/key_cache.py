@@ -64,19 +64,18 @@ class StoreKeys:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    # Store.read runs a read once more on a new connection when the server had dropped
+    # the pooled one (none is pinged first).
     def version(self) -> int:
-        with self.store.reading() as conn:
-            return key_store.keys_version(conn)
+        return self.store.read(key_store.keys_version)
 
     def every_key(self) -> dict[str, KnownKey]:
-        with self.store.reading() as conn:
-            rows = key_store.every_key(conn)
+        rows = self.store.read(key_store.every_key)
         return {key_id: KnownKey(org_id, slug, secret_hash, revoked_at)
                 for key_id, secret_hash, revoked_at, org_id, slug in rows}
 
     def key(self, key_id: str) -> KnownKey | None:
-        with self.store.reading() as conn:
-            row = key_store.key_by_id(conn, key_id)
+        row = self.store.read(lambda conn: key_store.key_by_id(conn, key_id))
         return None if row is None else KnownKey(row[2], row[3], row[0], row[1])
 
 

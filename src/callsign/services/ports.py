@@ -35,6 +35,15 @@ class CallsRepository(Protocol):
     Unknown organizations, users and projects are NotFound naming their field.
     """
 
+    def read_ahead(self, slug: str, user: str, *, to: str, caller_id: str | None,
+                   project: str | None, key: str | None, now: datetime,
+                   lock: bool) -> None:
+        """A hint that a decision for this call follows (``to`` and ``caller_id`` as
+        given; ``key``: its Idempotency-Key; ``lock``: it will lock the contact): a store
+        whose every read is a round trip may read ahead, in one, what it will be asked.
+        The reads then answer as they would have; a store may do nothing."""
+        ...
+
     def org_id_and_policy(self, slug: str) -> tuple[OrgId, OrgPolicy]:
         """The organization's id and settings."""
         ...
@@ -148,6 +157,13 @@ class UnitOfWork(Protocol):
     def lock_waited(self) -> Errors:
         """A statement waited past the store's lock timeout for a row another transaction
         holds; the transaction is aborted."""
+        ...
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the unit's last run failed (StoreUnavailable) because the store dropped
+        its connection before the commit was sent: nothing landed, and it may run again,
+        on a new connection."""
         ...
 
     def describe(self) -> str:

@@ -7,14 +7,15 @@ Each call-path function runs one indexed statement on the caller's connection (s
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, time
 from typing import Any
 
+from psycopg import pq
 from sqlalchemy import Connection, and_, or_, select, update
 
-from callsign.domain.errors import Conflict, NotFound
+from callsign.domain import phone
+from callsign.domain.errors import Conflict, InvalidInput, NotFound
 from callsign.domain.model import (
     Agent,
     CallingHours,
@@ -176,14 +177,17 @@ _RECORD_INBOUND = Statement("""
 # (different_each_attempt) or both miss each other's history: on PostgreSQL the decision
 # takes a transaction-scoped advisory lock on (org, contact). Calls to different
 # contacts never wait for each other. SQLite needs none: BEGIN IMMEDIATE serializes.
-_LOCK_CONTACT = Statement("SELECT pg_advisory_xact_lock(:key)")
+# The key is the server's hash of "org id:phone", so a read-ahead that knows only the
+# organization's slug takes the same lock.
+_CONTACT_KEY = "hashtextextended(CAST({org} AS text) || ':' || :phone, 0)"
+_LOCK_CONTACT = Statement(
+    "SELECT pg_advisory_xact_lock(" + _CONTACT_KEY.format(org=":org_id") + ")")
 
 
 def lock_contact(conn: Connection, org_id: int, phone: str) -> None:
     if conn.dialect.name != "postgresql":
         return
-    digest = hashlib.blake2b(f"{org_id}:{phone}".encode(), digest_size=8).digest()
-    _LOCK_CONTACT.run(conn, {"key": int.from_bytes(digest, "big", signed=True)}).fetchone()
+    _LOCK_CONTACT.run(conn, {"org_id": org_id, "phone": phone}).fetchone()
 
 
 def org_id_and_policy(conn: Connection, slug: str) -> tuple[int, OrgPolicy]:
@@ -195,7 +199,11 @@ def org_id_and_policy(conn: Connection, slug: str) -> tuple[int, OrgPolicy]:
 
 def org_and_user(conn: Connection, slug: str, user_key: str) -> tuple[int, OrgPolicy, Agent]:
     """The organization and one of its users, in one read."""
-    row = _ORG_AND_USER.run(conn, {"org": slug, "user": user_key}).fetchone()
+    return _org_and_user(_ORG_AND_USER.run(conn, {"org": slug, "user": user_key}).fetchone(),
+                         slug, user_key)
+
+
+def _org_and_user(row: Any, slug: str, user_key: str) -> tuple[int, OrgPolicy, Agent]:
     if row is None:
         raise NotFound(f"no organization {slug!r}", field="org")
     if row[_ORG_WIDTH] is None:
@@ -207,8 +215,12 @@ def project_policy(conn: Connection, org_id: int, key: str) -> tuple[int, Projec
     row = _PROJECT.run(conn, {"org_id": org_id, "key": key}).fetchone()
     if row is None:
         raise NotFound(f"no project {key!r}", field="project")
+    return _project(row, _POOL.run(conn, {"project_id": row[0]}).fetchall())
+
+
+def _project(row: Any, pool_rows: list[Any]) -> tuple[int, ProjectPolicy]:
     project_id, key, first_call, keep_previous, next_calls, outcome_numbers, agent_number = row
-    pool = tuple(r[0] for r in _POOL.run(conn, {"project_id": project_id}).fetchall())
+    pool = tuple(r[0] for r in pool_rows)
     return int(project_id), ProjectPolicy(
         id=key, pool=pool, first_call=first_call, keep_previous_number=bool(keep_previous),
         next_calls=Logic(next_calls), outcome_numbers=dict(json_value(outcome_numbers)),
@@ -218,13 +230,19 @@ def project_policy(conn: Connection, org_id: int, key: str) -> tuple[int, Projec
 
 def contact(conn: Connection, org_id: int, phone: str) -> tuple[str, str | None] | None:
     """The contact's (line type, owner), or None if ``phone`` is not a contact."""
-    row = _CONTACT.run(conn, {"org_id": org_id, "phone": phone}).fetchone()
+    return _contact(_CONTACT.run(conn, {"org_id": org_id, "phone": phone}).fetchone())
+
+
+def _contact(row: Any) -> tuple[str, str | None] | None:
     return (row[0], row[1]) if row is not None else None
 
 
 def history(conn: Connection, org_id: int, phone: str) -> tuple[PastCall, ...]:
     """This organization's outbound calls to ``phone``, newest first."""
-    rows = _HISTORY.run(conn, {"org_id": org_id, "phone": phone}).fetchall()
+    return _history(_HISTORY.run(conn, {"org_id": org_id, "phone": phone}).fetchall())
+
+
+def _history(rows: list[Any]) -> tuple[PastCall, ...]:
     return tuple(PastCall(call_id, time_value(at), caller_id, user, project, outcome)
                  for call_id, at, caller_id, user, project, outcome in rows)
 
@@ -248,6 +266,11 @@ def candidate_numbers(
         "org_id": org_id, "specific": sorted(set(specific)), "project_id": project_id,
         "area_code": area_code, "region": region, "day": day,
     }).fetchall()
+    return _candidates(conn, rows)
+
+
+def _candidates(conn: Connection, rows: list[Any]
+                ) -> tuple[dict[str, NumberState], frozenset[str]]:
     states: dict[str, NumberState] = {}
     serving: set[str] = set()
     never = time_param(conn, NEVER)
@@ -262,6 +285,18 @@ def candidate_numbers(
     return states, frozenset(serving)
 
 
+# PostgreSQL: the count and the presentation in one statement (one round trip), in the
+# same order as the two statements above: the usage row is locked first.
+_CLAIM = Statement(f"""
+    WITH counted AS ({_COUNT.sql}),
+    shown AS (UPDATE numbers SET last_presented_at = :now
+              WHERE id = (SELECT number_id FROM counted) AND status != 'released'
+              RETURNING id)
+    SELECT (SELECT number_id FROM counted), (SELECT id FROM shown)""")
+_CLAIM_IN_TURN = Statement(_CLAIM.sql.replace(
+    "RETURNING id)", "AND last_presented_at = :presented RETURNING id)"))
+
+
 def claim_number(
     conn: Connection, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool,
     in_turn: bool = False, presented: datetime | None = None,
@@ -273,19 +308,24 @@ def claim_number(
     A number outside the inventory (a principal number that is not stored) has nothing
     to count.
     """
-    counted = _COUNT.run(conn, {"org_id": org_id, "e164": e164, "day": day,
-                                "force": not within_cap}).fetchone()
-    if counted is None:
+    params: dict[str, Any] = {"org_id": org_id, "e164": e164, "day": day,
+                              "force": not within_cap, "now": time_param(conn, now)}
+    if in_turn:
+        params["presented"] = time_param(conn, presented or NEVER)
+    if conn.dialect.name == "postgresql":
+        number_id, shown = (_CLAIM_IN_TURN if in_turn else _CLAIM).run(conn, params).fetchone()
+    else:
+        counted = _COUNT.run(conn, params).fetchone()
+        number_id = counted[0] if counted is not None else None
+        if number_id is not None:
+            params["id"] = number_id
+            shown = (_PRESENT_IN_TURN if in_turn else _PRESENT).run(conn, params).fetchone()
+    if number_id is None:
         if not within_cap:
             return ClaimResult.TAKEN
         held = _HELD.run(conn, {"org_id": org_id, "e164": e164}).fetchone() is not None
         return ClaimResult.FULL if held else ClaimResult.TAKEN
-    number_id = counted[0]
-    params: dict[str, Any] = {"id": number_id, "now": time_param(conn, now)}
-    if in_turn:
-        params["presented"] = time_param(conn, presented or NEVER)
-    shown = (_PRESENT_IN_TURN if in_turn else _PRESENT).run(conn, params)
-    if shown.fetchone() is not None:
+    if shown is not None:
         return ClaimResult.TAKEN
     _UNCOUNT.run(conn, {"id": number_id, "day": day})
     return ClaimResult.TURN_LOST if in_turn else ClaimResult.FULL
@@ -295,16 +335,25 @@ def record_call(
     conn: Connection, org_id: int, decision: Decision, *, user: str, project: str | None,
     channel: str, at: datetime,
 ) -> None:
-    _RECORD_CALL.run(conn, {
+    _RECORD_CALL.run(conn, _call_row(conn, org_id, decision, user=user, project=project,
+                                     channel=channel, at=at))
+
+
+def _call_row(
+    conn: Connection, org_id: int, decision: Decision, *, user: str, project: str | None,
+    channel: str, at: datetime,
+) -> dict[str, Any]:
+    return {
         "id": decision.call_id, "org_id": org_id, "at": time_param(conn, at), "user_key": user,
         "to_number": decision.to, "caller_id": decision.caller_id, "rule": decision.rule,
         "project_key": project, "channel": str(channel),
         "trace": json_param([step.as_dict() for step in decision.trace]),
-    })
+    }
 
 
-_IDEMPOTENT = Statement("""
-    SELECT request_hash, response FROM idempotency_keys WHERE org_id = :org_id AND key = :key""")
+_IDEMPOTENT_SQL = """
+    SELECT request_hash, response FROM idempotency_keys WHERE org_id = :org_id AND key = :key"""
+_IDEMPOTENT = Statement(_IDEMPOTENT_SQL)
 _REMEMBER = Statement("""
     INSERT INTO idempotency_keys (org_id, key, request_hash, call_id, response, created_at)
     VALUES (:org_id, :key, :request_hash, :call_id, :response, :created_at)""")
@@ -313,7 +362,11 @@ _REMEMBER = Statement("""
 def idempotent_decision(conn: Connection, org_id: int, key: str,
                         fingerprint: str) -> Decision | None:
     """The decision first given for ``key``; Conflict if it was for another request."""
-    row = _IDEMPOTENT.run(conn, {"org_id": org_id, "key": key}).fetchone()
+    return _idempotent(_IDEMPOTENT.run(conn, {"org_id": org_id, "key": key}).fetchone(),
+                       fingerprint)
+
+
+def _idempotent(row: Any, fingerprint: str) -> Decision | None:
     if row is None:
         return None
     if row[0] != fingerprint:
@@ -324,10 +377,14 @@ def idempotent_decision(conn: Connection, org_id: int, key: str,
 
 def remember_decision(conn: Connection, org_id: int, key: str, fingerprint: str,
                       decision: Decision, at: datetime) -> None:
-    _REMEMBER.run(conn, {"org_id": org_id, "key": key, "request_hash": fingerprint,
-                         "call_id": decision.call_id,
-                         "response": json_param(decision.as_dict()),
-                         "created_at": time_param(conn, at)})
+    _REMEMBER.run(conn, _key_row(conn, org_id, key, fingerprint, decision, at))
+
+
+def _key_row(conn: Connection, org_id: int, key: str, fingerprint: str,
+             decision: Decision, at: datetime) -> dict[str, Any]:
+    return {"org_id": org_id, "key": key, "request_hash": fingerprint,
+            "call_id": decision.call_id, "response": json_param(decision.as_dict()),
+            "created_at": time_param(conn, at)}
 
 
 def set_outcome(conn: Connection, call_id: str, outcome: str, at: datetime,
@@ -368,37 +425,183 @@ def record_inbound(conn: Connection, org_id: int, route: Route, *, called: str, 
 
 
 
+# -- PostgreSQL: a decision's reads in one round trip, its writes with the COMMIT ------
+#
+# On PostgreSQL each statement is a round trip to the server (~0.1 ms here, more across
+# a network), and a decision ran a dozen. So there ``SqlCalls.read_ahead`` sends, in
+# pipeline mode and in one round trip, BEGIN, the contact's lock and every read the
+# decision is about to make, keyed by the arguments each read will be asked with
+# (statements that know only the organization's slug, not yet its id). A read asked
+# with exactly those arguments is answered from there, once; any other (a number the
+# read-ahead could not foresee, a read after a lost claim) goes to the server as before.
+# The lock comes first in the pipeline and each read takes its own snapshot after it
+# (READ COMMITTED), so the reads see whatever the contact's previous decision committed,
+# as they did one by one. The claim is one statement (``_CLAIM``); the call and its
+# idempotency key are sent with the COMMIT (``SqlCalls.commit``). Three round trips in
+# all: reads, claim, writes + COMMIT.
+
+_AHEAD_ORG_ID = "(SELECT id FROM orgs WHERE slug = :org)"
+_AHEAD_LOCK = Statement(
+    "SELECT pg_advisory_xact_lock(" + _CONTACT_KEY.format(org=_AHEAD_ORG_ID) + ")")
+_AHEAD_IDEMPOTENT = Statement(_IDEMPOTENT_SQL.replace(":org_id", _AHEAD_ORG_ID))
+_AHEAD_PROJECT = Statement(_PROJECT.sql.replace(":org_id", _AHEAD_ORG_ID))
+_AHEAD_POOL = Statement(_POOL.sql.replace(
+    ":project_id", f"(SELECT id FROM projects WHERE org_id = {_AHEAD_ORG_ID} AND key = :key)"))
+_AHEAD_CONTACT = Statement(_CONTACT.sql.replace(":org_id", _AHEAD_ORG_ID))
+_AHEAD_HISTORY = Statement(_HISTORY.sql.replace(":org_id", _AHEAD_ORG_ID))
+# What the candidates read will be asked with: the org's day, whether it reads a region,
+# the project, and the numbers the rules name (``services.calls._gather``'s ``specific``).
+_AHEAD_FACTS = """
+    WITH ahead_org AS (
+        SELECT id, principal_number, restrict_caller_ids,
+               local_presence AND local_presence_fallback = 'region' AS by_region,
+               to_char(CAST(:now AS timestamptz) AT TIME ZONE timezone, 'YYYY-MM-DD') AS day
+        FROM orgs WHERE slug = :org),
+    ahead_user AS (
+        SELECT caller_id, direct_number, allowed_caller_ids FROM users
+        WHERE org_id = (SELECT id FROM ahead_org) AND key = :user),
+    ahead_project AS (
+        SELECT id, outcome_numbers FROM projects
+        WHERE org_id = (SELECT id FROM ahead_org) AND key = :key),
+    ahead_named AS (
+        SELECT principal_number AS e164 FROM ahead_org
+        UNION SELECT caller_id FROM ahead_user UNION SELECT direct_number FROM ahead_user
+        UNION SELECT json_array_elements_text(u.allowed_caller_ids)
+              FROM ahead_user u, ahead_org o WHERE o.restrict_caller_ids
+        UNION SELECT value FROM ahead_project, json_each_text(outcome_numbers)
+        UNION (SELECT caller_id FROM calls
+               WHERE org_id = (SELECT id FROM ahead_org) AND to_number = :phone
+               ORDER BY at DESC LIMIT 1)
+        UNION SELECT CAST(:caller_id AS varchar))"""
+_AHEAD_ASKED = Statement(_AHEAD_FACTS + """
+    SELECT (SELECT day FROM ahead_org), (SELECT by_region FROM ahead_org),
+           (SELECT id FROM ahead_project),
+           ARRAY(SELECT e164 FROM ahead_named WHERE e164 != '' ORDER BY e164)""")
+_AHEAD_CANDIDATES = Statement(_AHEAD_FACTS + " " + _CANDIDATES.sql
+    # A point lookup per named number (the org may hold a million): never a join.
+    .replace("SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific",
+             "SELECT (SELECT x.id FROM numbers x WHERE x.org_id = (SELECT id FROM ahead_org)"
+             " AND x.e164 = named.e164) FROM ahead_named named")
+    .replace(":org_id", "(SELECT id FROM ahead_org)")
+    .replace(":project_id", "(SELECT id FROM ahead_project)")
+    .replace(":day", "(SELECT day FROM ahead_org)")
+    .replace(":region", "(CASE WHEN (SELECT by_region FROM ahead_org) THEN :region END)"))
+
+_NOT_READ = object()
+
+
 class SqlCalls:
     """The call path's reads and writes on one unit's connection (the services'
-    ``CallsRepository``): the functions above, bound to that connection."""
+    ``CallsRepository``): the functions above, bound to that connection; on PostgreSQL
+    with the reads read ahead and the writes sent with the COMMIT (see above)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.postgresql = conn.dialect.name == "postgresql"
+        self._ahead: dict[tuple[Any, ...], Any] = {}
+        self._writes: list[tuple[Statement, dict[str, Any]]] = []
+
+    def read_ahead(self, slug: str, user: str, *, to: str, caller_id: str | None,
+                   project: str | None, key: str | None, now: datetime,
+                   lock: bool) -> None:
+        """PostgreSQL: BEGIN, the contact's lock (with ``lock``) and the decision's reads,
+        in one round trip, kept for the reads to come. Only for numbers in E.164 (their
+        reading does not depend on the organization's country); else nothing."""
+        if not self.postgresql or not to.startswith("+") or (
+                caller_id and not caller_id.strip().startswith("+")):
+            return
+        try:
+            callee = phone.facts_for(to, "US", field="to")
+            given = phone.parse_number(caller_id, "US", field="caller_id") \
+                if caller_id else None
+        except InvalidInput:
+            return
+        number = callee.e164
+        asked: dict[str, Any] = {
+            "org": slug, "user": user, "phone": number, "now": now, "key": project,
+            "caller_id": given, "area_code": callee.area_code, "region": callee.region}
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        if driver.info.transaction_status != pq.TransactionStatus.IDLE:
+            return  # not the unit's first statement: it would not see the lock's effects
+        # The driver would send its BEGIN on its own and wait for it: send it with the rest
+        # (autocommit ends with the transaction: ``commit`` below, or the pool's checkin).
+        driver.autocommit = True
+        with driver.pipeline():
+            driver.execute("BEGIN")
+            locked = _AHEAD_LOCK.run(self.conn, asked) if lock else None
+            org_user = _ORG_AND_USER.run(self.conn, asked)
+            earlier = _AHEAD_IDEMPOTENT.run(self.conn, {"org": slug, "key": key}) \
+                if key else None
+            policy = (_AHEAD_PROJECT.run(self.conn, asked), _AHEAD_POOL.run(self.conn, asked)) \
+                if project else None
+            known = _AHEAD_CONTACT.run(self.conn, asked)
+            past = _AHEAD_HISTORY.run(self.conn, asked)
+            facts = _AHEAD_ASKED.run(self.conn, asked)
+            candidates = _AHEAD_CANDIDATES.run(self.conn, asked)
+        row = org_user.fetchone()
+        self._ahead[("org_and_user", slug, user)] = row
+        if row is None:
+            return
+        org_id = int(row[0])
+        if locked is not None:
+            self._ahead[("lock", org_id, number)] = locked.fetchone()
+        if earlier is not None:
+            self._ahead[("idempotent", org_id, key)] = earlier.fetchone()
+        if policy is not None:
+            self._ahead[("project", org_id, project)] = (policy[0].fetchone(),
+                                                         policy[1].fetchall())
+        self._ahead[("contact", org_id, number)] = known.fetchone()
+        self._ahead[("history", org_id, number)] = past.fetchall()
+        day, by_region, project_id, named = facts.fetchone()
+        self._ahead[("candidates", org_id, day, callee.area_code,
+                     callee.region if by_region else None, tuple(sorted(named)),
+                     project_id)] = candidates.fetchall()
+
+    def _read(self, *asked: Any) -> Any:
+        """What the read-ahead read for these arguments (once), or _NOT_READ."""
+        return self._ahead.pop(asked, _NOT_READ)
 
     def org_id_and_policy(self, slug: str) -> tuple[int, OrgPolicy]:
         return org_id_and_policy(self.conn, slug)
 
     def org_and_user(self, slug: str, user: str) -> tuple[int, OrgPolicy, Agent]:
-        return org_and_user(self.conn, slug, user)
+        row = self._read("org_and_user", slug, user)
+        if row is _NOT_READ:
+            return org_and_user(self.conn, slug, user)
+        return _org_and_user(row, slug, user)
 
     def project_policy(self, org_id: int, key: str) -> tuple[int, ProjectPolicy]:
-        return project_policy(self.conn, org_id, key)
+        read = self._read("project", org_id, key)
+        if read is _NOT_READ:
+            return project_policy(self.conn, org_id, key)
+        row, pool = read
+        if row is None:
+            raise NotFound(f"no project {key!r}", field="project")
+        return _project(row, pool)
 
     def lock_contact(self, org_id: int, phone: str) -> None:
-        lock_contact(self.conn, org_id, phone)
+        if self._read("lock", org_id, phone) is _NOT_READ:
+            lock_contact(self.conn, org_id, phone)
 
     def contact(self, org_id: int, phone: str) -> tuple[str, str | None] | None:
-        return contact(self.conn, org_id, phone)
+        row = self._read("contact", org_id, phone)
+        return contact(self.conn, org_id, phone) if row is _NOT_READ else _contact(row)
 
     def history(self, org_id: int, phone: str) -> tuple[PastCall, ...]:
-        return history(self.conn, org_id, phone)
+        rows = self._read("history", org_id, phone)
+        return history(self.conn, org_id, phone) if rows is _NOT_READ else _history(rows)
 
     def candidate_numbers(
         self, org_id: int, *, day: str, area_code: str | None, region: str | None,
         specific: Iterable[str], project_id: int | None,
     ) -> tuple[dict[str, NumberState], frozenset[str]]:
-        return candidate_numbers(self.conn, org_id, day=day, area_code=area_code,
-                                 region=region, specific=specific, project_id=project_id)
+        named = tuple(sorted(set(specific)))
+        rows = self._read("candidates", org_id, day, area_code, region, named, project_id)
+        if rows is _NOT_READ:
+            return candidate_numbers(self.conn, org_id, day=day, area_code=area_code,
+                                     region=region, specific=named, project_id=project_id)
+        return _candidates(self.conn, rows)
 
     def claim_number(
         self, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool,
@@ -411,15 +614,40 @@ class SqlCalls:
         self, org_id: int, decision: Decision, *, user: str, project: str | None,
         channel: str, at: datetime,
     ) -> None:
-        record_call(self.conn, org_id, decision, user=user, project=project, channel=channel,
-                    at=at)
+        row = _call_row(self.conn, org_id, decision, user=user, project=project,
+                        channel=channel, at=at)
+        self._write(_RECORD_CALL, row)
 
     def idempotent_decision(self, org_id: int, key: str, fingerprint: str) -> Decision | None:
-        return idempotent_decision(self.conn, org_id, key, fingerprint)
+        row = self._read("idempotent", org_id, key)
+        if row is _NOT_READ:
+            return idempotent_decision(self.conn, org_id, key, fingerprint)
+        return _idempotent(row, fingerprint)
 
     def remember_decision(self, org_id: int, key: str, fingerprint: str, decision: Decision,
                           at: datetime) -> None:
-        remember_decision(self.conn, org_id, key, fingerprint, decision, at)
+        self._write(_REMEMBER, _key_row(self.conn, org_id, key, fingerprint, decision, at))
+
+    def _write(self, statement: Statement, row: dict[str, Any]) -> None:
+        """PostgreSQL: kept to go with the COMMIT (a raced key raises there); else now."""
+        if self.postgresql:
+            self._writes.append((statement, row))
+        else:
+            statement.run(self.conn, row)
+
+    def commit(self) -> None:
+        """PostgreSQL: send the writes kept and COMMIT, in one round trip (pipeline mode);
+        the unit's own commit then has nothing left to do."""
+        if not self._writes:
+            return
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        with driver.pipeline():
+            for statement, row in self._writes:
+                statement.run(self.conn, row)
+            driver.execute("COMMIT")
+        self._writes.clear()
+        driver.autocommit = False
 
     def set_outcome(self, call_id: str, outcome: str, at: datetime,
                     org_id: int | None = None) -> bool:

@@ -136,11 +136,17 @@ def _fault(error: BaseException, url: URL) -> CallsignError:
 
 
 def _server_engine(url: URL, timeouts: Timeouts) -> Engine:
-    """PostgreSQL: a pool per process sized for a busy worker, checked before use."""
+    """PostgreSQL: a pool per process sized for a busy worker.
+
+    Connections are not pinged before use (a round trip per request): a connection the
+    server dropped (a terminated backend, a restart) fails on use instead, the unit of
+    work recycles the pool and says so (``ConnectionDropped``), and the call path runs
+    once more on a new connection.
+    """
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query and timeouts.connect:
         connect_args["connect_timeout"] = max(1, round(timeouts.connect))
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+    engine = create_engine(url, pool_size=10, max_overflow=20,
                            pool_recycle=1800, connect_args=connect_args)
     session = timeouts.session_settings()
 
@@ -153,6 +159,19 @@ def _server_engine(url: URL, timeouts: Timeouts) -> Engine:
         # No request waits on another transaction's rows, or runs, without limit.
         dbapi_connection.execute(session)
         dbapi_connection.commit()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+        # The call path sends its own BEGIN (with its reads, ``calls.SqlCalls.read_ahead``)
+        # in autocommit mode; a connection goes back to the pool as it came out, rolled
+        # back, or not at all.
+        if dbapi_connection is None or not dbapi_connection.autocommit:
+            return
+        try:
+            dbapi_connection.rollback()
+            dbapi_connection.autocommit = False
+        except Exception as error:  # whatever it was, the connection goes
+            record.invalidate(error)
 
     return engine
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy import Connection as Connection  # the services' type of a unit's connection
 from sqlalchemy import Engine
@@ -38,6 +39,18 @@ except ImportError:  # pragma: no cover
     pass
 
 
+def _dropped(error: BaseException) -> bool:
+    """Whether ``error`` says the server ended the session or the connection broke."""
+    orig = getattr(error, "orig", None) or error
+    if not type(orig).__module__.startswith("psycopg"):
+        return False
+    import psycopg
+
+    state = getattr(orig, "sqlstate", None) or ""
+    return state[:2] == "08" or state.startswith("57P") or (
+        not state and isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError))
+
+
 class UnitOfWork:
     """``with UnitOfWork(engine) as uow: ...; uow.commit()``: nothing lands without commit.
 
@@ -55,11 +68,15 @@ class UnitOfWork:
         self.raced = integrity_errors(engine)
         self.deadlocked = deadlock_errors(engine)
         self.lock_waited = lock_wait_errors(engine)
+        self.dropped = False
+        self._committing = False
 
     def describe(self) -> str:
         return describe_store(self.engine.url)
 
     def __enter__(self) -> UnitOfWork:
+        self._committing = False
+        self.dropped = False
         try:
             self.connection = self.engine.connect()
         except DRIVER_ERRORS as error:
@@ -75,6 +92,8 @@ class UnitOfWork:
     def commit(self) -> None:
         # A SQLite file deleted or replaced meanwhile: answer that, never commit into it.
         verify_store_file(self.connection)
+        self._committing = True  # from here a lost connection may have committed
+        self.calls.commit()  # PostgreSQL: the writes kept for it, with the COMMIT
         self._transaction.commit()
 
     def __exit__(
@@ -96,11 +115,19 @@ class UnitOfWork:
         if isinstance(error, DRIVER_ERRORS) and not isinstance(
                 error, self.deadlocked):  # the call path runs those again
             fault = store_fault(error, self.engine.url)
+            if fault is not None and not self._committing and _dropped(error):
+                # Nothing landed. The pool's other connections are most likely gone too
+                # (a restart): open new ones from here on.
+                self.engine.dispose()
+                self.dropped = True
             if fault is not None:
                 raise fault from error
 
     def _translated(self, error: BaseException) -> BaseException:
         return store_fault(error, self.engine.url) or error
+
+
+T = TypeVar("T")
 
 
 class Store:
@@ -124,6 +151,19 @@ class Store:
         """A connection for reads that need no transaction (no write lock on SQLite)."""
         with self.engine.connect() as conn:
             yield conn
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """``work`` on a connection for reads (no transaction); run once more, on a new
+        connection, when the server had dropped the pooled one (none is pinged first)."""
+        try:
+            with self.engine.connect() as conn:
+                return work(conn)
+        except DRIVER_ERRORS as error:
+            if not _dropped(error):
+                raise
+            self.engine.dispose()
+        with self.engine.connect() as conn:
+            return work(conn)
 
     def problem(self) -> StoreUnavailable | None:
         """Why the store cannot serve writes now (readiness), or None."""

@@ -1,0 +1,168 @@
+"""PostgreSQL: a decision costs at most three round trips to the server.
+
+Counted on the wire, through libpq's own trace of every protocol message each pooled
+connection sends and receives: a round trip is a run of messages the client sends that
+the server then answers (so BEGIN, each statement, a pipeline's sync, COMMIT, and a
+pool's ping each count; statements sent together in pipeline mode count once).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg.pq import Trace
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.pool import NullPool
+
+from callsign.domain.document import parse_document
+from callsign.domain.model import Decision, OutboundRequest
+from callsign.services import calls as calls_service
+from callsign.store import orgs as org_store
+from callsign.store.db import create_store_engine
+from callsign.store.uow import UnitOfWork
+
+pytestmark = pytest.mark.postgresql_only
+
+MOST = 3
+AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+ORG = {
+    "org": "trips", "principal_number": "+12125550100", "local_presence": True,
+    "numbers": [{"number": "+12125550100"}, {"number": "+13125550101", "daily_cap": 50},
+                {"number": "+13125550102", "daily_cap": 50},
+                {"number": "+16465550103"}, {"number": "+16465550104"}],
+    "users": [{"id": "u1"}],
+    "projects": [{"id": "p1", "numbers": ["+16465550103", "+16465550104"],
+                  "first_call": "random", "next_calls": "different_each_attempt"}],
+}
+_LIBC = ctypes.CDLL(None)
+
+
+@dataclass
+class Wire:
+    """The libpq trace of every connection the engine opened, read between marks."""
+
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    marks: dict[Path, int] = field(default_factory=dict)
+
+    def attach(self, dbapi_connection: Any) -> None:
+        path = self.folder / f"trace-{len(self.files)}.txt"
+        path.touch()
+        self.files.append(path)
+        stream = path.open("a")  # kept open: libpq writes to it for the connection's life
+        dbapi_connection.pgconn.trace(stream.fileno())
+        dbapi_connection.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+        self._streams.append(stream)
+
+    def __post_init__(self) -> None:
+        self._streams: list[Any] = []
+
+    def mark(self) -> None:
+        _LIBC.fflush(None)
+        self.marks = {path: path.stat().st_size for path in self.files}
+
+    def close(self) -> None:
+        for stream in self._streams:
+            stream.close()
+
+    def round_trips(self) -> int:
+        """Round trips on every connection since the mark."""
+        _LIBC.fflush(None)
+        total = 0
+        for path in self.files:
+            with path.open() as trace:
+                trace.seek(self.marks.get(path, 0))
+                total += _round_trips(trace.read())
+        return total
+
+
+def _round_trips(trace: str) -> int:
+    """Runs of client messages ("F") each followed by the server's answer ("B")."""
+    trips = 0
+    sending = False
+    for line in trace.splitlines():
+        direction = line.split("\t", 1)[0]
+        if direction == "F":
+            sending = line.split("\t")[2] != "Terminate"
+        elif direction == "B" and sending:
+            trips += 1
+            sending = False
+    return trips
+
+
+@pytest.fixture
+def wire(tmp_path: Path) -> Wire:
+    return Wire(tmp_path)
+
+
+@pytest.fixture
+def store(db_url: str, wire: Wire) -> Iterator[Engine]:
+    engine = create_store_engine(db_url)
+    with UnitOfWork(engine) as uow:
+        org_store.apply_document(uow.connection, parse_document(ORG))
+        uow.commit()
+    engine.dispose()  # the connections from now on are traced from their start
+    event.listen(engine, "connect", lambda dbapi, _record: wire.attach(dbapi))
+    yield engine
+    engine.dispose()
+    wire.close()
+
+
+def decide(engine: Engine, wire: Wire, i: int, *, key: str | None = None,
+           **request: Any) -> tuple[Decision, int]:
+    """A decision and the round trips it took."""
+    call = OutboundRequest(**{"org": "trips", "user": "u1", "to": f"+1312555{2000 + i}",
+                              **request})
+    wire.mark()
+    decision = calls_service.place_call(UnitOfWork(engine), call,
+                                        now=AT + timedelta(seconds=i), rng=random.Random(i),
+                                        idempotency_key=key)
+    return decision, wire.round_trips()
+
+
+def test_a_decision_takes_at_most_three_round_trips(store: Engine, wire: Wire) -> None:
+    decide(store, wire, 0)  # the first opens the connection: its setup is not the call's
+    counts: dict[str, int] = {}
+    plain, counts["local presence"] = decide(store, wire, 1)
+    assert plain.caller_id.startswith("+1312")
+    pooled, counts["project"] = decide(store, wire, 2, project="p1")
+    assert pooled.caller_id.startswith("+1")
+    first, counts["idempotency key"] = decide(store, wire, 3, key="k-1")
+    again, counts["the key again"] = decide(store, wire, 3, key="k-1")
+    assert again == first
+    print(f"round trips per decision: {counts}")
+    assert all(count <= MOST for count in counts.values()), counts
+
+
+def test_a_connection_the_server_dropped_is_replaced_and_the_call_goes_through(
+        db_url: str, store: Engine) -> None:
+    """No ping before each call: the server ending the pool's sessions (a terminated
+    backend, a restart) is found on use, and the call runs once more on a new one."""
+    backends: list[int] = []
+    event.listen(store, "connect", lambda dbapi, _record: backends.append(dbapi.info.backend_pid))
+    first = calls_service.place_call(UnitOfWork(store), OutboundRequest(
+        org="trips", user="u1", to="+13125553000"), now=AT, rng=random.Random(0))
+    assert backends
+    admin = create_engine(db_url, poolclass=NullPool)
+    with admin.connect() as conn:
+        ended = [conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                 .scalar_one() for pid in backends]
+    admin.dispose()
+    assert all(ended)
+
+    second = calls_service.place_call(UnitOfWork(store), OutboundRequest(
+        org="trips", user="u1", to="+13125553001"), now=AT + timedelta(seconds=1),
+        rng=random.Random(1))
+
+    assert first.caller_id
+    assert second.caller_id
+    with store.connect() as conn:
+        recorded = conn.execute(text("SELECT count(*) FROM calls")).scalar_one()
+    assert recorded == 2
