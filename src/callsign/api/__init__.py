@@ -1,1 +1,2 @@
-"""HTTP: the REST API, operations endpoints, and (later) webhooks and the admin."""
+"""HTTP entrypoints: the REST API, operations endpoints, Twilio and Kamailio webhooks,
+and the web admin (admin/)."""

@@ -47,7 +47,7 @@ def limit_bodies(app: ASGIApp) -> ASGIApp:
             await too_large(send, bound)
             return
         _check_json(scope, headers.get(b"content-type", b""), body, bound)
-        await app(scope, _replaying(body, receive), send)
+        await app(scope, replaying(body, receive), send)
 
     return middleware
 
@@ -94,7 +94,7 @@ def _check_json(scope: Any, content_type: bytes, body: bytes, bound: int) -> Non
             scope[JSON_CHECKED] = exc
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
+def replaying(body: bytes, receive: Receive) -> Receive:
     """A receive that gives the body already read, then what the client sends next."""
     replayed = False
 

@@ -14,6 +14,7 @@ from litestar.types import ASGIApp, Message, Receive, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from callsign.api.deps import runtime
+from callsign.api.intake import replaying
 
 access_log = logging.getLogger("callsign.access")
 
@@ -104,16 +105,7 @@ def refuse_nul(app: ASGIApp) -> ASGIApp:
                 any(sign in body for sign in (_NUL_SIGNS[0], _NUL_SIGNS[2])):
             await _refuse(send, _holding_nul(body))
             return
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await app(scope, replay, send)
+        await app(scope, replaying(body, receive), send)
 
     return middleware
 
