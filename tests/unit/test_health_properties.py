@@ -28,7 +28,7 @@ Event = CallResult | SpamReport | datetime  # a datetime restarts the window
 @st.composite
 def events(draw: st.DrawFn) -> list[Event]:
     """Results, spam reports and restarts in time order, minutes to hours apart."""
-    at, out = T0, []
+    at, out = T0, list[Event]()
     for _ in range(draw(st.integers(0, 60))):
         at += timedelta(seconds=draw(st.sampled_from([0, 1, 59, 60, 3599, 3600, 40_000])))
         kind = draw(st.sampled_from(["call", "call", "call", "call", "spam", "restart"]))
