@@ -122,10 +122,20 @@ def test_the_answer_rate_scores_50_at_its_floor(answered: int, expected: int) ->
     assert value == expected
 
 
-def test_a_short_call_share_at_its_limit_scores_50() -> None:
-    """20 calls, all answered, 3 of them (15%) shorter than 6 s."""
-    results = [*calls(3, answered=3, duration_s=2), *calls(17, answered=17)]
-    assert score(folded(results).metrics(T0), POLICY).value == 50
+@pytest.mark.parametrize(("short", "expected"), [(3, 100), (6, 50), (9, 0)])
+def test_short_calls_score_from_their_bound_to_50_at_twice_it(short: int,
+                                                               expected: int) -> None:
+    """20 calls, all answered: 15% short is the bound, 30% scores 50, 45% scores 0."""
+    results = [*calls(short, answered=short, duration_s=2), *calls(20 - short, answered=20)]
+    assert score(folded(results).metrics(T0), POLICY).value == expected
+
+
+def test_short_calls_are_judged_only_on_enough_answered_calls() -> None:
+    """19 answered calls, all short, among 40: the short share is not judged."""
+    results = [*calls(19, answered=19, duration_s=2), *calls(21, answered=0)]
+    metrics = folded(results).metrics(T0)
+    assert score(metrics, POLICY).short == 1.0
+    assert signal_reasons(metrics, POLICY) == []
 
 
 def test_spam_reports_score_100_75_50_for_0_1_2_of_a_limit_of_2() -> None:
@@ -140,6 +150,12 @@ def test_signals_are_not_judged_on_too_few_calls() -> None:
     assert signal_reasons(metrics, POLICY) == []
 
 
+def test_a_short_call_reason_says_the_share_of_answered_calls_and_its_bound() -> None:
+    results = [*calls(4, answered=4, duration_s=5), *calls(16, answered=16)]
+    assert signal_reasons(folded(results).metrics(T0), POLICY) == [
+        "20% of 20 answered calls shorter than 6 s (bound 15%)"]
+
+
 def test_signal_reasons_say_the_value_its_window_and_its_bound() -> None:
     results = [*calls(2, answered=2, duration_s=3), *calls(48, answered=0, sip_code=608)]
     window = folded(results)
@@ -147,7 +163,6 @@ def test_signal_reasons_say_the_value_its_window_and_its_bound() -> None:
     window.add_spam(SpamReport(T0))
     assert signal_reasons(window.metrics(T0 + timedelta(hours=5)), POLICY) == [
         "answer rate 4% over the last 50 calls (bound 15%)",
-        "100% of 2 answered calls shorter than 6 s (bound 15%)",
         "96% of the last 50 calls rejected with 603/607/608 (bound 10%)",
         "2 spam reports in 7 days (limit 2)",
     ]

@@ -10,8 +10,10 @@ Results are folded in time order; a late one counts as of the latest time seen (
 sweep, which orders by time, is the reference and corrects it).
 
 The score (0–100) is ``100 × answer × short × rejection × spam``, each factor in [0, 1]:
-answer = clamp(rate / floor − ½), the others clamp(3/2 − value / limit), so each signal
-exactly at its bound gives 50 on its own; see ``docs/health.md``.
+answer = clamp(rate / floor − ½), rejection and spam clamp(3/2 − value / limit), so each
+exactly at its bound gives 50 on its own; short calls, a weaker and noisier signal,
+clamp(3/2 − share / (2 × limit)), judged on ``min_calls`` answered calls: 1 up to the
+bound, ½ at twice it. See ``docs/health.md``.
 """
 
 from __future__ import annotations
@@ -235,7 +237,11 @@ def score(metrics: Metrics, policy: HealthPolicy) -> Score:
     answer = 1.0
     if judged and rate is not None and policy.answer_rate_floor > 0:
         answer = _clamp(rate * 100 / policy.answer_rate_floor - 0.5)
-    short = _limit_factor(metrics.short_share if judged else None, policy.short_call_limit)
+    # Short calls are a weaker, noisier signal: judged on enough answered calls, and
+    # falling only past their bound (½ at twice it, 0 at three times).
+    short_judged = metrics.answered >= policy.min_calls and metrics.short_share is not None
+    short = _limit_factor(metrics.short_share / 2 if short_judged and metrics.short_share
+                          is not None else None, policy.short_call_limit)
     rejection = _limit_factor(metrics.rejection_share if judged else None,
                               policy.rejection_limit)
     spam = _clamp(1.5 - metrics.spam_reports / policy.spam_report_limit)
@@ -264,7 +270,8 @@ def _rate_reasons(metrics: Metrics, policy: HealthPolicy) -> list[str]:
     if rate is not None and rate * 100 < policy.answer_rate_floor:
         reasons.append(f"answer rate {percent(rate)} over the last {metrics.calls} calls "
                        f"(bound {policy.answer_rate_floor}%)")
-    if short is not None and short * 100 > policy.short_call_limit:
+    if short is not None and metrics.answered >= policy.min_calls \
+            and short * 100 > policy.short_call_limit:
         reasons.append(f"{percent(short)} of {metrics.answered} answered calls shorter than "
                        f"{policy.short_call_seconds} s (bound {policy.short_call_limit}%)")
     if rejected is not None and rejected * 100 > policy.rejection_limit:
