@@ -3,6 +3,7 @@ the manual pause."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from callsign.domain.health_states import (
     Standing,
     assess,
     guard_coverage,
+    new_number,
     review,
 )
 
@@ -201,3 +203,17 @@ def test_a_health_summary_reads_as_a_trace_line() -> None:
                     ("answer rate 4% over the last 50 calls (bound 15%)",))
     assert health.summary() == \
         "resting since 11-28: answer rate 4% over the last 50 calls (bound 15%)"
+
+
+def test_a_new_number_warms_up_from_the_day_it_is_added() -> None:
+    health = new_number(T0)
+    assert (health.state, health.since) == (HealthState.WARMING, T0)
+    assert assess(health, answering(30, calls=5), POLICY, T0 + timedelta(days=1)).health \
+        .reasons[0] == "warming day 2 of 21: 10 calls a day"
+
+
+@pytest.mark.parametrize("name", ["window_calls", "window_days", "spam_report_limit",
+                                  "rest_days"])
+def test_a_policy_built_by_hand_refuses_what_would_break_the_rules(name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be at least 1"):
+        replace(POLICY, **{name: 0})  # type: ignore[arg-type]

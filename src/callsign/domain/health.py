@@ -188,7 +188,7 @@ def sweep(results: Iterable[CallResult], reports: Iterable[SpamReport], now: dat
     """The signals as of ``now`` recomputed from every result and report."""
     ordered = sorted(results, key=lambda r: r.at)
     spam = sorted(report.at for report in reports)
-    now = max([now, *([ordered[-1].at] if ordered else []), *spam[-1:]])
+    now = max([now, *(r.at for r in ordered[-1:]), *spam[-1:]])  # never before the last
     start = now - timedelta(days=policy.window_days)
     after = start if since is None or since <= start else since - timedelta.resolution
     window = [r for r in ordered if r.at > after][-policy.window_calls:]
@@ -221,13 +221,18 @@ def _clamp(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def _limit_factor(share: float | None, limit: int) -> float:
-    """1 up to half the limit, ½ at the limit, 0 at 1½ times the limit."""
-    if share is None:
+def _limit_factor(value: float | None, limit: int) -> float:
+    """1 up to half the limit, ½ at the limit, 0 at 1½ times it (same units); 1 if the
+    value is not judged."""
+    if value is None:
         return 1.0
     if limit == 0:
-        return 0.0 if share > 0 else 1.0
-    return _clamp(1.5 - share * 100 / limit)
+        return 0.0 if value > 0 else 1.0
+    return _clamp(1.5 - value / limit)
+
+
+def _percent(share: float | None, judged: bool) -> float | None:
+    return share * 100 if judged and share is not None else None
 
 
 def score(metrics: Metrics, policy: HealthPolicy) -> Score:
@@ -239,12 +244,12 @@ def score(metrics: Metrics, policy: HealthPolicy) -> Score:
         answer = _clamp(rate * 100 / policy.answer_rate_floor - 0.5)
     # Short calls are a weaker, noisier signal: judged on enough answered calls, and
     # falling only past their bound (½ at twice it, 0 at three times).
-    short_judged = metrics.answered >= policy.min_calls and metrics.short_share is not None
-    short = _limit_factor(metrics.short_share / 2 if short_judged and metrics.short_share
-                          is not None else None, policy.short_call_limit)
-    rejection = _limit_factor(metrics.rejection_share if judged else None,
+    short_share = _percent(metrics.short_share, metrics.answered >= policy.min_calls)
+    short = _limit_factor(None if short_share is None else short_share / 2,
+                          policy.short_call_limit)
+    rejection = _limit_factor(_percent(metrics.rejection_share, judged),
                               policy.rejection_limit)
-    spam = _clamp(1.5 - metrics.spam_reports / policy.spam_report_limit)
+    spam = _limit_factor(metrics.spam_reports, policy.spam_report_limit)
     value = int(100 * answer * short * rejection * spam + 0.5)
     return Score(value, answer, short, rejection, spam, judged)
 

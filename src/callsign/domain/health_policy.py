@@ -57,6 +57,13 @@ class HealthPolicy:
     per_hour: int = 15
     per_day: int = 100
 
+    def __post_init__(self) -> None:
+        # The org document checks each field with its path; this guards code that builds
+        # a policy by hand from the values that would divide by zero or rest everything.
+        for name in ("window_calls", "window_days", "spam_report_limit", "rest_days"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
     @property
     def ramp_days(self) -> int:
         """The warm-up's length in days."""

@@ -45,6 +45,11 @@ class Health:
         return f"{head}: {'; '.join(self.reasons)}" if self.reasons else head
 
 
+def new_number(added_at: datetime) -> Health:
+    """A number just added: it warms up from the day it is added."""
+    return Health(HealthState.WARMING, added_at, None, ("a new number warms up",))
+
+
 @dataclass(frozen=True)
 class Proposal:
     """What health would make of one number; ``rest`` marks a candidate to rest."""
