@@ -130,7 +130,8 @@ def test_hysteresis_a_score_between_the_bounds_keeps_the_state_it_has() -> None:
     """Score 70 (18% answered) is healthy for a healthy number and watch for a watched one."""
     metrics = answering(18)
     assert assess(HEALTHY, metrics, POLICY, T0).health.state is HealthState.HEALTHY
-    assert assess(WATCH, metrics, POLICY, T0).health.state is HealthState.WATCH
+    assert assess(WATCH, metrics, POLICY, T0).health == Health(
+        HealthState.WATCH, WATCH.since, 70, ("score 70 (healthy again at 80)",))
 
 
 @pytest.mark.parametrize("state", list(HealthState))

@@ -126,7 +126,9 @@ def _watch_or_healthy(current: Health, metrics: Metrics, judged: Score,
         return Health(HealthState.WATCH, now, judged.value,
                       (f"score {judged.value} (watch below {policy.watch_below})", *signals))
     if watching:
-        return replace(current, score=judged.value)
+        return replace(current, score=judged.value, reasons=(
+            f"score {judged.value} (healthy again at {policy.healthy_at})",
+            *signal_reasons(metrics, policy)))
     return replace(current, score=judged.value, reasons=())
 
 
