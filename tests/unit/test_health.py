@@ -122,17 +122,17 @@ def test_the_answer_rate_scores_50_at_its_floor(answered: int, expected: int) ->
     assert value == expected
 
 
-@pytest.mark.parametrize(("short", "expected"), [(3, 100), (6, 50), (9, 0)])
+@pytest.mark.parametrize(("short", "expected"), [(6, 100), (12, 50), (18, 0)])
 def test_short_calls_score_from_their_bound_to_50_at_twice_it(short: int,
                                                                expected: int) -> None:
-    """20 calls, all answered: 15% short is the bound, 30% scores 50, 45% scores 0."""
-    results = [*calls(short, answered=short, duration_s=2), *calls(20 - short, answered=20)]
+    """40 calls, all answered: 15% short is the bound, 30% scores 50, 45% scores 0."""
+    results = [*calls(short, answered=short, duration_s=2), *calls(40 - short, answered=40)]
     assert score(folded(results).metrics(T0), POLICY).value == expected
 
 
 def test_short_calls_are_judged_only_on_enough_answered_calls() -> None:
-    """19 answered calls, all short, among 40: the short share is not judged."""
-    results = [*calls(19, answered=19, duration_s=2), *calls(21, answered=0)]
+    """29 answered calls, all short, among 40: the short share is not judged."""
+    results = [*calls(29, answered=29, duration_s=2), *calls(11, answered=0)]
     metrics = folded(results).metrics(T0)
     assert score(metrics, POLICY).short == 1.0
     assert signal_reasons(metrics, POLICY) == []
@@ -143,17 +143,17 @@ def test_spam_reports_score_100_75_50_for_0_1_2_of_a_limit_of_2() -> None:
 
 
 def test_signals_are_not_judged_on_too_few_calls() -> None:
-    """19 unanswered calls: below min_calls, the rates neither score nor give reasons."""
-    metrics = folded(calls(19, answered=0, sip_code=603)).metrics(T0)
+    """29 unanswered calls: below min_calls, the rates neither score nor give reasons."""
+    metrics = folded(calls(29, answered=0, sip_code=603)).metrics(T0)
     judged = score(metrics, POLICY)
     assert (judged.value, judged.judged) == (100, False)
     assert signal_reasons(metrics, POLICY) == []
 
 
 def test_a_short_call_reason_says_the_share_of_answered_calls_and_its_bound() -> None:
-    results = [*calls(4, answered=4, duration_s=5), *calls(16, answered=16)]
+    results = [*calls(8, answered=8, duration_s=5), *calls(32, answered=32)]
     assert signal_reasons(folded(results).metrics(T0), POLICY) == [
-        "20% of 20 answered calls shorter than 6 s (bound 15%)"]
+        "20% of 40 answered calls shorter than 6 s (bound 15%)"]
 
 
 def test_signal_reasons_say_the_value_its_window_and_its_bound() -> None:

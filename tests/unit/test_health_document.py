@@ -32,13 +32,13 @@ def test_a_document_without_health_gets_the_default_policy() -> None:
 
 def test_every_health_setting_is_read_into_the_policy() -> None:
     doc = parse_document(document(
-        window_calls=80, window_days=5, min_calls=30, answer_rate_floor=12,
+        window_calls=80, window_days=5, min_calls=25, answer_rate_floor=12,
         short_call_seconds=8, short_call_limit=20, rejection_limit=5, spam_report_limit=3,
         rest_on_608=False, rest_below=40, watch_below=60, healthy_at=75, rest_days=10,
         warming_min_calls=40, max_resting_share=25,
         ramp=[{"days": 3, "calls_per_day": 15}], per_minute=2, per_hour=12, per_day=90))
     assert doc.health.policy() == HealthPolicy(
-        window_calls=80, window_days=5, min_calls=30, answer_rate_floor=12,
+        window_calls=80, window_days=5, min_calls=25, answer_rate_floor=12,
         short_call_seconds=8, short_call_limit=20, rejection_limit=5, spam_report_limit=3,
         rest_on_608=False, rest_below=40, watch_below=60, healthy_at=75, rest_days=10,
         warming_min_calls=40, max_resting_share=25, ramp=(RampStep(3, 15),), per_minute=2,

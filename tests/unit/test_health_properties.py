@@ -129,3 +129,23 @@ def test_a_paused_number_is_never_changed_by_health(
 def test_assessing_a_paused_number_returns_it_unchanged(health: Health,
                                                         signals: Metrics) -> None:
     assert assess(health, signals, HealthPolicy(), T0, paused=True).health is health
+
+
+NEXT = {HealthState.HEALTHY: {HealthState.HEALTHY, HealthState.WATCH, HealthState.RESTING},
+        HealthState.WATCH: {HealthState.WATCH, HealthState.HEALTHY, HealthState.RESTING},
+        HealthState.RESTING: {HealthState.RESTING, HealthState.WARMING},
+        HealthState.WARMING: {HealthState.WARMING, HealthState.HEALTHY, HealthState.RESTING}}
+
+
+@given(healths, metrics)
+def test_health_moves_only_along_the_diagrams_edges(health: Health, signals: Metrics) -> None:
+    """And a rest lasts rest_days; warming ends only after the ramp, at healthy_at."""
+    policy = HealthPolicy()
+    after = assess(health, signals, policy, T0).health
+    assert after.state in NEXT[health.state]
+    if health.state is HealthState.RESTING and after.state is HealthState.WARMING:
+        assert T0 - health.since >= timedelta(days=policy.rest_days)
+    if health.state is HealthState.WARMING and after.state is HealthState.HEALTHY:
+        assert T0 - health.since >= timedelta(days=policy.ramp_days)
+        assert after.score is not None
+        assert after.score >= policy.healthy_at

@@ -15,7 +15,7 @@ from tests.simulation import START, Simulation, Traffic, pool_of
 
 H, D = timedelta(hours=1), timedelta(days=1)
 POLICY = HealthPolicy()
-DAYS = 32  # a burn on day 2 or 3, 7 days' rest, the 21 days' ramp, and a day to spare
+DAYS = 33  # a burn on day 2 or 3, 7 days' rest, the 21 days' ramp, and days to spare
 
 
 @pytest.fixture(scope="module")

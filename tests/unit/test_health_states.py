@@ -218,3 +218,23 @@ def test_a_new_number_warms_up_from_the_day_it_is_added() -> None:
 def test_a_policy_built_by_hand_refuses_what_would_break_the_rules(name: str) -> None:
     with pytest.raises(ValueError, match=f"{name} must be at least 1"):
         replace(POLICY, **{name: 0})  # type: ignore[arg-type]
+
+
+def per_mille(answered: int) -> Metrics:
+    """1000 calls (a hand-made window) of which ``answered`` were answered."""
+    return Metrics(calls=1000, answered=answered)
+
+
+@pytest.mark.parametrize(("current", "answered", "score", "state"), [
+    (HEALTHY, 150, 50, HealthState.WATCH),  # at the rest bound: not rested
+    (HEALTHY, 148, 49, HealthState.RESTING),  # one below it
+    (HEALTHY, 180, 70, HealthState.HEALTHY),  # at the watch bound: not watched
+    (HEALTHY, 178, 69, HealthState.WATCH),
+    (WATCH, 195, 80, HealthState.HEALTHY),  # at the healthy bound: back
+    (WATCH, 193, 79, HealthState.WATCH),
+    (WATCH, 150, 50, HealthState.WATCH),
+    (WATCH, 148, 49, HealthState.RESTING)])
+def test_each_bound_is_exact(current: Health, answered: int, score: int,
+                             state: HealthState) -> None:
+    proposal = assess(current, per_mille(answered), POLICY, T0)
+    assert (proposal.health.score, proposal.health.state) == (score, state)

@@ -518,8 +518,8 @@ class _Checker:
 
 
 def health_problems(health: HealthDoc) -> Iterator[tuple[str, str]]:
-    """The health policy's bounds, in their order: rest < watch <= healthy (hysteresis),
-    and no more calls asked for than the window holds."""
+    """The health policy's bounds in their order, rest <= watch <= healthy with rest <
+    healthy (hysteresis), and no more calls asked for than the window holds."""
     if health.watch_below < health.rest_below:
         yield ("health.watch_below",
                f"must be at least health.rest_below ({health.rest_below})")

@@ -36,7 +36,7 @@ class HealthPolicy:
     window_calls: int = 50
     window_days: int = 7
     # Fewer calls in the window than this and the rates are not judged (too noisy).
-    min_calls: int = 20
+    min_calls: int = 30
     # Per-signal bounds; a signal exactly at its bound scores 50 on its own.
     answer_rate_floor: int = 15  # percent of calls answered
     short_call_seconds: int = 6
