@@ -80,7 +80,8 @@ class Kamailio(V1):
                    description="Seconds from the answer to the end of the call")] = 0,
                ) -> dict[str, str]:
         """Everything is in the query string, as on the other Kamailio endpoints; the
-        body (http_client needs one to POST) is not read. Sent again, it sets the same."""
+        body ("{}": http_client POSTs only with one) is not read. Sent again, it sets
+        the same result."""
         stored = results.record_result(rt.uow(), org, call_id, source=ResultSource.KAMAILIO,
                                        now=rt.clock(), sip_code=sip_code, duration_s=duration)
         return {"call_id": call_id, "failure_class": str(stored["failure_class"])}

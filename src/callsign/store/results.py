@@ -34,8 +34,10 @@ def add_spam_report(conn: Connection, org_id: int, call_id: str, *, reported_by:
         return False
     inserted = conn.execute(dialect.insert(spam_reports).values(
         org_id=org_id, call_id=call_id, number=row.caller_id, reported_by=reported_by,
-        note=note, at=at).on_conflict_do_nothing(index_elements=["call_id"]))
-    return bool(inserted.rowcount)
+        note=note, at=at).on_conflict_do_nothing(index_elements=["call_id"])
+        .returning(spam_reports.c.id))
+    # RETURNING, not rowcount: the PostgreSQL driver's count is not always known here.
+    return inserted.first() is not None
 
 
 def spam_report(conn: Connection, org_id: int, call_id: str) -> Any:
