@@ -30,7 +30,8 @@ KAMAILIO_CFG = KAMAILIO_DIR / "kamailio.cfg"
 SCENARIOS = KAMAILIO_DIR / "sipp"
 LOOPBACK = "127.0.0.1"
 SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
-MODULES = ("http_client.so", "jansson.so", "uac.so", "htable.so")
+MODULES = ("http_client.so", "jansson.so", "uac.so", "htable.so", "dialog.so", "mqueue.so",
+           "rtimer.so")
 START_SECONDS = 600.0  # a hang guard: a process that exits at start fails at once
 STOP_SECONDS = 5.0
 LOG_TAIL = 40

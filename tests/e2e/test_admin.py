@@ -908,6 +908,34 @@ def test_call_log_links_to_traces(page: Page, api: httpx.Client) -> None:
     assert page.locator("h1").inner_text() == "Call log"
 
 
+def test_a_call_page_shows_the_result_and_reports_spam_once(page: Page,
+                                                            api: httpx.Client) -> None:
+    """The call's result as the API stored it; "Showed as spam" stores one report, says so,
+    and the button is gone; the API shows the call reported."""
+    call = ok(api.post("/v1/calls", json={"user": "carol", "to": "+16305551299",
+                                          "consented": True}), 201)
+    call_id = call["call_id"]
+    go(page, f"/admin/calls/{call_id}")
+    assert page.locator("#result-none").count() == 1
+    ok(api.post(f"/v1/calls/{call_id}/result", json={"sip_code": 607}))
+
+    go(page, f"/admin/calls/{call_id}")
+    assert page.locator("#result-class").inner_text() == "rejected_by_analytics"
+    assert page.locator("#result-sip-code").inner_text() == "607"
+    assert page.locator("#result-answered").inner_text() == "no"
+    page.fill("#spam-note", "Spam Likely on a Pixel")
+    submit(page, "#spam-report button[type=submit]", status=200)
+
+    assert toast(page, "success") == f"Reported: {call['caller_id']} showed as spam"
+    assert page.locator("#spam-reported").count() == 1
+    assert page.locator("#spam-report").count() == 0
+    screenshot(page, "call-result")
+    assert ok(api.get(f"/v1/calls/{call_id}"))["spam_reported"] is True
+    again = ok(api.post(f"/v1/calls/{call_id}/spam-report", json={"reported_by": "carol"}))
+    assert (again["recorded"], again["reported_by"], again["note"]) == (
+        False, "admin", "Spam Likely on a Pixel")
+
+
 # -- mistakes a person makes in the forms ---------------------------------------------------
 
 def test_new_project_does_not_replace_an_existing_one(page: Page, api: httpx.Client) -> None:

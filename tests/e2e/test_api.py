@@ -51,6 +51,8 @@ V1_OPERATIONS = {
     ("GET", "/v1/kamailio/inbound"),
     ("GET", "/v1/calls"), ("POST", "/v1/calls"), ("GET", "/v1/calls/{call_id}"),
     ("POST", "/v1/calls/{call_id}/outcome"), ("POST", "/v1/inbound"),
+    ("POST", "/v1/calls/{call_id}/result"), ("POST", "/v1/calls/{call_id}/spam-report"),
+    ("POST", "/v1/kamailio/result"),
     ("GET", "/v1/numbers"), ("POST", "/v1/numbers"), ("GET", "/v1/numbers/{number}"),
     ("PATCH", "/v1/numbers/{number}"), ("DELETE", "/v1/numbers/{number}"),
     ("POST", "/v1/numbers/{number}/pause"), ("POST", "/v1/numbers/{number}/resume"),
@@ -140,6 +142,8 @@ def test_a_call_is_decided_recorded_and_shown_with_its_trace(
         "caller_id": CHI1, "rule": "agent_area_code", "project": None,
         "channel": "click_to_dial", "outcome": None, "trace": decision["trace"],
         "telephony_status": None, "duration_s": None, "answered_by": None,
+        "answered": None, "sip_code": None, "failure_class": None, "result_at": None,
+        "result_source": None, "spam_reported": False,
     }
     assert abs(datetime.fromisoformat(logged["at"]) - datetime.now(UTC)) < timedelta(minutes=1)
 

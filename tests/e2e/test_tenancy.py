@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -44,6 +44,10 @@ class Probe:
 # those below need a body, or, for PUT (create-or-replace), refuse for another reason.
 PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/v1/calls/{call_id}/outcome"): Probe(body={"outcome": "hijacked"}),
+    ("POST", "/v1/calls/{call_id}/result"): Probe(body={"sip_code": 608}),
+    ("POST", "/v1/calls/{call_id}/spam-report"): Probe(body={"reported_by": "mallory"}),
+    # acme's call named in the query string ("{call_id}": filled in as in paths).
+    ("POST", "/v1/kamailio/result"): Probe(params={"call_id": "{call_id}", "sip_code": "608"}),
     ("PATCH", "/v1/numbers/{number}"): Probe(body={"label": "hijacked"}),
     ("POST", "/v1/numbers/{number}/area-codes"): Probe(body={"area_codes": ["224"]}),
     # PUT creates globex's own entity of that name; naming acme's numbers or users is 400.
@@ -186,6 +190,8 @@ def test_another_orgs_key_reaches_none_of_its_data(
     for operation in operations:
         with subtests.test(msg=str(operation)):
             probe = probe_for(operation)
+            probe = replace(probe, params={name: value.format(**acme_values)
+                                           for name, value in probe.params.items()})
             path = concrete(operation, acme_values)
             acme_before, globex_before = state_of(acme), state_of(globex)
 

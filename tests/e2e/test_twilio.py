@@ -490,6 +490,43 @@ def test_a_status_callback_records_status_duration_and_answered_by(
             assert (call["to"], call["caller_id"]) == (contact, AURORA)
 
 
+RESULT_REPORTS = {
+    "a 608 from the carriers' analytics": (
+        {"CallStatus": "failed", "CallDuration": "0", "SipResponseCode": "608"},
+        (False, 608, "rejected_by_analytics", 0)),
+    "answered by a person": (
+        {"CallStatus": "completed", "CallDuration": "37", "SipResponseCode": "200",
+         "AnsweredBy": "human"},
+        (True, 200, "answered", 37)),
+    "a voicemail picked up": (
+        {"CallStatus": "completed", "CallDuration": "12", "AnsweredBy": "machine_end_beep"},
+        (False, None, "machine", 12)),
+}
+
+
+def test_a_status_callback_records_the_calls_result_once_however_often_it_comes(
+        deploy: Deploy, subtests: pytest.Subtests) -> None:
+    """SipResponseCode, CallStatus, CallDuration and AnsweredBy become the call's result
+    (SPEC 9) in GET /v1/calls/{id}; Twilio delivering the callback again changes nothing."""
+    app = deploy()
+    contacts = ("+16305550181", "+16305550182", "+16305550183")
+    for (name, (report, expected)), contact in zip(RESULT_REPORTS.items(), contacts,
+                                                   strict=True):
+        with subtests.test(name):
+            dialled = dial_of(app.webhook("/twilio/acme/voice",
+                                          voice_params("client:bob", contact)))
+            call_id = call_id_of(dialled.status_callback, app.server.url)
+            params = status_params(**report)
+
+            for _ in range(2):  # a retry of the same signed callback
+                twiml_of(app.deliver(dialled.status_callback or "", params))
+                call = app.call(call_id)
+                assert (call["answered"], call["sip_code"], call["failure_class"],
+                        call["duration_s"]) == expected
+                assert call["result_source"] == "twilio"
+                assert call["result_at"] is not None
+
+
 # -- 5. security: only requests Twilio signed for this URL and account are served ----------
 
 def test_webhooks_not_signed_by_the_organizations_twilio_account_are_403(

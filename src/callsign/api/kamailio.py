@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import get
+from litestar import get, post
 from litestar.di import Provide
 from litestar.params import QueryParameter
 
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.routes import V1
+from callsign.domain.limits import MAX_CALL_SECONDS
 from callsign.domain.model import Channel, OutboundRequest
-from callsign.services import calls
+from callsign.domain.results import ResultSource
+from callsign.services import calls, results
 
 
 def sip_number(raw: str) -> str:
@@ -62,3 +64,24 @@ class Kamailio(V1):
         rt.metrics.routes.labels(route.rule).inc()
         return {"destination": route.destination, "rule": route.rule,
                 "user": route.user or "", "call_id": route.call_id}
+
+    # -- results: reported after the call, from Kamailio's timer process ----------------
+
+    @post("/result", status_code=200, sync_to_thread=False,
+          summary="A call's result from the SIP proxy: the INVITE's final code, the duration")
+    def result(self, org: str, rt: Runtime,
+               call_id: Annotated[str, QueryParameter(
+                   min_length=1, max_length=64,
+                   description="The call_id /v1/kamailio/outbound answered")],
+               sip_code: Annotated[int, QueryParameter(
+                   ge=100, le=699, description="The INVITE's final SIP response code")],
+               duration: Annotated[int, QueryParameter(
+                   ge=0, le=MAX_CALL_SECONDS,
+                   description="Seconds from the answer to the end of the call")] = 0,
+               ) -> dict[str, str]:
+        """Everything is in the query string, as on the other Kamailio endpoints; the
+        body ("{}": http_client POSTs only with one) is not read. Sent again, it sets
+        the same result."""
+        stored = results.record_result(rt.uow(), org, call_id, source=ResultSource.KAMAILIO,
+                                       now=rt.clock(), sip_code=sip_code, duration_s=duration)
+        return {"call_id": call_id, "failure_class": str(stored["failure_class"])}

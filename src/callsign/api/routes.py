@@ -33,16 +33,21 @@ from callsign.api.schemas import (
     OutcomeOut,
     PurchaseIn,
     PurchaseOut,
+    ResultIn,
+    ResultOut,
     RouteOut,
+    SpamReportIn,
+    SpamReportOut,
 )
 from callsign.bootstrap import UnitOfWork
 from callsign.domain import limits
 from callsign.domain.document import ContactDoc, OrgDocument, ProjectDoc, UserDoc
 from callsign.domain.errors import InvalidInput, ProviderError
 from callsign.domain.model import Channel, NumberStatus, OutboundRequest
+from callsign.domain.results import ResultSource
 from callsign.orgfile import dump_document, load_document
 from callsign.providers.base import ProviderSettings
-from callsign.services import calllog, calls, idempotency, numbers, purchasing
+from callsign.services import calllog, calls, idempotency, numbers, purchasing, results
 from callsign.services import organization as org_service
 
 # A retry with the same key and body gets the first answer and does nothing again.
@@ -99,6 +104,23 @@ class Calls(V1):
     def outcome(self, org: str, rt: Runtime, call_id: str, data: OutcomeIn) -> OutcomeOut:
         calls.record_outcome(rt.uow(), call_id, data.outcome, now=rt.clock(), org=org)
         return OutcomeOut(call_id, data.outcome.strip())
+
+    @post("/{call_id:str}/result", status_code=200, sync_to_thread=False,
+          summary="Record a call's result: answered, duration, SIP code, failure class")
+    def result(self, org: str, rt: Runtime, call_id: str, data: ResultIn) -> ResultOut:
+        stored = results.record_result(
+            rt.uow(), org, call_id, source=ResultSource.API, now=rt.clock(),
+            was_answered=data.answered, duration_s=data.duration, sip_code=data.sip_code,
+            failure_class=data.failure_class)
+        return msgspec.convert(stored, ResultOut)
+
+    @post("/{call_id:str}/spam-report", status_code=200, sync_to_thread=False,
+          summary="An agent reports that the call showed as spam (once per call)")
+    def spam_report(self, org: str, rt: Runtime, call_id: str,
+                    data: SpamReportIn) -> SpamReportOut:
+        report = results.report_spam(rt.uow(), org, call_id, reported_by=data.reported_by,
+                                     note=data.note, now=rt.clock())
+        return msgspec.convert(report.as_dict(), SpamReportOut)
 
 
 class Inbound(V1):

@@ -65,6 +65,46 @@ class OutcomeOut(msgspec.Struct):
     outcome: str
 
 
+FailureClassName = Literal["answered", "machine", "no_answer", "busy",
+                           "rejected_by_analytics", "cancelled", "invalid_number", "failed",
+                           "unknown"]  # domain.results.FailureClass's values
+SipCode = Annotated[int, msgspec.Meta(ge=100, le=699, description="A SIP response code")]
+
+
+class ResultIn(Body):
+    """What the dialer knows of the call's result: at least one of answered, sip_code,
+    failure_class (derived from the others when left out)."""
+
+    answered: bool | None = None
+    duration: Annotated[int, msgspec.Meta(ge=0, le=limits.MAX_CALL_SECONDS)] | None = None
+    sip_code: SipCode | None = None
+    failure_class: FailureClassName | None = None
+
+
+class ResultOut(msgspec.Struct):
+    call_id: str
+    answered: bool | None
+    failure_class: str
+    sip_code: int | None
+    duration_s: int | None
+    result_at: str
+    result_source: str
+
+
+class SpamReportIn(Body):
+    reported_by: Annotated[str, msgspec.Meta(min_length=1, max_length=limits.MAX_ID)] = "api"
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class SpamReportOut(msgspec.Struct):
+    call_id: str
+    number: str
+    reported_by: str
+    note: str
+    at: str
+    recorded: bool
+
+
 class InboundIn(Body):
     to: PhoneText
     # Withheld callers ("anonymous", "Restricted", empty or left out) route as anonymous.
@@ -100,13 +140,23 @@ class CallOut(msgspec.Struct):
     telephony_status: str | None = None
     duration_s: int | None = None
     answered_by: str | None = None
+    # The result (SPEC 9): see domain.results for the failure classes.
+    answered: bool | None = None
+    sip_code: int | None = None
+    failure_class: str | None = None
+    result_at: str | None = None
+    result_source: str | None = None
+    spam_reported: bool = False
 
     @classmethod
     def of(cls, record: CallRecord) -> CallOut:
         return cls(record.call_id, record.at.isoformat(), record.user, record.to,
                    record.caller_id, record.rule, record.project, record.channel,
                    record.outcome, [TraceStepOut(**s) for s in record.trace],
-                   record.telephony_status, record.duration_s, record.answered_by)
+                   record.telephony_status, record.duration_s, record.answered_by,
+                   record.answered, record.sip_code, record.failure_class,
+                   record.result_at.isoformat() if record.result_at else None,
+                   record.result_source, record.spam_reported)
 
 
 class CallPage(msgspec.Struct):

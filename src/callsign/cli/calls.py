@@ -88,3 +88,64 @@ def inbound(state: State, to: str, caller: str, at: str | None, dry_run: bool,
     else:
         click.echo(f"{route.destination}  rule={route.rule}  user={route.user or '-'}")
         print_trace(route)
+
+
+@click.group("calls")
+def calls_group() -> None:
+    """Calls' results and spam reports (number health's inputs)."""
+
+
+FAILURE_CLASSES = ("answered", "machine", "no_answer", "busy", "rejected_by_analytics",
+                   "cancelled", "invalid_number", "failed", "unknown")  # domain.results
+
+
+@calls_group.command("result")
+@click.argument("call_id")
+@click.option("--org", help="The organization (default: the call's own).")
+@click.option("--answered/--not-answered", default=None, help="Whether a person answered.")
+@click.option("--duration", type=click.IntRange(min=0), help="Seconds the call lasted.")
+@click.option("--sip-code", type=click.IntRange(100, 699), help="The final SIP response code.")
+@click.option("--failure-class", type=click.Choice(FAILURE_CLASSES),
+              help="Derived from the others when left out.")
+@click.option("--at", help="When the result was known, ISO-8601 (default: now).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def result(state: State, call_id: str, org: str | None, answered: bool | None,
+           duration: int | None, sip_code: int | None, failure_class: str | None,
+           at: str | None, as_json: bool) -> None:
+    """Record the result of CALL_ID: answered, duration, SIP code, failure class."""
+    from callsign.domain.results import ResultSource
+    from callsign.services import results
+
+    stored = results.record_result(state.uow(), org, call_id, source=ResultSource.API,
+                                   now=parse_at(at), was_answered=answered,
+                                   duration_s=duration, sip_code=sip_code,
+                                   failure_class=failure_class)
+    if as_json:
+        emit(stored)
+    else:
+        click.echo(f"recorded result {stored['failure_class']} for {call_id}")
+
+
+@calls_group.command("spam-report")
+@click.argument("call_id")
+@click.option("--org", help="The organization (default: the call's own).")
+@click.option("--by", "reported_by", default="cli", show_default=True,
+              help="Who saw it (an agent's id).")
+@click.option("--note", default="", help="What the callee saw, in words.")
+@click.option("--at", help="When it was reported, ISO-8601 (default: now).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def spam_report(state: State, call_id: str, org: str | None, reported_by: str, note: str,
+                at: str | None, as_json: bool) -> None:
+    """Report that CALL_ID showed as spam on the callee's phone (once per call)."""
+    from callsign.services import results
+
+    report = results.report_spam(state.uow(), org, call_id, reported_by=reported_by,
+                                 note=note, now=parse_at(at))
+    if as_json:
+        emit(report.as_dict())
+    elif report.recorded:
+        click.echo(f"reported {report.number} as shown as spam on {call_id}")
+    else:
+        click.echo(f"{call_id} was already reported as spam by {report.reported_by}")

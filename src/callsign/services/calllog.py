@@ -31,9 +31,16 @@ class CallRecord:
     telephony_status: str | None = None
     duration_s: int | None = None
     answered_by: str | None = None
+    answered: bool | None = None
+    sip_code: int | None = None
+    failure_class: str | None = None
+    result_at: datetime | None = None
+    result_source: str | None = None
+    spam_reported: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "at": self.at.isoformat()}
+        return {**self.__dict__, "at": self.at.isoformat(),
+                "result_at": self.result_at.isoformat() if self.result_at else None}
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -46,7 +53,10 @@ def _record(row: Any) -> CallRecord:
                       caller_id=row.caller_id, rule=row.rule, project=row.project_key,
                       channel=row.channel, outcome=row.outcome, trace=row.trace,
                       telephony_status=row.telephony_status, duration_s=row.duration_s,
-                      answered_by=row.answered_by)
+                      answered_by=row.answered_by, answered=row.answered,
+                      sip_code=row.sip_code, failure_class=row.failure_class,
+                      result_at=row.result_at, result_source=row.result_source,
+                      spam_reported=bool(row.spam_reported))
 
 
 def _cursor(record: CallRecord) -> str:

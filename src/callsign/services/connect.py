@@ -14,6 +14,7 @@ from callsign.domain.limits import MAX_CALL_SECONDS
 from callsign.domain.model import Channel, Decision, OutboundRequest
 from callsign.providers import twilio
 from callsign.services import calls as calls_service
+from callsign.services import results
 from callsign.services.calllog import CallRecord, get_call
 from callsign.services.twilio_account import twilio_account
 from callsign.store import orgs as org_store
@@ -73,9 +74,11 @@ def connect(
             status_callback=twilio.webhook_url(webhook_base, request.org, "status",
                                                call_id=decision.call_id, leg="agent"))
     except Exception:
-        record_status(uow(), request.org, decision.call_id, {"CallStatus": "failed"})
+        record_status(uow(), request.org, decision.call_id, {"CallStatus": "failed"},
+                      now=now, with_result=False)  # the contact was never called
         raise
-    record_status(uow(), request.org, decision.call_id, {"CallSid": sid, "CallStatus": "queued"})
+    record_status(uow(), request.org, decision.call_id, {"CallSid": sid, "CallStatus": "queued"},
+                  now=now)
     return decision, sid
 
 
@@ -83,8 +86,10 @@ def call_to_bridge(uow: UnitOfWork, org: str, call_id: str) -> CallRecord:
     return get_call(uow, org, call_id)
 
 
-def record_status(uow: UnitOfWork, org: str, call_id: str, params: dict[str, str]) -> None:
-    """Store what Twilio reports of a call: status, duration, human or machine, its SID."""
+def record_status(uow: UnitOfWork, org: str, call_id: str, params: dict[str, str], *,
+                  now: datetime, with_result: bool = True) -> None:
+    """Store what Twilio reports of a call: status, duration, human or machine, its SID,
+    and once it is over its result (``services.results``)."""
     values: dict[str, Any] = {}
     if params.get("CallStatus") or params.get("DialCallStatus"):
         values["telephony_status"] = (params.get("DialCallStatus")
@@ -100,6 +105,8 @@ def record_status(uow: UnitOfWork, org: str, call_id: str, params: dict[str, str
         values["answered_by"] = params["AnsweredBy"][:32]
     if params.get("CallSid") and params.get("leg") != "agent":
         values["provider_call_sid"] = params["CallSid"][:64]
+    if with_result and params.get("leg") != "agent":  # the agent leg shows no caller ID
+        values.update(results.twilio_result(params, now=now))
     if not values:
         return
     # The agent leg speaks for the call only until the contact's leg reports: an agent who

@@ -12,7 +12,7 @@ from datetime import datetime, time
 from typing import Any
 
 from psycopg import pq
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, exists, or_, select, update
 
 from callsign.domain import phone
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
@@ -31,7 +31,7 @@ from callsign.domain.model import (
     Route,
 )
 from callsign.store.sql import Statement, json_param, json_value, time_param, time_value
-from callsign.store.tables import NEVER, calls
+from callsign.store.tables import NEVER, calls, spam_reports
 
 HISTORY_LIMIT = 500  # a contact's calls read per decision; far more than any cadence uses
 LRU_CANDIDATES = 8  # least recently presented active numbers read per area code or region
@@ -669,7 +669,8 @@ class SqlCalls:
 
 # -- the call log and Twilio's reports (SQLAlchemy: not the decision's path) ---------
 
-CallRow = Any  # a row of ``calls``
+CallRow = Any  # a row of ``calls``, and whether an agent reported it as spam
+_LOGGED = (calls, exists().where(spam_reports.c.call_id == calls.c.id).label("spam_reported"))
 
 
 def logged_calls(conn: Connection, org_id: int, *, to: str | None = None,
@@ -677,7 +678,7 @@ def logged_calls(conn: Connection, org_id: int, *, to: str | None = None,
                  before: tuple[datetime, str] | None = None, limit: int) -> list[CallRow]:
     """The organization's outbound calls, newest first (``before``: after a page's last
     (time, id))."""
-    query = select(calls).where(calls.c.org_id == org_id)
+    query = select(*_LOGGED).where(calls.c.org_id == org_id)
     if to:
         query = query.where(calls.c.to_number == to)
     if user:
@@ -692,7 +693,7 @@ def logged_calls(conn: Connection, org_id: int, *, to: str | None = None,
 
 
 def logged_call(conn: Connection, org_id: int, call_id: str) -> CallRow | None:
-    return conn.execute(select(calls).where(
+    return conn.execute(select(*_LOGGED).where(
         calls.c.org_id == org_id, calls.c.id == call_id)).first()
 
 

@@ -193,9 +193,33 @@ calls = Table(
     Column("duration_s", Integer),
     Column("answered_by", String(32)),
     Column("provider_call_sid", String(64)),
+    # The call's result, from whichever path reported it last (domain.results): whether a
+    # person answered (NULL: not known), the final SIP code, the failure class.
+    Column("answered", Boolean),
+    Column("sip_code", Integer),
+    Column("failure_class", String(24)),
+    Column("result_at", UTCDateTime()),
+    Column("result_source", String(16)),  # twilio | kamailio | api | agent
     Index("ix_calls_org_id_to_number_at", "org_id", "to_number", "at"),
     Index("ix_calls_org_id_user_key_at", "org_id", "user_key", "at"),
-    Index("ix_calls_org_id_caller_id", "org_id", "caller_id"),
+    # A caller ID's calls in a time window: number health's rolling windows.
+    Index("ix_calls_org_id_caller_id_at", "org_id", "caller_id", "at"),
+)
+
+# An agent's report that a call showed as spam on the callee's phone ("Spam Likely"). One
+# per call: a replayed or repeated report does not count twice. ``number`` is the caller
+# ID the call presented, copied so that a number's reports are one index range.
+spam_reports = Table(
+    "spam_reports", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("call_id", ForeignKey("calls.id", ondelete="CASCADE"), nullable=False,
+           unique=True),
+    Column("number", String(16), nullable=False),
+    Column("reported_by", String(64), nullable=False),
+    Column("note", String(500), nullable=False, server_default=""),
+    Column("at", UTCDateTime(), nullable=False),
+    Index("ix_spam_reports_org_id_number_at", "org_id", "number", "at"),
 )
 
 inbound_calls = Table(

@@ -32,7 +32,7 @@ from callsign.api.deps import Runtime, runtime
 from callsign.domain.document import ProjectDoc, UserDoc, problem_message, problem_path
 from callsign.domain.errors import CallsignError, ConfigError, Conflict, InvalidInput
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
-from callsign.services import access, calllog, organization, purchasing
+from callsign.services import access, calllog, organization, purchasing, results
 from callsign.services import calls as calls_service
 from callsign.services import numbers as numbers_service
 
@@ -42,6 +42,7 @@ Form = Mapping[str, Any]
 T = TypeVar("T")
 
 FLASH = "callsign_flash"
+SPAM_REPORTER = "admin"  # reported_by of a spam report made in the web admin
 COOKIE = "callsign_admin"  # the sign-in session's id
 SIGN_IN = "callsign_sign_in"  # the sign-in form's CSRF token (double submit)
 PER_PAGE = (25, 50, 100, 200)
@@ -826,6 +827,25 @@ class Admin(Controller):
         visit = _visit(request, rt)
         found = calllog.get_call(rt.uow(), visit.org, call_id)
         return visit.page("call.html", call=found, when=local_time(found.at, visit.timezone()))
+
+    @post("/calls/{call_id:str}/spam-report")
+    async def spam_report(self, request: Request[Any, Any, Any], rt: Runtime,
+                          call_id: str) -> Response[Any]:
+        """The call page's "Showed as spam" button: an agent's report (once per call)."""
+        visit = await _visit_off_loop(request, rt)
+        data = await _form(visit)
+
+        def work() -> Response[Any]:
+            report = results.report_spam(visit.uow(), visit.org, call_id,
+                                         reported_by=SPAM_REPORTER, note=_text(data, "note"),
+                                         now=rt.clock())
+            if report.recorded:
+                return visit.back(f"/admin/calls/{report.call_id}",
+                                  ok=f"Reported: {report.number} showed as spam")
+            return visit.back(f"/admin/calls/{report.call_id}",
+                              warn="This call was already reported as spam")
+
+        return await _off_loop(work)
 
 
 def not_signed_in(_: Request[Any, Any, Any], __: Exception) -> Response[Any]:

@@ -1,0 +1,61 @@
+"""Calls' results and agents' spam reports: the writes of number health's inputs.
+
+Each write is scoped by the organization's id, so an organization can only ever report on
+its own calls, and each is idempotent: a result is set (not added), a spam report is one
+row per call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callsign.store.tables import calls, spam_reports
+
+
+def set_result(conn: Connection, org_id: int, call_id: str, values: dict[str, Any]) -> bool:
+    """Store a call's result columns (and duration); False if the org has no such call."""
+    cursor = conn.execute(update(calls).where(calls.c.org_id == org_id, calls.c.id == call_id)
+                          .values(**values))
+    return bool(cursor.rowcount)
+
+
+def add_spam_report(conn: Connection, org_id: int, call_id: str, *, reported_by: str,
+                    note: str, at: datetime) -> bool:
+    """Record that the call showed as spam; False if it was reported already (the first
+    report stands). The number reported is the caller ID the call presented."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    source = select(calls.c.caller_id).where(calls.c.org_id == org_id, calls.c.id == call_id)
+    row = conn.execute(source).first()
+    if row is None:
+        return False
+    inserted = conn.execute(dialect.insert(spam_reports).values(
+        org_id=org_id, call_id=call_id, number=row.caller_id, reported_by=reported_by,
+        note=note, at=at).on_conflict_do_nothing(index_elements=["call_id"])
+        .returning(spam_reports.c.id))
+    # RETURNING, not rowcount: the PostgreSQL driver's count is not always known here.
+    return inserted.first() is not None
+
+
+def spam_report(conn: Connection, org_id: int, call_id: str) -> Any:
+    """The call's spam report row, or None."""
+    return conn.execute(select(spam_reports).where(
+        spam_reports.c.org_id == org_id, spam_reports.c.call_id == call_id)).first()
+
+
+def spam_reports_of(conn: Connection, org_id: int, number: str, *,
+                    since: datetime) -> list[Any]:
+    """A number's spam reports since ``since``, oldest first (one index range)."""
+    return list(conn.execute(select(spam_reports).where(
+        spam_reports.c.org_id == org_id, spam_reports.c.number == number,
+        spam_reports.c.at >= since).order_by(spam_reports.c.at)).all())
+
+
+
+def call_org(conn: Connection, call_id: str) -> int | None:
+    """The id of the organization that made the call (for the operator's command line)."""
+    org_id = conn.execute(select(calls.c.org_id).where(calls.c.id == call_id)).scalar()
+    return int(org_id) if org_id is not None else None
