@@ -169,8 +169,8 @@ class FakeCalls:
     def __init__(self, state: State, versions: ConfigVersions | None = None,
                  orgs: OrgCache | None = None) -> None:
         self.state = state
-        self.versions = versions or ConfigVersions()
-        self.orgs = orgs or OrgCache()
+        self.versions = versions if versions is not None else ConfigVersions()
+        self.orgs = orgs if orgs is not None else OrgCache()
         self.version_reads = 0  # config_version calls (a decision reads one)
         self.state_reads = 0  # org_state calls (a first use or a change)
 
