@@ -104,6 +104,7 @@ _USED = ("(SELECT u.used FROM number_usage u"
 # The least recently presented numbers are read among those under their cap today: a
 # number at its cap keeps its old presentation time and would otherwise crowd them out.
 _UNDER_CAP = ("({n}.daily_cap IS NULL OR COALESCE(" + _USED + ", 0) < {n}.daily_cap)")
+# UNION ALL: IN takes each id once anyway, so no temporary b-tree sorts them out first.
 _CANDIDATES = Statement(f"""
     SELECT n.e164, n.status, n.region, n.daily_cap, {_USED.format(n="n")},
            n.last_presented_at,
@@ -112,13 +113,13 @@ _CANDIDATES = Statement(f"""
     FROM numbers n
     WHERE n.status != 'released' AND n.id IN (
         SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific
-        UNION SELECT number_id FROM project_numbers WHERE project_id = :project_id
-        UNION SELECT number_id FROM (
+        UNION ALL SELECT number_id FROM project_numbers WHERE project_id = :project_id
+        UNION ALL SELECT number_id FROM (
             SELECT m.number_id FROM number_area_codes m JOIN numbers c ON c.id = m.number_id
             WHERE m.org_id = :org_id AND m.area_code = :area_code AND m.active = TRUE
               AND {_UNDER_CAP.format(n="c")}
             ORDER BY m.last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_local
-        UNION SELECT id FROM (
+        UNION ALL SELECT id FROM (
             SELECT r.id FROM numbers r
             WHERE r.org_id = :org_id AND r.region = :region AND r.status = 'active'
               AND {_UNDER_CAP.format(n="r")}
@@ -509,10 +510,10 @@ def record_inbound(conn: Connection, org_id: int, route: Route, *, called: str, 
 # state, and the number the contact's last call presented (read in the same statement,
 # as the decision will name it once it has read the history).
 _AHEAD_CANDIDATES = Statement(_CANDIDATES.sql.replace(
-    "UNION SELECT number_id FROM project_numbers",
-    "UNION SELECT id FROM numbers WHERE org_id = :org_id AND e164 = ("
+    "UNION ALL SELECT number_id FROM project_numbers",
+    "UNION ALL SELECT id FROM numbers WHERE org_id = :org_id AND e164 = ("
     "SELECT h.caller_id FROM calls h WHERE h.org_id = :org_id AND h.to_number = :phone"
-    " ORDER BY h.at DESC LIMIT 1) UNION SELECT number_id FROM project_numbers"),
+    " ORDER BY h.at DESC LIMIT 1) UNION ALL SELECT number_id FROM project_numbers"),
     lists=["specific"])
 
 
