@@ -199,12 +199,18 @@ def recorded_inbound(engine: Engine) -> Callable[[], list[Any]]:
 
 @pytest.fixture
 def snapshot(engine: Engine) -> Callable[[], dict[str, list[tuple[Any, ...]]]]:
-    """Every row of every table, for comparing whole states."""
+    """Every row of every table, for comparing whole states; but the organizations'
+    configuration versions (``org:<id>`` change markers): any write to an organization's
+    settings, users, projects or pools moves them, also one that rewrites the same values
+    (the workers then read its state once more). tests/integration/test_org_config.py
+    tests them."""
 
     def take() -> dict[str, list[tuple[Any, ...]]]:
         with engine.connect() as conn:
             return {
-                table.name: sorted((tuple(row) for row in conn.execute(select(table))), key=repr)
+                table.name: sorted((tuple(row) for row in conn.execute(select(table))
+                                    if table.name != "change_markers"
+                                    or not str(row[0]).startswith("org:")), key=repr)
                 for table in metadata.sorted_tables
             }
 

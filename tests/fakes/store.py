@@ -38,12 +38,14 @@ from callsign.domain.model import (
     NumberState,
     NumberStatus,
     OrgPolicy,
+    OrgState,
     PastCall,
     ProjectPolicy,
     Route,
     today,
 )
 from callsign.orgfile import load_yaml
+from callsign.services.org_cache import OrgCache
 from callsign.store.calls import HISTORY_LIMIT, LRU_CANDIDATES
 
 
@@ -144,16 +146,51 @@ class State:
         return next((n for n in self.held(org_id) if n.e164 == e164), None)
 
 
+class ConfigVersions:
+    """Each organization's configuration version, as the SQL store's triggers keep it: it
+    moves whenever what a worker keeps of the organization (settings, users, projects)
+    differs from what it was when last asked, however the state was changed."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[int, Any]] = {}  # org id: (version, the config then)
+
+    def of(self, org: FakeOrg) -> int:
+        config = (org.policy, dict(org.users), dict(org.projects))
+        version, seen = self.seen.get(org.id, (0, None))
+        if seen != config:
+            version += 1
+            self.seen[org.id] = (version, config)
+        return version
+
+
 class FakeCalls:
     """The call path's reads and writes on one unit's copy of the state."""
 
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State, versions: ConfigVersions | None = None,
+                 orgs: OrgCache | None = None) -> None:
         self.state = state
+        self.versions = versions if versions is not None else ConfigVersions()
+        self.orgs = orgs if orgs is not None else OrgCache()
+        self.version_reads = 0  # config_version calls (a decision reads one)
+        self.state_reads = 0  # org_state calls (a first use or a change)
 
-    def read_ahead(self, slug: str, user: str, *, to: str, caller_id: str | None,
+    def read_ahead(self, org: OrgState, user: str, *, to: str, caller_id: str | None,
                    project: str | None, key: str | None, now: datetime,
                    lock: bool) -> None:
         """In memory every read is cheap: nothing to read ahead."""
+
+    def config_version(self, org_id: int) -> int | None:
+        self.version_reads += 1
+        found = [o for o in self.state.orgs.values() if o.id == org_id]
+        return self.versions.of(found[0]) if found else None
+
+    def org_state(self, slug: str) -> OrgState:
+        self.state_reads += 1
+        org = self.state.orgs.get(slug)
+        if org is None:
+            raise NotFound(f"no organization {slug!r}", field="org")
+        return OrgState(org_id=org.id, version=self.versions.of(org), policy=org.policy,
+                        users=dict(org.users), projects=dict(org.projects))
 
     def org_id_and_policy(self, slug: str) -> tuple[int, OrgPolicy]:
         org = self.state.orgs.get(slug)
@@ -306,7 +343,8 @@ class FakeUnitOfWork:
 
     def __enter__(self) -> FakeUnitOfWork:
         self._version = self.store.version
-        self.calls = FakeCalls(self.store.state.copy())
+        self.calls = FakeCalls(self.store.state.copy(), self.store.config_versions,
+                               self.store.orgs)
         return self
 
     def commit(self) -> None:
@@ -331,6 +369,8 @@ class FakeStore:
     def __init__(self) -> None:
         self.state = State()
         self.version = 0
+        self.config_versions = ConfigVersions()
+        self.orgs = OrgCache()  # the worker's copies of organizations' state
         self.ids = itertools.count(1)
 
     def uow(self) -> FakeUnitOfWork:

@@ -116,14 +116,14 @@ def store(db_url: str, wire: Wire) -> Iterator[Engine]:
 
 
 def decide(engine: Engine, wire: Wire, i: int, *, key: str | None = None,
-           **request: Any) -> tuple[Decision, int]:
+           dry_run: bool = False, **request: Any) -> tuple[Decision, int]:
     """A decision and the round trips it took."""
     call = OutboundRequest(**{"org": "trips", "user": "u1", "to": f"+1312555{2000 + i}",
                               **request})
     wire.mark()
     decision = calls_service.place_call(UnitOfWork(engine), call,
                                         now=AT + timedelta(seconds=i), rng=random.Random(i),
-                                        idempotency_key=key)
+                                        idempotency_key=key, dry_run=dry_run)
     return decision, wire.round_trips()
 
 
@@ -137,8 +137,35 @@ def test_a_decision_takes_at_most_three_round_trips(store: Engine, wire: Wire) -
     first, counts["idempotency key"] = decide(store, wire, 3, key="k-1")
     again, counts["the key again"] = decide(store, wire, 3, key="k-1")
     assert again == first
+    # A number without "+" is read in the organization's country, kept in memory.
+    national, counts["national number"] = decide(store, wire, 4, to="(312) 555-2004",
+                                                 caller_id="312 555 0101")
+    assert national.to == "+13125552004"
     print(f"round trips per decision: {counts}")
     assert all(count <= MOST for count in counts.values()), counts
+
+
+def test_a_dry_run_takes_at_most_two_round_trips(store: Engine, wire: Wire) -> None:
+    decide(store, wire, 0)
+    counts = [decide(store, wire, i, dry_run=True, project="p1")[1] for i in range(1, 4)]
+    print(f"round trips per dry run: {counts}")
+    assert all(count <= 2 for count in counts), counts
+
+
+def test_a_changed_organization_costs_one_decision_more_reads_and_no_more(
+        store: Engine, wire: Wire) -> None:
+    """The decision after a change reads the organization's state again; the next ones
+    are back to three round trips, and see the change."""
+    decide(store, wire, 0)
+    with UnitOfWork(store) as uow:
+        uow.connection.execute(text(
+            "UPDATE users SET caller_id = '+16465550103' WHERE key = 'u1'"))
+        uow.commit()
+    changed, _ = decide(store, wire, 1, to="+14155552001")
+    assert changed.caller_id == "+16465550103"
+    again, trips = decide(store, wire, 2, to="+14155552002")
+    assert again.caller_id == "+16465550103"
+    assert trips <= MOST
 
 
 def test_a_connection_the_server_dropped_is_replaced_and_the_call_goes_through(

@@ -181,6 +181,19 @@ class ProjectPolicy:
 
 
 @dataclass(frozen=True)
+class OrgState:
+    """What the decisions need of an organization's configuration, as a worker keeps it in
+    memory: its id, settings, users and projects (with their pools), and the version of
+    that configuration they were read at (any change to it moves the version)."""
+
+    org_id: int
+    version: int | None  # None: the store keeps no version of it (never trusted again)
+    policy: OrgPolicy
+    users: Mapping[str, Agent]
+    projects: Mapping[str, tuple[int, ProjectPolicy]]  # by key: (the store's id, policy)
+
+
+@dataclass(frozen=True)
 class PastCall:
     """One earlier outbound call to the contact."""
 

@@ -26,6 +26,7 @@ from callsign.domain.model import (
     InboundFacts,
     InboundStep,
     OrgPolicy,
+    OrgState,
     OutboundFacts,
     OutboundRequest,
     Route,
@@ -113,10 +114,18 @@ def _place_call(
     held = held or []
     with uow:
         store = uow.calls
-        store.read_ahead(request.org, request.user, to=request.to.strip(),
-                         caller_id=request.caller_id, project=request.project,
-                         key=None if dry_run else idempotency_key, now=now, lock=not dry_run)
-        org_id, org, user = store.org_and_user(request.org, request.user)
+        kept = store.orgs.get(request.org)
+        if kept is not None:
+            store.read_ahead(kept, request.user, to=request.to.strip(),
+                             caller_id=request.caller_id, project=request.project,
+                             key=None if dry_run else idempotency_key, now=now,
+                             lock=not dry_run)
+        state = store.orgs.current(store, request.org, kept)
+        org_id, org = state.org_id, state.policy
+        user = state.users.get(request.user)
+        if user is None:
+            raise NotFound(f"no user {request.user!r} in organization {request.org!r}",
+                           field="user")
         fingerprint = request_hash(request) if idempotency_key else ""
         if idempotency_key and not dry_run:
             earlier = store.idempotent_decision(org_id, idempotency_key, fingerprint)
@@ -130,7 +139,7 @@ def _place_call(
             store.lock_contact(org_id, to)
 
         def gather() -> OutboundFacts:
-            return _without(_gather(store, org_id, org, user, request, to, now), held)
+            return _without(_gather(store, state, user, request, to, now), held)
 
         decision = _decide_and_claim(
             uow, org_id, request, gather, rng=rng, now=now, day=today(org, now), held=held,
@@ -211,12 +220,16 @@ def _held_steps(held: list[str], decision: Decision) -> tuple[TraceStep, ...]:
 
 
 def _gather(
-    store: CallsRepository, org_id: OrgId, org: OrgPolicy, user: Agent,
-    request: OutboundRequest, to: str, now: datetime,
+    store: CallsRepository, state: OrgState, user: Agent, request: OutboundRequest, to: str,
+    now: datetime,
 ) -> OutboundFacts:
+    org_id, org = state.org_id, state.policy
     project_id, project = (None, None)
     if request.project:
-        project_id, project = store.project_policy(org_id, request.project)
+        found = state.projects.get(request.project)
+        if found is None:
+            raise NotFound(f"no project {request.project!r}", field="project")
+        project_id, project = found
     caller_id = None
     if request.caller_id:
         caller_id = phone.parse_number(request.caller_id, org.default_country, field="caller_id")

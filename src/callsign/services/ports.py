@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from callsign.domain.model import (
     Agent,
@@ -18,10 +18,14 @@ from callsign.domain.model import (
     Decision,
     NumberState,
     OrgPolicy,
+    OrgState,
     PastCall,
     ProjectPolicy,
     Route,
 )
+
+if TYPE_CHECKING:
+    from callsign.services.org_cache import OrgCache
 
 OrgId = int  # the store's key of an organization, as it hands one out
 ProjectId = int  # the store's key of a project
@@ -35,13 +39,32 @@ class CallsRepository(Protocol):
     Unknown organizations, users and projects are NotFound naming their field.
     """
 
-    def read_ahead(self, slug: str, user: str, *, to: str, caller_id: str | None,
+    @property
+    def orgs(self) -> OrgCache:
+        """This worker's copies of organizations' state for this store (shared by its
+        units of work)."""
+        ...
+
+    def read_ahead(self, org: OrgState, user: str, *, to: str, caller_id: str | None,
                    project: str | None, key: str | None, now: datetime,
                    lock: bool) -> None:
-        """A hint that a decision for this call follows (``to`` and ``caller_id`` as
-        given; ``key``: its Idempotency-Key; ``lock``: it will lock the contact): a store
-        whose every read is a round trip may read ahead, in one, what it will be asked.
-        The reads then answer as they would have; a store may do nothing."""
+        """A hint that a decision for this call follows (``org``: the organization's state
+        kept in memory, not yet confirmed current; ``to`` and ``caller_id`` as given;
+        ``key``: its Idempotency-Key; ``lock``: it will lock the contact): a store whose
+        every read is a round trip may read ahead, in one, what it will be asked (the
+        configuration version first). The reads then answer as they would have; a store
+        may do nothing."""
+        ...
+
+    def config_version(self, org_id: OrgId) -> int | None:
+        """The version of the organization's configuration: any change to its settings,
+        users, projects, pools or numbers moves it, in the change's own transaction.
+        None if the store keeps none for it."""
+        ...
+
+    def org_state(self, slug: str) -> OrgState:
+        """The organization's configuration, read with its version (read first: a change
+        committed meanwhile at worst makes the next decision read it again)."""
         ...
 
     def org_id_and_policy(self, slug: str) -> tuple[OrgId, OrgPolicy]:

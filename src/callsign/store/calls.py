@@ -7,12 +7,14 @@ Each call-path function runs one indexed statement on the caller's connection (s
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime, time
 from typing import Any
 
 from psycopg import pq
-from sqlalchemy import Connection, and_, exists, or_, select, update
+from sqlalchemy import Connection, Engine, and_, exists, or_, select, update
 
 from callsign.domain import phone
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
@@ -26,10 +28,13 @@ from callsign.domain.model import (
     NumberState,
     NumberStatus,
     OrgPolicy,
+    OrgState,
     PastCall,
     ProjectPolicy,
     Route,
+    today,
 )
+from callsign.services.org_cache import OrgCache
 from callsign.store.sql import Statement, json_param, json_value, time_param, time_value
 from callsign.store.tables import NEVER, calls, spam_reports
 
@@ -99,6 +104,7 @@ _USED = ("(SELECT u.used FROM number_usage u"
 # The least recently presented numbers are read among those under their cap today: a
 # number at its cap keeps its old presentation time and would otherwise crowd them out.
 _UNDER_CAP = ("({n}.daily_cap IS NULL OR COALESCE(" + _USED + ", 0) < {n}.daily_cap)")
+# UNION ALL: IN takes each id once anyway, so no temporary b-tree sorts them out first.
 _CANDIDATES = Statement(f"""
     SELECT n.e164, n.status, n.region, n.daily_cap, {_USED.format(n="n")},
            n.last_presented_at,
@@ -107,13 +113,13 @@ _CANDIDATES = Statement(f"""
     FROM numbers n
     WHERE n.status != 'released' AND n.id IN (
         SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific
-        UNION SELECT number_id FROM project_numbers WHERE project_id = :project_id
-        UNION SELECT number_id FROM (
+        UNION ALL SELECT number_id FROM project_numbers WHERE project_id = :project_id
+        UNION ALL SELECT number_id FROM (
             SELECT m.number_id FROM number_area_codes m JOIN numbers c ON c.id = m.number_id
             WHERE m.org_id = :org_id AND m.area_code = :area_code AND m.active = TRUE
               AND {_UNDER_CAP.format(n="c")}
             ORDER BY m.last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_local
-        UNION SELECT id FROM (
+        UNION ALL SELECT id FROM (
             SELECT r.id FROM numbers r
             WHERE r.org_id = :org_id AND r.region = :region AND r.status = 'active'
               AND {_UNDER_CAP.format(n="r")}
@@ -173,12 +179,70 @@ _RECORD_INBOUND = Statement("""
             :trace)""")
 
 
+# -- the organization's state, kept in memory by each worker (services/org_cache.py) ----
+#
+# Its version is the change marker "org:<id>", which the triggers of migration 0010 bump
+# in the same transaction as any change to the organization's settings, users, projects,
+# pools or numbers: a decision reads it (one point lookup) to know its copy is current.
+
+_CONFIG_VERSION = Statement("SELECT version FROM change_markers WHERE name = :marker")
+_CONFIG_VERSION_BY_SLUG = Statement("""
+    SELECT version FROM change_markers
+    WHERE name = 'org:' || CAST((SELECT id FROM orgs WHERE slug = :org) AS VARCHAR(20))""")
+_USERS = Statement(f"SELECT {_USER} FROM users u WHERE u.org_id = :org_id")
+_PROJECTS = Statement(_PROJECT.sql.replace(" AND key = :key", ""))
+_POOLS = Statement("""
+    SELECT p.project_id, (SELECT n.e164 FROM numbers n WHERE n.id = p.number_id)
+    FROM project_numbers p
+    WHERE p.project_id IN (SELECT j.id FROM projects j WHERE j.org_id = :org_id)
+    ORDER BY p.project_id, p.position""")
+
+
+def org_marker(org_id: int) -> str:
+    """The change marker of the organization's configuration."""
+    return f"org:{org_id}"
+
+
+def config_version(conn: Connection, org_id: int) -> int | None:
+    row = _CONFIG_VERSION.run(conn, {"marker": org_marker(org_id)}).fetchone()
+    return None if row is None else int(row[0])
+
+
+def org_state(conn: Connection, slug: str) -> OrgState:
+    """The organization's id, settings, users and projects, with the version read first
+    (a change committed between the reads at worst makes the next decision read again)."""
+    version = _CONFIG_VERSION_BY_SLUG.run(conn, {"org": slug}).fetchone()
+    org_id, policy = org_id_and_policy(conn, slug)
+    users = {row[0]: agent(row) for row in _USERS.run(conn, {"org_id": org_id}).fetchall()}
+    pools: dict[int, list[Any]] = {}
+    for project_id, e164 in _POOLS.run(conn, {"org_id": org_id}).fetchall():
+        pools.setdefault(project_id, []).append((e164,))
+    projects = {}
+    for row in _PROJECTS.run(conn, {"org_id": org_id}).fetchall():
+        project_id, project = _project(row, pools.get(row[0], []))
+        projects[project.id] = (project_id, project)
+    return OrgState(org_id=org_id, version=None if version is None else int(version[0]),
+                    policy=policy, users=users, projects=projects)
+
+
+_CACHES: weakref.WeakKeyDictionary[Engine, OrgCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def org_cache(engine: Engine) -> OrgCache:
+    """This process's copies of organizations' state in the store ``engine`` opens."""
+    cache = _CACHES.get(engine)
+    if cache is None:
+        with _CACHES_LOCK:
+            cache = _CACHES.setdefault(engine, OrgCache())
+    return cache
+
+
 # Two calls to one contact at once must not both take the same "unused" pool number
 # (different_each_attempt) or both miss each other's history: on PostgreSQL the decision
 # takes a transaction-scoped advisory lock on (org, contact). Calls to different
 # contacts never wait for each other. SQLite needs none: BEGIN IMMEDIATE serializes.
-# The key is the server's hash of "org id:phone", so a read-ahead that knows only the
-# organization's slug takes the same lock.
+# The key is the server's hash of "org id:phone".
 _CONTACT_KEY = "hashtextextended(CAST({org} AS text) || ':' || :phone, 0)"
 _LOCK_CONTACT = Statement(
     "SELECT pg_advisory_xact_lock(" + _CONTACT_KEY.format(org=":org_id") + ")")
@@ -429,63 +493,71 @@ def record_inbound(conn: Connection, org_id: int, route: Route, *, called: str, 
 #
 # On PostgreSQL each statement is a round trip to the server (~0.1 ms here, more across
 # a network), and a decision ran a dozen. So there ``SqlCalls.read_ahead`` sends, in
-# pipeline mode and in one round trip, BEGIN, the contact's lock and every read the
-# decision is about to make, keyed by the arguments each read will be asked with
-# (statements that know only the organization's slug, not yet its id). A read asked
-# with exactly those arguments is answered from there, once; any other (a number the
-# read-ahead could not foresee, a read after a lost claim) goes to the server as before.
+# pipeline mode and in one round trip, BEGIN, the contact's lock, the organization's
+# configuration version and every read the decision is about to make, keyed by the
+# arguments each read will be asked with: plain statements on ids, asked as the state
+# the worker keeps of the organization foresees (its id, country, day, project, the
+# numbers it names). A read asked with exactly those arguments is answered from there,
+# once; any other (a state the version says is out of date, a number the read-ahead
+# could not foresee, a read after a lost claim) goes to the server as before.
 # The lock comes first in the pipeline and each read takes its own snapshot after it
 # (READ COMMITTED), so the reads see whatever the contact's previous decision committed,
 # as they did one by one. The claim is one statement (``_CLAIM``); the call and its
 # idempotency key are sent with the COMMIT (``SqlCalls.commit``). Three round trips in
 # all: reads, claim, writes + COMMIT.
 
-_AHEAD_ORG_ID = "(SELECT id FROM orgs WHERE slug = :org)"
-_AHEAD_LOCK = Statement(
-    "SELECT pg_advisory_xact_lock(" + _CONTACT_KEY.format(org=_AHEAD_ORG_ID) + ")")
-_AHEAD_IDEMPOTENT = Statement(_IDEMPOTENT_SQL.replace(":org_id", _AHEAD_ORG_ID))
-_AHEAD_PROJECT = Statement(_PROJECT.sql.replace(":org_id", _AHEAD_ORG_ID))
-_AHEAD_POOL = Statement(_POOL.sql.replace(
-    ":project_id", f"(SELECT id FROM projects WHERE org_id = {_AHEAD_ORG_ID} AND key = :key)"))
-_AHEAD_CONTACT = Statement(_CONTACT.sql.replace(":org_id", _AHEAD_ORG_ID))
-_AHEAD_HISTORY = Statement(_HISTORY.sql.replace(":org_id", _AHEAD_ORG_ID))
-# What the candidates read will be asked with: the org's day, whether it reads a region,
-# the project, and the numbers the rules name (``services.calls._gather``'s ``specific``).
-_AHEAD_FACTS = """
-    WITH ahead_org AS (
-        SELECT id, principal_number, restrict_caller_ids,
-               local_presence AND local_presence_fallback = 'region' AS by_region,
-               to_char(CAST(:now AS timestamptz) AT TIME ZONE timezone, 'YYYY-MM-DD') AS day
-        FROM orgs WHERE slug = :org),
-    ahead_user AS (
-        SELECT caller_id, direct_number, allowed_caller_ids FROM users
-        WHERE org_id = (SELECT id FROM ahead_org) AND key = :user),
-    ahead_project AS (
-        SELECT id, outcome_numbers FROM projects
-        WHERE org_id = (SELECT id FROM ahead_org) AND key = :key),
-    ahead_named AS (
-        SELECT principal_number AS e164 FROM ahead_org
-        UNION SELECT caller_id FROM ahead_user UNION SELECT direct_number FROM ahead_user
-        UNION SELECT json_array_elements_text(u.allowed_caller_ids)
-              FROM ahead_user u, ahead_org o WHERE o.restrict_caller_ids
-        UNION SELECT value FROM ahead_project, json_each_text(outcome_numbers)
-        UNION (SELECT caller_id FROM calls
-               WHERE org_id = (SELECT id FROM ahead_org) AND to_number = :phone
-               ORDER BY at DESC LIMIT 1)
-        UNION SELECT CAST(:caller_id AS varchar))"""
-_AHEAD_ASKED = Statement(_AHEAD_FACTS + """
-    SELECT (SELECT day FROM ahead_org), (SELECT by_region FROM ahead_org),
-           (SELECT id FROM ahead_project),
-           ARRAY(SELECT e164 FROM ahead_named WHERE e164 != '' ORDER BY e164)""")
-_AHEAD_CANDIDATES = Statement(_AHEAD_FACTS + " " + _CANDIDATES.sql
-    # A point lookup per named number (the org may hold a million): never a join.
-    .replace("SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific",
-             "SELECT (SELECT x.id FROM numbers x WHERE x.org_id = (SELECT id FROM ahead_org)"
-             " AND x.e164 = named.e164) FROM ahead_named named")
-    .replace(":org_id", "(SELECT id FROM ahead_org)")
-    .replace(":project_id", "(SELECT id FROM ahead_project)")
-    .replace(":day", "(SELECT day FROM ahead_org)")
-    .replace(":region", "(CASE WHEN (SELECT by_region FROM ahead_org) THEN :region END)"))
+# The candidates as the read-ahead asks for them: the numbers named by the organization's
+# state, and the number the contact's last call presented (read in the same statement,
+# as the decision will name it once it has read the history).
+_AHEAD_CANDIDATES = Statement(_CANDIDATES.sql.replace(
+    "UNION ALL SELECT number_id FROM project_numbers",
+    "UNION ALL SELECT id FROM numbers WHERE org_id = :org_id AND e164 = ("
+    "SELECT h.caller_id FROM calls h WHERE h.org_id = :org_id AND h.to_number = :phone"
+    " ORDER BY h.at DESC LIMIT 1) UNION ALL SELECT number_id FROM project_numbers"),
+    lists=["specific"])
+
+
+def _named(org: OrgState, user: Agent | None, project: ProjectPolicy | None,
+           caller_id: str | None) -> set[str]:
+    """The numbers a decision names for the candidates read, but the last call's
+    (as ``services.calls._gather`` does; were they to differ, the read-ahead's answer is
+    simply not used)."""
+    policy = org.policy
+    named = {policy.principal_number, caller_id}
+    if user is not None:
+        named.update((user.caller_id, user.direct_number))
+        if policy.restrict_caller_ids:
+            named.update(user.allowed_caller_ids)
+    if project is not None:
+        named.update(project.outcome_numbers.values())
+    return {n for n in named if n}
+
+
+def _asked(org: OrgState, user: str, *, to: str, caller_id: str | None,
+           project: str | None, now: datetime) -> dict[str, Any] | None:
+    """The arguments the decision's reads will be asked with, as far as ``org`` (the state
+    kept) foresees them; None when there is nothing to read ahead (an emergency number,
+    a number that does not parse: the decision answers those itself)."""
+    policy = org.policy
+    country = policy.default_country
+    try:
+        if phone.is_emergency(to, country):
+            return None
+        callee = phone.facts_for(to, country, field="to")
+        given = phone.parse_number(caller_id, country, field="caller_id") \
+            if caller_id else None
+    except InvalidInput:
+        return None
+    project_id, project_policy = org.projects.get(project, (None, None)) if project \
+        else (None, None)
+    by_region = policy.local_presence and policy.local_presence_fallback == "region"
+    return {
+        "org_id": org.org_id, "marker": org_marker(org.org_id), "phone": callee.e164,
+        "day": today(policy, now), "area_code": callee.area_code,
+        "region": callee.region if by_region else None, "project_id": project_id,
+        "specific": sorted(_named(org, org.users.get(user), project_policy, given)),
+    }
+
 
 _NOT_READ = object()
 
@@ -501,62 +573,64 @@ class SqlCalls:
         self._ahead: dict[tuple[Any, ...], Any] = {}
         self._writes: list[tuple[Statement, dict[str, Any]]] = []
 
-    def read_ahead(self, slug: str, user: str, *, to: str, caller_id: str | None,
+    @property
+    def orgs(self) -> OrgCache:
+        return org_cache(self.conn.engine)
+
+    def config_version(self, org_id: int) -> int | None:
+        row = self._read("config_version", org_id)
+        if row is _NOT_READ:
+            return config_version(self.conn, org_id)
+        return None if row is None else int(row[0])
+
+    def org_state(self, slug: str) -> OrgState:
+        return org_state(self.conn, slug)
+
+    def read_ahead(self, org: OrgState, user: str, *, to: str, caller_id: str | None,
                    project: str | None, key: str | None, now: datetime,
                    lock: bool) -> None:
-        """PostgreSQL: BEGIN, the contact's lock (with ``lock``) and the decision's reads,
-        in one round trip, kept for the reads to come. Only for numbers in E.164 (their
-        reading does not depend on the organization's country); else nothing."""
-        if not self.postgresql or not to.startswith("+") or (
-                caller_id and not caller_id.strip().startswith("+")):
+        """PostgreSQL: BEGIN, the contact's lock (with ``lock``), the organization's
+        configuration version and the decision's reads, in one round trip, kept for the
+        reads to come; asked as ``org`` (the state kept in memory) says they will be. If
+        the version says ``org`` is out of date, the reads asked otherwise go to the
+        server as they come."""
+        if not self.postgresql:
             return
-        try:
-            callee = phone.facts_for(to, "US", field="to")
-            given = phone.parse_number(caller_id, "US", field="caller_id") \
-                if caller_id else None
-        except InvalidInput:
-            return
-        number = callee.e164
-        asked: dict[str, Any] = {
-            "org": slug, "user": user, "phone": number, "now": now, "key": project,
-            "caller_id": given, "area_code": callee.area_code, "region": callee.region}
         driver = self.conn.connection.driver_connection
         assert driver is not None
         if driver.info.transaction_status != pq.TransactionStatus.IDLE:
             return  # not the unit's first statement: it would not see the lock's effects
+        asked = _asked(org, user, to=to, caller_id=caller_id, project=project, now=now)
+        if asked is None:
+            return
         # The driver would send its BEGIN on its own and wait for it: send it with the rest
         # (autocommit ends with the transaction: ``commit`` below, or the pool's checkin).
         driver.autocommit = True
         with driver.pipeline():
             driver.execute("BEGIN")
-            locked = _AHEAD_LOCK.run(self.conn, asked) if lock else None
-            org_user = _ORG_AND_USER.run(self.conn, asked)
-            earlier = _AHEAD_IDEMPOTENT.run(self.conn, {"org": slug, "key": key}) \
+            locked = _LOCK_CONTACT.run(self.conn, asked) if lock else None
+            version = _CONFIG_VERSION.run(self.conn, asked)
+            earlier = _IDEMPOTENT.run(self.conn, {"org_id": org.org_id, "key": key}) \
                 if key else None
-            policy = (_AHEAD_PROJECT.run(self.conn, asked), _AHEAD_POOL.run(self.conn, asked)) \
-                if project else None
-            known = _AHEAD_CONTACT.run(self.conn, asked)
-            past = _AHEAD_HISTORY.run(self.conn, asked)
-            facts = _AHEAD_ASKED.run(self.conn, asked)
+            known = _CONTACT.run(self.conn, asked)
+            past = _HISTORY.run(self.conn, asked)
             candidates = _AHEAD_CANDIDATES.run(self.conn, asked)
-        row = org_user.fetchone()
-        self._ahead[("org_and_user", slug, user)] = row
-        if row is None:
-            return
-        org_id = int(row[0])
+        org_id, number = org.org_id, asked["phone"]
+        self._ahead[("config_version", org_id)] = version.fetchone()
         if locked is not None:
             self._ahead[("lock", org_id, number)] = locked.fetchone()
         if earlier is not None:
             self._ahead[("idempotent", org_id, key)] = earlier.fetchone()
-        if policy is not None:
-            self._ahead[("project", org_id, project)] = (policy[0].fetchone(),
-                                                         policy[1].fetchall())
         self._ahead[("contact", org_id, number)] = known.fetchone()
-        self._ahead[("history", org_id, number)] = past.fetchall()
-        day, by_region, project_id, named = facts.fetchone()
-        self._ahead[("candidates", org_id, day, callee.area_code,
-                     callee.region if by_region else None, tuple(sorted(named)),
-                     project_id)] = candidates.fetchall()
+        rows = past.fetchall()
+        self._ahead[("history", org_id, number)] = rows
+        named = set(asked["specific"])
+        if rows:
+            if len(rows) > 1 and rows[1][1] == rows[0][1]:
+                return  # which of the two is the "last" call is the server's pick
+            named.add(rows[0][2])
+        self._ahead[("candidates", org_id, asked["day"], asked["area_code"], asked["region"],
+                     tuple(sorted(named)), asked["project_id"])] = candidates.fetchall()
 
     def _read(self, *asked: Any) -> Any:
         """What the read-ahead read for these arguments (once), or _NOT_READ."""
