@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -323,3 +324,56 @@ class Callsign:
                              timeout=START_SECONDS)
         assert response.status_code == 200, response.text
         return response.json()
+
+
+class CountingRelay:
+    """A TCP relay on 127.0.0.1 in front of callsign that counts the connections it was
+    given and the HTTP requests that went through them: what callsign itself saw, one
+    upstream connection per client connection."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server((LOOPBACK, 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.connections = 0
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # the listener was closed
+                return
+            upstream = socket.create_connection((LOOPBACK, self.upstream_port))
+            with self._lock:
+                self.connections += 1
+                self._open += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False),
+                             daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, requests: bool) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                if requests:
+                    with self._lock:
+                        self.requests += chunk.count(b"GET /v1/kamailio/")
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+        with self._lock:
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.close()

@@ -27,6 +27,7 @@ from tests.e2e._sip import (
     KAMAILIO_CFG,
     LOOPBACK,
     Callsign,
+    CountingRelay,
     Kamailio,
     SippResult,
     free_udp_port,
@@ -358,3 +359,35 @@ def test_a_callsign_that_does_not_answer_costs_the_timeout_then_fails_open(
     assert cancelled.returncode == 0, cancelled.describe()
     assert cancelled.lines("FINAL") == ["FINAL 487"], cancelled.describe()
     assert carrier_got == []
+
+
+KEPT_CALLS = 60
+KEPT_CHILDREN = 4
+
+
+def test_kamailio_keeps_its_connections_to_callsign_open(proxy: Proxy) -> None:
+    """Keep-alive: 60 calls through a Kamailio of 4 workers reach callsign over a handful
+    of TCP connections (each worker keeps its own), not one per call as before. A relay in
+    front of callsign counts the connections it is given and the decisions asked."""
+    relay = CountingRelay(proxy.callsign.port)
+    kamailio = Kamailio(proxy.workdir / "kamailio-kept", free_udp_port(),
+                        proxy.defines(relay.url), children=KEPT_CHILDREN)
+    workdir = proxy.workdir / "kept-connections"
+    rows = [["bob" if i % 2 else "carol", f"+1312555{300 + i:04d}", ""]
+            for i in range(KEPT_CALLS)]
+    try:
+        kamailio.start()
+        carrier = start_sipp(workdir, "carrier", "carrier_uas.xml", port=proxy.carrier_port,
+                             calls=KEPT_CALLS, variables={"expected_caller_id": "*"})
+        dialer = start_sipp(workdir, "dialer", "dialer_uac.xml", port=proxy.dialer_port,
+                            remote=kamailio.port, calls=KEPT_CALLS, fields=rows).wait()
+        carried = carrier.wait()
+    finally:
+        died = kamailio.stop()
+        relay.close()
+    assert died is None, tail(kamailio.log())
+    assert dialer.returncode == 0, dialer.describe()
+    assert carried.returncode == 0, carried.describe()
+    assert "callsign fail-open" not in kamailio.log(), tail(kamailio.log())
+    assert relay.requests == KEPT_CALLS  # every call was decided through the relay
+    assert 1 <= relay.connections <= KEPT_CALLS // 5, relay.connections
