@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, RootTransaction
 
 from callsign.domain.errors import StoreUnavailable
 from callsign.store.calls import SqlCalls
@@ -235,13 +235,18 @@ class WriterLane:
             self._conn = self.engine.connect()
         return self._conn
 
-    def _abandon(self, transaction: Any) -> None:
+    def _abandon(self, transaction: RootTransaction) -> None:
         """Roll the batch back; the connection stays (a file deleted or replaced is found
         before the next batch), unless the rollback fails too. Closing it might be the
         last connection's close, which checkpoints and deletes the -wal file: a full disk
         would then look writable again to readiness, though decisions still fail."""
+        conn = self._conn
         try:
-            transaction.rollback()
+            with contextlib.suppress(*DRIVER_ERRORS):
+                transaction.rollback()
+            # A failed COMMIT leaves SQLite's transaction open, unbeknown to SQLAlchemy.
+            if conn is not None and _in_transaction(conn):
+                _driver(conn).rollback()
         except Exception:  # whatever it was, the connection goes
             self._drop()
 
