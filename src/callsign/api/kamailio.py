@@ -42,8 +42,7 @@ class Kamailio(V1):
                                   project=project or None,
                                   caller_id=sip_number(caller_id) if caller_id else None,
                                   channel=Channel.DIALER)
-        now = rt.clock()
-        decision = await rt.lane.run(lambda uow: calls.place_call(uow, request, now=now,
+        decision = await rt.lane.run(lambda uow: calls.place_call(uow, request, now=rt.clock(),
                                                                   rng=rt.rng))
         rt.metrics.decisions.labels(decision.rule).inc()
         return {"caller_id": decision.caller_id, "rule": decision.rule,
@@ -57,9 +56,8 @@ class Kamailio(V1):
                 )] = None) -> dict[str, str]:
         # A withheld caller (From: anonymous@anonymous.invalid, Restricted, no user part)
         # is routed as anonymous: the steps that need the caller's number pass.
-        now = rt.clock()
         route = await rt.lane.run(lambda uow: calls.route_call(
-            uow, sip_number(to), sip_number(caller or ""), now=now, org=org))
+            uow, sip_number(to), sip_number(caller or ""), now=rt.clock(), org=org))
         rt.metrics.routes.labels(route.rule).inc()
         return {"destination": route.destination, "rule": route.rule,
                 "user": route.user or "", "call_id": route.call_id}

@@ -74,9 +74,11 @@ class Calls(V1):
         request = OutboundRequest(org=org, user=data.user, to=data.to, project=data.project,
                                   caller_id=data.caller_id, channel=Channel(data.channel),
                                   consented=data.consented)
-        now = rt.clock()
+        # The clock is read in the lane, as the unit runs: decisions waiting for a batch
+        # (or for another server's) present numbers in the order they are made, and the
+        # rotation reads times.
         decision = await rt.lane.run(lambda uow: calls.place_call(
-            uow, request, now=now, rng=rt.rng, dry_run=data.dry_run,
+            uow, request, now=rt.clock(), rng=rt.rng, dry_run=data.dry_run,
             idempotency_key=idempotency_key))
         if not data.dry_run:
             rt.metrics.decisions.labels(decision.rule).inc()
@@ -98,9 +100,8 @@ class Calls(V1):
     @post("/{call_id:str}/outcome", status_code=200, summary="Record a call's outcome")
     async def outcome(self, org: str, rt: Runtime, call_id: str,
                       data: OutcomeIn) -> OutcomeOut:
-        now = rt.clock()
         await rt.lane.run(lambda uow: calls.record_outcome(uow, call_id, data.outcome,
-                                                           now=now, org=org))
+                                                           now=rt.clock(), org=org))
         return OutcomeOut(call_id, data.outcome.strip())
 
 
@@ -110,9 +111,8 @@ class Inbound(V1):
 
     @post("/", status_code=200, summary="Decide where a call to one of our numbers rings")
     async def route(self, org: str, rt: Runtime, data: InboundIn) -> RouteOut:
-        now = rt.clock()
         route = await rt.lane.run(lambda uow: calls.route_call(
-            uow, data.to, data.caller, now=now, dry_run=data.dry_run, org=org))
+            uow, data.to, data.caller, now=rt.clock(), dry_run=data.dry_run, org=org))
         if not data.dry_run:
             rt.metrics.routes.labels(route.rule).inc()
         return RouteOut.of(route)

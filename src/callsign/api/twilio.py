@@ -112,7 +112,6 @@ class TwilioWebhooks(Controller):
         params = await signed_params(request, rt, org)
         # One decision per CallSid: a copy of this webhook gets the same answer.
         call_sid = params.get("CallSid") or None
-        now = rt.clock()
 
         def decide(uow: UnitOfWork) -> Decision:
             outbound = OutboundRequest(
@@ -122,7 +121,7 @@ class TwilioWebhooks(Controller):
                 channel=Channel.CLICK_TO_DIAL if params.get("Channel") == "click_to_dial"
                 else Channel.MANUAL)
             return calls.place_call(
-                uow, outbound, now=now, rng=rt.rng,
+                uow, outbound, now=rt.clock(), rng=rt.rng,
                 idempotency_key=f"{CALL_SID_KEY}{call_sid}" if call_sid else None)
 
         try:
@@ -152,13 +151,12 @@ class TwilioWebhooks(Controller):
                       request: Request[Any, Any, Any]) -> Response[str]:
         params = await signed_params(request, rt, org)
         caller = params.get("From", "")
-        now = rt.clock()
         voice_response()  # Twilio's library imported here, not in the lane's thread
 
         def answer_once(uow: UnitOfWork) -> idempotency.Answer:
             def ring() -> idempotency.Answer:
                 try:
-                    route = calls.route_call(uow, params.get("To", ""), caller, now=now,
+                    route = calls.route_call(uow, params.get("To", ""), caller, now=rt.clock(),
                                              org=org)
                 except CallsignError as exc:
                     return idempotency.Answer(200, str(refusal(exc.message).content))
@@ -170,7 +168,7 @@ class TwilioWebhooks(Controller):
             # One route per CallSid: a copy of this webhook gets the same TwiML. The
             # key's reservation, the route and its answer are one unit's steps in turn.
             return idempotency.once(lambda: uow, org, "twilio.inbound",
-                                    params.get("CallSid") or None, "", ring, now=now)
+                                    params.get("CallSid") or None, "", ring, now=rt.clock())
 
         try:
             answer = await rt.lane.run(answer_once)
