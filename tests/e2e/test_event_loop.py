@@ -262,13 +262,13 @@ def _read_all(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-WAITING_DECISIONS = 4  # below the worker's pool of ten threads
+WAITING_DECISIONS = 2  # the threads of a worker's lane (store/lane.py THREADS)
 POLLS = 60_000  # of pg_locks, 10 ms apart: a hang guard of ten minutes, never a measure
 
 
 @pytest.mark.postgresql_only
 def test_decisions_waiting_on_postgresql_leave_the_event_loop_free(tmp_path: Path) -> None:
-    """Four decisions for one contact, held by the contact's lock the test takes: all four
+    """Two decisions for one contact, held by the contact's lock the test takes: both
     wait on PostgreSQL at once in one worker, which answers /healthz meanwhile; let go,
     each is a 201. (A decision run on the event loop held the worker: one waited.)"""
     callee = "+15125552000"

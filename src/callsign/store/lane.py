@@ -12,7 +12,7 @@ and awaits the answer, so the event loop never waits for the store.
   fails, every caller of the batch gets StoreUnavailable and none of the batch landed.
   One fsync then serves a whole batch, which makes ``synchronous=FULL`` (durable on power
   loss) affordable.
-- PostgreSQL (``PooledLane``): a bounded pool of threads (at most the engine's pool size),
+- PostgreSQL (``PooledLane``): a bounded pool of threads (THREADS, within the engine's pool),
   each running units as before: a ``UnitOfWork`` per unit on a pooled connection, with
   the read-ahead path of ``store/calls.py`` unchanged. An async driver would let one
   thread keep several decisions in flight; threads were chosen instead to keep ONE
@@ -49,6 +49,10 @@ Work = Callable[[UnitOfWork], T]
 
 BATCH = 64  # units committed together at most (SQLite)
 WAITING = 1024  # units a worker lets wait for its lane before it answers 503
+# PostgreSQL decisions in flight per worker. More kept more transactions open at once on
+# the same hot rows (the numbers a rotation claims, a contact's lock) on a loaded machine,
+# and some ran past statement_timeout (tests/e2e/test_crash_safety.py with 4 threads).
+THREADS = 2
 
 
 class DecisionLane(Protocol):
@@ -66,11 +70,11 @@ class DecisionLane(Protocol):
 def decision_lane(engine: Engine, *, batch: int = BATCH, waiting: int = WAITING,
                   threads: int | None = None) -> DecisionLane:
     """The lane for ``engine``'s store: a writer on SQLite, a pool of threads otherwise
-    (``threads``: the engine's pool size unless given, never more)."""
+    (``threads``: THREADS unless given, never more than the engine's pool size)."""
     if engine.dialect.name == "sqlite":
         return WriterLane(engine, batch=batch, waiting=waiting)
     size = _pool_size(engine)
-    return PooledLane(engine, threads=min(threads or size, size), waiting=waiting)
+    return PooledLane(engine, threads=min(threads or THREADS, size), waiting=waiting)
 
 
 def _pool_size(engine: Engine) -> int:
