@@ -12,16 +12,23 @@ from callsign.config import Settings
 from callsign.domain.errors import CallsignError
 from callsign.providers.base import ProviderSettings
 from callsign.store.db import shown_url
+from callsign.store.lane import DecisionLane, decision_lane
 from callsign.store.sql import driver_error as _driver_error
 from callsign.store.uow import Store, UnitOfWork
 
-__all__ = ["ProviderSettings", "Store", "UnitOfWork", "driver_error", "open_store",
-           "provider_settings", "shown_database_url"]
+__all__ = ["DecisionLane", "ProviderSettings", "Store", "UnitOfWork", "driver_error",
+           "open_lane", "open_store", "provider_settings", "shown_database_url"]
 
 
 def open_store(settings: Settings) -> Store:
     """The store the settings name, opened and migrated (StoreUnavailable if it cannot be)."""
     return Store.open(settings.database_url, settings.pg_timeouts)
+
+
+def open_lane(store: Store) -> DecisionLane:
+    """The process's decision lane on ``store``: where the API runs the call path's units
+    of work, off the event loop (``store/lane.py``)."""
+    return decision_lane(store.engine)
 
 
 def provider_settings(settings: Settings) -> ProviderSettings:

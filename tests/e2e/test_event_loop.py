@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from tests.e2e.conftest import Server, ok, serve, store_url
 from tests.fakes.twilio import FakeTwilio, fake_twilio
@@ -258,3 +260,52 @@ def _read_all(sock: socket.socket) -> bytes:
     while chunk := sock.recv(65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+WAITING_DECISIONS = 2  # the threads of a worker's lane (store/lane.py THREADS)
+POLLS = 60_000  # of pg_locks, 10 ms apart: a hang guard of ten minutes, never a measure
+
+
+@pytest.mark.postgresql_only
+def test_decisions_waiting_on_postgresql_leave_the_event_loop_free(tmp_path: Path) -> None:
+    """Two decisions for one contact, held by the contact's lock the test takes: both
+    wait on PostgreSQL at once in one worker, which answers /healthz meanwhile; let go,
+    each is a 201. (A decision run on the event loop held the worker: one waited.)"""
+    callee = "+15125552000"
+    with store_url("postgresql", tmp_path) as url, \
+            serve(tmp_path, {"vandelay": yaml.safe_dump(vandelay())}, db_url=url) as server:
+        holder = create_engine(url, poolclass=NullPool)
+        try:
+            with holder.connect() as conn:
+                key = conn.exec_driver_sql(
+                    "SELECT hashtextextended(CAST(id AS text) || ':' || %(phone)s, 0) "
+                    "FROM orgs WHERE slug = 'vandelay'", {"phone": callee}).scalar_one()
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": key})
+                answers: list[int] = []
+
+                def decide() -> None:
+                    with server.client(server.keys["vandelay"]) as client:
+                        answers.append(client.post("/v1/calls", json={
+                            "user": "art", "to": callee}).status_code)
+
+                callers = [threading.Thread(target=decide) for _ in range(WAITING_DECISIONS)]
+                for caller in callers:
+                    caller.start()
+                for _ in range(POLLS):
+                    waiting = conn.exec_driver_sql(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT "
+                        "granted AND ((classid::bigint << 32) | objid::bigint) = %(key)s",
+                        {"key": key}).scalar_one()
+                    if waiting == WAITING_DECISIONS:
+                        break
+                    threading.Event().wait(0.01)
+                assert waiting == WAITING_DECISIONS, waiting
+                with server.client(None) as anyone:
+                    assert anyone.get("/healthz").status_code == 200
+                assert answers == []
+                conn.rollback()  # the contact's lock goes
+            for caller in callers:
+                caller.join(HANG_GUARD)
+        finally:
+            holder.dispose()
+        assert answers == [201] * WAITING_DECISIONS

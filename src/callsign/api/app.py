@@ -68,7 +68,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
                                      description="Caller-ID decisions and inbound routing",
                                      path="/schema", render_plugins=[_local_swagger()]),
         lifespan=[_keeping_fresh(keys, key_poll_seconds)],
-        on_shutdown=[store.close],
+        on_shutdown=[rt.lane.close, store.close],  # the lane drains before the store goes
         debug=False,
     )
 

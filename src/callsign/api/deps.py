@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from callsign.bootstrap import ProviderSettings, Store, UnitOfWork
+from callsign.bootstrap import DecisionLane, ProviderSettings, Store, UnitOfWork, open_lane
 from callsign.services import access
 from callsign.services.key_cache import KeyCache
 
@@ -31,6 +31,12 @@ class Runtime:
     public_url: str | None = None
     metrics: Any = None  # the app's ops.Metrics
     providers: ProviderSettings = field(default_factory=ProviderSettings)
+    # Where the call path's units of work run, off the event loop: handlers that decide or
+    # write on the call path ``await rt.lane.run(lambda uow: ...)``.
+    lane: DecisionLane = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lane = open_lane(self.store)
 
     def uow(self) -> UnitOfWork:
         return self.store.uow()

@@ -37,30 +37,29 @@ class Kamailio(V1):
     dependencies = {"org": Provide(organization, sync_to_thread=False),
                     "rt": Provide(runtime, sync_to_thread=False)}
 
-    @get("/outbound", sync_to_thread=False,
-         summary="Caller ID for an INVITE from the dialer (flat JSON for Kamailio)")
-    def outbound(self, org: str, rt: Runtime, user: str, to: str, project: str | None = None,
+    @get("/outbound", summary="Caller ID for an INVITE from the dialer (flat JSON for Kamailio)")
+    async def outbound(self, org: str, rt: Runtime, user: str, to: str, project: str | None = None,
                  caller_id: str | None = None) -> dict[str, str]:
         request = OutboundRequest(org=org, user=user, to=sip_number(to),
                                   project=project or None,
                                   caller_id=sip_number(caller_id) if caller_id else None,
                                   channel=Channel.DIALER)
-        decision = calls.place_call(rt.uow(), request, now=rt.clock(), rng=rt.rng)
+        decision = await rt.lane.run(lambda uow: calls.place_call(uow, request, now=rt.clock(),
+                                                                  rng=rt.rng))
         rt.metrics.decisions.labels(decision.rule).inc()
         return {"caller_id": decision.caller_id, "rule": decision.rule,
                 "call_id": decision.call_id, "to": decision.to}
 
-    @get("/inbound", sync_to_thread=False,
-         summary="Destination for an INVITE from the carrier (flat JSON for Kamailio)")
-    def inbound(self, org: str, rt: Runtime, to: str,
+    @get("/inbound", summary="Destination for an INVITE from the carrier (flat JSON for Kamailio)")
+    async def inbound(self, org: str, rt: Runtime, to: str,
                 caller: Annotated[str | None, QueryParameter(
                     name="from", required=False,
                     description="The From user; 'anonymous', empty or left out when withheld",
                 )] = None) -> dict[str, str]:
         # A withheld caller (From: anonymous@anonymous.invalid, Restricted, no user part)
         # is routed as anonymous: the steps that need the caller's number pass.
-        route = calls.route_call(rt.uow(), sip_number(to), sip_number(caller or ""),
-                                 now=rt.clock(), org=org)
+        route = await rt.lane.run(lambda uow: calls.route_call(
+            uow, sip_number(to), sip_number(caller or ""), now=rt.clock(), org=org))
         rt.metrics.routes.labels(route.rule).inc()
         return {"destination": route.destination, "rule": route.rule,
                 "user": route.user or "", "call_id": route.call_id}

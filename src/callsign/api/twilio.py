@@ -24,9 +24,10 @@ from litestar.di import Provide
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.routes import V1, IdempotencyKey
 from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText
+from callsign.bootstrap import UnitOfWork
 from callsign.domain import phone
 from callsign.domain.errors import CallsignError, Conflict, Forbidden, InvalidInput
-from callsign.domain.model import Channel, OutboundRequest
+from callsign.domain.model import Channel, Decision, OutboundRequest
 from callsign.providers.twilio import WEBHOOKS, webhook_url
 from callsign.services import calls, idempotency
 from callsign.services import connect as connect_service
@@ -109,19 +110,22 @@ class TwilioWebhooks(Controller):
           summary="Outbound call from a browser or click-to-dial: TwiML that dials")
     async def voice(self, org: str, rt: Runtime, request: Request[Any, Any, Any]) -> Response[str]:
         params = await signed_params(request, rt, org)
-        try:
-            user = connect_service.caller_user(rt.uow(), org, params)
+        # One decision per CallSid: a copy of this webhook gets the same answer.
+        call_sid = params.get("CallSid") or None
+
+        def decide(uow: UnitOfWork) -> Decision:
             outbound = OutboundRequest(
-                org=org, user=user, to=params.get("To", ""),
-                project=params.get("Project") or None,
+                org=org, user=connect_service.caller_user(uow, org, params),
+                to=params.get("To", ""), project=params.get("Project") or None,
                 caller_id=params.get("CallerId") or None,
                 channel=Channel.CLICK_TO_DIAL if params.get("Channel") == "click_to_dial"
                 else Channel.MANUAL)
-            # One decision per CallSid: a copy of this webhook gets the same answer.
-            call_sid = params.get("CallSid") or None
-            decision = calls.place_call(
-                rt.uow(), outbound, now=rt.clock(), rng=rt.rng,
+            return calls.place_call(
+                uow, outbound, now=rt.clock(), rng=rt.rng,
                 idempotency_key=f"{CALL_SID_KEY}{call_sid}" if call_sid else None)
+
+        try:
+            decision = await rt.lane.run(decide)
         except CallsignError as exc:
             return refusal(exc.message)
         rt.metrics.decisions.labels(decision.rule).inc()
@@ -147,22 +151,27 @@ class TwilioWebhooks(Controller):
                       request: Request[Any, Any, Any]) -> Response[str]:
         params = await signed_params(request, rt, org)
         caller = params.get("From", "")
+        voice_response()  # Twilio's library imported here, not in the lane's thread
 
-        def ring() -> idempotency.Answer:
-            try:
-                route = calls.route_call(rt.uow(), params.get("To", ""), caller,
-                                         now=rt.clock(), org=org)
-            except CallsignError as exc:
-                return idempotency.Answer(200, str(refusal(exc.message).content))
-            rt.metrics.routes.labels(route.rule).inc()
-            response = voice_response()
-            response.dial(caller_id=route_caller_id(caller)).number(route.destination)
-            return idempotency.Answer(200, str(response))
+        def answer_once(uow: UnitOfWork) -> idempotency.Answer:
+            def ring() -> idempotency.Answer:
+                try:
+                    route = calls.route_call(uow, params.get("To", ""), caller, now=rt.clock(),
+                                             org=org)
+                except CallsignError as exc:
+                    return idempotency.Answer(200, str(refusal(exc.message).content))
+                rt.metrics.routes.labels(route.rule).inc()
+                response = voice_response()
+                response.dial(caller_id=route_caller_id(caller)).number(route.destination)
+                return idempotency.Answer(200, str(response))
+
+            # One route per CallSid: a copy of this webhook gets the same TwiML. The
+            # key's reservation, the route and its answer are one unit's steps in turn.
+            return idempotency.once(lambda: uow, org, "twilio.inbound",
+                                    params.get("CallSid") or None, "", ring, now=rt.clock())
 
         try:
-            # One route per CallSid: a copy of this webhook gets the same TwiML.
-            answer = idempotency.once(rt.uow, org, "twilio.inbound",
-                                      params.get("CallSid") or None, "", ring, now=rt.clock())
+            answer = await rt.lane.run(answer_once)
         except Conflict:
             return refusal("This call is already being connected.")
         return Response(str(answer.body), media_type=TWIML)

@@ -274,7 +274,10 @@ def _sqlite_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on the disk before it is acknowledged, and survives power loss
+        # (NORMAL survives a crash of callsign only); the decision lane commits decisions
+        # in groups, so one fsync serves many (store/lane.py).
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
@@ -309,13 +312,26 @@ def _watch_the_file(engine: Engine, path: str) -> None:
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_connection: Any, record: Any) -> None:
-        # The -wal file exists once the connection has read; note once whose it is.
-        if record.info.get(_WAL) is None and isinstance(dbapi_connection, _FileConnection):
-            wal = _identity(f"{path}-wal")
-            if wal is not None and _identity(path) == dbapi_connection.identity:
-                record.info[_WAL] = wal
-                with _OPEN_LOCK:
-                    _WAL_OWNERS.setdefault(path, {})[wal] = dbapi_connection.identity
+        _note_wal(dbapi_connection, record.info, path)
+
+
+def _note_wal(dbapi_connection: Any, info: dict[str, Any], path: str) -> None:
+    # The -wal file exists once the connection has read; note once whose it is.
+    if info.get(_WAL) is None and isinstance(dbapi_connection, _FileConnection):
+        wal = _identity(f"{path}-wal")
+        if wal is not None and _identity(path) == dbapi_connection.identity:
+            info[_WAL] = wal
+            with _OPEN_LOCK:
+                _WAL_OWNERS.setdefault(path, {})[wal] = dbapi_connection.identity
+
+
+def note_store_file(connection: Connection) -> None:
+    """What a pooled connection notes at checkin, for one held out of the pool (the
+    decision lane's writer): whose -wal file it uses, once it has used one."""
+    known = connection.connection.info.get(_FILE)
+    if known is not None:
+        _note_wal(connection.connection.dbapi_connection, connection.connection.info,
+                  known[0])
 
 
 def _file_path(url: URL) -> str | None:
