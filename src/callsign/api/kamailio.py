@@ -66,9 +66,9 @@ class Kamailio(V1):
 
     # -- results: reported after the call, from Kamailio's timer process ----------------
 
-    @post("/result", status_code=200, sync_to_thread=False,
+    @post("/result", status_code=200,
           summary="A call's result from the SIP proxy: the INVITE's final code, the duration")
-    def result(self, org: str, rt: Runtime,
+    async def result(self, org: str, rt: Runtime,
                call_id: Annotated[str, QueryParameter(
                    min_length=1, max_length=64,
                    description="The call_id /v1/kamailio/outbound answered")],
@@ -81,6 +81,7 @@ class Kamailio(V1):
         """Everything is in the query string, as on the other Kamailio endpoints; the
         body ("{}": http_client POSTs only with one) is not read. Sent again, it sets
         the same result."""
-        stored = results.record_result(rt.uow(), org, call_id, source=ResultSource.KAMAILIO,
-                                       now=rt.clock(), sip_code=sip_code, duration_s=duration)
+        stored = await rt.lane.run(lambda uow: results.record_result(
+            uow, org, call_id, source=ResultSource.KAMAILIO, now=rt.clock(),
+            sip_code=sip_code, duration_s=duration))
         return {"call_id": call_id, "failure_class": str(stored["failure_class"])}

@@ -109,21 +109,21 @@ class Calls(V1):
                                                            now=rt.clock(), org=org))
         return OutcomeOut(call_id, data.outcome.strip())
 
-    @post("/{call_id:str}/result", status_code=200, sync_to_thread=False,
+    @post("/{call_id:str}/result", status_code=200,
           summary="Record a call's result: answered, duration, SIP code, failure class")
-    def result(self, org: str, rt: Runtime, call_id: str, data: ResultIn) -> ResultOut:
-        stored = results.record_result(
-            rt.uow(), org, call_id, source=ResultSource.API, now=rt.clock(),
+    async def result(self, org: str, rt: Runtime, call_id: str, data: ResultIn) -> ResultOut:
+        stored = await rt.lane.run(lambda uow: results.record_result(
+            uow, org, call_id, source=ResultSource.API, now=rt.clock(),
             was_answered=data.answered, duration_s=data.duration, sip_code=data.sip_code,
-            failure_class=data.failure_class)
+            failure_class=data.failure_class))
         return msgspec.convert(stored, ResultOut)
 
-    @post("/{call_id:str}/spam-report", status_code=200, sync_to_thread=False,
+    @post("/{call_id:str}/spam-report", status_code=200,
           summary="An agent reports that the call showed as spam (once per call)")
-    def spam_report(self, org: str, rt: Runtime, call_id: str,
-                    data: SpamReportIn) -> SpamReportOut:
-        report = results.report_spam(rt.uow(), org, call_id, reported_by=data.reported_by,
-                                     note=data.note, now=rt.clock())
+    async def spam_report(self, org: str, rt: Runtime, call_id: str,
+                          data: SpamReportIn) -> SpamReportOut:
+        report = await rt.lane.run(lambda uow: results.report_spam(
+            uow, org, call_id, reported_by=data.reported_by, note=data.note, now=rt.clock()))
         return msgspec.convert(report.as_dict(), SpamReportOut)
 
 

@@ -183,8 +183,8 @@ class TwilioWebhooks(Controller):
         params = await signed_params(request, rt, org)
         # Twilio cannot act on an error here; the call is over either way.
         with contextlib.suppress(CallsignError):
-            connect_service.record_status(rt.uow(), org, call_id, {**params, "leg": leg or ""},
-                                          now=rt.clock())
+            await rt.lane.run(lambda uow: connect_service.record_status(
+                uow, org, call_id, {**params, "leg": leg or ""}, now=rt.clock()))
         return twiml(voice_response())
 
 
