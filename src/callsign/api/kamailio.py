@@ -33,7 +33,7 @@ class Kamailio(V1):
 
     path = "/v1/kamailio"
     tags = ["kamailio"]
-    guards = [require_key]
+    middleware = [require_key]
     dependencies = {"org": Provide(organization, sync_to_thread=False),
                     "rt": Provide(runtime, sync_to_thread=False)}
 

@@ -62,7 +62,7 @@ IdempotencyKey = Annotated[str | None, HeaderParameter(
 class V1(Controller):
     """Authenticated by an organization's key; sees only that organization."""
 
-    guards = [require_key]
+    middleware = [require_key]
     dependencies = {"org": Provide(organization, sync_to_thread=False),
                     "rt": Provide(runtime, sync_to_thread=False)}
 

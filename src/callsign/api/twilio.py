@@ -206,7 +206,7 @@ class ConnectOut(DecisionOut):
 class Connect(V1):
     path = "/v1/calls/connect"
     tags = ["calls"]
-    guards = [require_key]
+    middleware = [require_key]
     dependencies = {"org": Provide(organization, sync_to_thread=False),
                     "rt": Provide(runtime, sync_to_thread=False)}
 

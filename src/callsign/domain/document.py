@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,6 +27,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from callsign.domain import limits, phone
 from callsign.domain.errors import ConfigError, InvalidInput
+from callsign.domain.health_policy import HealthPolicy, RampStep
 from callsign.domain.model import DEFAULT_CALL_PATH, DEFAULT_LAST_CALLER_DAYS, InboundStep, Logic
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -158,6 +160,66 @@ class InboundDoc(_Doc):
         return _once(value)
 
 
+def _not_a_flag(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"must be a whole number, not {shown(value)}")
+    return value
+
+
+def _between(low: int, high: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+    return AfterValidator(check)
+
+
+_WHOLE = BeforeValidator(_not_a_flag)
+Percent = Annotated[int, _WHOLE, _between(0, 100)]
+Days = Annotated[int, _WHOLE, _between(1, 365)]
+Calls = Annotated[int, _WHOLE, _between(1, limits.MAX_DAILY_CAP)]
+Count = Annotated[int, _WHOLE, _between(1, 10_000)]
+Seconds = Annotated[int, _WHOLE, _between(1, 600)]
+_DEFAULT_HEALTH = HealthPolicy()
+
+
+class RampStepDoc(_Doc):
+    days: Days
+    calls_per_day: Calls
+
+
+class HealthDoc(_Doc):
+    """The number-health policy (SPEC 9); defaults and their sources in docs/health.md."""
+
+    window_calls: Count = _DEFAULT_HEALTH.window_calls
+    window_days: Days = _DEFAULT_HEALTH.window_days
+    min_calls: Count = _DEFAULT_HEALTH.min_calls
+    answer_rate_floor: Percent = _DEFAULT_HEALTH.answer_rate_floor
+    short_call_seconds: Seconds = _DEFAULT_HEALTH.short_call_seconds
+    short_call_limit: Percent = _DEFAULT_HEALTH.short_call_limit
+    rejection_limit: Percent = _DEFAULT_HEALTH.rejection_limit
+    spam_report_limit: Annotated[int, _WHOLE, _between(1, 1000)] = _DEFAULT_HEALTH.spam_report_limit
+    rest_on_608: Flag = _DEFAULT_HEALTH.rest_on_608
+    rest_below: Percent = _DEFAULT_HEALTH.rest_below
+    watch_below: Percent = _DEFAULT_HEALTH.watch_below
+    healthy_at: Percent = _DEFAULT_HEALTH.healthy_at
+    rest_days: Days = _DEFAULT_HEALTH.rest_days
+    warming_min_calls: Count = _DEFAULT_HEALTH.warming_min_calls
+    max_resting_share: Percent = _DEFAULT_HEALTH.max_resting_share
+    ramp: Annotated[list[RampStepDoc], Field(max_length=20)] = Field(
+        default_factory=lambda: [RampStepDoc(days=s.days, calls_per_day=s.calls_per_day)
+                                 for s in _DEFAULT_HEALTH.ramp])
+    per_minute: Calls = _DEFAULT_HEALTH.per_minute
+    per_hour: Calls = _DEFAULT_HEALTH.per_hour
+    per_day: Calls = _DEFAULT_HEALTH.per_day
+
+    def policy(self) -> HealthPolicy:
+        """The policy these settings describe."""
+        values = self.model_dump(exclude={"ramp"})
+        ramp = tuple(RampStep(s.days, s.calls_per_day) for s in self.ramp)
+        return HealthPolicy(**values, ramp=ramp)
+
+
 class OrgDocument(_Doc):
     org: Key
     default_country: Short = "US"
@@ -175,6 +237,7 @@ class OrgDocument(_Doc):
     projects: list[ProjectDoc] = Field(default_factory=list)
     inbound: InboundDoc = Field(default_factory=InboundDoc)
     twilio: TwilioDoc | None = None
+    health: HealthDoc = Field(default_factory=HealthDoc)
 
 
 def _once(steps: list[InboundStep]) -> list[InboundStep]:
@@ -289,6 +352,7 @@ class _Checker:
         yield from self._users(owned)
         yield from self._contacts()
         yield from self._projects(owned)
+        yield from health_problems(doc.health)
 
     def _checked(self, raw: str | None, path: str) -> Iterator[tuple[str, str]]:
         if raw is None:
@@ -451,3 +515,21 @@ class _Checker:
                 continue
             if number not in pool:
                 yield item, f"{number} is not in the pool"
+
+
+def health_problems(health: HealthDoc) -> Iterator[tuple[str, str]]:
+    """The health policy's bounds in their order, rest <= watch <= healthy with rest <
+    healthy (hysteresis), and no more calls asked for than the window holds."""
+    if health.watch_below < health.rest_below:
+        yield ("health.watch_below",
+               f"must be at least health.rest_below ({health.rest_below})")
+    if health.healthy_at <= health.rest_below:
+        yield ("health.healthy_at", f"must be above health.rest_below ({health.rest_below}): "
+               "a number comes back at a higher score than it rests at")
+    elif health.healthy_at < health.watch_below:
+        yield ("health.healthy_at",
+               f"must be at least health.watch_below ({health.watch_below})")
+    for name in ("min_calls", "warming_min_calls"):
+        if getattr(health, name) > health.window_calls:
+            yield (f"health.{name}", f"must be at most health.window_calls "
+                   f"({health.window_calls}): the window holds no more calls")
