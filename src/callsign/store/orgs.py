@@ -11,6 +11,7 @@ from callsign.domain import phone, release
 from callsign.domain.document import (
     CallingHoursDoc,
     ContactDoc,
+    HealthDoc,
     InboundDoc,
     NumberDoc,
     OrgDocument,
@@ -59,6 +60,7 @@ def _org_values(doc: OrgDocument) -> dict[str, Any]:
         "call_path": [str(step) for step in doc.inbound.path],
         "last_caller_days": doc.inbound.last_caller_days,
         "twilio_account_sid": doc.twilio.account_sid if doc.twilio else None,
+        "health": doc.health.model_dump(mode="json"),
     }
 
 
@@ -426,6 +428,7 @@ class OrgRecord:
     call_path: list[str]
     last_caller_days: int
     twilio_account_sid: str | None
+    health: dict[str, Any] | None  # the document's health: mapping; None: the defaults
 
 
 def find_org_row(conn: Connection, slug: str) -> OrgRecord | None:
@@ -496,6 +499,7 @@ def settings_of(org: OrgRecord) -> dict[str, Any]:
         "inbound": InboundDoc(path=org.call_path, last_caller_days=org.last_caller_days),
         "twilio": TwilioDoc(account_sid=org.twilio_account_sid)
         if org.twilio_account_sid else None,
+        "health": HealthDoc.model_validate(org.health) if org.health else HealthDoc(),
     }
 
 
