@@ -108,10 +108,17 @@ def area_codes(conn: Connection, number_ids: Iterable[int]) -> dict[int, frozens
 
 
 def serving(conn: Connection, org_id: int, codes: Collection[str]) -> list[Row]:
-    """The held numbers (with their health) that serve any of ``codes``."""
+    """The held numbers (with their health) that serve any of ``codes``, locked until the
+    transaction ends: two numbers of one area code rested at once by two transactions
+    must not both pass the coverage guard. (SQLite's BEGIN IMMEDIATE serializes already;
+    PostgreSQL locks the rows in number order, then reads them afresh.)"""
     ids = select(number_area_codes.c.number_id).where(
         number_area_codes.c.org_id == org_id, number_area_codes.c.area_code.in_(sorted(codes)))
-    return numbers_of(conn, org_id, ids=set(conn.execute(ids).scalars()))
+    found = set(conn.execute(ids).scalars())
+    if conn.dialect.name == "postgresql" and found:
+        conn.execute(select(numbers.c.id).where(numbers.c.id.in_(sorted(found)))
+                     .order_by(numbers.c.id).with_for_update())
+    return numbers_of(conn, org_id, ids=found)
 
 
 def save(conn: Connection, org_id: int, number_id: int, values: dict[str, Any]) -> None:
