@@ -240,3 +240,27 @@ def test_a_twilio_status_callback_with_a_608_rests_the_number_it_presented(
     record_status(UnitOfWork(engine), "acme", other.call_id, {
         "CallSid": "CA2", "CallStatus": "ringing"}, now=NOW + timedelta(minutes=3))
     assert stored_health(engine, other.caller_id) is None
+
+
+def test_reapplying_the_file_keeps_healths_rest_and_the_export_says_active(
+        engine: Engine, apply_org: ApplyOrg, report: Report,
+        export_org: Callable[[str], dict[str, Any]]) -> None:
+    """Health's rest is not configuration: the file keeps the number active, applying it
+    again does not end the rest; a number rested by hand exports as resting."""
+    apply_org(org("acme", CHI))
+    report(CHI[0], NOW, sip_code=608)
+    exported = {n["number"]: n.get("status", "active") for n in export_org("acme")["numbers"]}
+    assert exported[CHI[0]] == "active"
+    apply_org(org("acme", CHI))
+    apply_org(export_org("acme"))
+    assert (status(engine, CHI[0]), stored_health(engine, CHI[0]).state) \
+        == ("resting", "resting")
+    by_hand = org("acme", CHI)
+    by_hand["numbers"][2]["status"] = "resting"  # CHI[1], rested by a person
+    apply_org(by_hand)
+    assert status(engine, CHI[1]) == "resting"
+    assert {n["number"]: n.get("status") for n in export_org("acme")["numbers"]}[CHI[1]] \
+        == "resting"
+    swept = health.sweep_org(UnitOfWork(engine), "acme", now=NOW + timedelta(days=8))
+    assert [c.number for c in swept.changes] == [CHI[0]]  # the rest by hand stays
+    assert (status(engine, CHI[0]), status(engine, CHI[1])) == ("active", "resting")
