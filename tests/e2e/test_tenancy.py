@@ -44,6 +44,8 @@ class Probe:
 # those below need a body, or, for PUT (create-or-replace), refuse for another reason.
 PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/v1/calls/{call_id}/outcome"): Probe(body={"outcome": "hijacked"}),
+    ("POST", "/v1/calls/{call_id}/result"): Probe(body={"sip_code": 608}),
+    ("POST", "/v1/calls/{call_id}/spam-report"): Probe(body={"reported_by": "mallory"}),
     ("PATCH", "/v1/numbers/{number}"): Probe(body={"label": "hijacked"}),
     ("POST", "/v1/numbers/{number}/area-codes"): Probe(body={"area_codes": ["224"]}),
     # PUT creates globex's own entity of that name; naming acme's numbers or users is 400.
@@ -69,6 +71,15 @@ PROBES: dict[tuple[str, str], Probe] = {
     # The SIP proxy's endpoints: acme's user is unknown to globex, acme's number is not its.
     ("GET", "/v1/kamailio/outbound"): Probe(params={"user": "alice", "to": "+17735550150"}),
     ("GET", "/v1/kamailio/inbound"): Probe(params={"to": CHI1, "from": "+17735550150"}),
+    # Its result names a call by its id in the query (acme's is refused the same way: see
+    # tests/e2e/test_call_results.py); one no organization has is 404.
+    ("POST", "/v1/kamailio/result"): Probe(params={"call_id": "call_nobodys",
+                                                   "sip_code": "608"}),
+    # Number health: globex's own summary and sweep, nothing of acme's numbers.
+    ("GET", "/v1/health"): Probe(200, check=lambda body: body["org"] == "globex" and all(
+        r["number"] != CHI1 for r in body["resting"] + body["watch"])),
+    ("POST", "/v1/health/sweep"): Probe(200, check=lambda body: all(
+        c["number"] != CHI1 for c in body["changes"])),
     ("GET", "/v1/numbers"): Probe(200, params={"search": CHI1[2:]},
                                   check=lambda body: body == []),
     ("POST", "/v1/numbers"): Probe(409, {"number": CHI1}),  # one number, one organization
