@@ -264,3 +264,23 @@ def test_reapplying_the_file_keeps_healths_rest_and_the_export_says_active(
     swept = health.sweep_org(UnitOfWork(engine), "acme", now=NOW + timedelta(days=8))
     assert [c.number for c in swept.changes] == [CHI[0]]  # the rest by hand stays
     assert (status(engine, CHI[0]), status(engine, CHI[1])) == ("active", "resting")
+
+
+def test_the_principal_number_is_never_rested(engine: Engine, apply_org: ApplyOrg,
+                                              report: Report) -> None:
+    """It is every call's last resort (it cannot be paused either): watched, saying why,
+    though another number serves its area code (coverage alone would let it rest)."""
+    document = org("acme", CHI)
+    document["numbers"].append({"number": "+12125550177"})
+    apply_org(document)
+    principal = "+12125550100"
+    report(principal, NOW, sip_code=608)
+    report(principal, NOW + timedelta(minutes=5), sip_code=608)
+    kept = stored_health(engine, principal)
+    assert (status(engine, principal), kept.state) == ("active", "watch")
+    assert kept.reasons[-1] == ("kept: the principal number is every call's last resort and "
+                                "never rests")
+    swept = health.sweep_org(UnitOfWork(engine), "acme", now=NOW + timedelta(hours=1))
+    assert swept.changes == []
+    assert (status(engine, principal), stored_health(engine, principal).state) \
+        == ("active", "watch")

@@ -43,10 +43,23 @@ from callsign.store.uow import Connection, UnitOfWork
 AUTOMATIC, MANUAL, FEED = "automatic", "manual", "feed"  # the sources of a change
 
 
-def policy_for(conn: Connection, org_id: int) -> HealthPolicy:
-    """The organization's stored policy (the defaults if it never set one)."""
-    stored = store.policy_of(conn, org_id)
-    return (HealthDoc.model_validate(stored) if stored else HealthDoc()).policy()
+def policy_for(conn: Connection, org_id: int) -> tuple[HealthPolicy, str]:
+    """The organization's stored policy (the defaults if it never set one), and its
+    principal number (never rested: it is every call's last resort)."""
+    stored, principal = store.policy_of(conn, org_id)
+    return (HealthDoc.model_validate(stored) if stored else HealthDoc()).policy(), principal
+
+
+def _spare_principal(proposal: Proposal, current: Health, e164: str, principal: str,
+                     now: datetime) -> Proposal:
+    """The principal number is never rested (as it is never paused): watched instead."""
+    if not proposal.rest or e164 != principal:
+        return proposal
+    why = "kept: the principal number is every call's last resort and never rests"
+    reasons = (*proposal.health.reasons, why)
+    if current.state in (HealthState.WATCH, HealthState.WARMING):
+        return Proposal(replace(current, score=proposal.health.score, reasons=reasons))
+    return Proposal(Health(HealthState.WATCH, now, proposal.health.score, reasons))
 
 
 def _result(row: Any) -> CallResult:
@@ -170,9 +183,10 @@ def judge(conn: Connection, org_id: int, e164: str, now: datetime, *,
     if row is None or _by_hand(row):
         return None
     row, current = _reconciled(conn, org_id, row, now)
-    policy = policy_for(conn, org_id)
+    policy, principal = policy_for(conn, org_id)
     metrics = metrics_of(conn, org_id, row, policy, now)
-    proposal = assess(current, metrics, policy, now)
+    proposal = _spare_principal(assess(current, metrics, policy, now), current, e164,
+                                principal, now)
     if proposal.rest:
         pool = _pool(conn, org_id, row, current, metrics, now)
         proposal = review(pool, policy, now, only=[e164])[e164]
@@ -212,7 +226,7 @@ def sweep_org(uow: UnitOfWork, org: str, *, now: datetime) -> SweepReport:
     with uow:
         conn = uow.connection
         org_id = org_store.org_row(conn, org).id
-        policy = policy_for(conn, org_id)
+        policy, principal = policy_for(conn, org_id)
         rows, currents, pool = {}, {}, {}
         every = store.numbers_of(conn, org_id)
         served = store.area_codes(conn, [r.id for r in every])
@@ -228,8 +242,15 @@ def sweep_org(uow: UnitOfWork, org: str, *, now: datetime) -> SweepReport:
             rows[row.e164], currents[row.e164] = row, current
             pool[row.e164] = Standing(current, metrics_of(conn, org_id, row, policy, now),
                                       codes)
+        if principal in rows:  # it never rests: judged alone, it is no candidate
+            pool[principal] = replace(pool[principal], paused=True)
+        proposals = review(pool, policy, now, only=list(rows))
+        if principal in rows:
+            alone = assess(currents[principal], pool[principal].metrics, policy, now)
+            proposals[principal] = _spare_principal(alone, currents[principal], principal,
+                                                    principal, now)
         changes = []
-        for e164, proposal in review(pool, policy, now, only=list(rows)).items():
+        for e164, proposal in proposals.items():
             before = currents[e164]
             after = _apply(conn, org_id, rows[e164], before, proposal, policy, now, AUTOMATIC)
             if after.state is not before.state:
@@ -258,7 +279,7 @@ def number_health(uow: UnitOfWork, org: str, raw: str, *, now: datetime) -> dict
         row = store.number(conn, org_row.id, e164)
         if row is None:
             raise NotFound(f"{e164} is not a number of organization {org!r}", field="number")
-        policy = policy_for(conn, org_row.id)
+        policy, _ = policy_for(conn, org_row.id)
         metrics = metrics_of(conn, org_row.id, row, policy, now)
         history = store.events(conn, org_row.id, row.id)
     return {**_view(row, now), "window": _signals(metrics),

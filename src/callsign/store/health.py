@@ -29,10 +29,12 @@ from callsign.store.tables import (
 Row = Any  # a row of the joined number and health columns
 
 
-def policy_of(conn: Connection, org_id: int) -> dict[str, Any] | None:
-    """The organization's stored ``health:`` mapping (None: the defaults)."""
-    stored = conn.execute(select(orgs.c.health).where(orgs.c.id == org_id)).scalar()
-    return dict(stored) if stored else None
+def policy_of(conn: Connection, org_id: int) -> tuple[dict[str, Any] | None, str]:
+    """The organization's stored ``health:`` mapping (None: the defaults) and its
+    principal number."""
+    health, principal = conn.execute(select(orgs.c.health, orgs.c.principal_number)
+                                     .where(orgs.c.id == org_id)).one()
+    return (dict(health) if health else None), str(principal)
 
 
 _NUMBER_COLUMNS = (numbers.c.id, numbers.c.e164, numbers.c.status, number_health.c.state,
