@@ -174,13 +174,22 @@ def table_rows(page: Page) -> list[dict[str, Any]]:
                 number: row.dataset.number, label: cells[1],
                 area_codes: cells[2].split(/\\s+/).filter(Boolean),
                 mappable: [...row.querySelectorAll("input[name=mapping]")].map(i => i.value),
-                region: cells[3], status: cells[4], group: cells[5], assigned_user: cells[6],
-                calls_today: cells[7],
+                region: cells[3], status: cells[4], health: cells[5], group: cells[6],
+                assigned_user: cells[7], calls_today: cells[8],
                 actions: [...row.querySelectorAll(".actions button, .actions a")]
                     .map(b => b.textContent.trim()),
             };
         })""")
     return rows
+
+
+def health_cell(api: httpx.Client, number: str) -> str:
+    """What the Health column should show for a number, from the REST API."""
+    health = ok(api.get(f"/v1/numbers/{path_of(number)}/health"))
+    if health["state"] is None:
+        return "–"
+    state = str(health["state"])
+    return state + ("" if health["score"] is None else f" · {health['score']}")
 
 
 def session_cookies(page: Page) -> list[Any]:
@@ -316,7 +325,8 @@ def test_numbers_table_search_and_coverage(page: Page, api: httpx.Client) -> Non
             "area_codes": number["area_codes"],
             "mappable": [f"{number['number']}|{code}" for code in number["area_codes"][1:]],
             "region": number["region"] or "", "status": number["status"],
-            "group": number["group"], "assigned_user": number["assigned_user"] or "",
+            "health": health_cell(api, number["number"]), "group": number["group"],
+            "assigned_user": number["assigned_user"] or "",
             "calls_today": f"{number['used_today']}/{cap}" if cap else str(number["used_today"]),
             "actions": ["Resume" if number["status"] == "paused" else "Pause", "Release"],
         }
@@ -934,6 +944,26 @@ def test_a_call_page_shows_the_result_and_reports_spam_once(page: Page,
     again = ok(api.post(f"/v1/calls/{call_id}/spam-report", json={"reported_by": "carol"}))
     assert (again["recorded"], again["reported_by"], again["note"]) == (
         False, "admin", "Spam Likely on a Pixel")
+
+
+def test_the_numbers_table_shows_each_numbers_health(page: Page, api: httpx.Client) -> None:
+    """A 608 on a call judges the number it presented: the Health column shows its state
+    and score as the API has them, with the reasons on hover; numbers never judged a dash."""
+    call = ok(api.post("/v1/calls", json={"user": "carol", "to": "+16305551298",
+                                          "consented": True}), 201)
+    ok(api.post(f"/v1/calls/{call['call_id']}/result", json={"sip_code": 608}))
+    judged = ok(api.get(f"/v1/numbers/{path_of(call['caller_id'])}/health"))
+    assert judged["state"] in ("resting", "watch")  # watch: the guard kept its area code
+
+    go(page, "/admin/numbers")
+
+    rows = {r["number"]: r for r in table_rows(page)}
+    assert rows[call["caller_id"]]["health"] == health_cell(api, call["caller_id"])
+    assert rows[call["caller_id"]]["health"].startswith(judged["state"])
+    cell = page.locator(f"tr[data-number='{call['caller_id']}'] td.health span")
+    assert "608 Rejected on" in (cell.get_attribute("title") or "")
+    assert rows[MANHATTAN]["health"] == "–"  # paused: never judged
+    screenshot(page, "numbers-health")
 
 
 # -- mistakes a person makes in the forms ---------------------------------------------------

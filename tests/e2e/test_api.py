@@ -65,6 +65,7 @@ V1_OPERATIONS = {
     ("GET", "/v1/projects"), ("POST", "/v1/projects"), ("GET", "/v1/projects/{project_id}"),
     ("PUT", "/v1/projects/{project_id}"), ("DELETE", "/v1/projects/{project_id}"),
     ("GET", "/v1/org"), ("PATCH", "/v1/org"), ("GET", "/v1/config"), ("PUT", "/v1/config"),
+    ("GET", "/v1/health"), ("POST", "/v1/health/sweep"), ("GET", "/v1/numbers/{number}/health"),
 }
 
 

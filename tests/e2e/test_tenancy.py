@@ -73,6 +73,11 @@ PROBES: dict[tuple[str, str], Probe] = {
     # The SIP proxy's endpoints: acme's user is unknown to globex, acme's number is not its.
     ("GET", "/v1/kamailio/outbound"): Probe(params={"user": "alice", "to": "+17735550150"}),
     ("GET", "/v1/kamailio/inbound"): Probe(params={"to": CHI1, "from": "+17735550150"}),
+    # Number health: globex's own summary and sweep, nothing of acme's numbers.
+    ("GET", "/v1/health"): Probe(200, check=lambda body: body["org"] == "globex" and all(
+        r["number"] != CHI1 for r in body["resting"] + body["watch"])),
+    ("POST", "/v1/health/sweep"): Probe(200, check=lambda body: all(
+        c["number"] != CHI1 for c in body["changes"])),
     ("GET", "/v1/numbers"): Probe(200, params={"search": CHI1[2:]},
                                   check=lambda body: body == []),
     ("POST", "/v1/numbers"): Probe(409, {"number": CHI1}),  # one number, one organization

@@ -1,5 +1,5 @@
 """SPEC 9 and 6: the health policy in an organization file, through the loaders and the
-command line. (It is parsed and validated; the store does not keep it yet.)"""
+command line. (The store keeping it: test_health_policy_store.py.)"""
 
 from __future__ import annotations
 

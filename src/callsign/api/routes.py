@@ -48,6 +48,7 @@ from callsign.domain.results import ResultSource
 from callsign.orgfile import dump_document, load_document
 from callsign.providers.base import ProviderSettings
 from callsign.services import calllog, calls, idempotency, numbers, purchasing, results
+from callsign.services import health as health_service
 from callsign.services import organization as org_service
 
 # A retry with the same key and body gets the first answer and does nothing again.
@@ -164,6 +165,11 @@ class Numbers(V1):
     @get("/{number:str}", sync_to_thread=False, summary="One number")
     def show(self, org: str, rt: Runtime, number: str) -> NumberOut:
         return NumberOut.of(numbers.get_number(rt.uow(), org, number, now=rt.clock()))
+
+    @get("/{number:str}/health", sync_to_thread=False,
+         summary="One number's health: state, score, reasons, window and history")
+    def health(self, org: str, rt: Runtime, number: str) -> dict[str, Any]:
+        return health_service.number_health(rt.uow(), org, number, now=rt.clock())
 
     @patch("/{number:str}", sync_to_thread=False,
            summary="Change a number's label, group or daily cap")
@@ -397,4 +403,19 @@ class Org(V1):
         return org_service.put_config(rt.uow(), org, data, providers=providers(rt))
 
 
-ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Coverage, Org]
+class Health(V1):
+    path = "/v1/health"
+    tags = ["health"]
+
+    @get("/", sync_to_thread=False,
+         summary="The numbers by health state, and those resting or watched with reasons")
+    def summary(self, org: str, rt: Runtime) -> dict[str, Any]:
+        return health_service.org_health(rt.uow(), org, now=rt.clock())
+
+    @post("/sweep", status_code=200, sync_to_thread=True,  # reads every number's window
+          summary="Judge every number now: rest, restore; what changed")
+    def sweep(self, org: str, rt: Runtime) -> dict[str, Any]:
+        return health_service.sweep_org(rt.uow(), org, now=rt.clock()).as_dict()
+
+
+ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Coverage, Org, Health]

@@ -14,7 +14,7 @@ from callsign.domain.limits import MAX_CALL_SECONDS
 from callsign.domain.model import Channel, Decision, OutboundRequest
 from callsign.providers import twilio
 from callsign.services import calls as calls_service
-from callsign.services import results
+from callsign.services import health, results
 from callsign.services.calllog import CallRecord, get_call
 from callsign.services.twilio_account import twilio_account
 from callsign.store import orgs as org_store
@@ -117,4 +117,6 @@ def record_status(uow: UnitOfWork, org: str, call_id: str, params: dict[str, str
         if logged_call(uow.connection, org_id, call_id) is None:
             raise NotFound(f"no call {call_id!r}", field="call_id")
         set_telephony(uow.connection, org_id, call_id, values, only_while=only_while)
+        if "failure_class" in values:  # the call is over: judge the number it presented
+            health.after_result(uow.connection, org_id, call_id, now)
         uow.commit()

@@ -58,7 +58,8 @@ def validated(conn: Connection, org: str, entity: Entity) -> tuple[int, Entity]:
         row.principal_number, row.agent_leg_number, *_referenced(entity)])
     plural, _ = _KINDS[type(entity)]
     data: dict[str, Any] = {
-        **{k: v for k, v in settings.items() if k not in ("calling_hours", "inbound", "twilio")},
+        **{k: v for k, v in settings.items() if k not in ("calling_hours", "inbound", "twilio",
+                                                      "health")},
         "numbers": held,
         plural: [entity.model_dump(mode="json")],
     }
@@ -215,7 +216,10 @@ def update_settings(uow: UnitOfWork, org: str, changes: dict[str, Any]) -> dict[
     with uow:
         conn = uow.connection
         row = org_store.org_row(conn, org)
-        data = {**_settings(conn, org), **changes, "org": org}
+        current = _settings(conn, org)
+        data = {**current, **changes, "org": org}
+        if "health" in changes:
+            data["health"] = _health_change(current["health"], changes["health"])
         country = data.get("default_country")
         country = country if isinstance(country, str) else str(row.default_country)
         named = [data.get(key) for key in ("principal_number", "agent_leg_number")]
@@ -228,6 +232,16 @@ def update_settings(uow: UnitOfWork, org: str, changes: dict[str, Any]) -> dict[
         org_store.update_org(conn, document)
         uow.commit()
     return document.model_dump(mode="json", exclude=_ENTITIES)
+
+
+def _health_change(current: dict[str, Any], change: Any) -> Any:
+    """``health`` changes field by field: a mapping changes the fields it names and keeps
+    the others; null restores the defaults; anything else is refused by the document."""
+    if change is None:
+        return {}
+    if isinstance(change, dict):
+        return {**current, **change}
+    return change
 
 
 def _refuse_unallowed_caller_ids(conn: Connection, org_id: int) -> None:

@@ -3,7 +3,9 @@
 Every path reports here: Twilio status callbacks (``twilio_result``, used by
 ``connect.record_status``), Kamailio, the REST API and the command line
 (``record_result``), and agents (``report_spam``). Each is idempotent, a replay sets the
-same values again, and tenant-safe: a call of another organization is NotFound.
+same values again, and tenant-safe: a call of another organization is NotFound. A stored
+result or a new spam report re-judges the number's health in the same transaction
+(``services.health``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from callsign.domain.results import (
     classify,
     parse_sip_code,
 )
+from callsign.services import health
 from callsign.store import orgs as org_store
 from callsign.store import results as result_store
 from callsign.store.uow import UnitOfWork
@@ -106,6 +109,7 @@ def record_result(uow: UnitOfWork, org: str | None, call_id: str, *, source: Res
         stored = {**values, "result_at": now, "result_source": source.value}
         if not result_store.set_result(uow.connection, org_id, call_id, stored):
             raise NotFound(f"no call {call_id!r}", field="call_id")
+        health.after_result(uow.connection, org_id, call_id, now)
         uow.commit()
     return {"call_id": call_id, "answered": values["answered"],
             "failure_class": values["failure_class"], "sip_code": values["sip_code"],
@@ -145,6 +149,8 @@ def report_spam(uow: UnitOfWork, org: str | None, call_id: str, *, reported_by: 
         row = result_store.spam_report(conn, org_id, call_id)
         if row is None:
             raise NotFound(f"no call {call_id!r}", field="call_id")
+        if recorded:
+            health.judge(conn, org_id, row.number, now)
         uow.commit()
     return SpamReport(call_id=call_id, number=row.number, reported_by=row.reported_by,
                       note=row.note, at=row.at, recorded=recorded)

@@ -11,6 +11,7 @@ from callsign.domain import phone, release
 from callsign.domain.document import (
     CallingHoursDoc,
     ContactDoc,
+    HealthDoc,
     InboundDoc,
     NumberDoc,
     OrgDocument,
@@ -27,6 +28,7 @@ from callsign.store.tables import (
     contacts,
     inbound_calls,
     number_area_codes,
+    number_health,
     numbers,
     orgs,
     project_numbers,
@@ -59,6 +61,7 @@ def _org_values(doc: OrgDocument) -> dict[str, Any]:
         "call_path": [str(step) for step in doc.inbound.path],
         "last_caller_days": doc.inbound.last_caller_days,
         "twilio_account_sid": doc.twilio.account_sid if doc.twilio else None,
+        "health": doc.health.model_dump(mode="json"),
     }
 
 
@@ -99,10 +102,14 @@ def _upsert_org(conn: Connection, doc: OrgDocument) -> int:
 
 def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str, int]:
     held = held_ids(conn, org_id, [n.number for n in doc.numbers])
+    rested = health_rested(conn, org_id)
     ids: dict[str, int] = {}
     for entry in doc.numbers:
         facts = phone.facts_for(entry.number, doc.default_country, field="number")
-        values = {"label": entry.label, "group_name": entry.group, "status": entry.status,
+        status: str = entry.status
+        if status == "active" and held.get(entry.number) in rested:
+            status = "resting"  # health's rest stays until health restores it
+        values = {"label": entry.label, "group_name": entry.group, "status": status,
                   "daily_cap": entry.daily_cap, "provider": entry.provider,
                   "call_path": [str(s) for s in entry.call_path] if entry.call_path else None}
         if entry.number in held:
@@ -113,9 +120,21 @@ def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str,
                                     region=facts.region, **values)
         ids[entry.number] = number_id
         set_area_codes(conn, org_id, number_id, facts.area_code, entry.area_codes,
-                       active=entry.status == "active")
+                       active=status == "active")
     _drop_numbers(conn, org_id, keep=set(ids))
     return ids
+
+
+def health_rested(conn: Connection, org_id: int) -> set[int]:
+    """The ids of the numbers number health rests (status resting because health says so).
+
+    The organization document holds what people decide: such a number is ``active`` in
+    it (health's rest is not configuration), and applying ``active`` to it keeps the rest.
+    """
+    return set(conn.execute(select(numbers.c.id).join(
+        number_health, number_health.c.number_id == numbers.c.id).where(
+        numbers.c.org_id == org_id, numbers.c.status == NumberStatus.RESTING,
+        number_health.c.state == "resting")).scalars())
 
 
 def hold_number(conn: Connection, org_id: int, e164: str, **values: Any) -> int:
@@ -426,6 +445,7 @@ class OrgRecord:
     call_path: list[str]
     last_caller_days: int
     twilio_account_sid: str | None
+    health: dict[str, Any] | None  # the document's health: mapping; None: the defaults
 
 
 def find_org_row(conn: Connection, slug: str) -> OrgRecord | None:
@@ -496,6 +516,7 @@ def settings_of(org: OrgRecord) -> dict[str, Any]:
         "inbound": InboundDoc(path=org.call_path, last_caller_days=org.last_caller_days),
         "twilio": TwilioDoc(account_sid=org.twilio_account_sid)
         if org.twilio_account_sid else None,
+        "health": HealthDoc.model_validate(org.health) if org.health else HealthDoc(),
     }
 
 
@@ -509,8 +530,10 @@ def numbers_of(conn: Connection, org_id: int) -> list[NumberDoc]:
                                    number_area_codes.c.mapped.is_(True))
                             .order_by(number_area_codes.c.area_code)):
         mapped.setdefault(row.number_id, []).append(row.area_code)
+    rested = health_rested(conn, org_id)
     return [NumberDoc(number=r.e164, label=r.label, group=r.group_name,
-                      area_codes=mapped.get(r.id, []), daily_cap=r.daily_cap, status=r.status,
+                      area_codes=mapped.get(r.id, []), daily_cap=r.daily_cap,
+                      status="active" if r.id in rested else r.status,
                       provider=r.provider, call_path=r.call_path)
             for r in number_rows]
 

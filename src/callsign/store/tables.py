@@ -75,6 +75,9 @@ orgs = Table(
     # Twilio: the account only. Its auth token is bound by the server's operator (see
     # callsign.config) and never stored or printed.
     Column("twilio_account_sid", String(64)),
+    # The number-health policy (SPEC 9) as the document's ``health:`` mapping; NULL: the
+    # defaults (domain.health_policy).
+    Column("health", JSON),
 )
 
 numbers = Table(
@@ -220,6 +223,38 @@ spam_reports = Table(
     Column("note", String(500), nullable=False, server_default=""),
     Column("at", UTCDateTime(), nullable=False),
     Index("ix_spam_reports_org_id_number_at", "org_id", "number", "at"),
+)
+
+# Each number's health (SPEC 9): its state since when, its last score and the reasons in
+# words; ``window_since`` is where its window starts (a number back from rest starts
+# afresh), ``rest_until`` when a resting number may warm up again. No row: never judged.
+number_health = Table(
+    "number_health", metadata,
+    Column("number_id", ForeignKey("numbers.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("state", String(10), nullable=False),  # healthy | watch | resting | warming
+    Column("score", Integer),
+    Column("reasons", JSON, nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    Column("window_since", UTCDateTime()),
+    Column("rest_until", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_number_health_org_id_state", "org_id", "state"),
+)
+
+# Every change of a number's health state, with its reason: automatic (a result, a spam
+# report or a sweep), manual, or a reputation feed.
+number_health_events = Table(
+    "number_health_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("number_id", ForeignKey("numbers.id", ondelete="CASCADE"), nullable=False),
+    Column("from_state", String(10)),  # NULL: the number had no health yet
+    Column("to_state", String(10), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("source", String(16), nullable=False),  # automatic | manual | feed
+    Index("ix_number_health_events_number_id_at", "number_id", "at"),
 )
 
 inbound_calls = Table(

@@ -34,6 +34,7 @@ from callsign.domain.errors import CallsignError, ConfigError, Conflict, Invalid
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
 from callsign.services import access, calllog, organization, purchasing, results
 from callsign.services import calls as calls_service
+from callsign.services import health as health_service
 from callsign.services import numbers as numbers_service
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -407,8 +408,10 @@ class Admin(Controller):
                                                  limit=listing.per_page, now=now)
         summary = numbers_service.area_code_summary(uow(), org)
         cover = purchasing.coverage(uow(), org, now=now).as_dict()
+        health = health_service.health_column(uow(), org, [n.number for n in found.numbers])
         return visit.page(
-            "numbers.html", status, numbers=found.numbers, total=found.total, pages=pages,
+            "numbers.html", status, numbers=found.numbers, health=health, total=found.total,
+            pages=pages,
             listing=listing, summary=summary,
             regions=sorted({s.region for s in summary if s.region}),
             coverage=cover, per_page_choices=PER_PAGE, errors=errors or {}, failed=failed,
