@@ -34,6 +34,7 @@ from callsign.domain.model import (
     today,
 )
 from callsign.domain.outbound import callee_for, decide_outbound, refuse_inactive
+from callsign.services import org_cache
 from callsign.services.ports import CallsRepository, OrgId, UnitOfWork
 
 # Caps are hard, rotation fairness is soft. A rotating decision claims the least
@@ -120,7 +121,7 @@ def _place_call(
                              caller_id=request.caller_id, project=request.project,
                              key=None if dry_run else idempotency_key, now=now,
                              lock=not dry_run)
-        state = store.orgs.current(store, request.org, kept)
+        state = org_cache.current(store, request.org, kept)
         org_id, org = state.org_id, state.policy
         user = state.users.get(request.user)
         if user is None:

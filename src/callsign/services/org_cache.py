@@ -14,63 +14,27 @@ organization: one tenant's changes reload only its own entry.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 from callsign.domain.errors import NotFound
 from callsign.domain.model import OrgState
+from callsign.domain.org_copies import MAX_ORGS, OrgCache
 from callsign.services.ports import CallsRepository
 
-MAX_ORGS = 1024  # organizations kept per worker and store
+__all__ = ["MAX_ORGS", "OrgCache", "current"]
 
 
-class OrgCache:
-    """One worker's copies of organizations' state, by slug; safe to share between the
-    threads of one process."""
-
-    def __init__(self, max_orgs: int = MAX_ORGS) -> None:
-        self.max_orgs = max_orgs
-        self._orgs: OrderedDict[str, OrgState] = OrderedDict()
-        self._lock = threading.Lock()
-        self.loads = 0  # states read from the store (a first use, a change, an eviction)
-
-    def get(self, slug: str) -> OrgState | None:
-        """The copy kept of the organization, not yet confirmed current."""
-        with self._lock:
-            state = self._orgs.get(slug)
-            if state is not None:
-                self._orgs.move_to_end(slug)
-            return state
-
-    def put(self, slug: str, state: OrgState) -> None:
-        with self._lock:
-            self.loads += 1
-            self._orgs[slug] = state
-            self._orgs.move_to_end(slug)
-            while len(self._orgs) > self.max_orgs:
-                self._orgs.popitem(last=False)
-
-    def drop(self, slug: str) -> None:
-        with self._lock:
-            self._orgs.pop(slug, None)
-
-    def __len__(self) -> int:
-        return len(self._orgs)
-
-    def current(self, store: CallsRepository, slug: str,
-                kept: OrgState | None = None) -> OrgState:
-        """The organization's state, current in ``store``'s transaction: the copy kept
-        (``kept``: as ``get`` gave it) if the version the store reads now is the copy's,
-        else read again (NotFound if there is no such organization)."""
-        if kept is None:
-            kept = self.get(slug)
-        if kept is not None and kept.version is not None and \
-                store.config_version(kept.org_id) == kept.version:
-            return kept
-        try:
-            state = store.org_state(slug)
-        except NotFound:
-            self.drop(slug)
-            raise
-        self.put(slug, state)
-        return state
+def current(store: CallsRepository, slug: str, kept: OrgState | None = None) -> OrgState:
+    """The organization's state, current in ``store``'s transaction: the copy kept
+    (``kept``: as ``get`` gave it) if the version the store reads now is the copy's,
+    else read again (NotFound if there is no such organization)."""
+    if kept is None:
+        kept = store.orgs.get(slug)
+    if kept is not None and kept.version is not None and \
+            store.config_version(kept.org_id) == kept.version:
+        return kept
+    try:
+        state = store.org_state(slug)
+    except NotFound:
+        store.orgs.drop(slug)
+        raise
+    store.orgs.put(slug, state)
+    return state

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Protocol, Self
 
 from callsign.domain.model import (
     Agent,
@@ -23,9 +23,7 @@ from callsign.domain.model import (
     ProjectPolicy,
     Route,
 )
-
-if TYPE_CHECKING:
-    from callsign.services.org_cache import OrgCache
+from callsign.domain.org_copies import OrgCache
 
 OrgId = int  # the store's key of an organization, as it hands one out
 ProjectId = int  # the store's key of a project

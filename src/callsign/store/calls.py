@@ -34,7 +34,7 @@ from callsign.domain.model import (
     Route,
     today,
 )
-from callsign.services.org_cache import OrgCache
+from callsign.domain.org_copies import OrgCache
 from callsign.store.sql import Statement, json_param, json_value, time_param, time_value
 from callsign.store.tables import NEVER, calls, spam_reports
 
