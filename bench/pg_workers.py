@@ -191,7 +191,7 @@ def reset_pg(server: str, schema: str) -> None:
     """Forget the calls of earlier runs and the numbers' usage (between server runs)."""
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(schema)))
-        conn.execute("TRUNCATE calls")
+        conn.execute("TRUNCATE calls CASCADE")  # and the spam reports that name them
         conn.execute("TRUNCATE number_usage")
         conn.execute("UPDATE numbers SET last_presented_at = '1970-01-01 00:00:00+00'")
         conn.execute("VACUUM ANALYZE calls, numbers, number_area_codes, number_usage")
