@@ -11,6 +11,7 @@ them these tests skip, except on CI (CI=true), where they fail.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import threading
@@ -202,11 +203,13 @@ class Proxy:
         return Call(pbx.wait(), carrier, self.kamailio.log())
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[Proxy]:
-    """callsign with organization sipco, and Kamailio asking it with sipco's key."""
+@contextlib.contextmanager
+def running_proxy(tmp_path_factory: pytest.TempPathFactory, store_kind: str,
+                  name: str) -> Iterator[Proxy]:
+    """callsign with organization sipco, and Kamailio asking (and reporting to) it with
+    sipco's key; both must still be alive at the end."""
     require_sip_tools()
-    workdir = tmp_path_factory.mktemp("kamailio")
+    workdir = tmp_path_factory.mktemp(name)
     with store_url(store_kind, workdir) as db_url:
         callsign = Callsign(workdir, db_url)
         key = callsign.apply("sipco", org_yaml(datetime.now(UTC)))
@@ -223,6 +226,12 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator
             callsign_died = callsign.close()
         assert kamailio_died is None, f"kamailio died during the tests:\n{tail(kamailio.log())}"
         assert callsign_died is None, f"callsign died during the tests:\n{callsign.stderr()}"
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[Proxy]:
+    with running_proxy(tmp_path_factory, store_kind, "kamailio") as running:
+        yield running
 
 
 def test_the_config_passes_kamailios_check_in_both_variants() -> None:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from tests.e2e._sip import Callsign, Kamailio, free_udp_port, require_sip_tools, start_sipp, tail
-from tests.e2e.conftest import store_url
-from tests.e2e.test_kamailio import CHICAGO, Proxy, org_yaml
+from tests.e2e._sip import start_sipp, tail
+from tests.e2e.test_kamailio import CHICAGO, Proxy, running_proxy
 
 pytestmark = pytest.mark.slow
 
@@ -27,25 +25,8 @@ POLL_PAUSE = 0.1
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> Iterator[Proxy]:
-    """callsign with organization sipco, and Kamailio asking (and reporting to) it."""
-    require_sip_tools()
-    workdir = tmp_path_factory.mktemp("kamailio-results")
-    with store_url(store_kind, workdir) as db_url:
-        callsign = Callsign(workdir, db_url)
-        key = callsign.apply("sipco", org_yaml(datetime.now(UTC)))
-        callsign.start()
-        kamailio = Kamailio(workdir / "kamailio", free_udp_port(), {})
-        running = Proxy(workdir, callsign, key, kamailio, dialer_port=free_udp_port(),
-                        carrier_port=free_udp_port(), pbx_port=free_udp_port())
-        kamailio.defines = running.defines(callsign.url)
-        try:
-            kamailio.start()
-            yield running
-        finally:
-            kamailio_died = kamailio.stop()
-            callsign_died = callsign.close()
-        assert kamailio_died is None, f"kamailio died during the tests:\n{tail(kamailio.log())}"
-        assert callsign_died is None, f"callsign died during the tests:\n{callsign.stderr()}"
+    with running_proxy(tmp_path_factory, store_kind, "kamailio-results") as running:
+        yield running
 
 
 def place(proxy: Proxy, to: str, *, carrier: str, dialer: str) -> None:
