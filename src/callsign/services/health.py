@@ -17,6 +17,8 @@ never changed: a manual pause always wins. Every change of state is written to
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +49,13 @@ def policy_for(conn: Connection, org_id: int) -> tuple[HealthPolicy, str]:
     """The organization's stored policy (the defaults if it never set one), and its
     principal number (never rested: it is every call's last resort)."""
     stored, principal = store.policy_of(conn, org_id)
-    return (HealthDoc.model_validate(stored) if stored else HealthDoc()).policy(), principal
+    return _policy(json.dumps(stored, sort_keys=True) if stored else ""), principal
+
+
+@functools.lru_cache(maxsize=256)
+def _policy(stored: str) -> HealthPolicy:
+    """A stored policy validated once per distinct text (it is read on every result)."""
+    return (HealthDoc.model_validate(json.loads(stored)) if stored else HealthDoc()).policy()
 
 
 def _spare_principal(proposal: Proposal, current: Health, e164: str, principal: str,
@@ -193,9 +201,11 @@ def judge(conn: Connection, org_id: int, e164: str, now: datetime, *,
     return _apply(conn, org_id, row, current, proposal, policy, now, source)
 
 
-def after_result(conn: Connection, org_id: int, call_id: str, now: datetime) -> None:
-    """Judge the number a call presented, now that its result is stored."""
-    e164 = store.caller_id_of(conn, org_id, call_id)
+def after_result(conn: Connection, org_id: int, call_id: str, now: datetime, *,
+                 caller_id: str | None = None) -> None:
+    """Judge the number a call presented (``caller_id``, if the caller knows it), now that
+    its result is stored."""
+    e164 = caller_id or store.caller_id_of(conn, org_id, call_id)
     if e164 is not None:
         judge(conn, org_id, e164, now)
 

@@ -26,7 +26,6 @@ from callsign.domain.results import (
     parse_sip_code,
 )
 from callsign.services import health
-from callsign.store import orgs as org_store
 from callsign.store import results as result_store
 from callsign.store.uow import UnitOfWork
 
@@ -49,7 +48,10 @@ class SpamReport:
 def _org_id(uow: UnitOfWork, org: str | None, call_id: str) -> int:
     """The organization's id; without ``org`` (the operator's CLI), the call's own."""
     if org is not None:
-        return org_store.org_row(uow.connection, org).id
+        known = result_store.org_id(uow.connection, org)
+        if known is None:
+            raise NotFound(f"no organization {org!r}", field="org")
+        return known
     found = result_store.call_org(uow.connection, call_id)
     if found is None:
         raise NotFound(f"no call {call_id!r}", field="call_id")
@@ -107,9 +109,10 @@ def record_result(uow: UnitOfWork, org: str | None, call_id: str, *, source: Res
     with uow:
         org_id = _org_id(uow, org, call_id)
         stored = {**values, "result_at": now, "result_source": source.value}
-        if not result_store.set_result(uow.connection, org_id, call_id, stored):
+        caller_id = result_store.set_result(uow.connection, org_id, call_id, stored)
+        if caller_id is None:
             raise NotFound(f"no call {call_id!r}", field="call_id")
-        health.after_result(uow.connection, org_id, call_id, now)
+        health.after_result(uow.connection, org_id, call_id, now, caller_id=caller_id)
         uow.commit()
     return {"call_id": call_id, "answered": values["answered"],
             "failure_class": values["failure_class"], "sip_code": values["sip_code"],

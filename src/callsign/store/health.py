@@ -4,37 +4,41 @@ stored health and the history of its changes.
 Every read is scoped by the organization's id. A number's window is one index range of
 ``ix_calls_org_id_caller_id_at`` (its last calls, newest first, limited); its spam
 reports one of ``ix_spam_reports_org_id_number_at``.
+
+What runs once per call's result (the policy, the number, its window and spam reports,
+the saved health) is plain SQL on the driver (``Statement``), like the decision's
+statements: building SQLAlchemy expressions cost more than the queries themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from callsign.domain.model import NumberStatus
+from callsign.store.sql import Statement, json_param, json_value, time_param, time_value
 from callsign.store.tables import (
-    calls,
     number_area_codes,
     number_health,
     number_health_events,
     numbers,
-    orgs,
-    spam_reports,
 )
 
 Row = Any  # a row of the joined number and health columns
 
 
+_POLICY = Statement("SELECT health, principal_number FROM orgs WHERE id = :org")
+
+
 def policy_of(conn: Connection, org_id: int) -> tuple[dict[str, Any] | None, str]:
     """The organization's stored ``health:`` mapping (None: the defaults) and its
     principal number."""
-    health, principal = conn.execute(select(orgs.c.health, orgs.c.principal_number)
-                                     .where(orgs.c.id == org_id)).one()
-    return (dict(health) if health else None), str(principal)
+    health, principal = _POLICY.run(conn, {"org": org_id}).fetchone()
+    stored = json_value(health)
+    return (dict(stored) if stored else None), str(principal)
 
 
 _NUMBER_COLUMNS = (numbers.c.id, numbers.c.e164, numbers.c.status, number_health.c.state,
@@ -48,11 +52,41 @@ def _numbers_with_health() -> Any:
         numbers.outerjoin(number_health, number_health.c.number_id == numbers.c.id))
 
 
-def number(conn: Connection, org_id: int, e164: str) -> Row | None:
+class HealthRow(NamedTuple):
+    """A held number with its stored health (the columns of ``_NUMBER_COLUMNS``)."""
+
+    id: int
+    e164: str
+    status: str
+    state: str | None
+    score: int | None
+    reasons: Any
+    since: datetime | None
+    window_since: datetime | None
+    rest_until: datetime | None
+    updated_at: datetime | None
+
+
+_NUMBER = Statement("""
+    SELECT n.id, n.e164, n.status, h.state, h.score, h.reasons, h.since, h.window_since,
+           h.rest_until, h.updated_at
+    FROM numbers n LEFT JOIN number_health h ON h.number_id = n.id
+    WHERE n.org_id = :org AND n.e164 = :e164 AND n.status != :released""")
+
+
+def _moment(value: Any) -> datetime | None:
+    return None if value is None else time_value(value)
+
+
+def number(conn: Connection, org_id: int, e164: str) -> HealthRow | None:
     """A held number of the organization with its health (state NULL: never judged)."""
-    return conn.execute(_numbers_with_health().where(
-        numbers.c.org_id == org_id, numbers.c.e164 == e164,
-        numbers.c.status != NumberStatus.RELEASED)).first()
+    found = _NUMBER.run(conn, {"org": org_id, "e164": e164,
+                               "released": NumberStatus.RELEASED.value}).fetchone()
+    if found is None:
+        return None
+    id_, e164, status, state, score, reasons, since, window_since, rest_until, updated = found
+    return HealthRow(int(id_), e164, status, state, score, json_value(reasons), _moment(since),
+                     _moment(window_since), _moment(rest_until), _moment(updated))
 
 
 def numbers_of(conn: Connection, org_id: int, *, ids: Collection[int] | None = None,
@@ -74,29 +108,45 @@ def health_of(conn: Connection, org_id: int, e164s: Collection[str]) -> list[Row
         numbers.c.status != NumberStatus.RELEASED, number_health.c.state.is_not(None))).all())
 
 
+_CALLER_ID = Statement("SELECT caller_id FROM calls WHERE org_id = :org AND id = :call")
+_WINDOW = Statement("""
+    SELECT at, answered, duration_s, sip_code, failure_class FROM calls
+    WHERE org_id = :org AND caller_id = :e164 AND at > :after AND answered IS NOT NULL
+    ORDER BY at DESC LIMIT :limit""")
+_SPAM_TIMES = Statement("""
+    SELECT at FROM spam_reports WHERE org_id = :org AND number = :e164 AND at > :after
+    ORDER BY at""")
+
+
+class WindowRow(NamedTuple):
+    at: datetime
+    answered: bool
+    duration_s: int | None
+    sip_code: int | None
+    failure_class: str | None
+
+
 def caller_id_of(conn: Connection, org_id: int, call_id: str) -> str | None:
     """The number a call presented."""
-    found = conn.execute(select(calls.c.caller_id).where(
-        calls.c.org_id == org_id, calls.c.id == call_id)).scalar()
-    return None if found is None else str(found)
+    found = _CALLER_ID.run(conn, {"org": org_id, "call": call_id}).fetchone()
+    return None if found is None else str(found[0])
 
 
 def window(conn: Connection, org_id: int, e164: str, *, after: datetime,
-           limit: int) -> list[Row]:
+           limit: int) -> list[WindowRow]:
     """The number's last ``limit`` calls with a known result placed after ``after``,
     oldest first: at, answered, duration_s, sip_code, failure_class."""
-    rows = conn.execute(select(calls.c.at, calls.c.answered, calls.c.duration_s,
-                               calls.c.sip_code, calls.c.failure_class).where(
-        calls.c.org_id == org_id, calls.c.caller_id == e164, calls.c.at > after,
-        calls.c.answered.is_not(None)).order_by(calls.c.at.desc()).limit(limit)).all()
-    return list(reversed(rows))
+    rows = _WINDOW.run(conn, {"org": org_id, "e164": e164, "after": time_param(conn, after),
+                              "limit": limit}).fetchall()
+    return [WindowRow(time_value(at), bool(answered), duration, sip, failure)
+            for at, answered, duration, sip, failure in reversed(rows)]
 
 
 def spam_times(conn: Connection, org_id: int, e164: str, *, after: datetime) -> list[datetime]:
     """When the number's calls were reported as spam, after ``after``."""
-    return list(conn.execute(select(spam_reports.c.at).where(
-        spam_reports.c.org_id == org_id, spam_reports.c.number == e164,
-        spam_reports.c.at > after).order_by(spam_reports.c.at)).scalars())
+    rows = _SPAM_TIMES.run(conn, {"org": org_id, "e164": e164,
+                                  "after": time_param(conn, after)}).fetchall()
+    return [time_value(at) for (at,) in rows]
 
 
 def area_codes(conn: Connection, number_ids: Iterable[int]) -> dict[int, frozenset[str]]:
@@ -123,13 +173,25 @@ def serving(conn: Connection, org_id: int, codes: Collection[str]) -> list[Row]:
     return numbers_of(conn, org_id, ids=found)
 
 
+_SAVED = ("state", "score", "reasons", "since", "window_since", "rest_until", "updated_at")
+_SAVE = Statement(f"""
+    INSERT INTO number_health (number_id, org_id, {", ".join(_SAVED)})
+    VALUES (:number_id, :org_id, {", ".join(":" + name for name in _SAVED)})
+    ON CONFLICT (number_id) DO UPDATE SET
+    {", ".join(f"{name} = excluded.{name}" for name in _SAVED)}""")
+
+
 def save(conn: Connection, org_id: int, number_id: int, values: dict[str, Any]) -> None:
-    """Insert or replace the number's health (state, score, reasons, since, ...)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(number_health).values(org_id=org_id, number_id=number_id,
-                                                     **values)
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=["number_id"], set_={k: statement.excluded[k] for k in values}))
+    """Insert or replace the number's health: every column of ``_SAVED``."""
+    params: dict[str, Any] = {"number_id": number_id, "org_id": org_id}
+    for name in _SAVED:
+        value = values[name]
+        if name == "reasons":
+            value = json_param(value)
+        elif isinstance(value, datetime):
+            value = time_param(conn, value)
+        params[name] = value
+    _SAVE.run(conn, params)
 
 
 def set_status(conn: Connection, number_id: int, status: NumberStatus, *,

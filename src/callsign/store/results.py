@@ -10,17 +10,42 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from callsign.store.sql import Statement, time_param
 from callsign.store.tables import calls, spam_reports
 
+# The result columns a report may set (store/tables.py), in one order for the statements.
+RESULT_COLUMNS = ("answered", "duration_s", "sip_code", "failure_class", "result_at",
+                  "result_source")
+_SET_RESULT: dict[tuple[str, ...], Statement] = {}
+_ORG_ID = Statement("SELECT id FROM orgs WHERE slug = :slug")
 
-def set_result(conn: Connection, org_id: int, call_id: str, values: dict[str, Any]) -> bool:
-    """Store a call's result columns (and duration); False if the org has no such call."""
-    cursor = conn.execute(update(calls).where(calls.c.org_id == org_id, calls.c.id == call_id)
-                          .values(**values))
-    return bool(cursor.rowcount)
+
+def org_id(conn: Connection, slug: str) -> int | None:
+    """The organization's id, or None (a result's only read of the organization)."""
+    found = _ORG_ID.run(conn, {"slug": slug}).fetchone()
+    return None if found is None else int(found[0])
+
+
+def set_result(conn: Connection, org_id: int, call_id: str,
+               values: dict[str, Any]) -> str | None:
+    """Store a call's result columns (and duration): the number the call presented, or
+    None if the org has no such call. Plain SQL: this runs once per call."""
+    columns = tuple(name for name in RESULT_COLUMNS if name in values)
+    unknown = set(values) - set(columns)
+    if unknown:
+        raise ValueError(f"not result columns: {sorted(unknown)}")
+    statement = _SET_RESULT.get(columns)
+    if statement is None:
+        statement = _SET_RESULT[columns] = Statement(
+            f"UPDATE calls SET {', '.join(f'{name} = :{name}' for name in columns)} "
+            "WHERE org_id = :org_id AND id = :call_id RETURNING caller_id")
+    params = {name: time_param(conn, value) if name == "result_at" else value
+              for name, value in values.items()}
+    found = statement.run(conn, {**params, "org_id": org_id, "call_id": call_id}).fetchone()
+    return None if found is None else str(found[0])
 
 
 def add_spam_report(conn: Connection, org_id: int, call_id: str, *, reported_by: str,
