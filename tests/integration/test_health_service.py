@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, event, insert, select, update
 
 from callsign.domain.model import Decision
 from callsign.domain.results import ResultSource
@@ -284,3 +284,49 @@ def test_the_principal_number_is_never_rested(engine: Engine, apply_org: ApplyOr
     assert swept.changes == []
     assert (status(engine, principal), stored_health(engine, principal).state) \
         == ("active", "watch")
+
+
+def test_a_sweep_judges_in_short_transactions_and_still_keeps_coverage(
+        engine: Engine, apply_org: ApplyOrg, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results stored without judging (as before a policy existed): a sweep of one number
+    per transaction rests the two worst of the three burned 312 numbers, keeps the third
+    (coverage), and never holds one transaction for the whole organization."""
+    apply_org(org("acme", CHI))
+    with engine.begin() as conn:
+        org_id = conn.execute(select(orgs.c.id).where(orgs.c.slug == "acme")).scalar_one()
+        for j in range(40):  # CHI[2]'s window is long enough for a score (80): the worst
+            conn.execute(insert(calls).values(
+                id=uuid.uuid4().hex, org_id=org_id, at=NOW - timedelta(hours=2, minutes=j),
+                user_key="alice", to_number="+13125550188", caller_id=CHI[2],
+                rule="local_presence", channel="manual", trace=[], answered=True,
+                duration_s=90, sip_code=200, failure_class="answered",
+                result_at=NOW - timedelta(hours=2), result_source="api"))
+        for number in CHI[:3]:
+            for j in range(3):
+                conn.execute(insert(calls).values(
+                    id=uuid.uuid4().hex, org_id=org_id, at=NOW + timedelta(minutes=j),
+                    user_key="alice", to_number="+13125550188", caller_id=number,
+                    rule="local_presence", channel="manual", trace=[], answered=False,
+                    sip_code=608, failure_class="rejected_by_analytics",
+                    result_at=NOW + timedelta(minutes=j), result_source="api"))
+    begun: list[object] = []
+
+    def begin(conn: object) -> None:
+        begun.append(conn)
+
+    event.listen(engine, "begin", begin)
+    monkeypatch.setattr(health, "SWEEP_CHUNK", 1)
+    try:
+        swept = health.sweep_org(UnitOfWork(engine), "acme", now=NOW + timedelta(hours=1))
+    finally:
+        event.remove(engine, "begin", begin)
+
+    # The worst score rests first (CHI[2]), then the number order breaks the tie of two
+    # windows too short for a score (100): CHI[0] rests, CHI[1] is kept for coverage.
+    assert [stored_health(engine, n).score for n in CHI[:3]] == [100, 100, 80]
+    assert [status(engine, n) for n in CHI] == ["resting", "active", "resting", "active"]
+    assert {(c.number, c.to_state) for c in swept.changes} \
+        == {(CHI[0], "resting"), (CHI[2], "resting"), (CHI[1], "watch")}
+    assert stored_health(engine, CHI[1]).reasons[-1].startswith("kept: resting it would")
+    numbers_held = len(CHI) + 2  # the principal, four 312 numbers and one 415
+    assert len(begun) >= 1 + numbers_held + 3  # the ids, one per number, one per rest

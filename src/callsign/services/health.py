@@ -230,44 +230,55 @@ class SweepReport:
         return {"judged": self.judged, "changes": [c.as_dict() for c in self.changes]}
 
 
+SWEEP_CHUNK = 100  # numbers judged in one short transaction by a sweep
+
+
 def sweep_org(uow: UnitOfWork, org: str, *, now: datetime) -> SweepReport:
     """Judge every number of the organization, resting (coverage allowing) and restoring
-    those whose rest is over; what changed."""
+    those whose rest is over; what changed.
+
+    In short transactions, never one long one (on SQLite a transaction holds the write
+    lock, and decisions wait for it): the numbers are judged SWEEP_CHUNK at a time, each
+    chunk's changes applied at once except rests; then the numbers to rest, worst score
+    first, are each judged again in a transaction of their own, as a result would judge
+    them (``judge``: the area code's numbers locked, the coverage guard). Restores land
+    before any rest, so a number back from rest frees its area code's coverage for them.
+    """
     with uow:
-        conn = uow.connection
-        org_id = org_store.org_row(conn, org).id
-        policy, principal = policy_for(conn, org_id)
-        rows, currents, pool = {}, {}, {}
-        every = store.numbers_of(conn, org_id)
-        served = store.area_codes(conn, [r.id for r in every])
-        for found in every:
-            if found.status == NumberStatus.PAUSED:
-                continue
-            codes = served.get(found.id, frozenset())
-            if _by_hand(found):
-                pool[found.e164] = Standing(Health(HealthState.RESTING, now), Metrics(), codes,
-                                            paused=True)
-                continue
-            row, current = _reconciled(conn, org_id, found, now)
-            rows[row.e164], currents[row.e164] = row, current
-            pool[row.e164] = Standing(current, metrics_of(conn, org_id, row, policy, now),
-                                      codes)
-        if principal in rows:  # it never rests: judged alone, it is no candidate
-            pool[principal] = replace(pool[principal], paused=True)
-        proposals = review(pool, policy, now, only=list(rows))
-        if principal in rows:
-            alone = assess(currents[principal], pool[principal].metrics, policy, now)
-            proposals[principal] = _spare_principal(alone, currents[principal], principal,
-                                                    principal, now)
-        changes = []
-        for e164, proposal in proposals.items():
-            before = currents[e164]
-            after = _apply(conn, org_id, rows[e164], before, proposal, policy, now, AUTOMATIC)
-            if after.state is not before.state:
-                changes.append(Change(e164, before.state.value, after.state.value,
-                                      after.reasons))
-        uow.commit()
-    return SweepReport(len(rows), changes)
+        org_id = org_store.org_row(uow.connection, org).id
+        policy, principal = policy_for(uow.connection, org_id)
+        ids = store.number_ids(uow.connection, org_id)
+    judged, changes, to_rest = 0, [], []
+    for first in range(0, len(ids), SWEEP_CHUNK):
+        with uow:
+            conn = uow.connection
+            for found in store.numbers_of(conn, org_id, ids=ids[first:first + SWEEP_CHUNK]):
+                if found.status == NumberStatus.PAUSED or _by_hand(found):
+                    continue
+                row, current = _reconciled(conn, org_id, found, now)
+                judged += 1
+                proposal = _spare_principal(
+                    assess(current, metrics_of(conn, org_id, row, policy, now), policy, now),
+                    current, row.e164, principal, now)
+                if proposal.rest:
+                    to_rest.append((proposal.health.score or 0, row.e164))
+                    continue
+                after = _apply(conn, org_id, row, current, proposal, policy, now, AUTOMATIC)
+                if after.state is not current.state:
+                    changes.append(Change(row.e164, current.state.value, after.state.value,
+                                          after.reasons))
+            uow.commit()
+    for _, e164 in sorted(to_rest):  # the worst first, as the coverage guard ranks them
+        with uow:
+            conn = uow.connection
+            before = store.number(conn, org_id, e164)
+            judged_again = judge(conn, org_id, e164, now)
+            uow.commit()
+        if before is not None and judged_again is not None \
+                and judged_again.state.value != before.state:
+            changes.append(Change(e164, before.state, judged_again.state.value,
+                                  judged_again.reasons))
+    return SweepReport(judged, changes)
 
 
 def _view(row: Any, now: datetime) -> dict[str, Any]:

@@ -89,6 +89,13 @@ def number(conn: Connection, org_id: int, e164: str) -> HealthRow | None:
                      _moment(window_since), _moment(rest_until), _moment(updated))
 
 
+def number_ids(conn: Connection, org_id: int) -> list[int]:
+    """The ids of the organization's held numbers, in id order."""
+    return [int(i) for i in conn.execute(select(numbers.c.id).where(
+        numbers.c.org_id == org_id, numbers.c.status != NumberStatus.RELEASED)
+        .order_by(numbers.c.id)).scalars()]
+
+
 def numbers_of(conn: Connection, org_id: int, *, ids: Collection[int] | None = None,
                state: str | None = None) -> list[Row]:
     """The organization's held numbers (or those of ``ids``) with their health."""
