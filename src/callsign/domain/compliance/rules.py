@@ -74,8 +74,8 @@ class Applies:
         if not self.states:
             return f"the callee's number is in {self.country}"
         if place.state in self.states:
-            which = "address" if place.contact_state else "area code"
-            return f"the callee's state is {place.state} (from the contact's {which})"
+            which = "the contact's address" if place.contact_state else "the number's area code"
+            return f"the callee's state is {place.state} (from {which})"
         if self.area_code_presumption and place.area_code_state in self.states:
             return (f"the number's area code is in {place.area_code_state}, which presumes "
                     "the callee a resident")
