@@ -349,7 +349,8 @@ def test_every_shipped_pack_loads_with_a_version_and_a_source_for_each_rule() ->
         assert pack.version
         assert pack.source.citation
         for rule in pack.rules:
-            assert rule.source.citation and rule.source.url.startswith("https://"), rule.id
+            assert rule.source.citation, rule.id
+            assert rule.source.url.startswith("https://"), rule.id
             assert rule.pack == pack.id
 
 
@@ -388,7 +389,8 @@ def test_an_override_may_only_tighten(settings: dict[str, Any], path: str, words
 
 def test_a_tighter_override_applies() -> None:
     policy = organization_policy({"packs": ["maryland"], "overrides": {
-        "maryland.frequency": {"calls": 2}, "maryland.hours": {"hours": {"mon-fri": ["09:00-17:00"]}}}})
+        "maryland.frequency": {"calls": 2},
+        "maryland.hours": {"hours": {"mon-fri": ["09:00-17:00"]}}}})
     now = at(NEW_YORK, 2026, 12, 7, 17, 30)
     place = place_of("+14105550100", "US", None, "UTC")
     verdict = evaluate(policy, ComplianceCall(place), (), now)
