@@ -4,7 +4,7 @@ the packs shipped as data."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from callsign.domain.compliance.hours import HolidayCalendar, WeeklyHours
 from callsign.domain.compliance.packs import parse_pack, shipped_packs
 from callsign.domain.compliance.policy import (
     CompliancePolicy,
+    calling_hours_rule,
     organization_policy,
     project_policy,
 )
@@ -107,6 +108,13 @@ def test_a_project_window_only_tightens_the_organizations() -> None:
         "projects[0].compliance.hours.sat",
         "08:00–18:00 reaches outside the organization's 09:00–17:00: a project may only "
         "tighten")]
+
+
+def test_the_existing_daily_calling_hours_become_a_weekly_window() -> None:
+    across_midnight = calling_hours_rule(time(22, 0), time(2, 0))
+    assert across_midnight.hours.allows(datetime(2026, 12, 7, 1, 59))
+    assert not across_midnight.hours.allows(datetime(2026, 12, 7, 2, 0))
+    assert str(calling_hours_rule(time(8, 0), time(21, 0)).hours) == "daily 08:00–21:00"
 
 
 # -- holidays -------------------------------------------------------------------------

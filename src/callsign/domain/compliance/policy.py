@@ -18,11 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import time
 from typing import Any
 
 from pydantic import Field, ValidationError
 
-from callsign.domain.compliance.hours import HolidayCalendar, WeeklyHours
+from callsign.domain.compliance.hours import (
+    MINUTES_PER_DAY,
+    HolidayCalendar,
+    Interval,
+    WeeklyHours,
+)
 from callsign.domain.compliance.packs import (
     MAX_CAP_DAYS,
     CapDoc,
@@ -87,6 +93,18 @@ class CompliancePolicy:
     def hours(self) -> WeeklyHours | None:
         """The own weekly hours (not the packs'), for a project's tightening check."""
         return next((r.hours for r in self.rules if isinstance(r, WindowRule)), None)
+
+
+def calling_hours_rule(start: time, end: time) -> WindowRule:
+    """The single daily window of SPEC 3.4 (``calling_hours``) as a weekly window rule; a
+    window across midnight becomes two, one each side."""
+    first, last = start.hour * 60 + start.minute, end.hour * 60 + end.minute
+    if first < last:
+        day: tuple[Interval, ...] = (Interval(first, last),)
+    else:
+        day = tuple(i for i in (Interval(0, last), Interval(first, MINUTES_PER_DAY))
+                    if i.start < i.end)
+    return WindowRule("organization.calling_hours", WeeklyHours((day,) * 7), ORG_SOURCE)
 
 
 def organization_policy(data: Any, path: str = "compliance") -> CompliancePolicy:
