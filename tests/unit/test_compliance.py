@@ -141,6 +141,14 @@ def test_a_country_the_holidays_library_lacks_is_refused_with_its_path() -> None
     assert raised.value.problems[0][0] == "compliance.holidays"
 
 
+def test_a_provinces_holiday_counts_for_a_canadian_callee() -> None:
+    settings = {"holidays": {"country": "callee", "subdivision": "callee"}}
+    family_day = at(ZoneInfo("America/Toronto"), 2026, 2, 16, 11, 0)  # Ontario, not Quebec
+    verdict = judge(settings, "+14165550100", family_day)
+    assert "Family Day" in refusal_of(verdict).reason
+    assert judge(settings, "+15145550100", family_day).allowed
+
+
 # -- the callee's zones ----------------------------------------------------------------
 
 def test_a_contacts_state_gives_each_of_its_zones() -> None:
@@ -292,10 +300,30 @@ def test_consent_does_not_pass_a_frequency_cap() -> None:
 
 def test_an_emergency_call_always_passes() -> None:
     listed = DoNotCall("organization")
-    verdict = judge({"packs": ["federal"], "hours": {}}, "+12125550100",
-                    at(NEW_YORK, 2026, 12, 7, 3, 0), emergency=True, do_not_call=listed)
+    verdict = judge({"packs": ["federal"], "hours": {"daily": ["09:00-10:00"]}},
+                    "+12125550100", at(NEW_YORK, 2026, 12, 7, 3, 0), emergency=True,
+                    do_not_call=listed)
     assert verdict.allowed
     assert verdict.next_allowed_at is not None
+
+
+def test_a_verdict_reads_as_json_values() -> None:
+    verdict = judge({"packs": ["florida"]}, "+13055550100", at(NEW_YORK, 2026, 12, 7, 7, 0))
+    data = verdict.as_dict()
+    assert data["allowed"] is False
+    assert (data["rule"], data["pack"], data["pack_version"]) == (
+        "florida.hours", "florida", "2026.1")
+    assert data["source"]["url"].startswith("https://www.flsenate.gov/")
+    assert data["local_times"] == ["2026-12-07T07:00:00-05:00"]
+    assert data["next_allowed_at"] == "2026-12-07T13:00:00+00:00"
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_a_call_never_allowed_ahead_says_so() -> None:
+    listed = DoNotCall("organization")
+    verdict = judge({}, "+12125550100", at(NEW_YORK, 2026, 12, 7, 12, 0), do_not_call=listed)
+    assert verdict.message().endswith("; not allowed at any time ahead")
+    assert verdict.as_dict()["next_allowed_at"] is None
 
 
 def test_a_refusal_message_names_rule_pack_source_and_retry_time() -> None:
@@ -374,6 +402,9 @@ def test_a_broken_pack_is_refused_naming_each_field() -> None:
         parse_pack(bad)
     assert [path for path, _ in raised.value.problems] == [
         "rules[0].id", "rules[0].hours.mon[0]", "rules[1]"]
+    with pytest.raises(ConfigError) as raised:
+        parse_pack(bad, "packs/texas.json:")
+    assert raised.value.problems[0][0] == "packs/texas.json: rules[0].id"
 
 
 @pytest.mark.parametrize(("settings", "path", "words"), [
@@ -387,6 +418,9 @@ def test_a_broken_pack_is_refused_naming_each_field() -> None:
     ({"overrides": {"florida.hours": {"hours": {"daily": []}}}},
      "compliance.overrides.florida.hours", "pack 'florida' is not enabled"),
     ({"caps": [{"calls": 3}]}, "compliance.caps[0]", "in hours or in days"),
+    ({"hours": {"sun": []}}, "compliance.hours", "no day has a window"),
+    ({"holidays": {"country": "callee", "subdivision": 3}}, "compliance.holidays.subdivision",
+     "must be text"),
 ])
 def test_an_override_may_only_tighten(settings: dict[str, Any], path: str, words: str) -> None:
     with pytest.raises(ConfigError) as raised:
@@ -407,5 +441,7 @@ def test_a_tighter_override_applies() -> None:
 
 
 def test_a_holiday_calendar_names_the_holiday() -> None:
-    assert HolidayCalendar("US").holiday(date(2026, 7, 4), None) == "Independence Day"
+    assert HolidayCalendar("US").holiday(date(2026, 7, 4), "US", None) == "Independence Day"
+    assert HolidayCalendar("callee").holiday(date(2026, 7, 1), "CA", "ON") == "Canada Day"
+    assert HolidayCalendar("callee").holiday(date(2026, 7, 1), None, None) is None
     assert CompliancePolicy().with_project(None) == CompliancePolicy()

@@ -44,7 +44,9 @@ def policies(draw: st.DrawFn) -> CompliancePolicy:
         ["federal", "florida", "oklahoma", "maryland", "debt_collection"]), unique=True))}
     if draw(st.booleans()):
         days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-        data["hours"] = {day: draw(day_hours()) for day in days if draw(st.booleans())}
+        hours = {day: draw(day_hours()) for day in days if draw(st.booleans())}
+        if any(hours.values()):  # hours closing every day are refused as configuration
+            data["hours"] = hours
     if draw(st.booleans()):
         data["holidays"] = {"country": "US", "subdivision": "callee"}
     if draw(st.booleans()):
@@ -88,7 +90,7 @@ def passes(rules: list[Rule], call: ComplianceCall, recent: list[RecentCall],
             if isinstance(rule, WindowRule) and not rule.hours.allows(local):
                 return False
             if isinstance(rule, HolidayRule) and rule.calendar.holiday(
-                    local.date(), call.place.state):
+                    local.date(), call.place.country, call.place.state):
                 return False
     return True
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from callsign.domain.compliance.caps import RecentCall, evaluate_cap
@@ -82,6 +83,24 @@ class Verdict:
     def refusal(self) -> Refusal | None:
         return self.refusals[0] if self.refusals else None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The verdict as JSON values, for the REST error, the CLI and the explorer."""
+        first = self.refusal
+        return {
+            "allowed": self.allowed,
+            "rule": first.rule if first else None,
+            "pack": first.pack if first else None,
+            "pack_version": first.pack_version if first else None,
+            "source": ({"citation": first.source.citation, "url": first.source.url}
+                       if first else None),
+            "reason": first.reason if first else None,
+            "local_times": [t.isoformat() for t in self.local_times],
+            "next_allowed_at": (self.next_allowed_at.astimezone(UTC).isoformat()
+                                if self.next_allowed_at else None),
+            "refusals": [r.rule for r in self.refusals],
+            "trace": [step.as_dict() for step in self.trace],
+        }
+
     def message(self) -> str:
         """The refusal in one line: the rule, its source, the local time, when to retry."""
         first = self.refusal
@@ -127,7 +146,7 @@ def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[Re
     if not refusals:
         return Verdict(True, (), local_times, now, tuple(trace))
     rules = [] if call.consented else [r for r, _ in applicable.time_rules()]
-    next_at = earliest_open(rules, zones, call.place.state, max(now, earliest))
+    next_at = earliest_open(rules, zones, call.place, max(now, earliest))
     trace.append(TraceStep("compliance", "checked", "refused; " + (
         f"next allowed at {_local(tuple(next_at.astimezone(z) for z in zones))}"
         if next_at else f"no time within {HORIZON.days} days passes every rule")))
@@ -167,7 +186,7 @@ def _time_refusals(applicable: _Applicable, call: ComplianceCall,
                    trace: list[TraceStep]) -> Iterator[Refusal]:
     for rule, pack in applicable.time_rules():
         outside = [(t, why) for t in local_times
-                   if (why := _closed_why(rule, t, call.place.state)) is not None]
+                   if (why := _closed_why(rule, t, call.place)) is not None]
         if not outside:
             trace.append(TraceStep(rule.id, "checked", f"{_local(local_times)} is "
                                    f"{_rule_words(rule, inside=True)}"))
@@ -206,13 +225,13 @@ def _refusal(rule: Rule, pack: Pack | None, reason: str) -> Refusal:
                    rule.source, reason)
 
 
-def _closed_why(rule: TimeRule, local: datetime, state: str | None) -> str | None:
+def _closed_why(rule: TimeRule, local: datetime, place: CalleePlace) -> str | None:
     """Why ``rule`` closes ``local`` (a wall-clock time in one zone), or None if open."""
     if isinstance(rule, WindowRule):
         if rule.hours.allows(local):
             return None
         return f"outside {rule.hours.describe_day(local.weekday())} on {DAY_NAMES[local.weekday()]}"
-    name = rule.calendar.holiday(local.date(), state)
+    name = rule.calendar.holiday(local.date(), place.country, place.state)
     return f"on a holiday ({name})" if name else None
 
 
@@ -226,17 +245,17 @@ def _local(times: Iterable[datetime]) -> str:
     return ", ".join(f"{t:%a %Y-%m-%d %H:%M} {t.tzinfo}" for t in times)
 
 
-def is_open(rules: Sequence[TimeRule], zones: Sequence[ZoneInfo], state: str | None,
+def is_open(rules: Sequence[TimeRule], zones: Sequence[ZoneInfo], place: CalleePlace,
             at: datetime) -> bool:
     """Whether every time rule allows a call at ``at`` in every zone."""
     for zone in zones:
         local = at.astimezone(zone)
-        if any(_closed_why(rule, local, state) is not None for rule in rules):
+        if any(_closed_why(rule, local, place) is not None for rule in rules):
             return False
     return True
 
 
-def earliest_open(rules: Sequence[TimeRule], zones: Sequence[ZoneInfo], state: str | None,
+def earliest_open(rules: Sequence[TimeRule], zones: Sequence[ZoneInfo], place: CalleePlace,
                   start: datetime) -> datetime | None:
     """The earliest instant from ``start`` at which every time rule allows a call in every
     zone, or None if there is none within ``HORIZON``.
@@ -245,14 +264,14 @@ def earliest_open(rules: Sequence[TimeRule], zones: Sequence[ZoneInfo], state: s
     window starts, a local day starts (after a holiday), or a zone's clock changes; so
     only ``start`` and those instants need checking, in order.
     """
-    if is_open(rules, zones, state, start):
+    if is_open(rules, zones, place, start):
         return start
     end = start + HORIZON
     chunk_start = start
     while chunk_start < end:
         chunk_end = min(chunk_start + _CHUNK, end)
         for at in sorted(_openings(rules, zones, chunk_start, chunk_end)):
-            if is_open(rules, zones, state, at):
+            if is_open(rules, zones, place, at):
                 return at
         chunk_start = chunk_end
     return None

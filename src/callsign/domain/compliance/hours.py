@@ -149,20 +149,27 @@ def _intervals(key: str, raw: Any) -> tuple[Interval, ...]:
 @dataclass(frozen=True)
 class HolidayCalendar:
     """Public holidays of a country and, optionally, a state or province, from the
-    ``holidays`` library. ``subdivision`` "callee" means the callee's own state."""
+    ``holidays`` library. ``callee`` as the country means the callee's number's country;
+    as the subdivision, the callee's own state or province."""
 
     country: str
     subdivision: str | None = None
 
-    def holiday(self, day: date, callee_state: str | None) -> str | None:
+    def holiday(self, day: date, callee_country: str | None,
+                callee_state: str | None) -> str | None:
         """The holiday's name on ``day`` (the callee's local date), or None."""
-        subdivision = callee_state if self.subdivision == "callee" else self.subdivision
-        return calendar_for(self.country, subdivision).get(day)
+        country = callee_country if self.country == CALLEE else self.country
+        if country is None:
+            return None
+        subdivision = callee_state if self.subdivision == CALLEE else self.subdivision
+        return calendar_for(country, subdivision).get(day)
 
     def validate(self) -> str | None:
         """Why this calendar cannot be read, or None when it can."""
+        if self.country == CALLEE:
+            return None
         try:
-            if self.subdivision == "callee":
+            if self.subdivision == CALLEE:
                 holiday_data.country_holidays(self.country)
             else:
                 holiday_data.country_holidays(self.country, subdiv=self.subdivision)
@@ -170,13 +177,26 @@ class HolidayCalendar:
             return f"the holidays library has none: {exc}"  # not available", "... subdivision"
         return None
 
+    def __str__(self) -> str:
+        country = "the callee's country" if self.country == CALLEE else self.country
+        if self.subdivision is None:
+            return f"public holidays of {country}"
+        state = "the callee's state" if self.subdivision == CALLEE else self.subdivision
+        return f"public holidays of {country} and {state}"
+
+
+CALLEE = "callee"
+_NONE: Mapping[date, str] = {}
+
 
 @cache
 def calendar_for(country: str, subdivision: str | None) -> Mapping[date, str]:
     """The library's calendar (years filled in as they are asked); a subdivision it does
-    not know falls back to the country's holidays."""
-    try:
-        found: Mapping[date, str] = holiday_data.country_holidays(country, subdiv=subdivision)
-    except (NotImplementedError, ValueError):
-        found = holiday_data.country_holidays(country)
-    return found
+    not know falls back to the country's holidays, a country it does not know to none."""
+    for subdiv in (subdivision, None):
+        try:
+            found: Mapping[date, str] = holiday_data.country_holidays(country, subdiv=subdiv)
+        except (NotImplementedError, ValueError):
+            continue
+        return found
+    return _NONE

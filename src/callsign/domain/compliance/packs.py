@@ -154,6 +154,8 @@ def _join(path: str, tail: str) -> str:
         return path
     if not path:
         return tail
+    if path.endswith(":"):  # a file's name: "packs/florida.json: rules[0].id"
+        return f"{path} {tail}"
     return f"{path}{tail}" if tail.startswith("[") else f"{path}.{tail}"
 
 

@@ -54,7 +54,7 @@ from callsign.domain.errors import ConfigError
 
 
 class HolidaysDoc(_Doc):
-    country: str = Field(pattern=r"^[A-Z]{2,3}$")
+    country: str = Field(pattern=r"^([A-Z]{2,3}|callee)$")  # or the callee's country
     subdivision: str | None = None  # a state or province code, or "callee"
 
 
@@ -126,27 +126,7 @@ def _policy(data: Any, path: str, source: Source, owner: str,
     except ValidationError as exc:
         raise ConfigError([(_join(path, p), m) for p, m in validation_problems(exc)]) from exc
     problems: list[tuple[str, str]] = []
-    rules: list[Rule] = []
-    if doc.hours is not None:
-        try:
-            hours = hours_of(doc.hours, f"{path}.hours")
-            rules.append(WindowRule(f"{owner}.hours", hours, source))
-            problems.extend(_tighter_hours(hours, org, f"{path}.hours"))
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if doc.holidays is not None:
-        calendar = HolidayCalendar(doc.holidays.country, doc.holidays.subdivision)
-        problem = calendar.validate()
-        if problem:
-            problems.append((f"{path}.holidays", problem))
-        rules.append(HolidayRule(f"{owner}.holidays", calendar, source))
-    for i, cap in enumerate(doc.caps):
-        where = f"{path}.caps[{i}]"
-        if (cap.hours is None) == (cap.days is None):
-            problems.append((where, "a cap gives its window in hours or in days (one of them)"))
-            continue
-        rules.append(CapRule(f"{owner}.caps[{i}]",
-                             cap_of(cap.calls, cap.hours, cap.days, cap.per, cap.across), source))
+    rules = [*_own_rules(doc, path, source, owner, org, problems)]
     packs = list(_packs(doc.packs, f"{path}.packs", problems))
     if doc.overrides and org is not None:
         problems.append((f"{path}.overrides", "only the organization overrides a pack's "
@@ -156,6 +136,35 @@ def _policy(data: Any, path: str, source: Source, owner: str,
     if problems:
         raise ConfigError(problems)
     return CompliancePolicy(tuple(rules), tuple(packs))
+
+
+def _own_rules(doc: ComplianceDoc, path: str, source: Source, owner: str,
+               org: CompliancePolicy | None, problems: list[tuple[str, str]]) -> Iterator[Rule]:
+    """The weekly hours, holidays and caps written in the settings themselves."""
+    if doc.hours is not None:
+        try:
+            hours = hours_of(doc.hours, f"{path}.hours")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        else:
+            if not any(hours.days):
+                problems.append((f"{path}.hours", "no day has a window: no call could ever "
+                                 "be made (leave hours out for no weekly window)"))
+            problems.extend(_tighter_hours(hours, org, f"{path}.hours"))
+            yield WindowRule(f"{owner}.hours", hours, source)
+    if doc.holidays is not None:
+        calendar = HolidayCalendar(doc.holidays.country, doc.holidays.subdivision)
+        problem = calendar.validate()
+        if problem:
+            problems.append((f"{path}.holidays", problem))
+        yield HolidayRule(f"{owner}.holidays", calendar, source)
+    for i, cap in enumerate(doc.caps):
+        if (cap.hours is None) == (cap.days is None):
+            problems.append((f"{path}.caps[{i}]",
+                             "a cap gives its window in hours or in days (one of them)"))
+            continue
+        yield CapRule(f"{owner}.caps[{i}]",
+                      cap_of(cap.calls, cap.hours, cap.days, cap.per, cap.across), source)
 
 
 def _tighter_hours(hours: WeeklyHours, org: CompliancePolicy | None,

@@ -39,7 +39,7 @@ class CalleePlace:
     zones: tuple[str, ...]
     reasons: tuple[str, ...]  # one per zone: where it came from, in words
     state: str | None  # the callee's state: the contact's address first, else the number's
-    area_code_state: str | None  # the state of the number's area code (US only)
+    area_code_state: str | None  # the state or province of the number's area code (US, CA)
     country: str | None  # ISO code of the number's country
     contact_state: str | None = None
 
@@ -53,7 +53,7 @@ def place_of(number: str, default_country: str, contact: ContactAddress | None,
     """The candidate zones and state of a callee at ``number`` (E.164, already valid)."""
     facts = phone.facts_for(number, default_country, field="to")
     area_state = None
-    if facts.is_nanp and facts.area_code is not None and facts.country == "US":
+    if facts.is_nanp and facts.area_code is not None and facts.country in ("US", "CA"):
         region = phone.nanp_region(facts.area_code)
         area_state = phone.region_abbreviation(region) if region else None
     found: dict[str, str] = {}
