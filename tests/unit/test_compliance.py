@@ -28,7 +28,7 @@ from callsign.domain.compliance.policy import (
     project_policy,
 )
 from callsign.domain.compliance.zones import ContactAddress, place_of, state_zones, zip_place
-from callsign.domain.errors import ConfigError
+from callsign.domain.errors import ConfigError, InvalidInput
 
 NEW_YORK = ZoneInfo("America/New_York")
 CHICAGO = ZoneInfo("America/Chicago")
@@ -159,6 +159,17 @@ def test_a_contacts_state_gives_each_of_its_zones() -> None:
 def test_a_contacts_zip_code_gives_its_zone_and_state() -> None:
     assert zip_place("32501") == ("FL", "America/Chicago")  # Pensacola
     assert zip_place("not a zip") == (None, None)
+
+
+def test_a_contacts_unknown_zone_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        place_of("+12125550100", "US", ContactAddress(timezone="Mars/Olympus"), "UTC")
+    assert raised.value.field == "contact.timezone"
+
+
+def test_a_contacts_unknown_state_leaves_the_numbers_zones() -> None:
+    place = place_of("+12125550100", "US", ContactAddress(state="Narnia"), "UTC")
+    assert (place.zones, place.state) == (("America/New_York",), "NY")
 
 
 def test_a_call_must_be_allowed_in_the_contacts_zone_and_the_numbers() -> None:

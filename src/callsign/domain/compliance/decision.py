@@ -128,9 +128,10 @@ def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[Re
     """Judge ``call`` at ``now`` (timezone-aware) against every rule that applies."""
     zones = [ZoneInfo(z) for z in call.place.zones]
     local_times = tuple(now.astimezone(z) for z in zones)
+    local_text = _local(local_times)
     trace = [TraceStep("compliance.zones", "checked",
                        f"callee's candidate zones: {call.place.describe()}; local time "
-                       f"{_local(local_times)}")]
+                       f"{local_text}")]
     if call.emergency:
         trace.append(TraceStep("compliance", "passed", "an emergency call: every compliance "
                                                        "rule passes"))
@@ -140,7 +141,7 @@ def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[Re
         trace.append(TraceStep(DO_NOT_CALL, "checked", f"refused: {refusal.reason}"))
         return Verdict(False, (refusal,), local_times, None, tuple(trace))
     applicable = _applicable(policy, call.place, trace)
-    refusals = [*_time_refusals(applicable, call, local_times, trace)]
+    refusals = [*_time_refusals(applicable, call, local_times, local_text, trace)]
     cap_refusals, earliest = _cap_refusals(applicable, call, recent, now, trace)
     refusals.extend(cap_refusals)
     if not refusals:
@@ -182,13 +183,13 @@ def _where(pack: Pack) -> str:
 
 
 def _time_refusals(applicable: _Applicable, call: ComplianceCall,
-                   local_times: tuple[datetime, ...],
+                   local_times: tuple[datetime, ...], local_text: str,
                    trace: list[TraceStep]) -> Iterator[Refusal]:
     for rule, pack in applicable.time_rules():
         outside = [(t, why) for t in local_times
                    if (why := _closed_why(rule, t, call.place)) is not None]
         if not outside:
-            trace.append(TraceStep(rule.id, "checked", f"{_local(local_times)} is "
+            trace.append(TraceStep(rule.id, "checked", f"{local_text} is "
                                    f"{_rule_words(rule, inside=True)}"))
             continue
         reason = "; ".join(f"the callee's local time {_local((t,))} is {why}"
@@ -242,7 +243,8 @@ def _rule_words(rule: TimeRule, *, inside: bool) -> str:
 
 
 def _local(times: Iterable[datetime]) -> str:
-    return ", ".join(f"{t:%a %Y-%m-%d %H:%M} {t.tzinfo}" for t in times)
+    return ", ".join(f"{DAY_NAMES[t.weekday()]} {t.year:04d}-{t.month:02d}-{t.day:02d} "
+                     f"{t.hour:02d}:{t.minute:02d} {t.tzinfo}" for t in times)
 
 
 def is_open(rules: Sequence[TimeRule], zones: Sequence[ZoneInfo], place: CalleePlace,

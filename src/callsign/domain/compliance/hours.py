@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from itertools import pairwise
@@ -54,6 +54,14 @@ class WeeklyHours:
     """When calls may start, per weekday (Monday first), in the callee's local time."""
 
     days: tuple[tuple[Interval, ...], ...]  # seven entries
+    # Words computed once: a decision's trace quotes them on every call.
+    _day_words: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _words: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        day_words = tuple(", ".join(map(str, d)) if d else "closed" for d in self.days)
+        object.__setattr__(self, "_day_words", day_words)
+        object.__setattr__(self, "_words", _describe(day_words))
 
     @classmethod
     def every_day(cls, start: int, end: int) -> WeeklyHours:
@@ -89,23 +97,25 @@ class WeeklyHours:
                 yield DAYS[day]
 
     def describe_day(self, weekday: int) -> str:
-        intervals = self.days[weekday]
-        return ", ".join(map(str, intervals)) if intervals else "closed"
+        return self._day_words[weekday]
 
     def __str__(self) -> str:
         """``Mon–Fri 08:00–21:00, Sat 09:00–17:00, Sun closed``: equal days run together."""
-        runs: list[tuple[int, int, str]] = []
-        for day in range(7):
-            text = self.describe_day(day)
-            if runs and runs[-1][2] == text:
-                runs[-1] = (runs[-1][0], day, text)
-            else:
-                runs.append((day, day, text))
-        if len(runs) == 1:
-            return f"daily {runs[0][2]}"
-        return ", ".join(
-            (DAY_NAMES[a] if a == b else f"{DAY_NAMES[a]}–{DAY_NAMES[b]}") + f" {text}"
-            for a, b, text in runs)
+        return self._words
+
+
+def _describe(day_words: tuple[str, ...]) -> str:
+    runs: list[tuple[int, int, str]] = []
+    for day, text in enumerate(day_words):
+        if runs and runs[-1][2] == text:
+            runs[-1] = (runs[-1][0], day, text)
+        else:
+            runs.append((day, day, text))
+    if len(runs) == 1:
+        return f"daily {runs[0][2]}"
+    return ", ".join(
+        (DAY_NAMES[a] if a == b else f"{DAY_NAMES[a]}–{DAY_NAMES[b]}") + f" {text}"
+        for a, b, text in runs)
 
 
 def _inside(interval: Interval, wider: tuple[Interval, ...]) -> bool:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import us
 
 from callsign.domain import phone
+from callsign.domain.errors import InvalidInput
 
 _ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 
@@ -74,6 +75,9 @@ def _contact_zones(contact: ContactAddress, found: dict[str, str]) -> str | None
     """Add the contact's zones to ``found``; return the contact's state code."""
     state = state_code(contact.state) if contact.state else None
     if contact.timezone:
+        if not known_zone(contact.timezone):
+            raise InvalidInput(f"{contact.timezone!r} is not a time zone (e.g. "
+                               "America/New_York)", field="contact.timezone")
         found[contact.timezone] = "the contact's time zone"
         return state
     if contact.postal_code:
@@ -99,7 +103,7 @@ def state_zones(code: str) -> tuple[str, ...]:
     by a canonical name too (America/Indianapolis beside America/Indiana/Indianapolis)."""
     found = us.states.lookup(code, field="abbr")
     zones = tuple(found.time_zones) if found is not None else ()
-    canonical = [z for z in zones if _known(z)]
+    canonical = [z for z in zones if known_zone(z)]
     return tuple(z for z in canonical if not _alias_of_another(z, canonical))
 
 
@@ -111,7 +115,8 @@ def _alias_of_another(zone: str, zones: list[str]) -> bool:
     return _ALIASES.get(zone) in zones
 
 
-def _known(zone: str) -> bool:
+def known_zone(zone: str) -> bool:
+    """Whether ``zone`` names an IANA time zone that zoneinfo can read."""
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -134,4 +139,4 @@ def zip_place(postal_code: str) -> tuple[str | None, str | None]:
         return None, None
     first = matches[0]
     zone = first.get("timezone") or None
-    return first.get("state") or None, zone if zone and _known(zone) else None
+    return first.get("state") or None, zone if zone and known_zone(zone) else None
