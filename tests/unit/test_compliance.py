@@ -318,6 +318,27 @@ def test_an_emergency_call_always_passes() -> None:
     assert verdict.next_allowed_at is not None
 
 
+def test_an_allowed_call_traces_each_rule_in_words() -> None:
+    settings = {"packs": ["federal", "maryland"], "hours": WEEKDAYS,
+                "holidays": {"country": "US", "subdivision": "callee"}}
+    verdict = judge(settings, "+13055550100", at(NEW_YORK, 2026, 12, 7, 10, 0))
+    assert verdict.allowed
+    assert verdict.next_allowed_at == at(NEW_YORK, 2026, 12, 7, 10, 0)
+    assert [(s.step, s.detail) for s in verdict.trace] == [
+        ("compliance.zones", "callee's candidate zones: America/New_York (the number's area "
+                             "code 305); local time Mon 2026-12-07 10:00 America/New_York"),
+        ("pack.federal", "US federal calling hours for telephone solicitations (TCPA rules) "
+                         "(2026.1) applies: the callee's number is in US"),
+        ("pack.maryland", "Maryland Stop the Spam Calls Act of 2023 (2026.1) does not apply: "
+                          "the callee is not in MD"),
+        ("organization.hours", "Mon 2026-12-07 10:00 America/New_York is within Mon–Fri "
+                               "08:00–21:00, Sat 09:00–17:00, Sun closed"),
+        ("organization.holidays", "Mon 2026-12-07 10:00 America/New_York is not on one of the "
+                                  "public holidays of US and the callee's state"),
+        ("federal.hours", "Mon 2026-12-07 10:00 America/New_York is within daily 08:00–21:00"),
+    ]
+
+
 def test_a_verdict_reads_as_json_values() -> None:
     verdict = judge({"packs": ["florida"]}, "+13055550100", at(NEW_YORK, 2026, 12, 7, 7, 0))
     data = verdict.as_dict()

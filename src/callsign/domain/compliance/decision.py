@@ -190,7 +190,7 @@ def _time_refusals(applicable: _Applicable, call: ComplianceCall,
                    if (why := _closed_why(rule, t, call.place)) is not None]
         if not outside:
             trace.append(TraceStep(rule.id, "checked", f"{local_text} is "
-                                   f"{_rule_words(rule, inside=True)}"))
+                                   f"{_inside_words(rule)}"))
             continue
         reason = "; ".join(f"the callee's local time {_local((t,))} is {why}"
                            for t, why in outside)
@@ -236,10 +236,10 @@ def _closed_why(rule: TimeRule, local: datetime, place: CalleePlace) -> str | No
     return f"on a holiday ({name})" if name else None
 
 
-def _rule_words(rule: TimeRule, *, inside: bool) -> str:
+def _inside_words(rule: TimeRule) -> str:
     if isinstance(rule, WindowRule):
-        return f"{'within' if inside else 'outside'} {rule.hours}"
-    return "not on a holiday" if inside else "on a holiday"
+        return f"within {rule.hours}"
+    return f"not on one of the {rule.calendar}"
 
 
 def _local(times: Iterable[datetime]) -> str:
