@@ -114,13 +114,11 @@ class Verdict:
 
 @dataclass(frozen=True)
 class _Applicable:
-    rules: tuple[tuple[Rule, Pack | None], ...]
+    """The rules that apply to callees of one kind of place, with their trace words."""
 
-    def time_rules(self) -> list[tuple[TimeRule, Pack | None]]:
-        return [(r, p) for r, p in self.rules if isinstance(r, WindowRule | HolidayRule)]
-
-    def caps(self) -> list[tuple[CapRule, Pack | None]]:
-        return [(r, p) for r, p in self.rules if isinstance(r, CapRule)]
+    time_rules: tuple[tuple[TimeRule, Pack | None, str], ...]  # (rule, pack, "within …")
+    caps: tuple[tuple[CapRule, Pack | None], ...]
+    trace: tuple[TraceStep, ...]  # which packs apply, and why
 
 
 def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[RecentCall],
@@ -140,13 +138,14 @@ def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[Re
         refusal = _do_not_call(call.do_not_call)
         trace.append(TraceStep(DO_NOT_CALL, "checked", f"refused: {refusal.reason}"))
         return Verdict(False, (refusal,), local_times, None, tuple(trace))
-    applicable = _applicable(policy, call.place, trace)
+    applicable = _applicable(policy, call.place)
+    trace.extend(applicable.trace)
     refusals = [*_time_refusals(applicable, call, local_times, local_text, trace)]
     cap_refusals, earliest = _cap_refusals(applicable, call, recent, now, trace)
     refusals.extend(cap_refusals)
     if not refusals:
         return Verdict(True, (), local_times, now, tuple(trace))
-    rules = [] if call.consented else [r for r, _ in applicable.time_rules()]
+    rules = [] if call.consented else [r for r, _, _ in applicable.time_rules]
     next_at = earliest_open(rules, zones, call.place, max(now, earliest))
     trace.append(TraceStep("compliance", "checked", "refused; " + (
         f"next allowed at {_local(tuple(next_at.astimezone(z) for z in zones))}"
@@ -162,9 +161,19 @@ def _do_not_call(entry: DoNotCall) -> Refusal:
                    f"{added or ' earlier'}; consent does not lift it")
 
 
-def _applicable(policy: CompliancePolicy, place: CalleePlace,
-                trace: list[TraceStep]) -> _Applicable:
+def _applicable(policy: CompliancePolicy, place: CalleePlace) -> _Applicable:
+    """The rules for ``place``: the same for every callee whose country and states are the
+    same, so kept in the policy's memo (a pure function's, read on every call)."""
+    key = (place.country, place.state, place.area_code_state, place.contact_state is None)
+    found: _Applicable | None = policy.memo.get(key)
+    if found is None:
+        found = policy.memo[key] = _applicable_to(policy, place)
+    return found
+
+
+def _applicable_to(policy: CompliancePolicy, place: CalleePlace) -> _Applicable:
     rules: list[tuple[Rule, Pack | None]] = [(r, None) for r in policy.rules]
+    trace = []
     for pack in policy.packs:
         reason = pack.applies.reason(place)
         if reason is None:
@@ -175,7 +184,10 @@ def _applicable(policy: CompliancePolicy, place: CalleePlace,
         trace.append(TraceStep(f"pack.{pack.id}", "checked",
                                f"{pack.title} ({pack.version}) applies: {reason}"))
         rules.extend((r, pack) for r in pack.rules)
-    return _Applicable(tuple(rules))
+    return _Applicable(
+        tuple((r, p, _inside_words(r)) for r, p in rules
+              if isinstance(r, WindowRule | HolidayRule)),
+        tuple((r, p) for r, p in rules if isinstance(r, CapRule)), tuple(trace))
 
 
 def _where(pack: Pack) -> str:
@@ -185,12 +197,11 @@ def _where(pack: Pack) -> str:
 def _time_refusals(applicable: _Applicable, call: ComplianceCall,
                    local_times: tuple[datetime, ...], local_text: str,
                    trace: list[TraceStep]) -> Iterator[Refusal]:
-    for rule, pack in applicable.time_rules():
+    for rule, pack, inside in applicable.time_rules:
         outside = [(t, why) for t in local_times
                    if (why := _closed_why(rule, t, call.place)) is not None]
         if not outside:
-            trace.append(TraceStep(rule.id, "checked", f"{local_text} is "
-                                   f"{_inside_words(rule)}"))
+            trace.append(TraceStep(rule.id, "checked", f"{local_text} is {inside}"))
             continue
         reason = "; ".join(f"the callee's local time {_local((t,))} is {why}"
                            for t, why in outside)
@@ -206,7 +217,7 @@ def _cap_refusals(applicable: _Applicable, call: ComplianceCall, recent: Sequenc
                   now: datetime, trace: list[TraceStep]) -> tuple[list[Refusal], datetime]:
     refusals: list[Refusal] = []
     earliest = now
-    for rule, pack in applicable.caps():
+    for rule, pack in applicable.caps:
         verdict = evaluate_cap(rule.cap, recent, now, call.subject, call.project)
         counted = f"{verdict.counted} counted"
         if verdict.allowed:

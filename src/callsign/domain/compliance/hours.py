@@ -87,8 +87,11 @@ class WeeklyHours:
 
     def allows(self, local: datetime) -> bool:
         """Whether a call may start at ``local`` (a wall-clock time in the callee's zone)."""
-        seconds = local.hour * 3600 + local.minute * 60 + local.second
-        return any(i.start * 60 <= seconds < i.end * 60 for i in self.days[local.weekday()])
+        minute = local.hour * 60 + local.minute + local.second / 60
+        for interval in self.days[local.weekday()]:
+            if interval.start <= minute < interval.end:
+                return True
+        return False
 
     def within(self, wider: WeeklyHours) -> Iterable[str]:
         """The days on which these hours reach outside ``wider`` (a tightening check)."""

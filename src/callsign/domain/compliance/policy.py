@@ -17,7 +17,7 @@ path and why.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import time
 from typing import Any
 
@@ -80,6 +80,9 @@ class CompliancePolicy:
 
     rules: tuple[Rule, ...] = ()
     packs: tuple[Pack, ...] = ()
+    # Which rules apply to a kind of place, kept by the evaluation (a pure function's memo).
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False,
+                                 repr=False)
 
     def with_project(self, project: CompliancePolicy | None) -> CompliancePolicy:
         """The organization's rules and the project's together (every one applies)."""
@@ -135,7 +138,7 @@ def _policy(data: Any, path: str, source: Source, owner: str,
     problems.extend(_overrides_of_packs_not_enabled(doc.overrides, packs, path))
     if problems:
         raise ConfigError(problems)
-    return CompliancePolicy(tuple(rules), tuple(packs))
+    return CompliancePolicy(tuple(rules), tuple(packs))  # a fresh memo
 
 
 def _own_rules(doc: ComplianceDoc, path: str, source: Source, owner: str,
