@@ -117,6 +117,20 @@ def test_the_existing_daily_calling_hours_become_a_weekly_window() -> None:
     assert str(calling_hours_rule(time(8, 0), time(21, 0)).hours) == "daily 08:00–21:00"
 
 
+def test_a_project_enables_a_pack_for_its_own_calls() -> None:
+    org = organization_policy({"packs": ["federal"]})
+    project = project_policy({"packs": ["debt_collection", "federal"]}, org,
+                             "projects[0].compliance")
+    joined = org.with_project(project)
+    assert [p.id for p in joined.packs] == ["federal", "debt_collection"]
+    now = at(NEW_YORK, 2026, 12, 7, 12, 0)
+    recent = tuple(RecentCall(now - timedelta(hours=h), "debt-1") for h in range(1, 8))
+    place = place_of("+12125550100", "US", None, "UTC")
+    call = ComplianceCall(place, subject="debt-1")
+    assert evaluate(org, call, recent, now).allowed
+    assert rule_of(evaluate(joined, call, recent, now)) == "debt_collection.frequency"
+
+
 # -- holidays -------------------------------------------------------------------------
 
 def test_a_national_holiday_closes_the_callees_day() -> None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callsign.domain.compliance.caps import RecentCall
-from callsign.domain.compliance.decision import ComplianceCall, evaluate
+from callsign.domain.compliance.decision import ComplianceCall, DoNotCall, evaluate
 from callsign.domain.compliance.policy import CompliancePolicy, organization_policy
 from callsign.domain.compliance.rules import CapRule, HolidayRule, Rule, WindowRule
 from callsign.domain.compliance.zones import ContactAddress, place_of
@@ -120,3 +120,19 @@ def test_allowed_means_every_rule_passes_and_next_allowed_at_is_the_first_that_d
     while minute < found:
         assert not passes(rules, call, recent, minute), f"{minute} passes before {found}"
         minute += MINUTE
+
+
+@settings(max_examples=40, deadline=None)
+@given(policy=policies(), number=st.sampled_from(NUMBERS), now=moments,
+       consented=st.booleans(), emergency=st.booleans())
+def test_do_not_call_refuses_for_good_unless_emergency_and_consent_never_lifts_it(
+        policy: CompliancePolicy, number: str, now: datetime, consented: bool,
+        emergency: bool) -> None:
+    place = place_of(number, "US", None, "America/New_York")
+    listed = DoNotCall("organization", "import", None)
+    verdict = evaluate(policy, ComplianceCall(place, consented=consented, emergency=emergency,
+                                              do_not_call=listed), (), now)
+    assert verdict.allowed == emergency
+    if not emergency:
+        assert verdict.refusal is not None
+        assert (verdict.refusal.rule, verdict.next_allowed_at) == ("do_not_call", None)
