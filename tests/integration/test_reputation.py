@@ -55,8 +55,8 @@ def test_a_flag_in_a_csv_scan_rests_the_number_saying_who_flagged_it(
     report = import_csv(engine, HEADER + "(312) 555-0101,hiya,,Spam Likely,2026-11-28\n"
                                          "+13125550102,,Verizon,Clean,2026-11-28T10:00Z\n")
     assert (report.labels, report.numbers) == (2, 2)
-    assert [(c.number, c.to_state) for c in report.changes] == [(CHI[0], "resting"),
-                                                                (CHI[1], "healthy")]
+    assert [(c.number, c.from_state, c.to_state) for c in report.changes] == [
+        (CHI[0], "healthy", "resting")]
     assert status(engine, CHI[0]) == "resting"
     assert stored_health(engine, CHI[0]).reasons == \
         ["labelled Spam Likely by Hiya (AT&T) on 11-28"]

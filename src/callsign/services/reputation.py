@@ -80,7 +80,7 @@ def _store_and_judge(conn: Connection, org_id: int, readings: Sequence[tuple[str
     labelled = sorted({number for number, _ in readings})
     changes = []
     for number in labelled:
-        before = store_state(conn, org_id, number)
+        before = store_state(conn, org_id, number) or "healthy"  # never judged: healthy
         after = health.judge(conn, org_id, number, now, source=health.FEED)
         if after is not None and after.state.value != before:
             changes.append(health.Change(number, before, after.state.value, after.reasons))
