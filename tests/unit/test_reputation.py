@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callsign.domain.document import HealthDoc
 from callsign.domain.errors import InvalidScan
@@ -220,3 +222,19 @@ def test_a_bad_flag_policy_is_refused(value: dict[str, Any], message: str) -> No
 
     with pytest.raises(ValidationError, match=message.split(".")[0]):
         HealthDoc.model_validate(value)
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet=st.sampled_from(list("+1234567890,\"\n\r abcHiyaSpmLkl-:T\ufeff")),
+               max_size=300))
+def test_any_text_is_read_or_refused_with_named_problems(text: str) -> None:
+    """Whatever the file holds, the reader answers rows or InvalidScan, never a crash."""
+    problems: list[tuple[str, str]] = []
+    rows = []
+    try:
+        rows = parse_csv("number,engine,label,checked_at\n" + text, CONTEXT)
+    except InvalidScan as refused:
+        problems = refused.problems
+    assert all(path.startswith("row") or path == "" for path, _ in problems)
+    assert all(row.number.startswith("+") for row in rows)
+    assert bool(rows) != bool(problems)
