@@ -35,7 +35,9 @@ def provider_settings(settings: Settings) -> ProviderSettings:
     """Where the number providers are reached, from the settings read at start-up."""
     return ProviderSettings(twilio_api_base=settings.twilio_api_base,
                             public_url=settings.public_url,
-                            sandbox_empty_area_codes=settings.sandbox_empty_area_codes)
+                            sandbox_empty_area_codes=settings.sandbox_empty_area_codes,
+                            reputation_feed_url=settings.reputation_feed_url,
+                            reputation_feed_token=settings.reputation_feed_token)
 
 
 def driver_error(error: BaseException, database_url: str) -> CallsignError | None:

@@ -47,6 +47,8 @@ class Settings:
     sandbox_empty_area_codes: frozenset[str] = frozenset()  # the sandbox has none there
     pg_timeouts: Mapping[str, str] = field(default_factory=dict)  # CALLSIGN_PG_*, as set
     worker_timeout: int = DEFAULT_WORKER_TIMEOUT  # the workers' health-ping timeout, seconds
+    reputation_feed_url: str | None = None  # CALLSIGN_REPUTATION_FEED_URL (SPEC 9)
+    reputation_feed_token: str | None = None  # CALLSIGN_REPUTATION_FEED_TOKEN
 
     @classmethod
     def load(cls, database_url: str | None = None,
@@ -60,7 +62,10 @@ class Settings:
                        code.strip() for code in empty.split(",") if code.strip()),
                    pg_timeouts={name: value for name, value in environ.items()
                                 if name.startswith(PG_TIMEOUTS_PREFIX)},
-                   worker_timeout=worker_timeout(environ.get(WORKER_TIMEOUT, "")))
+                   worker_timeout=worker_timeout(environ.get(WORKER_TIMEOUT, "")),
+                   reputation_feed_url=environ.get("CALLSIGN_REPUTATION_FEED_URL") or None,
+                   reputation_feed_token=environ.get("CALLSIGN_REPUTATION_FEED_TOKEN")
+                   or None)
 
 
 def worker_timeout(text: str) -> int:

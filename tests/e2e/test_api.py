@@ -66,6 +66,7 @@ V1_OPERATIONS = {
     ("PUT", "/v1/projects/{project_id}"), ("DELETE", "/v1/projects/{project_id}"),
     ("GET", "/v1/org"), ("PATCH", "/v1/org"), ("GET", "/v1/config"), ("PUT", "/v1/config"),
     ("GET", "/v1/health"), ("POST", "/v1/health/sweep"), ("GET", "/v1/numbers/{number}/health"),
+    ("POST", "/v1/health/reputation"), ("POST", "/v1/health/scan"),
 }
 
 

@@ -78,6 +78,11 @@ PROBES: dict[tuple[str, str], Probe] = {
         r["number"] != CHI1 for r in body["resting"] + body["watch"])),
     ("POST", "/v1/health/sweep"): Probe(200, check=lambda body: all(
         c["number"] != CHI1 for c in body["changes"])),
+    # Reputation: labelling acme's number is a row error; the server has no feed to scan.
+    ("POST", "/v1/health/reputation"): Probe(400, [{"number": CHI1, "engine": "Hiya",
+                                                    "label": "Scam Likely",
+                                                    "checked_at": "2026-01-02"}]),
+    ("POST", "/v1/health/scan"): Probe(400),
     ("GET", "/v1/numbers"): Probe(200, params={"search": CHI1[2:]},
                                   check=lambda body: body == []),
     ("POST", "/v1/numbers"): Probe(409, {"number": CHI1}),  # one number, one organization

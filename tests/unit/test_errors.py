@@ -18,10 +18,15 @@ def _all_errors() -> list[type[errors.CallsignError]]:
     return found
 
 
+def _one(kind: type[errors.CallsignError]) -> errors.CallsignError:
+    if issubclass(kind, errors.ConfigError):  # and InvalidScan: a list of problems
+        return kind([("a", "b")])
+    return kind("x")
+
+
 def test_every_error_kind_has_a_distinct_non_zero_exit_code() -> None:
     """No error exits 0, and the families are told apart."""
-    codes = {kind: exit_code(kind("x") if kind is not errors.ConfigError
-                             else errors.ConfigError([("a", "b")])) for kind in _all_errors()}
+    codes = {kind: exit_code(_one(kind)) for kind in _all_errors()}
     assert all(code != 0 for code in codes.values())
     assert codes[errors.NotFound] != codes[errors.InvalidInput] != codes[errors.Refused]
     assert codes[errors.OutsideCallingHours] == codes[errors.Refused]
@@ -38,15 +43,12 @@ def test_an_error_names_its_field_when_printed() -> None:
 
 README_STATUSES = {
     errors.InvalidInput: 400, errors.InvalidNumber: 400, errors.MalformedJSON: 400,
-    errors.ConfigError: 400, errors.Unauthorized: 401, errors.Forbidden: 403,
+    errors.ConfigError: 400, errors.InvalidScan: 400, errors.Unauthorized: 401,
+    errors.Forbidden: 403,
     errors.NotFound: 404, errors.Conflict: 409, errors.Refused: 422,
     errors.NotPresentable: 422, errors.OutsideCallingHours: 422, errors.ProviderError: 424,
     errors.StoreUnavailable: 503,
 }
-
-
-def _one(kind: type[errors.CallsignError]) -> errors.CallsignError:
-    return errors.ConfigError([("a", "b")]) if kind is errors.ConfigError else kind("x")
 
 
 def test_every_error_kind_answers_the_status_the_readme_gives() -> None:

@@ -22,6 +22,7 @@ from callsign.orgfile import load_json
 JSON_CHECKED = "callsign.json_checked"
 """Scope key: set when the door read the body as JSON; its value is the problem, or None."""
 _FORMS = (b"application/x-www-form-urlencoded", b"multipart/form-data")
+_NOT_JSON = (*_FORMS, b"text/csv")  # bodies read as their own kind, by their handlers
 
 
 def body_bound(scope: Any) -> int:
@@ -86,7 +87,7 @@ def _check_json(scope: Any, content_type: bytes, body: bytes, bound: int) -> Non
     kind = content_type.split(b";")[0].strip().lower()
     # A document (YAML or JSON) is read by its handler, off the event loop. JSON is read
     # here, and its problem answered after authentication (who is asking comes first).
-    if body.strip() and kind not in _FORMS and bound != limits.MAX_DOCUMENT_BYTES:
+    if body.strip() and kind not in _NOT_JSON and bound != limits.MAX_DOCUMENT_BYTES:
         scope[JSON_CHECKED] = None
         try:
             load_json(body)

@@ -45,9 +45,17 @@ from callsign.domain.document import ContactDoc, OrgDocument, ProjectDoc, UserDo
 from callsign.domain.errors import InvalidInput, ProviderError
 from callsign.domain.model import Channel, NumberStatus, OutboundRequest
 from callsign.domain.results import ResultSource
-from callsign.orgfile import dump_document, load_document
+from callsign.orgfile import dump_document, load_document, load_json, text_of
 from callsign.providers.base import ProviderSettings
-from callsign.services import calllog, calls, idempotency, numbers, purchasing, results
+from callsign.services import (
+    calllog,
+    calls,
+    idempotency,
+    numbers,
+    purchasing,
+    reputation,
+    results,
+)
 from callsign.services import health as health_service
 from callsign.services import organization as org_service
 
@@ -416,6 +424,35 @@ class Health(V1):
           summary="Judge every number now: rest, restore; what changed")
     def sweep(self, org: str, rt: Runtime) -> dict[str, Any]:
         return health_service.sweep_org(rt.uow(), org, now=rt.clock()).as_dict()
+
+    @post("/reputation", status_code=200,
+          summary="Import reputation scan results: CSV (text/csv) or a JSON list of rows",
+          description="Columns or keys: number, engine or carrier, label, checked_at. All "
+                      "rows or none: every problem names its row and column. Each "
+                      "labelled number is judged again; a flag rests it per the policy.")
+    async def import_reputation(self, org: str, rt: Runtime,
+                                request: Request[Any, Any, Any]) -> dict[str, Any]:
+        raw = await request.body()
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+        def run() -> dict[str, Any]:
+            if kind == "text/csv":
+                text = text_of(raw, source="the request body")
+                return reputation.import_csv(rt.uow(), org, text, now=rt.clock()).as_dict()
+            rows = load_json(raw)
+            return reputation.import_rows(rt.uow(), org, rows, now=rt.clock()).as_dict()
+
+        # Checking thousands of rows and judging each number: not on the event loop.
+        answer: dict[str, Any] = await anyio.to_thread.run_sync(run)
+        return answer
+
+    @post("/scan", status_code=200, sync_to_thread=True,  # the feed's API
+          summary="Pull every number's reputation labels through the configured feed")
+    def scan(self, org: str, rt: Runtime) -> dict[str, Any]:
+        from callsign.providers.reputation import reputation_feed  # httpx: on first use
+
+        feed = reputation_feed(providers(rt))
+        return reputation.scan(rt.uow(), org, feed, now=rt.clock()).as_dict()
 
 
 ROUTES = [Calls, Inbound, Numbers, Users, Contacts, Projects, Coverage, Org, Health]

@@ -181,6 +181,12 @@ Calls = Annotated[int, _WHOLE, _between(1, limits.MAX_DAILY_CAP)]
 Count = Annotated[int, _WHOLE, _between(1, 10_000)]
 Seconds = Annotated[int, _WHOLE, _between(1, 600)]
 _DEFAULT_HEALTH = HealthPolicy()
+# The label verdicts that may rest a number (domain/reputation.py; "clean" never does).
+FlagVerdict = Literal["spam_likely", "scam_likely", "nuisance", "other"]
+
+
+def _default_flags() -> list[FlagVerdict]:
+    return ["spam_likely", "scam_likely"]  # HealthPolicy's rest_on_flag
 
 
 class RampStepDoc(_Doc):
@@ -212,12 +218,23 @@ class HealthDoc(_Doc):
     per_minute: Calls = _DEFAULT_HEALTH.per_minute
     per_hour: Calls = _DEFAULT_HEALTH.per_hour
     per_day: Calls = _DEFAULT_HEALTH.per_day
+    rest_on_flag: Annotated[list[FlagVerdict], Field(max_length=4)] = Field(
+        default_factory=_default_flags)
+    flag_restore: Literal["clean_check", "rest_days", "either"] = "either"
+
+    @field_validator("rest_on_flag")
+    @classmethod
+    def _flags_once(cls, value: list[FlagVerdict]) -> list[FlagVerdict]:
+        twice = sorted({v for v in value if value.count(v) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} more than once")
+        return value
 
     def policy(self) -> HealthPolicy:
         """The policy these settings describe."""
-        values = self.model_dump(exclude={"ramp"})
+        values = self.model_dump(exclude={"ramp", "rest_on_flag"})
         ramp = tuple(RampStep(s.days, s.calls_per_day) for s in self.ramp)
-        return HealthPolicy(**values, ramp=ramp)
+        return HealthPolicy(**values, ramp=ramp, rest_on_flag=tuple(self.rest_on_flag))
 
 
 class OrgDocument(_Doc):

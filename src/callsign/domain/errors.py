@@ -5,6 +5,7 @@
     │   ├── InvalidNumber     a phone number that does not parse or is not valid
     │   ├── MalformedJSON     a body that is not UTF-8 JSON, or nests too deeply
     │   └── ConfigError       an organization file with one or more errors
+    │       └── InvalidScan   reputation scan results (CSV or JSON) with errors
     ├── NotFound              an org, user, project, number or call that does not exist
     ├── Refused               a valid request that the rules refuse
     │   ├── NotPresentable    a per-call caller ID that may not be presented
@@ -134,3 +135,10 @@ class ConfigError(InvalidInput):
 
     def __str__(self) -> str:
         return self.message
+
+
+class InvalidScan(ConfigError):
+    """Reputation scan results with errors; each problem names its row and column
+    (``row 7, column checked_at``) or, for JSON, its path (``[6].checked_at``)."""
+
+    code = "invalid_scan"

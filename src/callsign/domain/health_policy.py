@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from callsign.domain.reputation import DEFAULT_REST_ON_FLAG, FlagRestore
+
 REJECTION_CODES = frozenset({603, 607, 608})
 """SIP final responses that mean the callee's side refused the call: 603 Decline, 607
 Unwanted (RFC 8197) and 608 Rejected (RFC 8688: an analytics engine's rejection)."""
@@ -56,6 +58,11 @@ class HealthPolicy:
     per_minute: int = 3
     per_hour: int = 15
     per_day: int = 100
+    # Reputation labels (domain/reputation.py): the verdicts that rest a number, and what
+    # brings it back (a clean re-check of every engine that flagged it, the rest days, or
+    # either).
+    rest_on_flag: tuple[str, ...] = DEFAULT_REST_ON_FLAG
+    flag_restore: str = FlagRestore.EITHER.value
 
     def __post_init__(self) -> None:
         # The org document checks each field with its path; this guards code that builds

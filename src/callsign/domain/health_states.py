@@ -5,8 +5,10 @@
     resting ──rest_days later──▶ warming ──ramp done, ≥ warming_min_calls,
                                             score ≥ healthy_at──▶ healthy
 
-A rest trigger is a score below ``rest_below``, ``spam_report_limit`` spam reports, or a
-608 in the window (``rest_on_608``). A paused number is never changed: a manual pause
+A rest trigger is a score below ``rest_below``, ``spam_report_limit`` spam reports, a
+608 in the window (``rest_on_608``), or a reputation label the policy names
+(``rest_on_flag``); a rest for a flag ends on a clean re-check or after the rest days, as
+``flag_restore`` says. A paused number is never changed: a manual pause
 always wins. No more than ``max_resting_share`` percent of the numbers serving one area
 code rest at once: ``guard_coverage`` rests the worst first and keeps the others, saying
 why.
@@ -21,6 +23,7 @@ from enum import StrEnum
 
 from callsign.domain.health import Metrics, Score, day, score, signal_reasons, spam_words
 from callsign.domain.health_policy import HealthPolicy
+from callsign.domain.reputation import FlagRestore, Label, cleared_words, flag_reasons, flag_rest
 
 
 class HealthState(StrEnum):
@@ -60,14 +63,16 @@ class Proposal:
 
 
 def assess(current: Health, metrics: Metrics, policy: HealthPolicy, now: datetime, *,
-           paused: bool = False) -> Proposal:
-    """The next health of one number, before the coverage guard."""
+           paused: bool = False, labels: Sequence[Label] = ()) -> Proposal:
+    """The next health of one number, before the coverage guard. ``labels``: its
+    reputation labels read since its window began (a label read before a restore does
+    not rest it again)."""
     if paused:
         return Proposal(current)
     if current.state is HealthState.RESTING:
-        return _restore(current, policy, now)
+        return _restore(current, policy, now, labels)
     judged = score(metrics, policy)
-    triggers = rest_triggers(metrics, judged, policy)
+    triggers = rest_triggers(metrics, judged, policy, labels)
     if triggers:
         return Proposal(Health(HealthState.RESTING, now, judged.value, tuple(triggers)),
                         rest=True)
@@ -76,7 +81,8 @@ def assess(current: Health, metrics: Metrics, policy: HealthPolicy, now: datetim
     return Proposal(_watch_or_healthy(current, metrics, judged, policy, now))
 
 
-def rest_triggers(metrics: Metrics, judged: Score, policy: HealthPolicy) -> list[str]:
+def rest_triggers(metrics: Metrics, judged: Score, policy: HealthPolicy,
+                  labels: Sequence[Label] = ()) -> list[str]:
     """The reasons to rest a number, in words; none if it may keep serving."""
     triggers = []
     if judged.value < policy.rest_below:
@@ -88,14 +94,23 @@ def rest_triggers(metrics: Metrics, judged: Score, policy: HealthPolicy) -> list
     if policy.rest_on_608 and metrics.last_608_at is not None:
         triggers.append(f"608 Rejected on {day(metrics.last_608_at)} "
                         "(an analytics engine rejected the call)")
+    triggers += flag_reasons(labels, policy.rest_on_flag)
     return triggers
 
 
-def _restore(current: Health, policy: HealthPolicy, now: datetime) -> Proposal:
+def _restore(current: Health, policy: HealthPolicy, now: datetime,
+             labels: Sequence[Label] = ()) -> Proposal:
+    flagged = flag_rest(labels, policy.rest_on_flag, current.since)
+    warm_up = f"warming up over {policy.ramp_days} days"
+    if flagged.cleared and policy.flag_restore != FlagRestore.REST_DAYS:
+        reason = f"{cleared_words(flagged.cleared_by)}; {warm_up}"
+        return Proposal(Health(HealthState.WARMING, now, None, (reason,)),
+                        restart_window=True)
+    if flagged.flagged and policy.flag_restore == FlagRestore.CLEAN_CHECK:
+        return Proposal(current)  # only a clean re-check brings it back
     if now < current.since + timedelta(days=policy.rest_days):
         return Proposal(current)
-    reason = (f"rested {policy.rest_days} days since {day(current.since)}; "
-              f"warming up over {policy.ramp_days} days")
+    reason = f"rested {policy.rest_days} days since {day(current.since)}; {warm_up}"
     return Proposal(Health(HealthState.WARMING, now, None, (reason,)), restart_window=True)
 
 
@@ -186,6 +201,7 @@ class Standing:
     metrics: Metrics
     area_codes: frozenset[str]
     paused: bool = False
+    labels: tuple[Label, ...] = ()  # its reputation labels since its window began
 
 
 def review(pool: Mapping[str, Standing], policy: HealthPolicy, now: datetime,
@@ -194,7 +210,7 @@ def review(pool: Mapping[str, Standing], policy: HealthPolicy, now: datetime,
     coverage guard allows; the rest of the pool is counted for coverage, not changed."""
     chosen = pool.keys() if only is None else [n for n in only if n in pool]
     proposals = {n: assess(pool[n].health, pool[n].metrics, policy, now,
-                           paused=pool[n].paused) for n in chosen}
+                           paused=pool[n].paused, labels=pool[n].labels) for n in chosen}
     serving: dict[str, list[str]] = {}
     for number, standing in pool.items():
         for code in standing.area_codes:

@@ -15,6 +15,8 @@ class ProviderSettings:
     twilio_api_base: str | None = None
     public_url: str | None = None
     sandbox_empty_area_codes: frozenset[str] = frozenset()
+    reputation_feed_url: str | None = None  # a scanning vendor's lookup API (SPEC 9)
+    reputation_feed_token: str | None = None
 
 
 @dataclass(frozen=True)

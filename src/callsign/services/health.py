@@ -37,9 +37,11 @@ from callsign.domain.health_states import (
     review,
 )
 from callsign.domain.model import NumberStatus
+from callsign.domain.reputation import Label
 from callsign.domain.results import FailureClass
 from callsign.store import health as store
 from callsign.store import orgs as org_store
+from callsign.store import reputation as label_store
 from callsign.store.uow import Connection, UnitOfWork
 
 AUTOMATIC, MANUAL, FEED = "automatic", "manual", "feed"  # the sources of a change
@@ -89,6 +91,12 @@ def metrics_of(conn: Connection, org_id: int, row: Any, policy: HealthPolicy,
                                                 limit=policy.window_calls)]
     reports = [SpamReport(at) for at in store.spam_times(conn, org_id, row.e164, after=after)]
     return sweep(results, reports, now, policy, since)
+
+
+def labels_of(conn: Connection, org_id: int, row: Any) -> tuple[Label, ...]:
+    """The number's reputation labels checked since its window began (a label read
+    before a restore does not rest it again)."""
+    return tuple(label_store.labels(conn, org_id, row.id, after=row.window_since))
 
 
 def _by_hand(row: Any) -> bool:
@@ -165,13 +173,13 @@ def _apply(conn: Connection, org_id: int, row: Any, current: Health, proposal: P
 
 
 def _pool(conn: Connection, org_id: int, row: Any, own: Health, metrics: Metrics,
-          now: datetime) -> dict[str, Standing]:
+          now: datetime, labels: tuple[Label, ...] = ()) -> dict[str, Standing]:
     """The numbers sharing the number's area codes, for the coverage guard. Paused ones
     serve nobody; rested by hand ones count as resting."""
     codes = store.area_codes(conn, [row.id]).get(row.id, frozenset())
     rows = store.serving(conn, org_id, codes) if codes else []
     served = store.area_codes(conn, [r.id for r in rows])
-    pool = {row.e164: Standing(own, metrics, codes)}
+    pool = {row.e164: Standing(own, metrics, codes, labels=labels)}
     for other in rows:
         if other.id == row.id or other.status == NumberStatus.PAUSED:
             continue
@@ -193,10 +201,11 @@ def judge(conn: Connection, org_id: int, e164: str, now: datetime, *,
     row, current = _reconciled(conn, org_id, row, now)
     policy, principal = policy_for(conn, org_id)
     metrics = metrics_of(conn, org_id, row, policy, now)
-    proposal = _spare_principal(assess(current, metrics, policy, now), current, e164,
-                                principal, now)
+    labels = labels_of(conn, org_id, row)
+    proposal = _spare_principal(assess(current, metrics, policy, now, labels=labels),
+                                current, e164, principal, now)
     if proposal.rest:
-        pool = _pool(conn, org_id, row, current, metrics, now)
+        pool = _pool(conn, org_id, row, current, metrics, now, labels)
         proposal = review(pool, policy, now, only=[e164])[e164]
     return _apply(conn, org_id, row, current, proposal, policy, now, source)
 
@@ -258,7 +267,8 @@ def sweep_org(uow: UnitOfWork, org: str, *, now: datetime) -> SweepReport:
                 row, current = _reconciled(conn, org_id, found, now)
                 judged += 1
                 proposal = _spare_principal(
-                    assess(current, metrics_of(conn, org_id, row, policy, now), policy, now),
+                    assess(current, metrics_of(conn, org_id, row, policy, now), policy, now,
+                           labels=labels_of(conn, org_id, row)),
                     current, row.e164, principal, now)
                 if proposal.rest:
                     to_rest.append((proposal.health.score or 0, row.e164))
@@ -303,9 +313,20 @@ def number_health(uow: UnitOfWork, org: str, raw: str, *, now: datetime) -> dict
         policy, _ = policy_for(conn, org_row.id)
         metrics = metrics_of(conn, org_row.id, row, policy, now)
         history = store.events(conn, org_row.id, row.id)
+        labels = label_store.current_labels(conn, org_row.id, row.id)
+        label_history = label_store.labels(conn, org_row.id, row.id, limit=50)
     return {**_view(row, now), "window": _signals(metrics),
+            "labels": [label_view(label, policy) for label in labels],
+            "label_history": [label_view(label, policy) for label in label_history],
             "events": [{"from": e.from_state, "to": e.to_state, "reason": e.reason,
                         "at": e.at.isoformat(), "source": e.source} for e in history]}
+
+
+def label_view(label: Label, policy: HealthPolicy) -> dict[str, Any]:
+    """One reading of a reputation label, as the API and the CLI show it."""
+    return {"engine": label.engine, "carrier": label.carrier, "label": label.verdict.value,
+            "raw": label.raw, "checked_at": label.checked_at.isoformat(),
+            "source": label.source, "flag": label.verdict.value in policy.rest_on_flag}
 
 
 def _signals(metrics: Metrics) -> dict[str, Any]:

@@ -7,7 +7,7 @@ domain values in and out, no connection, no driver.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -24,6 +24,7 @@ from callsign.domain.model import (
     Route,
 )
 from callsign.domain.org_copies import OrgCache
+from callsign.domain.reputation import Label
 
 OrgId = int  # the store's key of an organization, as it hands one out
 ProjectId = int  # the store's key of a project
@@ -199,4 +200,20 @@ class UnitOfWork(Protocol):
         ...
 
     def commit(self) -> None:
+        ...
+
+
+class ReputationFeed(Protocol):
+    """A reputation scanning service (SPEC 9): what the carriers' analytics engines show
+    for numbers. Adapters live in ``callsign.providers.reputation``; the tests run a local
+    server that answers as a vendor's API does.
+
+    ``fetch`` answers the labels the feed has for ``numbers`` (E.164), each as (number,
+    label), one per engine it checked; a number it knows nothing of is left out. A feed
+    that cannot be reached, refuses or answers what it should not raises ProviderError.
+    """
+
+    name: str  # the source its labels are stored with ("feed:NAME")
+
+    def fetch(self, numbers: Sequence[str]) -> list[tuple[str, Label]]:
         ...

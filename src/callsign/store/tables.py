@@ -257,6 +257,28 @@ number_health_events = Table(
     Index("ix_number_health_events_number_id_at", "number_id", "at"),
 )
 
+# Reputation labels (SPEC 9): every reading of a number's label by an analytics engine
+# (Hiya, TNS, First Orion, or any engine named), kept with its history; the latest reading
+# of each engine (``engine_key``: its name folded) is its current label. One reading per
+# number, engine and time: importing the same scan again changes nothing.
+number_labels = Table(
+    "number_labels", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False),
+    Column("number_id", ForeignKey("numbers.id", ondelete="CASCADE"), nullable=False),
+    Column("engine", String(64), nullable=False),
+    Column("engine_key", String(64), nullable=False),
+    Column("carrier", String(64)),
+    Column("label", String(16), nullable=False),  # clean | spam_likely | scam_likely | ...
+    Column("raw", String(64), nullable=False),  # the engine's own words
+    Column("checked_at", UTCDateTime(), nullable=False),
+    Column("source", String(64), nullable=False),  # csv | api | feed:NAME
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("number_id", "engine_key", "checked_at"),
+    Index("ix_number_labels_org_id_number_id_checked_at", "org_id", "number_id",
+          "checked_at"),
+)
+
 inbound_calls = Table(
     "inbound_calls", metadata,
     Column("id", String(32), primary_key=True),
