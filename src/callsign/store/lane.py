@@ -11,7 +11,10 @@ and awaits the answer, so the event loop never waits for the store.
   ``COMMIT``. Each caller is answered once that COMMIT succeeded; when BEGIN or COMMIT
   fails, every caller of the batch gets StoreUnavailable and none of the batch landed.
   One fsync then serves a whole batch, which makes ``synchronous=FULL`` (durable on power
-  loss) affordable.
+  loss) affordable. Before each batch the writer waits for its process's turn at the
+  file (``store/turns.py``): the writers of several workers alternate batches instead of
+  one starving the others in SQLite's busy handler; the units handed in meanwhile join
+  the batch.
 - PostgreSQL (``PooledLane``): a bounded pool of threads (THREADS, within the engine's pool),
   each running units as before: a ``UnitOfWork`` per unit on a pooled connection, with
   the read-ahead path of ``store/calls.py`` unchanged. An async driver would let one
@@ -42,6 +45,7 @@ from callsign.domain.errors import StoreUnavailable
 from callsign.store.calls import SqlCalls
 from callsign.store.db import note_store_file, verify_store_file
 from callsign.store.sql import describe_store, store_fault
+from callsign.store.turns import writer_turns
 from callsign.store.uow import DRIVER_ERRORS, UnitOfWork
 
 T = TypeVar("T")
@@ -100,10 +104,12 @@ class _Pending:
 class WriterLane:
     """SQLite: one writer thread, one connection, group commit (see the module)."""
 
-    def __init__(self, engine: Engine, *, batch: int = BATCH, waiting: int = WAITING) -> None:
+    def __init__(self, engine: Engine, *, batch: int = BATCH, waiting: int = WAITING,
+                 before_turn: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.batch = batch
         self.waiting = waiting
+        self._turns = writer_turns(engine, before_turn)
         self.commits = 0  # batches committed
         self.units = 0  # units answered after a commit
         self._pending: deque[_Pending] = deque()
@@ -150,15 +156,18 @@ class WriterLane:
                         self._ready.wait()
                     if not self._pending:
                         return
-                    taken = min(len(self._pending), self.batch)
-                    batch = [self._pending.popleft() for _ in range(taken)]
-                try:
-                    self._commit(batch)
-                except Exception as error:  # a fault of the lane's own: nobody waits forever
-                    self._drop()
-                    for pending in batch:
-                        if not pending.answer.done():
-                            pending.answer.set_exception(self._fault(error, "failed"))
+                # Units handed in while the writer waits for its turn join its batch.
+                with self._turns.turn():
+                    with self._ready:
+                        taken = min(len(self._pending), self.batch)
+                        batch = [self._pending.popleft() for _ in range(taken)]
+                    try:
+                        self._commit(batch)
+                    except Exception as error:  # a fault of the lane's own: nobody waits
+                        self._drop()
+                        for pending in batch:
+                            if not pending.answer.done():
+                                pending.answer.set_exception(self._fault(error, "failed"))
         finally:
             self._drop()
 
