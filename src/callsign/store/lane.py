@@ -154,7 +154,11 @@ class WriterLane:
                     raise _closed()
                 if len(self._pending) >= self.waiting:
                     raise _busy(len(self._pending))
-            answered = await asyncio.wrap_future(self._readers.submit(self._read, read))
+            try:
+                reading = self._readers.submit(self._read, read)
+            except RuntimeError as error:  # closed meanwhile
+                raise _closed() from error
+            answered = await asyncio.wrap_future(reading)
             if answered is not None:
                 return cast(T, answered)
         answer: concurrent.futures.Future[T] = concurrent.futures.Future()
