@@ -44,8 +44,7 @@ class Kamailio(V1):
                                   project=project or None,
                                   caller_id=sip_number(caller_id) if caller_id else None,
                                   channel=Channel.DIALER)
-        decision = await rt.lane.run(lambda uow: calls.place_call(uow, request, now=rt.clock(),
-                                                                  rng=rt.rng))
+        decision = await rt.lane.run(calls.CallPlacement(request, clock=rt.clock, rng=rt.rng))
         rt.metrics.decisions.labels(decision.rule).inc()
         return {"caller_id": decision.caller_id, "rule": decision.rule,
                 "call_id": decision.call_id, "to": decision.to}

@@ -88,11 +88,11 @@ class Calls(V1):
         request = OutboundRequest(org=org, user=data.user, to=data.to, project=data.project,
                                   caller_id=data.caller_id, channel=Channel(data.channel),
                                   consented=data.consented)
-        # The clock is read in the lane, as the unit runs: decisions waiting for a batch
-        # (or for another server's) present numbers in the order they are made, and the
-        # rotation reads times.
-        decision = await rt.lane.run(lambda uow: calls.place_call(
-            uow, request, now=rt.clock(), rng=rt.rng, dry_run=data.dry_run,
+        # The clock is read in the lane, as the decision is made: decisions waiting for a
+        # batch (or for another server's) present numbers in the order they are made,
+        # and the rotation reads times.
+        decision = await rt.lane.run(calls.CallPlacement(
+            request, clock=rt.clock, rng=rt.rng, dry_run=data.dry_run,
             idempotency_key=idempotency_key))
         if not data.dry_run:
             rt.metrics.decisions.labels(decision.rule).inc()

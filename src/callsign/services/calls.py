@@ -11,7 +11,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from callsign.domain import phone
@@ -29,6 +29,7 @@ from callsign.domain.model import (
     OrgState,
     OutboundFacts,
     OutboundRequest,
+    PastCall,
     Route,
     TraceStep,
     today,
@@ -108,6 +109,135 @@ def place_call(
                            "session holds them); retry shortly")
 
 
+class CallPlacement:
+    """``place_call`` in two phases, for a lane that reads beside its writer (SQLite).
+
+    ``read``, on a unit that only reads (outside the write lock, beside other workers'
+    writers), does the decision's reads and the pure decision: the Idempotency-Key
+    looked up, the facts gathered, ``decide_outbound``. A dry run, a retry and a refusal
+    are answered there and then. Called next, in the writer's batch, the placement checks
+    that nothing the decision read has changed since (the organization's configuration
+    version, the key, the contact's calls), and claims the number with the conditional
+    claim (its cap, and its turn when rotating), then records the call. If a check or the
+    claim fails, it runs ``place_call`` whole, inside the lock, as without the first phase:
+    caps, turns, a different number each attempt and idempotency hold either way.
+
+    Called without ``read`` first (PostgreSQL's lane), it is ``place_call``. The clock is
+    read as each phase runs; the decision is made, claimed and recorded at one time.
+    """
+
+    def __init__(self, request: OutboundRequest, *, clock: Callable[[], datetime],
+                 rng: random.Random, dry_run: bool = False,
+                 idempotency_key: str | None = None) -> None:
+        self.request = request
+        self.clock = clock
+        self.rng = rng
+        self.dry_run = dry_run
+        self.idempotency_key = idempotency_key
+        self.foreseen: _Foreseen | None = None
+        self.fell_back = False  # whether the last call ran the whole path, in the lock
+
+    def read(self, uow: UnitOfWork) -> Decision | None:
+        """The answer if the reads give it (a dry run, a retry, a refusal raised), else
+        None: the decision is kept for the call."""
+        now = self.clock()
+        with uow:
+            found = _foresee(uow.calls, self.request, now=now, rng=self.rng,
+                             dry_run=self.dry_run, idempotency_key=self.idempotency_key)
+        if isinstance(found, Decision):
+            return found
+        self.foreseen = found
+        return None
+
+    def __call__(self, uow: UnitOfWork) -> Decision:
+        foreseen, self.foreseen = self.foreseen, None
+        if foreseen is not None:
+            decision = _place_foreseen(uow, foreseen, self.request, self.idempotency_key)
+            if decision is not None:
+                self.fell_back = False
+                return decision
+        self.fell_back = foreseen is not None
+        return place_call(uow, self.request, now=self.clock(), rng=self.rng,
+                          dry_run=self.dry_run, idempotency_key=self.idempotency_key)
+
+
+@dataclass(frozen=True)
+class _Foreseen:
+    """What a placement's first phase read and decided, to be checked in the second."""
+
+    now: datetime
+    day: str
+    org_id: OrgId
+    version: int
+    user: str
+    to: str
+    fingerprint: str
+    history: tuple[PastCall, ...] | None  # None: the decision read none (an emergency)
+    decision: Decision
+    presented: datetime | None  # a rotating decision's number: its last presentation read
+
+
+def _foresee(
+    store: CallsRepository, request: OutboundRequest, *, now: datetime, rng: random.Random,
+    dry_run: bool, idempotency_key: str | None,
+) -> Decision | _Foreseen | None:
+    """The first phase: a decision to answer now, one to check and claim, or None (no
+    configuration version to check against: the whole path decides)."""
+    state = org_cache.current(store, request.org)
+    org_id, org = state.org_id, state.policy
+    user = _user(state, request)
+    fingerprint = request_hash(request) if idempotency_key else ""
+    if idempotency_key and not dry_run:
+        earlier = store.idempotent_decision(org_id, idempotency_key, fingerprint)
+        if earlier is not None:
+            return earlier
+    to = _callee(org, user, request)
+    facts = _gather(store, state, user, request, to, now)
+    decision = decide_outbound(request, facts, rng, now)
+    if dry_run:
+        return replace(decision, call_id=new_id("call"))
+    if state.version is None:
+        return None
+    presented = facts.numbers[decision.caller_id].last_presented_at \
+        if decision.claim is Claim.TURN else None
+    return _Foreseen(now=now, day=today(org, now), org_id=org_id, version=state.version,
+                     user=user.id, to=to, fingerprint=fingerprint,
+                     history=None if facts.callee.emergency else facts.history,
+                     decision=decision, presented=presented)
+
+
+def _place_foreseen(uow: UnitOfWork, seen: _Foreseen, request: OutboundRequest,
+                    idempotency_key: str | None) -> Decision | None:
+    """The second phase, in the write lock: the decision claimed and recorded, or None if
+    what it read has changed or its claim failed (nothing of it is then kept)."""
+    with uow:
+        store = uow.calls
+        org_id = seen.org_id
+        if store.config_version(org_id) != seen.version:
+            return None
+        if idempotency_key and store.idempotent_decision(
+                org_id, idempotency_key, seen.fingerprint) is not None:
+            return None
+        if seen.history is not None and store.history(org_id, seen.to) != seen.history:
+            return None
+        decision = seen.decision
+        if decision.claim is not Claim.NONE:
+            claim = store.claim_number(
+                org_id, decision.caller_id, day=seen.day, now=seen.now,
+                within_cap=decision.claim is not Claim.UNCAPPED,
+                in_turn=decision.claim is Claim.TURN, presented=seen.presented)
+            if claim is not ClaimResult.TAKEN:
+                return None
+        decision = replace(decision, call_id=new_id("call"))
+        store.record_call(org_id, decision, user=seen.user, project=request.project,
+                          channel=request.channel, at=seen.now)
+        if idempotency_key:
+            store.remember_decision(org_id, idempotency_key, seen.fingerprint, decision,
+                                    seen.now)
+        uow.commit()
+        return decision
+
+
 def _place_call(
     uow: UnitOfWork, request: OutboundRequest, *, now: datetime, rng: random.Random,
     dry_run: bool, idempotency_key: str | None, held: list[str] | None = None,
@@ -123,19 +253,13 @@ def _place_call(
                              lock=not dry_run)
         state = org_cache.current(store, request.org, kept)
         org_id, org = state.org_id, state.policy
-        user = state.users.get(request.user)
-        if user is None:
-            raise NotFound(f"no user {request.user!r} in organization {request.org!r}",
-                           field="user")
+        user = _user(state, request)
         fingerprint = request_hash(request) if idempotency_key else ""
         if idempotency_key and not dry_run:
             earlier = store.idempotent_decision(org_id, idempotency_key, fingerprint)
             if earlier is not None:
                 return earlier
-        raw_to = request.to.strip()
-        emergency = phone.is_emergency(raw_to, org.default_country)
-        refuse_inactive(user, emergency=emergency)
-        to = raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
+        to = _callee(org, user, request)
         if not dry_run:
             store.lock_contact(org_id, to)
 
@@ -155,6 +279,23 @@ def _place_call(
             store.remember_decision(org_id, idempotency_key, fingerprint, decision, now)
         uow.commit()
         return decision
+
+
+def _user(state: OrgState, request: OutboundRequest) -> Agent:
+    user = state.users.get(request.user)
+    if user is None:
+        raise NotFound(f"no user {request.user!r} in organization {request.org!r}",
+                       field="user")
+    return user
+
+
+def _callee(org: OrgPolicy, user: Agent, request: OutboundRequest) -> str:
+    """The number called, in E.164 (an emergency number as given); an inactive user may
+    call only emergency numbers."""
+    raw_to = request.to.strip()
+    emergency = phone.is_emergency(raw_to, org.default_country)
+    refuse_inactive(user, emergency=emergency)
+    return raw_to if emergency else phone.parse_number(raw_to, org.default_country, field="to")
 
 
 def _decide_and_claim(

@@ -11,7 +11,13 @@ and awaits the answer, so the event loop never waits for the store.
   ``COMMIT``. Each caller is answered once that COMMIT succeeded; when BEGIN or COMMIT
   fails, every caller of the batch gets StoreUnavailable and none of the batch landed.
   One fsync then serves a whole batch, which makes ``synchronous=FULL`` (durable on power
-  loss) affordable.
+  loss) affordable. Before each batch the writer waits for its process's turn at the
+  file (``store/turns.py``): the writers of several workers alternate batches instead of
+  one starving the others in SQLite's busy handler; the units handed in meanwhile join
+  the batch. Work that reads first (``ReadsFirst``: the call path's ``CallPlacement``)
+  does its reads and its pure decision on a reader thread first, in a read transaction
+  of its own (WAL lets it run beside any writer, of this worker or another), so only
+  its checks, its claim and its writes take the writer's time.
 - PostgreSQL (``PooledLane``): a bounded pool of threads (THREADS, within the engine's pool),
   each running units as before: a ``UnitOfWork`` per unit on a pooled connection, with
   the read-ahead path of ``store/calls.py`` unchanged. An async driver would let one
@@ -34,17 +40,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
-from callsign.domain.errors import StoreUnavailable
+from callsign.domain.errors import CallsignError, StoreUnavailable
 from callsign.store.calls import SqlCalls
-from callsign.store.db import note_store_file, verify_store_file
+from callsign.store.db import database_file, note_store_file, verify_store_file
 from callsign.store.sql import describe_store, store_fault
+from callsign.store.turns import writer_turns
 from callsign.store.uow import DRIVER_ERRORS, UnitOfWork
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 Work = Callable[[UnitOfWork], T]
 
 BATCH = 64  # units committed together at most (SQLite)
@@ -53,6 +61,19 @@ WAITING = 1024  # units a worker lets wait for its lane before it answers 503
 # the same hot rows (the numbers a rotation claims, a contact's lock) on a loaded machine,
 # and some ran past statement_timeout (tests/e2e/test_crash_safety.py with 4 threads).
 THREADS = 2
+READERS = 2  # SQLite: reader threads per worker (each decision's reads and pure decision)
+
+
+class ReadsFirst(Protocol[T_co]):
+    """Work that can do its reads outside the write lock first: ``read`` on a unit that
+    only reads gives the answer (not None) if the reads suffice, else the work is then
+    called in a writer's batch as any other (and runs whole if ``read`` was not called)."""
+
+    def read(self, uow: UnitOfWork) -> T_co | None:
+        ...
+
+    def __call__(self, uow: UnitOfWork) -> T_co:
+        ...
 
 
 class DecisionLane(Protocol):
@@ -100,10 +121,12 @@ class _Pending:
 class WriterLane:
     """SQLite: one writer thread, one connection, group commit (see the module)."""
 
-    def __init__(self, engine: Engine, *, batch: int = BATCH, waiting: int = WAITING) -> None:
+    def __init__(self, engine: Engine, *, batch: int = BATCH, waiting: int = WAITING,
+                 before_turn: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.batch = batch
         self.waiting = waiting
+        self._turns = writer_turns(engine, before_turn)
         self.commits = 0  # batches committed
         self.units = 0  # units answered after a commit
         self._pending: deque[_Pending] = deque()
@@ -111,6 +134,11 @@ class WriterLane:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None
+        # Readers beside the writer need a file in WAL mode (a database in memory is one
+        # per connection).
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=READERS, thread_name_prefix="callsign-reader") \
+            if database_file(engine.url.render_as_string(hide_password=False)) else None
 
     @property
     def queued(self) -> int:
@@ -119,6 +147,20 @@ class WriterLane:
             return len(self._pending)
 
     async def run(self, work: Work[T]) -> T:
+        read = getattr(work, "read", None)  # ReadsFirst
+        if read is not None and self._readers is not None:
+            with self._ready:
+                if self._closing:
+                    raise _closed()
+                if len(self._pending) >= self.waiting:
+                    raise _busy(len(self._pending))
+            try:
+                reading = self._readers.submit(self._read, read)
+            except RuntimeError as error:  # closed meanwhile
+                raise _closed() from error
+            answered = await asyncio.wrap_future(reading)
+            if answered is not None:
+                return cast(T, answered)
         answer: concurrent.futures.Future[T] = concurrent.futures.Future()
         with self._ready:
             if self._closing:
@@ -138,8 +180,22 @@ class WriterLane:
             self._closing = True
             thread = self._thread
             self._ready.notify()
+        if self._readers is not None:
+            await asyncio.to_thread(self._readers.shutdown, True)
         if thread is not None:
             await asyncio.to_thread(thread.join)
+
+    def _read(self, read: Callable[[UnitOfWork], Any]) -> Any:
+        """``read`` on a unit that only reads: its answer, or None when the work is to be
+        run in a batch (its reads failed on the store: the batch runs it whole)."""
+        try:
+            return read(ReadingUnit(self.engine))
+        except StoreUnavailable:
+            return None
+        except CallsignError:  # the call's own answer (not found, invalid, a conflict)
+            raise
+        except DRIVER_ERRORS:
+            return None
 
     def _write(self) -> None:
         """The writer thread: a batch at a time until closed and drained."""
@@ -150,15 +206,18 @@ class WriterLane:
                         self._ready.wait()
                     if not self._pending:
                         return
-                    taken = min(len(self._pending), self.batch)
-                    batch = [self._pending.popleft() for _ in range(taken)]
-                try:
-                    self._commit(batch)
-                except Exception as error:  # a fault of the lane's own: nobody waits forever
-                    self._drop()
-                    for pending in batch:
-                        if not pending.answer.done():
-                            pending.answer.set_exception(self._fault(error, "failed"))
+                # Units handed in while the writer waits for its turn join its batch.
+                with self._turns.turn():
+                    with self._ready:
+                        taken = min(len(self._pending), self.batch)
+                        batch = [self._pending.popleft() for _ in range(taken)]
+                    try:
+                        self._commit(batch)
+                    except Exception as error:  # a fault of the lane's own: nobody waits
+                        self._drop()
+                        for pending in batch:
+                            if not pending.answer.done():
+                                pending.answer.set_exception(self._fault(error, "failed"))
         finally:
             self._drop()
 
@@ -336,6 +395,38 @@ class _BatchedUnit(UnitOfWork):
             fault = store_fault(error, self.engine.url)
             if fault is not None:
                 raise fault from error
+
+
+class ReadingUnit(UnitOfWork):
+    """A unit that only reads, in a read transaction (a deferred BEGIN: no write lock),
+    on a pooled connection; it commits nothing."""
+
+    def __enter__(self) -> ReadingUnit:
+        self._committing = False
+        self.dropped = False
+        try:
+            self.connection = self.engine.connect()
+            _driver(self.connection).execute("BEGIN")
+        except DRIVER_ERRORS as error:
+            raise self._translated(error) from error
+        self.calls = SqlCalls(self.connection)
+        return self
+
+    def commit(self) -> None:
+        raise RuntimeError("a reading unit of work commits nothing")
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            driver = _driver(self.connection)
+            if driver.in_transaction:
+                driver.execute("ROLLBACK")
+        finally:
+            self.connection.close()
 
 
 class PooledLane:
