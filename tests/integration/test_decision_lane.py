@@ -23,7 +23,9 @@ from sqlalchemy import Engine, text
 from callsign.domain.errors import StoreUnavailable
 from callsign.domain.model import Decision, OutboundRequest
 from callsign.services import calls
+from callsign.store import lane as lane_module
 from callsign.store.lane import DecisionLane, WriterLane, decision_lane
+from callsign.store.turns import writer_turns
 from callsign.store.uow import UnitOfWork
 
 T = TypeVar("T")
@@ -324,3 +326,44 @@ def test_the_decisions_of_tomorrow_count_apart(apply_org: Any, engine: Engine) -
                                  "ON n.id = u.number_id WHERE n.e164 = :n"),
                             {"n": CAPPED}).scalars().all()
     assert sorted(int(u) for u in used) == [CAP, CAP]
+
+
+@pytest.mark.sqlite_only
+def test_a_unit_waiting_past_the_turn_wait_gives_up_and_nothing_of_it_is_written(
+        apply_org: Any, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer of the same file holds the write turn and never lets go (a stopped
+    worker): a decision waiting for it is answered StoreUnavailable after TURN_WAIT and
+    never runs, even once the turn is free; the next one lands."""
+    apply_org(org())
+    monkeypatch.setattr(lane_module, "TURN_WAIT", 0.2)  # the subject here, not a guard
+    lane = decision_lane(engine)
+    other = writer_turns(engine)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_turn() -> None:
+        with other.turn():
+            holding.set()
+            assert release.wait(HANG_GUARD)
+
+    holder = threading.Thread(target=hold_the_turn)
+    holder.start()
+    assert holding.wait(HANG_GUARD)
+    ran: list[str] = []
+
+    def marked(to: str) -> Callable[[UnitOfWork], Decision]:
+        def work(uow: UnitOfWork) -> Decision:
+            ran.append(to)
+            return decide(to)(uow)
+        return work
+
+    async def main() -> Decision:
+        with pytest.raises(StoreUnavailable, match="not free to write"):
+            await lane.run(marked(callee(1)))
+        release.set()
+        await asyncio.to_thread(holder.join, HANG_GUARD)
+        return await lane.run(marked(callee(2)))
+
+    decision = run(lane, main)
+    assert decision.caller_id == CAPPED
+    assert ran == [callee(2)]
+    assert sum(calls_to(engine).values()) == 1

@@ -61,6 +61,10 @@ WAITING = 1024  # units a worker lets wait for its lane before it answers 503
 # the same hot rows (the numbers a rotation claims, a contact's lock) on a loaded machine,
 # and some ran past statement_timeout (tests/e2e/test_crash_safety.py with 4 threads).
 THREADS = 2
+# A unit still waiting for its writer's turn this long gives up (503, nothing of it
+# stored): another process holds the turn and does not let go (stopped, or stuck), as
+# SQLite's busy timeout gave up before there were turns.
+TURN_WAIT = 30.0
 READERS = 2  # SQLite: reader threads per worker (each decision's reads and pure decision)
 
 
@@ -173,7 +177,21 @@ class WriterLane:
                                                 name="callsign-writer")
                 self._thread.start()
             self._ready.notify()
-        return await asyncio.wrap_future(answer)
+        return await self._answer(answer)
+
+    async def _answer(self, answer: concurrent.futures.Future[T]) -> T:
+        """The writer's answer; StoreUnavailable if it has not started the unit within
+        TURN_WAIT (the unit is then never run)."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(answer)),
+                                          TURN_WAIT)
+        except TimeoutError:
+            if not answer.cancel():  # the writer has it already: its answer comes
+                return await asyncio.wrap_future(answer)
+        raise StoreUnavailable(
+            f"{self._describe()} was not free to write for {TURN_WAIT:g} s (another "
+            "callsign process holds its write turn: stopped or stuck); nothing of this "
+            "call was stored: retry")
 
     async def close(self) -> None:
         with self._ready:
