@@ -43,10 +43,11 @@ from callsign.domain.results import ResultSource
 from callsign.services import health, results
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
-from callsign.store.tables import calls, orgs
+from callsign.store.tables import calls, numbers, orgs
 from callsign.store.uow import UnitOfWork
 
 NOW = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)
+APPLIED = 2000  # numbers written through the org file; the rest through the driver
 AREA_CODES = ["201", "202", "203", "205", "206", "207", "208", "209", "210", "212", "213",
               "214", "215", "216", "217", "218", "219", "224", "225", "228", "229", "231",
               "234", "239", "240", "248", "251", "252", "253", "254", "256", "260", "262",
@@ -54,21 +55,43 @@ AREA_CODES = ["201", "202", "203", "205", "206", "207", "208", "209", "210", "21
               "308", "309", "310", "312", "313", "314", "315", "316", "317", "318", "319"]
 
 
-def build(numbers: int, per_number: int, seed: int) -> tuple[Any, list[str]]:
+def build(count: int, per_number: int, seed: int) -> tuple[Any, list[str]]:
     path = Path(tempfile.mkdtemp()) / "health.db"
     engine = create_store_engine(f"sqlite:///{path}")
     codes = len(AREA_CODES)  # four numbers an area code, then round again
     pool = [f"+1{AREA_CODES[i // 4 % codes]}555{1000 + i // (4 * codes) * 4 + i % 4:04d}"
-            for i in range(numbers)]
+            for i in range(count)]
+    # The org file path validates and writes a number at a time: the organization comes
+    # from a document of its first numbers, the rest are inserted through the driver
+    # (with their area code rows, as the store writes them).
+    applied = pool[:APPLIED]
     document = {"org": "bench", "principal_number": "+12125550100", "local_presence": True,
-                "numbers": [{"number": "+12125550100"}, *({"number": n} for n in pool)],
+                "numbers": [{"number": "+12125550100"}, *({"number": n} for n in applied)],
                 "users": [{"id": "alice"}]}
     with UnitOfWork(engine) as uow:
         org_store.apply_document(uow.connection, parse_document(document))
         uow.commit()
-    rng = random.Random(seed)
     with engine.begin() as conn:
         org_id = conn.execute(select(orgs.c.id)).scalar_one()
+        regions = dict(conn.execute(select(numbers.c.area_code, numbers.c.region)).all())
+    never = "1970-01-01 00:00:00.000000"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.executemany(
+            "INSERT INTO numbers (org_id, e164, status, area_code, region, last_presented_at)"
+            " VALUES (?, ?, 'active', ?, ?, ?)",
+            [(org_id, n, n[2:5], regions.get(n[2:5]), never) for n in pool[APPLIED:]])
+        cursor.execute(
+            "INSERT INTO number_area_codes (number_id, area_code, org_id, mapped, active, "
+            "last_presented_at) SELECT id, area_code, org_id, 0, 1, last_presented_at "
+            "FROM numbers WHERE org_id = ? AND id NOT IN (SELECT number_id FROM "
+            "number_area_codes)", (org_id,))
+        raw.commit()
+    finally:
+        raw.close()
+    rng = random.Random(seed)
     columns = ("id", "org_id", "at", "user_key", "to_number", "caller_id", "rule", "channel",
                "trace", "answered", "duration_s", "sip_code", "failure_class", "result_at",
                "result_source")

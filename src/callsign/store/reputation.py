@@ -4,7 +4,7 @@ engines, with their history. Every read and write is scoped by the organization'
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from callsign.domain.model import NumberStatus
 from callsign.domain.reputation import Label, Verdict, engine_key
+from callsign.store.sql import Statement, time_param, time_value
 from callsign.store.tables import number_labels, numbers
 
 Row = Any
@@ -45,21 +46,21 @@ def add(conn: Connection, org_id: int, readings: Iterable[tuple[int, Label]],
             set_={k: statement.excluded[k] for k in values}))
 
 
-def _label(row: Row) -> Label:
-    return Label(row.engine, row.carrier, Verdict(row.label), row.raw, row.checked_at,
-                 row.source)
+_LABELS = Statement("""
+    SELECT engine, carrier, label, raw, checked_at, source FROM number_labels
+    WHERE org_id = :org AND number_id = :number AND checked_at > :after
+    ORDER BY checked_at DESC, id DESC LIMIT :limit""")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def labels(conn: Connection, org_id: int, number_id: int, *,
            after: datetime | None = None, limit: int = 500) -> list[Label]:
-    """The number's readings (checked after ``after``, if given), newest first."""
-    query = select(number_labels).where(number_labels.c.org_id == org_id,
-                                        number_labels.c.number_id == number_id)
-    if after is not None:
-        query = query.where(number_labels.c.checked_at > after)
-    rows = conn.execute(query.order_by(number_labels.c.checked_at.desc(),
-                                       number_labels.c.id.desc()).limit(limit))
-    return [_label(row) for row in rows]
+    """The number's readings (checked after ``after``, if given), newest first. Plain
+    SQL: health reads them on every result."""
+    rows = _LABELS.run(conn, {"org": org_id, "number": number_id,
+                              "after": time_param(conn, after or _EPOCH), "limit": limit})
+    return [Label(engine, carrier, Verdict(label), raw, time_value(checked), source)
+            for engine, carrier, label, raw, checked, source in rows.fetchall()]
 
 
 def current_labels(conn: Connection, org_id: int, number_id: int) -> list[Label]:
