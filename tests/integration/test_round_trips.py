@@ -168,8 +168,9 @@ def test_a_decision_asks_the_server_for_six_statements(store: Engine, wire: Wire
     an idempotency key, whose first answer is kept too); the reads used to be five."""
     decide(store, wire, 0)
     counts: dict[str, int] = {}
-    for i, (case, request) in enumerate([("local presence", {}), ("project", {"project": "p1"}),
-                                         ("idempotency key", {"key": "k-2"})], start=1):
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("local presence", {}), ("project", {"project": "p1"}), ("idempotency key", {"key": "k-2"})]
+    for i, (case, request) in enumerate(cases, start=1):
         decide(store, wire, i, **request)
         counts[case] = wire.statements()
     print(f"statements per decision: {counts}")
