@@ -349,35 +349,16 @@ def _candidates(conn: Connection, rows: list[Any]
     return states, frozenset(serving)
 
 
-# PostgreSQL: the claim in one statement (one round trip), taking the number's row first
-# (``turn``, FOR UPDATE), then its usage row, then presenting it. Every claim takes the
-# two rows in that order, and a claim that cannot have the number holds neither:
-# - In turn, the row is taken only while its presentation time is still the one read:
-#   a claim that waited for another call presenting the number finds it presented (READ
-#   COMMITTED re-reads the row once the other commits) and locks nothing. Counting first
-#   (as before) kept the lost claim's usage row locked to the end of its transaction,
-#   while it went on to claim the next number: under load (four decisions in flight per
-#   worker, two servers, three hot numbers) the losers queued behind one another on rows
-#   none of them would present, and statements ran into lock_timeout and
-#   statement_timeout (tests/e2e/test_crash_safety.py).
-# - A full cap keeps the number's row locked (by this transaction, changing nothing).
-# The usage row is then only ever written by the holder of the number's row.
+# PostgreSQL: the count and the presentation in one statement (one round trip), in the
+# same order as the two statements above: the usage row is locked first.
 _CLAIM = Statement(f"""
-    WITH turn AS (
-        SELECT id FROM numbers
-        WHERE org_id = :org_id AND e164 = :e164 AND status != 'released'
-        FOR UPDATE),
-    counted AS ({_COUNT.sql.replace(
-        "SELECT id, :day, 1 FROM numbers WHERE org_id = :org_id AND e164 = :e164 AND "
-        "status != 'released' AND",
-        "SELECT n.id, :day, 1 FROM turn t JOIN numbers n ON n.id = t.id WHERE")}),
+    WITH counted AS ({_COUNT.sql}),
     shown AS (UPDATE numbers SET last_presented_at = :now
               WHERE id = (SELECT number_id FROM counted) AND status != 'released'
               RETURNING id)
-    SELECT (SELECT id FROM turn), (SELECT number_id FROM counted), (SELECT id FROM shown)""")
+    SELECT (SELECT number_id FROM counted), (SELECT id FROM shown)""")
 _CLAIM_IN_TURN = Statement(_CLAIM.sql.replace(
-    "AND status != 'released' FOR UPDATE",
-    "AND status != 'released' AND last_presented_at = :presented FOR UPDATE"))
+    "RETURNING id)", "AND last_presented_at = :presented RETURNING id)"))
 
 
 def claim_number(
@@ -396,12 +377,7 @@ def claim_number(
     if in_turn:
         params["presented"] = time_param(conn, presented or NEVER)
     if conn.dialect.name == "postgresql":
-        turn, number_id, shown = (_CLAIM_IN_TURN if in_turn else _CLAIM).run(
-            conn, params).fetchone()
-        if turn is not None and number_id is None:
-            return ClaimResult.FULL  # at its cap: the row stays locked (unchanged) to the end
-        if turn is None and in_turn and _HELD.run(conn, params).fetchone() is not None:
-            return ClaimResult.TURN_LOST  # presented since it was read; nothing locked
+        number_id, shown = (_CLAIM_IN_TURN if in_turn else _CLAIM).run(conn, params).fetchone()
     else:
         counted = _COUNT.run(conn, params).fetchone()
         number_id = counted[0] if counted is not None else None
