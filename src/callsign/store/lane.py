@@ -50,7 +50,8 @@ Work = Callable[[UnitOfWork], T]
 BATCH = 64  # units committed together at most (SQLite)
 WAITING = 1024  # units a worker lets wait for its lane before it answers 503
 # PostgreSQL decisions in flight per worker. With 4, tests/e2e/test_crash_safety.py
-# answered a few 503s: "kept choosing this request as a deadlock's victim" (four runs).
+# answered one to three 503s in each of three runs; the two logged were all "kept
+# choosing this request as a deadlock's victim".
 # A claim that fails (a turn lost, a cap full) keeps the row it locked to the end of its
 # transaction, which goes on to claim another number; two such calls each hold the
 # number the other wants next. Even taking the number's row first with FOR UPDATE does
