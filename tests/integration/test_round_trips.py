@@ -3,7 +3,10 @@
 Counted on the wire, through libpq's own trace of every protocol message each pooled
 connection sends and receives: a round trip is a run of messages the client sends that
 the server then answers (so BEGIN, each statement, a pipeline's sync, COMMIT, and a
-pool's ping each count; statements sent together in pipeline mode count once).
+pool's ping each count; statements sent together in pipeline mode count once). The
+statements themselves are counted too (each costs the worker the driver's work on it,
+whether or not it shares a round trip): BEGIN, the contact's lock, the gathered reads,
+the claim, the call's insert and COMMIT; the idempotency key's insert with a key.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from callsign.store.uow import UnitOfWork
 pytestmark = pytest.mark.postgresql_only
 
 MOST = 3
+MOST_STATEMENTS = 6  # and one more with an idempotency key
 AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 ORG = {
     "org": "trips", "principal_number": "+12125550100", "local_presence": True,
@@ -72,15 +76,23 @@ class Wire:
         for stream in self._streams:
             stream.close()
 
-    def round_trips(self) -> int:
-        """Round trips on every connection since the mark."""
+    def traced(self) -> list[str]:
+        """What every connection traced since the mark."""
         _LIBC.fflush(None)
-        total = 0
+        texts = []
         for path in self.files:
             with path.open() as trace:
                 trace.seek(self.marks.get(path, 0))
-                total += _round_trips(trace.read())
-        return total
+                texts.append(trace.read())
+        return texts
+
+    def round_trips(self) -> int:
+        """Round trips on every connection since the mark."""
+        return sum(_round_trips(text) for text in self.traced())
+
+    def statements(self) -> int:
+        """Statements the server was asked to run since the mark."""
+        return sum(_statements(text) for text in self.traced())
 
 
 def _round_trips(trace: str) -> int:
@@ -95,6 +107,12 @@ def _round_trips(trace: str) -> int:
             trips += 1
             sending = False
     return trips
+
+
+def _statements(trace: str) -> int:
+    """Client messages that run a statement: Execute (extended protocol) or Query."""
+    return sum(1 for line in trace.splitlines()
+               if line.startswith("F\t") and line.split("\t")[2] in ("Execute", "Query"))
 
 
 @pytest.fixture
@@ -143,6 +161,22 @@ def test_a_decision_takes_at_most_three_round_trips(store: Engine, wire: Wire) -
     assert national.to == "+13125552004"
     print(f"round trips per decision: {counts}")
     assert all(count <= MOST for count in counts.values()), counts
+
+
+def test_a_decision_asks_the_server_for_six_statements(store: Engine, wire: Wire) -> None:
+    """BEGIN, the lock, the gathered reads, the claim, the call and COMMIT (seven with
+    an idempotency key, whose first answer is kept too); the reads used to be five."""
+    decide(store, wire, 0)
+    counts: dict[str, int] = {}
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("local presence", {}), ("project", {"project": "p1"}), ("idempotency key", {"key": "k-2"})]
+    for i, (case, request) in enumerate(cases, start=1):
+        decide(store, wire, i, **request)
+        counts[case] = wire.statements()
+    print(f"statements per decision: {counts}")
+    assert counts["local presence"] <= MOST_STATEMENTS, counts
+    assert counts["project"] <= MOST_STATEMENTS, counts
+    assert counts["idempotency key"] <= MOST_STATEMENTS + 1, counts
 
 
 def test_a_dry_run_takes_at_most_two_round_trips(store: Engine, wire: Wire) -> None:

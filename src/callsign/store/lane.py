@@ -57,9 +57,14 @@ Work = Callable[[UnitOfWork], T]
 
 BATCH = 64  # units committed together at most (SQLite)
 WAITING = 1024  # units a worker lets wait for its lane before it answers 503
-# PostgreSQL decisions in flight per worker. More kept more transactions open at once on
-# the same hot rows (the numbers a rotation claims, a contact's lock) on a loaded machine,
-# and some ran past statement_timeout (tests/e2e/test_crash_safety.py with 4 threads).
+# PostgreSQL decisions in flight per worker. With 4, tests/e2e/test_crash_safety.py
+# answered one to three 503s in each of three runs; the two logged were all "kept
+# choosing this request as a deadlock's victim".
+# A claim that fails (a turn lost, a cap full) keeps the row it locked to the end of its
+# transaction, which goes on to claim another number; two such calls each hold the
+# number the other wants next. Even taking the number's row first with FOR UPDATE does
+# not help: a row that fails the re-check after the wait stays locked. Letting go needs
+# ROLLBACK TO a savepoint taken before the claim (measured: it releases the row).
 THREADS = 2
 # A unit still waiting for its writer's turn this long gives up (503, nothing of it
 # stored): another process holds the turn and does not let go (stopped, or stuck), as

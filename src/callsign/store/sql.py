@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg import RawCursor
 from sqlalchemy import URL, Connection, Engine
 from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.engine import make_url
@@ -30,38 +31,71 @@ class Statement:
     """One SQL statement with ``:name`` parameters, adapted to the driver's paramstyle.
 
     A parameter named in ``lists`` takes a sequence and expands to ``(:v0, :v1, ...)``.
+
+    On PostgreSQL the statement is sent with numbered parameters (``$1``, a name used
+    twice is one parameter, as psycopg makes of ``%(name)s``) through a raw cursor: the
+    same SQL on the server, the same values adapted alike, without psycopg's rewriting
+    of the query and reordering of the values on each call (a fifth of the driver's
+    time per statement, profiled on the decision path).
     """
 
     def __init__(self, sql: str, *, lists: Sequence[str] = ()) -> None:
         self.sql = " ".join(sql.split())
         self.lists = tuple(lists)
         self._rendered: dict[tuple[str, tuple[int, ...]], str] = {}
+        self._numbered: dict[tuple[int, ...], tuple[bytes, tuple[str, ...]]] = {}
+
+    def _expanded(self, sizes: tuple[int, ...]) -> str:
+        sql = self.sql
+        for name, size in zip(self.lists, sizes, strict=True):
+            items = ", ".join(f":{name}_{i}" for i in range(size)) or "NULL"
+            sql = sql.replace(f":{name}", f"({items})")
+        return sql
 
     def _render(self, paramstyle: str, sizes: tuple[int, ...]) -> str:
         key = (paramstyle, sizes)
         sql = self._rendered.get(key)
         if sql is None:
-            sql = self.sql
-            for name, size in zip(self.lists, sizes, strict=True):
-                items = ", ".join(f":{name}_{i}" for i in range(size)) or "NULL"
-                sql = sql.replace(f":{name}", f"({items})")
+            sql = self._expanded(sizes)
             if paramstyle == "pyformat":
                 sql = _PARAM.sub(r"%(\1)s", sql)
             self._rendered[key] = sql
         return sql
 
+    def _render_numbered(self, sizes: tuple[int, ...]) -> tuple[bytes, tuple[str, ...]]:
+        """PostgreSQL: the SQL with ``$n`` parameters, and the name of each n."""
+        rendered = self._numbered.get(sizes)
+        if rendered is None:
+            names: list[str] = []
+
+            def number(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name not in names:
+                    names.append(name)
+                return f"${names.index(name) + 1}"
+
+            sql = _PARAM.sub(number, self._expanded(sizes))
+            rendered = self._numbered[sizes] = (sql.encode(), tuple(names))
+        return rendered
+
     def run(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """Execute on ``conn``'s driver connection; returns the DB-API cursor."""
-        values = dict(params)
-        sizes = []
-        for name in self.lists:
-            items = values.pop(name)
-            sizes.append(len(items))
-            values.update({f"{name}_{i}": item for i, item in enumerate(items)})
-        sql = self._render(conn.dialect.paramstyle, tuple(sizes))
+        values = params
+        sizes: tuple[int, ...] = ()
+        if self.lists:
+            values = dict(params)
+            counts = []
+            for name in self.lists:
+                items = values.pop(name)
+                counts.append(len(items))
+                values.update({f"{name}_{i}": item for i, item in enumerate(items)})
+            sizes = tuple(counts)
         driver = conn.connection.driver_connection
         assert driver is not None
-        return driver.execute(sql, values)
+        if conn.dialect.name == "postgresql":
+            sql, names = self._render_numbered(sizes)
+            return RawCursor(driver).execute(sql, [values[name] for name in names])
+        return driver.execute(self._render(conn.dialect.paramstyle, sizes), values)
 
 
 def time_param(conn: Connection, moment: datetime) -> Any:
