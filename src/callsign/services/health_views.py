@@ -60,6 +60,7 @@ class NumberHealthPage:
 
     number: NumberHealthFacts
     summary: str
+    starts: list[datetime]  # the days' starts (local midnights) and the last day's end
     days: list[date]
     daily: list[Tally]  # one per day, oldest first
     steps: list[tuple[datetime, HealthState | None]]  # the state timeline, oldest first
@@ -91,7 +92,7 @@ def number_page(uow: HealthReadsUnit, org: str, raw: str, *, now: datetime,
         before, changes = reads.changes(found_org.id, found.id, after=starts[0])
         reputation = reads.reputation(found_org.id, found.id)
     return NumberHealthPage(
-        found, summary_of(found), days_of(starts, found_org.timezone), daily,
+        found, summary_of(found), starts, days_of(starts, found_org.timezone), daily,
         timeline(changes, starts[0], min(now, starts[-1]), before), changes[::-1],
         reputation, policy)
 
