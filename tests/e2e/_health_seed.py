@@ -97,7 +97,8 @@ def _calls(rng: random.Random, org_id: int, now: datetime) -> Any:
 def _history(conn: Any, org_id: int, number_id: int, traffic: Traffic, now: datetime) -> None:
     """Judged healthy a month ago; the burned ones watched since the day after the burn."""
     first = now - timedelta(days=DAYS - 2)
-    events = [(first, None, "healthy", "first judged: score 100")]
+    events: list[tuple[datetime, str | None, str, str]] = [
+        (first, None, "healthy", "first judged: score 100")]
     state, since, score, reasons = "healthy", first, 100, []
     if traffic.burned:
         since = now - timedelta(days=BURN_DAYS - 1)

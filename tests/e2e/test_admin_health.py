@@ -160,11 +160,11 @@ def test_the_dashboard_shows_rates_resting_numbers_and_coverage_at_risk(page: Pa
 
     assert_drawn(charts_drawn(page), {"chart-by-area-code": 1, "chart-by-rule": 1,
                                       "chart-by-day": 2})
-    resting = {row.get_attribute("data-number"): squash(row.inner_text())
+    resting = {str(row.get_attribute("data-number")): squash(row.inner_text())
                for row in page.locator("#resting tbody tr[data-number]").all()}
     assert sorted(resting) == sorted(BURNED)
     assert all("resting since" in why and "608 Rejected" in why for why in resting.values())
-    at_risk = {row.get_attribute("data-area-code"): squash(row.inner_text())
+    at_risk = {str(row.get_attribute("data-area-code")): squash(row.inner_text())
                for row in page.locator("#at-risk tbody tr[data-area-code]").all()}
     assert sorted(at_risk) == ["201", "312"]
     assert "1/2 (50%)" in at_risk["312"]

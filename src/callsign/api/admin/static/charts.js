@@ -41,7 +41,7 @@
   function axesOf(spec) {
     const labels = spec.labels;
     const scales = [...new Set(spec.series.map((s) => s.scale))];
-    const long = labels.some((label) => label.length > 6);  // rule names: slant them
+    const long = labels.some((label) => label.length > 6);  // rule names: slanted
     const axes = [{
       splits: () => spec.kind === "categories" ? labels.map((_, i) => i) : ticks(labels),
       values: (u, splits) => splits.map((v) => labels[v] || ""),
@@ -67,8 +67,11 @@
       : [-0.5, spec.labels.length - 0.5];
     const scaleOptions = {x: {time: false, range: span}};
     for (const key of scales) scaleOptions[key] = scaleOf(key, spec);
+    const slanted = spec.labels.some((label) => label.length > 6);
+    const height = slanted ? HEIGHT + 90 : HEIGHT;
     const options = {
-      width: Math.max(target.clientWidth, 300), height: HEIGHT,
+      width: Math.max(target.clientWidth, 300), height,
+      padding: [12, slanted ? 48 : 12, null, null],
       scales: scaleOptions, axes,
       series: [{label: spec.x_label || "Day",
                 value: (u, v) => v == null ? "–" : (spec.labels[Math.floor(v)] || "")},
@@ -78,7 +81,7 @@
     const data = [spec.x, ...spec.series.map((s) => s.values)];
     const plot = new uPlot(options, data, target);
     figure.dataset.drawn = String(plot.series.length - 1);
-    return {plot, target};
+    return {plot, target, height};
   }
 
   const started = performance.now();
@@ -88,8 +91,8 @@
   window.addEventListener("resize", () => {
     clearTimeout(pending);
     pending = setTimeout(() => {
-      for (const {plot, target} of drawn) {
-        plot.setSize({width: Math.max(target.clientWidth, 300), height: HEIGHT});
+      for (const {plot, target, height} of drawn) {
+        plot.setSize({width: Math.max(target.clientWidth, 300), height});
       }
     }, 100);
   });
