@@ -7,7 +7,7 @@ Pure: the store counts, the services gather, and these say what the counts mean.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from callsign.domain.errors import InvalidInput
@@ -64,7 +64,7 @@ class Tally:
 
 def day_starts(now: datetime, zone: str, days: int) -> list[datetime]:
     """The starts of the last ``days`` days in ``zone`` (today the last), and the end of
-    today: ``days + 1`` instants, each a local midnight (DST changes included)."""
+    today: ``days + 1`` UTC instants, each a local midnight (DST changes included)."""
     tz = _zone(zone)
     today = now.astimezone(tz).date()
     first = today - timedelta(days=days - 1)
@@ -78,7 +78,9 @@ def days_of(starts: list[datetime], zone: str) -> list[date]:
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tz)
+    """The local midnight as a UTC instant (arithmetic on aware times of one zone is
+    wall-clock arithmetic in Python: a DST day would measure 24 hours)."""
+    return datetime.combine(day, time(0), tz).astimezone(UTC)
 
 
 def _zone(zone: str) -> ZoneInfo:
