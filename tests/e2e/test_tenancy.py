@@ -10,6 +10,7 @@ is walked too (or, with a request body nobody described yet, fails until it is d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -284,6 +285,51 @@ def test_an_org_cannot_take_another_orgs_number_as_its_principal(
         assert response.status_code in (400, 409), response.text
     finally:
         ok(globex.put("/v1/config", json=before))
+
+
+# -- the web admin's health pages ---------------------------------------------------------
+
+@contextlib.contextmanager
+def admin_session(server: Server, key: str) -> Iterator[httpx.Client]:
+    """A client signed in to the web admin with ``key`` through its sign-in form."""
+    with server.client(None) as client:
+        form = client.get("/admin/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None, form.text
+        signed_in = client.post("/admin/login", data={"key": key, "csrf": token.group(1)})
+        assert signed_in.status_code == 303, signed_in.text
+        assert "callsign_admin" in client.cookies
+        yield client
+
+
+ADMIN_HEALTH_PAGES = [  # (path naming acme's data or listing an org's own, globex's status)
+    (f"/admin/numbers/{path_of(CHI1)}/health", 404),
+    (f"/admin/numbers/{path_of(NWK1)}/health", 404),
+    ("/admin/health", 200),
+    ("/admin/numbers?health=healthy", 200),
+    ("/admin/numbers?health=resting", 200),
+    ("/admin/numbers?health=watch&q=312", 200),
+]
+
+
+def test_the_admins_health_pages_show_only_the_sessions_organization(
+    subtests: pytest.Subtests, server: Server, acme_call: str,
+) -> None:
+    """globex signed in to the admin gets 404 for acme's numbers' pages, and its own
+    dashboard and filtered lists hold nothing of acme; acme's own session sees them."""
+    with admin_session(server, server.keys["globex"]) as globex_admin, \
+            admin_session(server, server.keys["acme"]) as acme_admin:
+        for path, status in ADMIN_HEALTH_PAGES:
+            with subtests.test(msg=path):
+                response = globex_admin.get(path)
+                assert response.status_code == status, response.text
+                assert response.headers["content-type"].startswith("text/html")
+                assert leaks(response, path, acme_call) == [], response.text
+                assert "globex" in response.text or status == 404
+        mine = acme_admin.get(f"/admin/numbers/{path_of(CHI1)}/health")
+        assert mine.status_code == 200
+        assert CHI1 in mine.text
+        assert CHI1 in acme_admin.get("/admin/numbers?health=healthy").text
 
 
 # -- no key, a wrong key, a revoked key ----------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 from callsign.domain import limits, phone
 from callsign.domain.document import GROUP_PATTERN, PATTERN_WORDS
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
+from callsign.domain.health_report import health_state
 from callsign.domain.model import NumberStatus, today
 from callsign.store import numbers as number_store
 from callsign.store.calls import org_id_and_policy
@@ -171,8 +172,8 @@ def get_number(uow: UnitOfWork, org: str, raw: str, *, now: datetime) -> NumberV
 class NumberFilter:
     """What a long list of numbers is narrowed to; every field empty matches all held ones.
 
-    Number health (answer rates, spam labels) arrives later: its filter joins here as
-    one more field, applied in ``_filtered`` like ``status``.
+    ``health`` is a health state (``healthy`` includes the numbers never judged, which
+    are read as healthy); an unknown one is InvalidInput naming ``health``.
     """
 
     search: str = ""
@@ -180,6 +181,7 @@ class NumberFilter:
     region: str = ""
     status: str = ""
     group: str = ""
+    health: str = ""
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,8 @@ class AreaCodeSummary:
 def _filters(found: NumberFilter) -> dict[str, Any]:
     return {"status": _status(found.status) if found.status else None,
             "search": found.search, "group": found.group, "region": found.region,
-            "area_code": found.area_code}
+            "area_code": found.area_code,
+            "health": health_state(found.health, field="health") if found.health else None}
 
 
 def find_numbers(uow: UnitOfWork, org: str, found: NumberFilter, *, offset: int = 0,

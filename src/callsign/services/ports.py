@@ -7,11 +7,18 @@ domain values in and out, no connection, no driver.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from callsign.domain.health_report import (
+    HealthOrg,
+    NumberHealthFacts,
+    ReputationLabel,
+    StateChange,
+    Tally,
+)
 from callsign.domain.model import (
     Agent,
     ClaimResult,
@@ -216,4 +223,74 @@ class ReputationFeed(Protocol):
     name: str  # the source its labels are stored with ("feed:NAME")
 
     def fetch(self, numbers: Sequence[str]) -> list[tuple[str, Label]]:
+        ...
+
+
+class HealthReads(Protocol):
+    """What the health surfaces read (read only; each scoped by the organization's id).
+
+    Tallies count calls: all of them, those with a known result, the answered, and the
+    answered ones shorter than ``short_seconds``.
+    """
+
+    def org(self, slug: str) -> HealthOrg:
+        """The organization (NotFound naming ``org`` if there is none)."""
+        ...
+
+    def number(self, org_id: OrgId, e164: str) -> NumberHealthFacts | None:
+        """A held number with its stored health; None if the organization holds none."""
+        ...
+
+    def daily(self, org_id: OrgId, starts: Sequence[datetime], *, short_seconds: int,
+              caller_id: str | None = None) -> list[Tally]:
+        """A tally per day (``starts``: the days' starts and the last day's end), of the
+        organization's calls or of those ``caller_id`` presented."""
+        ...
+
+    def by_rule(self, org_id: OrgId, *, after: datetime, before: datetime,
+                short_seconds: int) -> dict[str, Tally]:
+        """The calls placed in [after, before), by the rule that chose their caller ID."""
+        ...
+
+    def by_caller_id(self, org_id: OrgId, *, after: datetime, before: datetime,
+                     short_seconds: int) -> dict[str, Tally]:
+        """The calls placed in [after, before), by the caller ID they presented."""
+        ...
+
+    def own_area_codes(self, org_id: OrgId, e164s: Collection[str]) -> dict[str, str]:
+        """Each of the numbers' own area code (numbers the organization held too)."""
+        ...
+
+    def changes(self, org_id: OrgId, number_id: int, *,
+                after: datetime) -> tuple[str | None, list[StateChange]]:
+        """The number's state as of ``after`` (None: not judged), and its changes since."""
+        ...
+
+    def resting(self, org_id: OrgId) -> list[NumberHealthFacts]:
+        """The resting numbers (by health or by hand), longest resting first."""
+        ...
+
+    def coverage_counts(self, org_id: OrgId) -> dict[str, tuple[int, int]]:
+        """Per area code: (numbers serving it, how many of them rest); paused numbers
+        serve nobody."""
+        ...
+
+    def reputation(self, org_id: OrgId, number_id: int) -> list[ReputationLabel]:
+        """The number's latest reputation label per engine (none until feeds store them)."""
+        ...
+
+
+class HealthReadsUnit(Protocol):
+    """A unit of work that reads the health surfaces: ``with uow: uow.health_reads...``."""
+
+    @property
+    def health_reads(self) -> HealthReads:
+        """The health surfaces' reads (only inside ``with``)."""
+        ...
+
+    def __enter__(self) -> Self:
+        ...
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
         ...

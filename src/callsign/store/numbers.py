@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, exists, func, or_, select, upd
 from callsign.domain.model import NumberStatus
 from callsign.store.tables import (
     number_area_codes,
+    number_health,
     number_usage,
     numbers,
     orgs,
@@ -69,8 +70,10 @@ def held_statuses(conn: Connection, org_id: int, e164s: Iterable[str]) -> list[t
 
 
 def _matching(query: Any, org_id: int, *, status: NumberStatus | None, search: str,
-              group: str, region: str, area_code: str) -> Any:
+              group: str, region: str, area_code: str, health: str | None = None) -> Any:
     query = query.where(numbers.c.org_id == org_id)
+    if health is not None:
+        query = query.where(_in_health_state(health))
     if status is not None:
         query = query.where(numbers.c.status == status)
     else:
@@ -96,14 +99,23 @@ def _matching(query: Any, org_id: int, *, status: NumberStatus | None, search: s
     return query
 
 
+def _in_health_state(state: str) -> ColumnElement[bool]:
+    """The number's health is ``state``; a number never judged counts as healthy."""
+    judged = exists().where(number_health.c.number_id == numbers.c.id)
+    matches = exists().where(number_health.c.number_id == numbers.c.id,
+                             number_health.c.state == state)
+    return or_(matches, ~judged) if state == "healthy" else matches
+
+
 def matching_numbers(conn: Connection, org_id: int, *, status: NumberStatus | None = None,
                      search: str = "", group: str = "", region: str = "",
-                     area_code: str = "", offset: int = 0,
+                     area_code: str = "", health: str | None = None, offset: int = 0,
                      limit: int | None = None) -> list[NumberRow]:
     """The organization's numbers matching every filter given, in number order (without
     ``status``: the held ones)."""
     query = _matching(select(numbers), org_id, status=status, search=search, group=group,
-                      region=region, area_code=area_code).order_by(numbers.c.e164)
+                      region=region, area_code=area_code, health=health) \
+        .order_by(numbers.c.e164)
     if offset:
         query = query.offset(offset)
     if limit is not None:
@@ -113,10 +125,10 @@ def matching_numbers(conn: Connection, org_id: int, *, status: NumberStatus | No
 
 def count_matching(conn: Connection, org_id: int, *, status: NumberStatus | None = None,
                    search: str = "", group: str = "", region: str = "",
-                   area_code: str = "") -> int:
+                   area_code: str = "", health: str | None = None) -> int:
     return int(conn.execute(_matching(
         select(func.count()).select_from(numbers), org_id, status=status, search=search,
-        group=group, region=region, area_code=area_code)).scalar_one())
+        group=group, region=region, area_code=area_code, health=health)).scalar_one())
 
 
 def area_codes_of(conn: Connection, number_ids: Sequence[int]) -> dict[int, list[str]]:

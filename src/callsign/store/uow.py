@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from callsign.domain.errors import CallsignError, StoreUnavailable
 from callsign.store.calls import SqlCalls
 from callsign.store.db import create_store_engine, store_problem, verify_store_file
+from callsign.store.health_views import SqlHealthReads
 from callsign.store.sql import (
     deadlock_errors,
     describe_store,
@@ -61,6 +62,7 @@ class UnitOfWork:
 
     connection: Connection
     calls: SqlCalls
+    health_reads: SqlHealthReads
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -87,6 +89,7 @@ class UnitOfWork:
             self.connection.close()
             raise self._translated(error) from error
         self.calls = SqlCalls(self.connection)
+        self.health_reads = SqlHealthReads(self.connection)
         return self
 
     def commit(self) -> None:

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from callsign.api.deps import Runtime, runtime
 from callsign.domain.document import ProjectDoc, UserDoc, problem_message, problem_path
 from callsign.domain.errors import CallsignError, ConfigError, Conflict, InvalidInput
+from callsign.domain.health_report import STATE_WORDS
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
 from callsign.services import access, calllog, organization, purchasing, results
 from callsign.services import calls as calls_service
@@ -236,13 +237,14 @@ class Listing:
         return cls(numbers_service.NumberFilter(
             search=text("q"), area_code=text("area_code"), region=text("region"),
             status=status if status in ("active", "paused", "resting") else "",
-            group=text("group")),
+            group=text("group"), health=text("health")),
             page=number("page", 1), per_page=per_page if per_page in PER_PAGE else 50)
 
     def params(self, **changes: Any) -> dict[str, Any]:
         found = self.filter
         values = {"q": found.search, "area_code": found.area_code, "region": found.region,
-                  "status": found.status, "group": found.group, "per_page": self.per_page,
+                  "status": found.status, "group": found.group, "health": found.health,
+                  "per_page": self.per_page,
                   "page": self.page, **changes}
         return {k: v for k, v in values.items()
                 if v and not (k == "per_page" and v == 50) and not (k == "page" and v == 1)}
@@ -411,6 +413,7 @@ class Admin(Controller):
         health = health_service.health_column(uow(), org, [n.number for n in found.numbers])
         return visit.page(
             "numbers.html", status, numbers=found.numbers, health=health, total=found.total,
+            health_words={state.value: words for state, words in STATE_WORDS.items()},
             pages=pages,
             listing=listing, summary=summary,
             regions=sorted({s.region for s in summary if s.region}),
@@ -876,6 +879,9 @@ def html_for_admin(handlers: Mapping[Any, Handler]) -> dict[Any, Handler]:
             message = str(content.get("error", {}).get("message") or "")
             if status == 404 and message.startswith("no such endpoint"):
                 message = f"There is no page at {path}."
+            field = content.get("error", {}).get("field")
+            if field and message and status < 500 and not message.startswith(f"{field}"):
+                message = f"{field}: {message}"  # the field by its path, as the API names it
             if status >= 500:
                 message = "The error was logged. Go back and try again."
             return Template(template_name="error.html", status_code=status, context={
