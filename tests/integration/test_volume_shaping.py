@@ -20,7 +20,9 @@ from sqlalchemy import Engine, select
 
 from callsign.domain.document import parse_document
 from callsign.domain.model import OutboundRequest
+from callsign.domain.results import ResultSource
 from callsign.services import calls as calls_service
+from callsign.services import results
 from callsign.store import health as health_store
 from callsign.store import orgs as org_store
 from callsign.store.db import create_store_engine
@@ -165,3 +167,30 @@ def test_with_shaping_off_nothing_is_paced_but_presentations_are_kept(
     assert ("local_presence", "passed", "is throttled: 5 calls in the last minute, "
             "limit 2/min", LOCAL) in [(s.step, s.result, s.detail, s.number)
                                       for s in decision.trace]
+
+
+def test_a_number_health_rested_is_named_in_the_trace_with_its_reason(
+        engine: Engine, apply_org: Any) -> None:
+    """A 608 rests the number (the decision's candidate read then returns it with its
+    health): the next call to its area code passes it over saying since when and why,
+    and presents the other local number. Shaping off: health rests whatever the limits."""
+    document = org()
+    document["numbers"].append({"number": "+13125550102"})
+    document["health"] = {}
+    apply_org(document)
+
+    def place(to: str) -> Any:
+        request = OutboundRequest(org="race", user="u1", to=to)
+        return calls_service.place_call(UnitOfWork(engine), request, now=START,
+                                        rng=random.Random(0))
+
+    first = place("+13125551999")
+    results.record_result(UnitOfWork(engine), "race", first.call_id, source=ResultSource.API,
+                          now=START, sip_code=608)
+    rested = first.caller_id
+    decision = place("+13125551998")  # another contact: the rested number is in no history
+
+    assert decision.caller_id not in (rested, PRINCIPAL)
+    assert ("local_presence", "passed", "is resting since 03-02: 608 Rejected on 03-02 (an "
+            "analytics engine rejected the call)", rested) in [
+        (s.step, s.result, s.detail, s.number) for s in decision.trace]
