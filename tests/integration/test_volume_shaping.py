@@ -36,10 +36,12 @@ PRINCIPAL = "+12125550100"
 CALLS_PER_PROCESS = 16
 
 
-def org(**health: Any) -> dict[str, Any]:
-    return {"org": "race", "principal_number": PRINCIPAL, "local_presence": True,
-            "numbers": [{"number": LOCAL}, {"number": PRINCIPAL}],
-            "users": [{"id": "u1"}, {"id": "u2"}],
+def org(*, rotation: bool = True, **health: Any) -> dict[str, Any]:
+    """LOCAL serves the callees' area code (local presence, rotation), or without
+    ``rotation`` is both users' caller ID (a plain claim, no turn to lose)."""
+    users = [{"id": u} if rotation else {"id": u, "caller_id": LOCAL} for u in ("u1", "u2")]
+    return {"org": "race", "principal_number": PRINCIPAL, "local_presence": rotation,
+            "numbers": [{"number": LOCAL}, {"number": PRINCIPAL}], "users": users,
             "health": {"shaping": True, **health}}
 
 
@@ -96,24 +98,30 @@ def recorded(engine: Engine, number: str) -> list[datetime]:
                     .scalars())
 
 
+@pytest.mark.parametrize("rotation", [pytest.param(True, id="rotation"),
+                                      pytest.param(False, id="caller-id")])
 @pytest.mark.parametrize(("health", "warming", "offsets", "expected"), [
     pytest.param({"per_minute": 3, "per_hour": 100}, False,
                  [0.0] * CALLS_PER_PROCESS, 3, id="per-minute"),
     pytest.param({"per_minute": 3, "per_hour": 7}, False,
                  [i * 20.0 for i in range(CALLS_PER_PROCESS)], 7, id="per-hour"),
     pytest.param({"per_minute": 100, "per_hour": 1000, "per_day": 9}, False,
-                 [i * 60.0 for i in range(CALLS_PER_PROCESS)], 9, id="per-day"),
+                 [0.0] * CALLS_PER_PROCESS, 9, id="per-day"),
     pytest.param({"per_minute": 100, "per_hour": 1000}, True,
-                 [i * 60.0 for i in range(CALLS_PER_PROCESS)], 20, id="warming-ramp"),
+                 [0.0] * CALLS_PER_PROCESS, 20, id="warming-ramp"),
 ])
 def test_racing_processes_never_present_a_number_past_its_limits(
     db_url: str, health: dict[str, Any], warming: bool, offsets: list[float], expected: int,
+    rotation: bool,
 ) -> None:
     """Per minute: 32 calls at one instant present the number 3 times. Per hour: calls
-    every 20 s stop at 7 in the hour, and never 4 within a minute. Per day: 9. Warming on
-    day 8 of its ramp (20 a day): 20. The principal takes every other call."""
+    every 20 s stop at 7 in the hour, and never 4 within a minute. Per day (32 at once,
+    the minute's limit far off): 9. Warming on day 8 of its ramp (20 a day): 20. The
+    principal takes every other call. Through local presence (a claim in turn) and the
+    user's caller ID (a plain claim). (Without the claim's own test of the limits,
+    PostgreSQL's racing claims overshoot: 4 in the minute.)"""
     engine = create_store_engine(db_url)
-    setup(engine, org(**health),
+    setup(engine, org(rotation=rotation, **health),
           warming_since=START - timedelta(days=7, hours=1) if warming else None)
     presented = race(db_url, offsets)
 

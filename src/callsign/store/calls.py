@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from psycopg import pq
@@ -163,15 +163,15 @@ _COUNT = Statement("""
       AND (CAST(:per_day AS INTEGER) IS NULL OR number_usage.used < CAST(:per_day AS INTEGER)))
     RETURNING number_id""")
 # Then the presentation time (a trigger copies it to the number's area codes), and the
-# presentation added to the number's last ones (newest first, 10 digits each, the last
+# presentation added to the number's last ones (newest first, 16 digits each, the last
 # ``:keep_chars`` kept). The per-minute and per-hour limits are tested on that same row:
 # the N-th most recent presentation must be at least a minute (an hour) old, or missing.
 # On PostgreSQL at READ COMMITTED a claim that waited for a concurrent one's row tests
 # this WHERE on the row's latest committed version, so no two claims both take a
 # minute's last slot. ``:unpaced`` (shaping off, the last resort) only keeps the count.
-_STAMP = 10  # characters of one presentation: seconds since the epoch, zero-padded
+_STAMP = 16  # characters of one presentation: microseconds since the epoch, zero-padded
 _NTH_OUT = """CASE WHEN LENGTH(recent_presentations) < :{n}_chars THEN TRUE
-    ELSE CAST(SUBSTR(recent_presentations, :{n}_chars - 9, 10) AS BIGINT) <= :{n}_ago END"""
+    ELSE CAST(SUBSTR(recent_presentations, :{n}_chars - 15, 16) AS BIGINT) <= :{n}_ago END"""
 _PACED = (f"(:unpaced OR (({_NTH_OUT.format(n='minute')}) "
           f"AND ({_NTH_OUT.format(n='hour')})))")
 _SHOW = """UPDATE numbers SET last_presented_at = :now,
@@ -384,25 +384,29 @@ def _candidates(conn: Connection, rows: list[Any]
     return states, frozenset(serving)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _presentations(text: str | None) -> tuple[datetime, ...]:
     """A number's last presentations, newest first, from the column that keeps them."""
     text = text or ""
-    return tuple(datetime.fromtimestamp(int(text[i:i + _STAMP]), UTC)
+    return tuple(_EPOCH + int(text[i:i + _STAMP]) * _MICROSECOND
                  for i in range(0, len(text) - _STAMP + 1, _STAMP))
 
 
 def _pace_params(now: datetime, limits: Limits | None, force: bool) -> dict[str, Any]:
     """The claim's parameters for the number's last presentations and its limits."""
     limits = limits or Limits(1, 1, 1, enforced=False)
-    moment = int(now.timestamp())
+    moment = (now - _EPOCH) // _MICROSECOND  # exact, as the decision compares times
     enforced = limits.enforced and not force
     return {
         "stamp": f"{moment:0{_STAMP}d}", "keep_chars": _STAMP * min(limits.keep, MAX_KEPT),
         "unpaced": not enforced, "minute_chars": _STAMP * limits.per_minute,
         "hour_chars": _STAMP * limits.per_hour,
-        # Presentations at or before these (whole seconds) are out of the minute, the hour.
-        "minute_ago": moment - int(MINUTE.total_seconds()),
-        "hour_ago": moment - int(HOUR.total_seconds()),
+        # Presentations at or before these are out of the minute, the hour.
+        "minute_ago": moment - MINUTE // _MICROSECOND,
+        "hour_ago": moment - HOUR // _MICROSECOND,
         "per_day": limits.per_day if enforced else None,
     }
 

@@ -97,7 +97,7 @@ numbers = Table(
     Column("call_path", JSON),  # a per-number inbound call path, else the org's
     Column("last_presented_at", UTCDateTime(), nullable=False),  # NEVER if never presented
     # Its last presentations, newest first, for the per-minute and per-hour limits: each
-    # 10 digits of seconds since the epoch (store.calls; migration 0012).
+    # 16 digits of microseconds since the epoch (store.calls; migration 0012).
     Column("recent_presentations", Text, nullable=False, server_default=""),
     Index("ix_numbers_org_id_region_status_last_presented_at",
           "org_id", "region", "status", "last_presented_at"),

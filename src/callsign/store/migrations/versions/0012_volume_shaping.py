@@ -1,6 +1,6 @@
 """volume shaping
 
-Each number's last presentations, newest first, as fixed-width seconds since the epoch
+Each number's last presentations, newest first, as fixed-width microseconds since the epoch
 (``store.calls``): the claim counts a number's presentations in the last minute and hour
 on the number's own row, in the statement that takes it, so that concurrent claims can
 never together pass the per-minute and per-hour limits (SPEC 9).
