@@ -252,6 +252,11 @@ class FakeCalls:
             n for n in held if area_code is not None and area_code in n.area_codes))
         chosen.update(n.id for n in least_recently_presented(
             n for n in held if region is not None and n.region == region))
+        resting = [n for n in held if area_code is not None and area_code in n.area_codes
+                   and n.status == NumberStatus.RESTING]  # named in the trace
+        resting.sort(key=lambda n: (n.last_presented_at is not None,
+                                    n.last_presented_at or datetime.min, n.id))
+        chosen.update(n.id for n in resting[:LRU_CANDIDATES])
         states = {n.e164: NumberState(e164=n.e164, status=n.status, region=n.region,
                                       daily_cap=n.daily_cap, used_today=n.used.get(day, 0),
                                       last_presented_at=n.last_presented_at,
