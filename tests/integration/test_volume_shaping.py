@@ -121,17 +121,20 @@ def test_racing_processes_never_present_a_number_past_its_limits(
     user's caller ID (a plain claim). (Without the claim's own test of the limits,
     PostgreSQL's racing claims overshoot: 4 in the minute.)"""
     engine = create_store_engine(db_url)
-    setup(engine, org(rotation=rotation, **health),
-          warming_since=START - timedelta(days=7, hours=1) if warming else None)
-    presented = race(db_url, offsets)
+    try:
+        setup(engine, org(rotation=rotation, **health),
+              warming_since=START - timedelta(days=7, hours=1) if warming else None)
+        presented = race(db_url, offsets)
+        stored = recorded(engine, LOCAL)
+    finally:
+        engine.dispose()
 
     on_number = [at for number, at in presented if number == LOCAL]
     assert len(on_number) == expected
-    assert sorted(recorded(engine, LOCAL)) == sorted(on_number)
+    assert sorted(stored) == sorted(on_number)
     assert len(presented) - expected == sum(n == PRINCIPAL for n, _ in presented)
     assert most_in_any(on_number, timedelta(minutes=1)) <= health["per_minute"]
     assert most_in_any(on_number, timedelta(hours=1)) <= health["per_hour"]
-    engine.dispose()
 
 
 def test_a_number_is_presented_again_once_its_minute_has_passed(engine: Engine,

@@ -145,3 +145,14 @@ def test_a_number_health_rested_then_made_active_by_hand_warms_up_from_now() -> 
     assert why_not_presentable(local(resumed), CHICAGO) \
         == "is warming: day 1 of 21, 10 of 10 calls today"
     assert SHAPING.limits(BURNED).per_day == 10
+
+
+def test_presentations_out_of_time_order_never_let_the_decision_pick_what_the_claim_refuses(
+) -> None:
+    """Servers' clocks differ a little: the presentation kept last can be older than the
+    one before it. The claim tests the limit-th presentation kept (here the 3rd, 30 s
+    old: in the minute); the decision agrees, though only 2 are within the minute."""
+    skewed = NumberState(CHICAGO, recent=ago(61, 10, 30))
+    assert why_not_presentable(local(skewed), CHICAGO) \
+        == "is throttled: 3 calls in the last minute, limit 3/min"
+    assert why_not_presentable(local(replace(skewed, recent=ago(10, 30, 61))), CHICAGO) is None

@@ -29,13 +29,26 @@ class Usage:
     day: int = 0
 
 
-def usage_of(recent: Iterable[datetime], today: int, now: datetime) -> Usage:
-    """The usage of a number presented at ``recent`` (its last presentations), ``today``
-    times today: a presentation counts in the last minute while ``now`` is less than a
-    minute after it (likewise the hour)."""
+def usage_of(recent: Iterable[datetime], today: int, now: datetime, *,
+             per_minute: int | None = None, per_hour: int | None = None) -> Usage:
+    """The usage of a number presented at ``recent`` (its last presentations, newest
+    first), ``today`` times today: a presentation counts in the last minute while ``now``
+    is less than a minute after it (likewise the hour).
+
+    With the limits: the store lets a claim in only if the limit-th presentation kept is
+    out of the window. Kept in the order they were made, presentations of servers whose
+    times differ a little are not quite in time order, so that test can refuse where the
+    count would not: such a count reads as the limit, and the decision never picks a
+    number its claim would refuse (it would read and decide again, without end)."""
     times = list(recent)
-    return Usage(sum(t > now - MINUTE for t in times), sum(t > now - HOUR for t in times),
-                 today)
+    minute = sum(t > now - MINUTE for t in times)
+    hour = sum(t > now - HOUR for t in times)
+    if per_minute is not None and len(times) >= per_minute \
+            and times[per_minute - 1] > now - MINUTE:
+        minute = max(minute, per_minute)
+    if per_hour is not None and len(times) >= per_hour and times[per_hour - 1] > now - HOUR:
+        hour = max(hour, per_hour)
+    return Usage(minute, hour, today)
 
 
 @dataclass(frozen=True)
@@ -137,8 +150,10 @@ class Shaping:
         today, be presented now? (Always, with shaping off.)"""
         if not self.on:
             return Pace(True)
-        return pace(self._presented(health), usage_of(recent, today, self.now), self.policy,
-                    self.now)
+        policy = self.policy
+        usage = usage_of(recent, today, self.now, per_minute=policy.per_minute,
+                         per_hour=policy.per_hour)
+        return pace(self._presented(health), usage, policy, self.now)
 
     def limits(self, health: Health | None) -> Limits:
         """What a claim of a number with this health stays within."""
