@@ -28,6 +28,7 @@ from typing import Any
 from callsign.domain import phone, release
 from callsign.domain.document import OrgDocument, parse_document
 from callsign.domain.errors import ConfigError, Conflict, NotFound
+from callsign.domain.health_states import Health
 from callsign.domain.model import (
     Agent,
     CallingHours,
@@ -44,9 +45,10 @@ from callsign.domain.model import (
     Route,
     today,
 )
+from callsign.domain.warmup import Limits, Usage, usage_of
 from callsign.orgfile import load_yaml
 from callsign.services.org_cache import OrgCache
-from callsign.store.calls import HISTORY_LIMIT, LRU_CANDIDATES
+from callsign.store.calls import HISTORY_LIMIT, LRU_CANDIDATES, MAX_KEPT
 
 
 class KeyTaken(Exception):
@@ -69,9 +71,11 @@ class FakeNumber:
     call_path: list[str] | None
     last_presented_at: datetime | None = None
     used: dict[str, int] = field(default_factory=dict)  # presentations per day
+    recent: list[datetime] = field(default_factory=list)  # presentations, newest first
+    health: Health | None = None
 
     def copy(self) -> FakeNumber:
-        return replace(self, used=dict(self.used))
+        return replace(self, used=dict(self.used), recent=list(self.recent))
 
 
 @dataclass(frozen=True)
@@ -248,9 +252,15 @@ class FakeCalls:
             n for n in held if area_code is not None and area_code in n.area_codes))
         chosen.update(n.id for n in least_recently_presented(
             n for n in held if region is not None and n.region == region))
+        resting = [n for n in held if area_code is not None and area_code in n.area_codes
+                   and n.status == NumberStatus.RESTING]  # named in the trace
+        resting.sort(key=lambda n: (n.last_presented_at is not None,
+                                    n.last_presented_at or datetime.min, n.id))
+        chosen.update(n.id for n in resting[:LRU_CANDIDATES])
         states = {n.e164: NumberState(e164=n.e164, status=n.status, region=n.region,
                                       daily_cap=n.daily_cap, used_today=n.used.get(day, 0),
-                                      last_presented_at=n.last_presented_at)
+                                      last_presented_at=n.last_presented_at,
+                                      recent=tuple(n.recent), health=n.health)
                   for n in held if n.id in chosen}
         serving = frozenset(n.e164 for n in held
                             if n.id in chosen and area_code in n.area_codes)
@@ -259,6 +269,7 @@ class FakeCalls:
     def claim_number(
         self, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool,
         in_turn: bool = False, presented: datetime | None = None,
+        limits: Limits | None = None,
     ) -> ClaimResult:
         number = self.state.number(org_id, e164)
         if number is None:  # outside the inventory: nothing to count
@@ -266,10 +277,15 @@ class FakeCalls:
         used = number.used.get(day, 0)
         if within_cap and number.daily_cap is not None and used >= number.daily_cap:
             return ClaimResult.FULL
+        if within_cap and limits is not None and limits.enforced and _over(
+                limits, usage_of(number.recent, used, now)):
+            return ClaimResult.FULL
         if in_turn and number.last_presented_at != presented:
             return ClaimResult.TURN_LOST
         number.used[day] = used + 1
         number.last_presented_at = now
+        number.recent.insert(0, now)
+        del number.recent[MAX_KEPT:]
         return ClaimResult.TAKEN
 
     def record_call(
@@ -324,6 +340,11 @@ class FakeCalls:
             id=route.call_id, org_id=org_id, at=at, to_number=called, from_number=caller,
             destination=route.destination, rule=str(route.rule), user_key=route.user,
             trace=[step.as_dict() for step in route.trace]))
+
+
+def _over(limits: Limits, usage: Usage) -> bool:
+    return (usage.minute >= limits.per_minute or usage.hour >= limits.per_hour
+            or usage.day >= limits.per_day)
 
 
 class FakeUnitOfWork:
@@ -526,7 +547,7 @@ def _policy(doc: OrgDocument) -> OrgPolicy:
         calling_hours=CallingHours(time.fromisoformat(hours.start), time.fromisoformat(hours.end))
         if hours else None,
         call_path=tuple(InboundStep(step) for step in doc.inbound.path),
-        last_caller_days=doc.inbound.last_caller_days)
+        last_caller_days=doc.inbound.last_caller_days, health=doc.health.policy())
 
 
 def _user_numbers(org: FakeOrg) -> list[release.UserNumbers]:

@@ -17,7 +17,8 @@ from tests.integration.test_orgfile import valid_document
 
 Invoke = Callable[..., Any]
 HEALTH = {"rest_below": 40, "rest_days": 10, "max_resting_share": 25,
-          "ramp": [{"days": 5, "calls_per_day": 15}, {"days": 5, "calls_per_day": 25}]}
+          "ramp": [{"days": 5, "calls_per_day": 15}, {"days": 5, "calls_per_day": 25}],
+          "shaping": True, "per_minute": 5, "per_hour": 40}
 
 
 def with_health(**health: Any) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def test_yaml_and_json_files_give_the_same_health_policy() -> None:
     assert from_yaml == from_json
     assert from_yaml.health.policy() == HealthPolicy(
         rest_below=40, rest_days=10, max_resting_share=25,
-        ramp=(RampStep(5, 15), RampStep(5, 25)))
+        ramp=(RampStep(5, 15), RampStep(5, 25)), shaping=True, per_minute=5, per_hour=40)
 
 
 def test_a_whole_document_with_health_round_trips_through_its_text() -> None:

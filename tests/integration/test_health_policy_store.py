@@ -112,3 +112,39 @@ def test_rest_patch_get_and_config_round_trip_the_health_policy(
     bad = client.patch("/v1/org", json={"health": {"rest_below": "often"}})
     assert bad.status_code == 400, bad.text
     assert "health.rest_below" in bad.text
+
+
+@pytest.fixture
+def client_at_noon(db_url: str, engine: Engine, apply_org: ApplyOrg
+                   ) -> Iterator[TestClient[Any]]:
+    """As ``client``, its clock stopped at NOW: decisions all fall in one minute."""
+    from callsign.api.app import create_app
+
+    apply_org(valid_document())
+    key = access.create_key(UnitOfWork(engine), "acme", name="t", now=NOW)
+    app = create_app(Settings(database_url=db_url), clock=lambda: NOW, key_poll_seconds=3600.0)
+    with TestClient(app) as served:
+        served.headers["Authorization"] = f"Bearer {key}"
+        yield served
+
+
+def test_rest_turns_volume_shaping_on_and_the_next_decision_applies_it(
+        client_at_noon: TestClient[Any]) -> None:
+    """`PATCH /v1/org` changes the organization's state every worker keeps: the next
+    decision reads the new limits (SPEC 9), and `/v1/config` gives them back."""
+    client = client_at_noon
+    patched = client.patch("/v1/org", json={"health": {"shaping": True, "per_minute": 1}})
+    assert patched.status_code == 200, patched.text
+    got = client.get("/v1/org").json()["health"]
+    assert (got["shaping"], got["per_minute"], got["per_hour"]) == (True, 1, 15)
+    assert client.get("/v1/config").json()["health"] == got
+    body = {"user": "alice", "to": "+13125550188", "caller_id": "+13125550101",
+            "consented": True}
+    first = client.post("/v1/calls", json=body)
+    assert first.status_code == 201, first.text
+    second = client.post("/v1/calls", json=body)
+    assert second.status_code == 422, second.text
+    assert "is throttled: 1 calls in the last minute, limit 1/min" in second.text
+    too_many = client.patch("/v1/org", json={"health": {"per_hour": 1001}})
+    assert too_many.status_code == 400, too_many.text
+    assert "health.per_hour" in too_many.text

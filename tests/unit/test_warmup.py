@@ -43,9 +43,9 @@ def test_the_numbers_own_daily_cap_applies_when_lower() -> None:
 
 @pytest.mark.parametrize(("usage", "expected"), [
     (Usage(2, 14, 99), Pace(True)),
-    (Usage(3, 3, 3), Pace(False, "3 calls in the last minute (limit 3)")),
-    (Usage(0, 15, 15), Pace(False, "15 calls in the last hour (limit 15)")),
-    (Usage(0, 0, 100), Pace(False, "100 calls in the last day (limit: 100)"))])
+    (Usage(3, 3, 3), Pace(False, "throttled: 3 calls in the last minute, limit 3/min")),
+    (Usage(0, 15, 15), Pace(False, "throttled: 15 calls in the last hour, limit 15/h")),
+    (Usage(0, 0, 100), Pace(False, "throttled: 100 calls today, limit 100/day"))])
 def test_a_healthy_number_is_paced_per_minute_hour_and_day(usage: Usage,
                                                            expected: Pace) -> None:
     assert pace(HEALTHY, usage, POLICY, T0) == expected
@@ -56,7 +56,7 @@ def test_a_warming_number_is_held_to_its_ramp() -> None:
     now = T0 + timedelta(days=2)
     assert pace(warming, Usage(day=9), POLICY, now).allowed
     assert pace(warming, Usage(day=10), POLICY, now) == Pace(
-        False, "10 calls in the last day (warming day 3 of 21: 10)")
+        False, "warming: day 3 of 21, 10 of 10 calls today")
 
 
 def test_resting_and_paused_numbers_are_never_presented() -> None:

@@ -27,7 +27,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from callsign.domain import limits, phone
 from callsign.domain.errors import ConfigError, InvalidInput
-from callsign.domain.health_policy import HealthPolicy, RampStep
+from callsign.domain.health_policy import MAX_PER_HOUR, MAX_PER_MINUTE, HealthPolicy, RampStep
 from callsign.domain.model import DEFAULT_CALL_PATH, DEFAULT_LAST_CALLER_DAYS, InboundStep, Logic
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -215,8 +215,9 @@ class HealthDoc(_Doc):
     ramp: Annotated[list[RampStepDoc], Field(max_length=20)] = Field(
         default_factory=lambda: [RampStepDoc(days=s.days, calls_per_day=s.calls_per_day)
                                  for s in _DEFAULT_HEALTH.ramp])
-    per_minute: Calls = _DEFAULT_HEALTH.per_minute
-    per_hour: Calls = _DEFAULT_HEALTH.per_hour
+    shaping: Flag = _DEFAULT_HEALTH.shaping
+    per_minute: Annotated[int, _WHOLE, _between(1, MAX_PER_MINUTE)] = _DEFAULT_HEALTH.per_minute
+    per_hour: Annotated[int, _WHOLE, _between(1, MAX_PER_HOUR)] = _DEFAULT_HEALTH.per_hour
     per_day: Calls = _DEFAULT_HEALTH.per_day
     rest_on_flag: Annotated[list[FlagVerdict], Field(max_length=4)] = Field(
         default_factory=_default_flags)

@@ -18,6 +18,11 @@ Unwanted (RFC 8197) and 608 Rejected (RFC 8688: an analytics engine's rejection)
 
 ANALYTICS_REJECTION = 608
 
+# The largest per-minute and per-hour limits: the store keeps a number's last presentations
+# up to the larger of the two, to count them exactly (``store.calls``).
+MAX_PER_MINUTE = 100
+MAX_PER_HOUR = 1000
+
 
 @dataclass(frozen=True)
 class RampStep:
@@ -55,6 +60,10 @@ class HealthPolicy:
     warming_min_calls: int = 50
     max_resting_share: int = 50  # percent of the numbers serving one area code
     ramp: tuple[RampStep, ...] = field(default=DEFAULT_RAMP)
+    # Volume shaping: whether decisions apply the ramp and the per-minute, per-hour and
+    # per-day limits. Off unless the organization turns it on: it changes which numbers
+    # calls present (a number past a limit is passed over, down to the principal).
+    shaping: bool = False
     per_minute: int = 3
     per_hour: int = 15
     per_day: int = 100

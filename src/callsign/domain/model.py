@@ -9,7 +9,10 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from callsign.domain.health_policy import HealthPolicy
+from callsign.domain.health_states import Health
 from callsign.domain.phone import LineType
+from callsign.domain.warmup import Shaping
 
 
 class NumberStatus(StrEnum):
@@ -135,6 +138,8 @@ class OrgPolicy:
     calling_hours: CallingHours | None = None
     call_path: tuple[InboundStep, ...] = DEFAULT_CALL_PATH
     last_caller_days: int = DEFAULT_LAST_CALLER_DAYS
+    # Number health and volume shaping (SPEC 9).
+    health: HealthPolicy = field(default_factory=HealthPolicy)
 
 
 def today(org: OrgPolicy, now: datetime) -> str:
@@ -157,7 +162,9 @@ class Agent:
 
 @dataclass(frozen=True)
 class NumberState:
-    """One of the organization's numbers, with today's usage."""
+    """One of the organization's numbers, with today's usage, its last presentations
+    (newest first, as many as the per-minute and per-hour limits need) and its health
+    (None: never judged)."""
 
     e164: str
     status: NumberStatus = NumberStatus.ACTIVE
@@ -165,6 +172,8 @@ class NumberState:
     daily_cap: int | None = None
     used_today: int = 0
     last_presented_at: datetime | None = None
+    recent: tuple[datetime, ...] = ()
+    health: Health | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +250,7 @@ class OutboundFacts:
     project: ProjectPolicy | None = None
     history: tuple[PastCall, ...] = ()  # this org's calls to the contact, newest first
     caller_id: str | None = None  # the caller ID asked for this one call, in E.164
+    shaping: Shaping | None = None  # volume shaping (SPEC 9); None: nothing paced
 
 
 TraceResult = Literal["chosen", "passed", "checked"]

@@ -16,11 +16,14 @@ from zoneinfo import ZoneInfo
 
 from callsign.domain import phone
 from callsign.domain.errors import NotPresentable, OutsideCallingHours, Refused
+from callsign.domain.health_states import HealthState
 from callsign.domain.model import (
     Agent,
     Callee,
     Decision,
     Logic,
+    NumberState,
+    NumberStatus,
     OrgPolicy,
     OutboundFacts,
     OutboundRequest,
@@ -36,6 +39,7 @@ _NEVER = datetime.min.replace(tzinfo=UTC)  # sorts before any real presentation
 class _Trace:
     def __init__(self) -> None:
         self.steps: list[TraceStep] = []
+        self.noted: set[str] = set()  # numbers passed over for their health, said once
 
     def add(self, step: str, result: TraceResult, detail: str, number: str | None = None) -> None:
         self.steps.append(TraceStep(step, result, detail, number))
@@ -80,12 +84,45 @@ def why_not_presentable(facts: OutboundFacts, number: str) -> str | None:
     if state is None:
         return "is not one of the organization's numbers"
     if state.status != "active":
-        return f"is {state.status}"
+        return f"is {_inactive(state)}"
     elif state.daily_cap is not None and state.used_today >= state.daily_cap:
         return f"reached its daily cap ({state.used_today}/{state.daily_cap})"
+    paced = _pace(facts, state)
+    if paced is not None:
+        return paced
     if facts.org.restrict_caller_ids and number not in facts.user.allowed_caller_ids:
         return f"is not among {facts.user.id}'s allowed caller IDs"
     return None
+
+
+def _inactive(state: NumberState) -> str:
+    """A number that is not active, in words: resting by health says since when and why."""
+    health = state.health
+    if state.status == NumberStatus.RESTING and health is not None \
+            and health.state is HealthState.RESTING:
+        return health.summary()
+    return str(state.status)
+
+
+def _pace(facts: OutboundFacts, state: NumberState) -> str | None:
+    """Why volume shaping passes an active number over now (SPEC 9), or None."""
+    if facts.shaping is None:
+        return None
+    verdict = facts.shaping.pace(state.health, state.recent, state.used_today)
+    return None if verdict.allowed else f"is {verdict.reason}"
+
+
+def passed_for_health(facts: OutboundFacts, number: str) -> str | None:
+    """Why health or volume shaping passes ``number`` over (resting by health, throttled,
+    warming with today's allowance used), or None: it may be presented, or is passed
+    over for another reason (a pause, its daily cap) that rotation leaves unsaid."""
+    state = facts.numbers.get(number)
+    if state is None:
+        return None
+    if state.status != "active":
+        inactive = _inactive(state)
+        return f"is {inactive}" if inactive != str(state.status) else None
+    return _pace(facts, state)
 
 
 def decide_outbound(
@@ -322,6 +359,7 @@ def _in_area_code(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> Ch
     if callee.area_code is None:
         trace.add(Rule.LOCAL_PRESENCE, "passed", f"{callee.number} has no area code")
         return None
+    _note_health(facts, facts.serving_area_code, trace, Rule.LOCAL_PRESENCE)
     local = _presentable(facts, facts.serving_area_code)
     if local:
         return _least_recently_presented(facts, local, rng, trace, Rule.LOCAL_PRESENCE,
@@ -339,7 +377,9 @@ def _in_region(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> Choic
     if callee.region is None:
         trace.add(rule, "passed", f"{callee.number} has no known region")
         return None
-    in_region = _presentable(facts, (n for n in facts.numbers if _in_callee_region(facts, n)))
+    region_numbers = [n for n in facts.numbers if _in_callee_region(facts, n)]
+    _note_health(facts, region_numbers, trace, rule)
+    in_region = _presentable(facts, region_numbers)
     if in_region:
         return _least_recently_presented(facts, in_region, rng, trace, rule,
                                          f"in {callee.region}")
@@ -383,6 +423,17 @@ def _in_callee_region(facts: OutboundFacts, number: str) -> bool:
 
 def _presentable(facts: OutboundFacts, numbers: Iterable[str]) -> list[str]:
     return sorted(n for n in numbers if why_not_presentable(facts, n) is None)
+
+
+def _note_health(facts: OutboundFacts, numbers: Iterable[str], trace: _Trace,
+                 rule: Rule) -> None:
+    """A passed line for each of ``numbers`` that health or volume shaping passes over,
+    saying why (once per number in a decision)."""
+    for number in sorted(numbers):
+        reason = passed_for_health(facts, number)
+        if reason is not None and number not in trace.noted:
+            trace.noted.add(number)
+            trace.add(rule, "passed", reason, number)
 
 
 def _presentable_or_note(facts: OutboundFacts, number: str, trace: _Trace) -> bool:

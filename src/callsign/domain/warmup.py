@@ -1,25 +1,54 @@
 """Volume shaping (SPEC 9): the warm-up ramp and the per-minute, per-hour and per-day
 limits, as a verdict on whether a number may be presented now, with the reason.
 
-The counts are the caller's (the store counts atomically); this only judges them.
+The counts are the caller's (the store counts atomically); this only judges them, and
+says what a claim of the number must stay within (``Limits``), so that the store's test
+and this one agree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from callsign.domain.health_policy import HealthPolicy
 from callsign.domain.health_states import Health, HealthState
 
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
 
 @dataclass(frozen=True)
 class Usage:
-    """A number's presentations in the last minute, hour and day."""
+    """A number's presentations in the last minute and hour, and today (the
+    organization's calendar day, as for the daily cap)."""
 
     minute: int = 0
     hour: int = 0
     day: int = 0
+
+
+def usage_of(recent: Iterable[datetime], today: int, now: datetime, *,
+             per_minute: int | None = None, per_hour: int | None = None) -> Usage:
+    """The usage of a number presented at ``recent`` (its last presentations, newest
+    first), ``today`` times today: a presentation counts in the last minute while ``now``
+    is less than a minute after it (likewise the hour).
+
+    With the limits: the store lets a claim in only if the limit-th presentation kept is
+    out of the window. Kept in the order they were made, presentations of servers whose
+    times differ a little are not quite in time order, so that test can refuse where the
+    count would not: such a count reads as the limit, and the decision never picks a
+    number its claim would refuse (it would read and decide again, without end)."""
+    times = list(recent)
+    minute = sum(t > now - MINUTE for t in times)
+    hour = sum(t > now - HOUR for t in times)
+    if per_minute is not None and len(times) >= per_minute \
+            and times[per_minute - 1] > now - MINUTE:
+        minute = max(minute, per_minute)
+    if per_hour is not None and len(times) >= per_hour and times[per_hour - 1] > now - HOUR:
+        hour = max(hour, per_hour)
+    return Usage(minute, hour, today)
 
 
 @dataclass(frozen=True)
@@ -30,18 +59,37 @@ class Pace:
     reason: str = ""
 
 
-def daily_limit(health: Health, policy: HealthPolicy, now: datetime,
-                daily_cap: int | None = None) -> tuple[int, str]:
+@dataclass(frozen=True)
+class DayLimit:
+    """The calls a number may make today and what sets that: the policy's ``limit``, the
+    number's daily ``cap``, or the warm-up ``ramp`` (on day ``day`` of ``days``)."""
+
+    calls: int
+    source: str
+    day: int = 0
+    days: int = 0
+
+
+def day_limit(health: Health, policy: HealthPolicy, now: datetime,
+              daily_cap: int | None = None) -> DayLimit:
     """The calls a day this number may make, and what sets that limit."""
-    limit, source = policy.per_day, "limit"
-    if daily_cap is not None and daily_cap < limit:
-        limit, source = daily_cap, "the number's daily cap"
+    limit = DayLimit(policy.per_day, "limit")
+    if daily_cap is not None and daily_cap < limit.calls:
+        limit = DayLimit(daily_cap, "cap")
     if health.state is HealthState.WARMING:
         age = max(0, (now - health.since).days)
         ramp = policy.ramp_allows(age)
-        if ramp is not None and ramp < limit:
-            limit, source = ramp, f"warming day {age + 1} of {policy.ramp_days}"
-    return limit, source
+        if ramp is not None and ramp < limit.calls:
+            limit = DayLimit(ramp, "ramp", age + 1, policy.ramp_days)
+    return limit
+
+
+def daily_limit(health: Health, policy: HealthPolicy, now: datetime,
+                daily_cap: int | None = None) -> tuple[int, str]:
+    """The calls a day this number may make, and what sets that limit, in words."""
+    limit = day_limit(health, policy, now, daily_cap)
+    words = {"limit": "limit", "cap": "the number's daily cap"}
+    return limit.calls, words.get(limit.source, f"warming day {limit.day} of {limit.days}")
 
 
 def pace(health: Health, usage: Usage, policy: HealthPolicy, now: datetime,
@@ -52,11 +100,73 @@ def pace(health: Health, usage: Usage, policy: HealthPolicy, now: datetime,
     if health.state is HealthState.RESTING:
         return Pace(False, health.summary())
     if usage.minute >= policy.per_minute:
-        return Pace(False, f"{usage.minute} calls in the last minute "
-                           f"(limit {policy.per_minute})")
+        return Pace(False, f"throttled: {usage.minute} calls in the last minute, "
+                           f"limit {policy.per_minute}/min")
     if usage.hour >= policy.per_hour:
-        return Pace(False, f"{usage.hour} calls in the last hour (limit {policy.per_hour})")
-    limit, source = daily_limit(health, policy, now, daily_cap)
-    if usage.day >= limit:
-        return Pace(False, f"{usage.day} calls in the last day ({source}: {limit})")
-    return Pace(True)
+        return Pace(False, f"throttled: {usage.hour} calls in the last hour, "
+                           f"limit {policy.per_hour}/h")
+    limit = day_limit(health, policy, now, daily_cap)
+    if usage.day < limit.calls:
+        return Pace(True)
+    if limit.source == "ramp":
+        return Pace(False, f"warming: day {limit.day} of {limit.days}, "
+                           f"{usage.day} of {limit.calls} calls today")
+    if limit.source == "cap":
+        return Pace(False, f"reached its daily cap ({usage.day}/{limit.calls})")
+    return Pace(False, f"throttled: {usage.day} calls today, limit {limit.calls}/day")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one claim of a number stays within, beside its daily cap (which the store
+    applies itself): presentations in the last minute and hour, and today's (the policy's
+    per-day limit or, warming, the ramp's). ``enforced`` False: none of them applies,
+    yet the store keeps the number's last ``keep`` presentations to count them later."""
+
+    per_minute: int
+    per_hour: int
+    per_day: int
+    enforced: bool = True
+
+    @property
+    def keep(self) -> int:
+        return max(self.per_minute, self.per_hour)
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """Volume shaping as one decision applies it: the organization's policy and the
+    decision's time (``policy.shaping`` False: nothing is paced, only counted)."""
+
+    policy: HealthPolicy
+    now: datetime
+
+    @property
+    def on(self) -> bool:
+        return self.policy.shaping
+
+    def pace(self, health: Health | None, recent: Iterable[datetime], today: int) -> Pace:
+        """May a number with this health, presented at ``recent`` and ``today`` times
+        today, be presented now? (Always, with shaping off.)"""
+        if not self.on:
+            return Pace(True)
+        policy = self.policy
+        usage = usage_of(recent, today, self.now, per_minute=policy.per_minute,
+                         per_hour=policy.per_hour)
+        return pace(self._presented(health), usage, policy, self.now)
+
+    def limits(self, health: Health | None) -> Limits:
+        """What a claim of a number with this health stays within."""
+        policy = self.policy
+        day = day_limit(self._presented(health), policy, self.now)
+        return Limits(policy.per_minute, policy.per_hour, day.calls, enforced=self.on)
+
+    def _presented(self, health: Health | None) -> Health:
+        """The health of a number the decision may present (its status is active): never
+        judged reads as healthy; rested by health, then made active by hand, as warming
+        from now (health records that on the number's next judgement)."""
+        if health is None:
+            return Health(HealthState.HEALTHY, self.now)
+        if health.state is HealthState.RESTING:
+            return Health(HealthState.WARMING, self.now)
+        return health

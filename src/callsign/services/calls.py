@@ -35,6 +35,7 @@ from callsign.domain.model import (
     today,
 )
 from callsign.domain.outbound import callee_for, decide_outbound, refuse_inactive
+from callsign.domain.warmup import Limits, Shaping
 from callsign.services import org_cache
 from callsign.services.ports import CallsRepository, OrgId, UnitOfWork
 
@@ -321,7 +322,7 @@ def _decide_and_claim(
             claim = uow.calls.claim_number(
                 org_id, decision.caller_id, day=day, now=now,
                 within_cap=decision.claim is not Claim.UNCAPPED, in_turn=in_turn,
-                presented=presented)
+                presented=presented, limits=_limits(facts, decision.caller_id))
         except uow.lock_waited as exc:  # run the call again without that number
             raise _Held(decision.caller_id) from exc
         if claim is ClaimResult.TAKEN:
@@ -337,6 +338,14 @@ def _decide_and_claim(
         facts = gather()
     raise Conflict("concurrent calls kept filling the chosen numbers' daily caps; "
                    "retry the call", field=None)
+
+
+def _limits(facts: OutboundFacts, number: str) -> Limits | None:
+    """What claiming ``number`` stays within besides its daily cap (volume shaping)."""
+    state = facts.numbers.get(number)
+    if facts.shaping is None or state is None:
+        return None
+    return facts.shaping.limits(state.health)
 
 
 def _without(facts: OutboundFacts, held: list[str]) -> OutboundFacts:
@@ -394,7 +403,7 @@ def _gather(
     )
     return OutboundFacts(org=org, user=user, callee=callee, numbers=states,
                          serving_area_code=serving, project=project, history=past,
-                         caller_id=caller_id)
+                         caller_id=caller_id, shaping=Shaping(org.health, now))
 
 
 def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime,

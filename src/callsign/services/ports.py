@@ -32,6 +32,7 @@ from callsign.domain.model import (
 )
 from callsign.domain.org_copies import OrgCache
 from callsign.domain.reputation import Label
+from callsign.domain.warmup import Limits
 
 OrgId = int  # the store's key of an organization, as it hands one out
 ProjectId = int  # the store's key of a project
@@ -103,16 +104,20 @@ class CallsRepository(Protocol):
     ) -> tuple[dict[str, NumberState], frozenset[str]]:
         """The numbers the rules may consider (those named in ``specific``, the project's
         pool, and the least recently presented active numbers under their cap that serve
-        ``area_code`` or lie in ``region``), with today's usage; and which of them serve
-        ``area_code``. Released numbers are never among them."""
+        ``area_code`` or lie in ``region``, and a few resting ones that serve it, for the
+        trace), with today's usage, their last presentations and their health; and which
+        of them serve ``area_code``. Released numbers are never among them."""
         ...
 
     def claim_number(
         self, org_id: OrgId, e164: str, *, day: str, now: datetime, within_cap: bool,
         in_turn: bool = False, presented: datetime | None = None,
+        limits: Limits | None = None,
     ) -> ClaimResult:
         """Count one presentation of ``e164`` on ``day`` and make ``now`` its last
-        presentation, atomically: within its daily cap unless not ``within_cap``; with
+        presentation, atomically: within its daily cap and ``limits`` (its presentations
+        in the last minute, hour and today; enforced only if they say so, and never
+        without ``within_cap``) unless not ``within_cap``; with
         ``in_turn``, only if its last presentation is still ``presented`` (None: never
         presented), i.e. no concurrent call took its turn since it was read.
 

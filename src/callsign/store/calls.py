@@ -10,14 +10,17 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from psycopg import pq
 from sqlalchemy import Connection, Engine, and_, exists, or_, select, update
 
 from callsign.domain import phone
+from callsign.domain.document import HealthDoc
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
+from callsign.domain.health_policy import MAX_PER_HOUR, MAX_PER_MINUTE, HealthPolicy
+from callsign.domain.health_states import Health, HealthState
 from callsign.domain.model import (
     Agent,
     CallingHours,
@@ -35,16 +38,18 @@ from callsign.domain.model import (
     today,
 )
 from callsign.domain.org_copies import OrgCache
+from callsign.domain.warmup import HOUR, MINUTE, Limits
 from callsign.store.sql import Statement, json_param, json_value, time_param, time_value
 from callsign.store.tables import NEVER, calls, spam_reports
 
 HISTORY_LIMIT = 500  # a contact's calls read per decision; far more than any cadence uses
 LRU_CANDIDATES = 8  # least recently presented active numbers read per area code or region
+MAX_KEPT = max(MAX_PER_MINUTE, MAX_PER_HOUR)  # a number's last presentations kept at most
 
 _ORG = """o.id, o.slug, o.default_country, o.timezone, o.principal_number, o.forwarding_number,
     o.agent_leg_number, o.local_presence, o.local_presence_fallback, o.restrict_caller_ids,
-    o.calling_hours_start, o.calling_hours_end, o.call_path, o.last_caller_days"""
-_ORG_WIDTH = 14
+    o.calling_hours_start, o.calling_hours_end, o.call_path, o.last_caller_days, o.health"""
+_ORG_WIDTH = 15
 _USER = "u.key, u.name, u.work_phone, u.caller_id, u.direct_number, u.allowed_caller_ids, u.active"
 
 
@@ -58,7 +63,7 @@ def _time(text: str | None) -> time | None:
 def org_policy(row: Any) -> OrgPolicy:
     """An OrgPolicy from the columns of ``_ORG``, in order."""
     (_, slug, country, zone, principal, forwarding, agent_leg, local_presence, fallback,
-     restrict, start, end, call_path, last_caller_days) = row[:_ORG_WIDTH]
+     restrict, start, end, call_path, last_caller_days, health) = row[:_ORG_WIDTH]
     begin, finish = _time(start), _time(end)
     return OrgPolicy(
         slug=slug, principal_number=principal, default_country=country, timezone=zone,
@@ -67,8 +72,13 @@ def org_policy(row: Any) -> OrgPolicy:
         restrict_caller_ids=bool(restrict),
         calling_hours=CallingHours(begin, finish) if begin and finish else None,
         call_path=tuple(InboundStep(step) for step in json_value(call_path)),
-        last_caller_days=last_caller_days,
+        last_caller_days=last_caller_days, health=_health_policy(json_value(health)),
     )
+
+
+def _health_policy(stored: Any) -> HealthPolicy:
+    """The organization's stored ``health:`` mapping as a policy (NULL: the defaults)."""
+    return HealthDoc.model_validate(stored).policy() if stored else HealthPolicy()
 
 
 def agent(row: Any) -> Agent:
@@ -105,12 +115,16 @@ _USED = ("(SELECT u.used FROM number_usage u"
 # number at its cap keeps its old presentation time and would otherwise crowd them out.
 _UNDER_CAP = ("({n}.daily_cap IS NULL OR COALESCE(" + _USED + ", 0) < {n}.daily_cap)")
 # UNION ALL: IN takes each id once anyway, so no temporary b-tree sorts them out first.
+# With each number: its last presentations and its health (a point lookup), so that the
+# decision can say why it passes one over. The numbers health rests that serve the area
+# code are read too (a few, by the same index as the rotation): the trace names them.
 _CANDIDATES = Statement(f"""
     SELECT n.e164, n.status, n.region, n.daily_cap, {_USED.format(n="n")},
            n.last_presented_at,
            EXISTS (SELECT 1 FROM number_area_codes s
-                   WHERE s.number_id = n.id AND s.area_code = :area_code) AS serves
-    FROM numbers n
+                   WHERE s.number_id = n.id AND s.area_code = :area_code) AS serves,
+           n.recent_presentations, h.state, h.since, h.score, h.reasons
+    FROM numbers n LEFT JOIN number_health h ON h.number_id = n.id
     WHERE n.status != 'released' AND n.id IN (
         SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific
         UNION ALL SELECT number_id FROM project_numbers WHERE project_id = :project_id
@@ -119,6 +133,11 @@ _CANDIDATES = Statement(f"""
             WHERE m.org_id = :org_id AND m.area_code = :area_code AND m.active = TRUE
               AND {_UNDER_CAP.format(n="c")}
             ORDER BY m.last_presented_at LIMIT {LRU_CANDIDATES}) AS lru_local
+        UNION ALL SELECT number_id FROM (
+            SELECT m.number_id FROM number_area_codes m JOIN numbers c ON c.id = m.number_id
+            WHERE m.org_id = :org_id AND m.area_code = :area_code AND m.active = FALSE
+              AND c.status = 'resting'
+            ORDER BY m.last_presented_at LIMIT {LRU_CANDIDATES}) AS resting_local
         UNION ALL SELECT id FROM (
             SELECT r.id FROM numbers r
             WHERE r.org_id = :org_id AND r.region = :region AND r.status = 'active'
@@ -138,15 +157,27 @@ _COUNT = Statement("""
     WHERE org_id = :org_id AND e164 = :e164 AND status != 'released'
       AND (:force OR daily_cap IS NULL OR daily_cap >= 1)
     ON CONFLICT (number_id, day) DO UPDATE SET used = number_usage.used + 1
-    WHERE :force OR number_usage.used < COALESCE(
+    WHERE :force OR (number_usage.used < COALESCE(
         (SELECT n.daily_cap FROM numbers n WHERE n.id = number_usage.number_id),
         number_usage.used + 1)
+      AND (CAST(:per_day AS INTEGER) IS NULL OR number_usage.used < CAST(:per_day AS INTEGER)))
     RETURNING number_id""")
-# Then the presentation time (a trigger copies it to the number's area codes). The
-# number's usage row, locked above, already orders concurrent claims of one number.
-_PRESENT = Statement("""
-    UPDATE numbers SET last_presented_at = :now
-    WHERE id = :id AND status != 'released' RETURNING id""")
+# Then the presentation time (a trigger copies it to the number's area codes), and the
+# presentation added to the number's last ones (newest first, 16 digits each, the last
+# ``:keep_chars`` kept). The per-minute and per-hour limits are tested on that same row:
+# the N-th most recent presentation must be at least a minute (an hour) old, or missing.
+# On PostgreSQL at READ COMMITTED a claim that waited for a concurrent one's row tests
+# this WHERE on the row's latest committed version, so no two claims both take a
+# minute's last slot. ``:unpaced`` (shaping off, the last resort) only keeps the count.
+_STAMP = 16  # characters of one presentation: microseconds since the epoch, zero-padded
+_NTH_OUT = """CASE WHEN LENGTH(recent_presentations) < :{n}_chars THEN TRUE
+    ELSE CAST(SUBSTR(recent_presentations, :{n}_chars - 15, 16) AS BIGINT) <= :{n}_ago END"""
+_PACED = (f"(:unpaced OR (({_NTH_OUT.format(n='minute')}) "
+          f"AND ({_NTH_OUT.format(n='hour')})))")
+_SHOW = """UPDATE numbers SET last_presented_at = :now,
+        recent_presentations = SUBSTR(:stamp || recent_presentations, 1, :keep_chars)"""
+_PRESENT = Statement(f"""
+    {_SHOW} WHERE id = :id AND status != 'released' AND {_PACED} RETURNING id""")
 # Rotation (least recently presented) claims the number only if nobody presented it since
 # it was read: two servers deciding at once then cannot both take the same "oldest" one;
 # the loser reads again and takes the next. (Always true on SQLite, which serializes.)
@@ -338,23 +369,55 @@ def _candidates(conn: Connection, rows: list[Any]
     states: dict[str, NumberState] = {}
     serving: set[str] = set()
     never = time_param(conn, NEVER)
-    for e164, status, number_region, cap, used, last, serves in rows:
+    for (e164, status, number_region, cap, used, last, serves, recent, state, since, score,
+         reasons) in rows:
         presented = None if last == never else time_value(last)
+        health = None if state is None else Health(
+            HealthState(state), time_value(since), score, tuple(json_value(reasons) or ()))
         states[e164] = NumberState(
             e164=e164, status=_STATUSES[status], region=number_region, daily_cap=cap,
-            used_today=used or 0, last_presented_at=presented,
+            used_today=used or 0, last_presented_at=presented, recent=_presentations(recent),
+            health=health,
         )
         if serves:
             serving.add(e164)
     return states, frozenset(serving)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _presentations(text: str | None) -> tuple[datetime, ...]:
+    """A number's last presentations, newest first, from the column that keeps them."""
+    text = text or ""
+    return tuple(_EPOCH + int(text[i:i + _STAMP]) * _MICROSECOND
+                 for i in range(0, len(text) - _STAMP + 1, _STAMP))
+
+
+def _pace_params(now: datetime, limits: Limits | None, force: bool) -> dict[str, Any]:
+    """The claim's parameters for the number's last presentations and its limits."""
+    limits = limits or Limits(1, 1, 1, enforced=False)
+    moment = (now - _EPOCH) // _MICROSECOND  # exact, as the decision compares times
+    enforced = limits.enforced and not force
+    return {
+        "stamp": f"{moment:0{_STAMP}d}", "keep_chars": _STAMP * min(limits.keep, MAX_KEPT),
+        "unpaced": not enforced, "minute_chars": _STAMP * limits.per_minute,
+        "hour_chars": _STAMP * limits.per_hour,
+        # Presentations at or before these are out of the minute, the hour.
+        "minute_ago": moment - MINUTE // _MICROSECOND,
+        "hour_ago": moment - HOUR // _MICROSECOND,
+        "per_day": limits.per_day if enforced else None,
+    }
+
+
 # PostgreSQL: the count and the presentation in one statement (one round trip), in the
 # same order as the two statements above: the usage row is locked first.
 _CLAIM = Statement(f"""
     WITH counted AS ({_COUNT.sql}),
-    shown AS (UPDATE numbers SET last_presented_at = :now
+    shown AS ({_SHOW}
               WHERE id = (SELECT number_id FROM counted) AND status != 'released'
+                AND {_PACED}
               RETURNING id)
     SELECT (SELECT number_id FROM counted), (SELECT id FROM shown)""")
 _CLAIM_IN_TURN = Statement(_CLAIM.sql.replace(
@@ -363,17 +426,19 @@ _CLAIM_IN_TURN = Statement(_CLAIM.sql.replace(
 
 def claim_number(
     conn: Connection, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool,
-    in_turn: bool = False, presented: datetime | None = None,
+    in_turn: bool = False, presented: datetime | None = None, limits: Limits | None = None,
 ) -> ClaimResult:
-    """Count one presentation of ``e164`` on ``day``, atomically, within its cap unless
-    not ``within_cap``; with ``in_turn``, only if nobody presented it since it was read
-    (its presentation time is still ``presented``; None: never presented).
+    """Count one presentation of ``e164`` on ``day``, atomically, within its cap and
+    ``limits`` unless not ``within_cap``; with ``in_turn``, only if nobody presented it
+    since it was read (its presentation time is still ``presented``; None: never
+    presented).
 
     A number outside the inventory (a principal number that is not stored) has nothing
     to count.
     """
     params: dict[str, Any] = {"org_id": org_id, "e164": e164, "day": day,
-                              "force": not within_cap, "now": time_param(conn, now)}
+                              "force": not within_cap, "now": time_param(conn, now),
+                              **_pace_params(now, limits, not within_cap)}
     if in_turn:
         params["presented"] = time_param(conn, presented or NEVER)
     if conn.dialect.name == "postgresql":
@@ -535,7 +600,9 @@ _GATHER = Statement(f"""
                                         h.outcome) ORDER BY h.at DESC)
        FROM ({_HISTORY.sql}) AS h),
       (SELECT json_agg(json_build_array(c.e164, c.status, c.region, c.daily_cap, c.used,
-                                        c.last_presented_at, c.serves))
+                                        c.last_presented_at, c.serves,
+                                        c.recent_presentations, c.state, c.since, c.score,
+                                        c.reasons))
        FROM ({_AHEAD_CANDIDATES.sql.replace(f"{_USED.format(n='n')},",
                                              f"{_USED.format(n='n')} AS used,", 1)}) AS c)""",
     lists=["specific"])
@@ -709,9 +776,10 @@ class SqlCalls:
     def claim_number(
         self, org_id: int, e164: str, *, day: str, now: datetime, within_cap: bool,
         in_turn: bool = False, presented: datetime | None = None,
+        limits: Limits | None = None,
     ) -> ClaimResult:
         return claim_number(self.conn, org_id, e164, day=day, now=now, within_cap=within_cap,
-                            in_turn=in_turn, presented=presented)
+                            in_turn=in_turn, presented=presented, limits=limits)
 
     def record_call(
         self, org_id: int, decision: Decision, *, user: str, project: str | None,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -95,6 +96,9 @@ numbers = Table(
     Column("provider_sid", String(64)),  # the provider's id of the number (Twilio PN...)
     Column("call_path", JSON),  # a per-number inbound call path, else the org's
     Column("last_presented_at", UTCDateTime(), nullable=False),  # NEVER if never presented
+    # Its last presentations, newest first, for the per-minute and per-hour limits: each
+    # 16 digits of microseconds since the epoch (store.calls; migration 0013).
+    Column("recent_presentations", Text, nullable=False, server_default=""),
     Index("ix_numbers_org_id_region_status_last_presented_at",
           "org_id", "region", "status", "last_presented_at"),
     # One owner at a time: a released number may later belong to someone else.
