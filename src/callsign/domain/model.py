@@ -6,10 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from callsign.domain.compliance.policy import CompliancePolicy
+from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.phone import LineType
+
+if TYPE_CHECKING:
+    from callsign.domain.compliance.decision import DoNotCall
 
 
 class NumberStatus(StrEnum):
@@ -191,6 +196,13 @@ class OrgState:
     policy: OrgPolicy
     users: Mapping[str, Agent]
     projects: Mapping[str, tuple[int, ProjectPolicy]]  # by key: (the store's id, policy)
+    # The compliance rules (SPEC 10) built once per version: None's are the organization's,
+    # a project's key's the organization's joined with the project's; none: no rules.
+    compliance: Mapping[str | None, CompliancePolicy] = field(default_factory=dict)
+
+    def compliance_for(self, project: str | None) -> CompliancePolicy | None:
+        """The rules a call in ``project`` answers to, or None if there are none."""
+        return self.compliance.get(project) or self.compliance.get(None)
 
 
 @dataclass(frozen=True)
@@ -230,6 +242,15 @@ class OutboundRequest:
 
 
 @dataclass(frozen=True)
+class ComplianceFacts:
+    """What the compliance rules read of one call beside the callee's number and history."""
+
+    policy: CompliancePolicy
+    contact: ContactAddress | None = None  # where the contact's record says they live
+    do_not_call: DoNotCall | None = None  # the list's entry for the number, if listed
+
+
+@dataclass(frozen=True)
 class OutboundFacts:
     """Everything the outbound rules read, gathered by the service in a few reads."""
 
@@ -241,6 +262,7 @@ class OutboundFacts:
     project: ProjectPolicy | None = None
     history: tuple[PastCall, ...] = ()  # this org's calls to the contact, newest first
     caller_id: str | None = None  # the caller ID asked for this one call, in E.164
+    compliance: ComplianceFacts | None = None  # None: no compliance rule to check
 
 
 TraceResult = Literal["chosen", "passed", "checked"]

@@ -17,6 +17,9 @@ from psycopg import pq
 from sqlalchemy import Connection, Engine, and_, exists, or_, select, update
 
 from callsign.domain import phone
+from callsign.domain.compliance.decision import DoNotCall
+from callsign.domain.compliance.policy import policies_of
+from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
 from callsign.domain.model import (
     Agent,
@@ -92,8 +95,15 @@ _PROJECT = Statement("""
 _POOL = Statement("""
     SELECT (SELECT n.e164 FROM numbers n WHERE n.id = p.number_id) FROM project_numbers p
     WHERE p.project_id = :project_id ORDER BY p.position""")
-_CONTACT = Statement(
-    "SELECT line_type, owner FROM contacts WHERE org_id = :org_id AND phone = :phone")
+_CONTACT = Statement("""
+    SELECT line_type, owner, timezone, state, postal_code FROM contacts
+    WHERE org_id = :org_id AND phone = :phone""")
+# The organization's do-not-call list: a point lookup in its primary key (SPEC 10).
+_DO_NOT_CALL = Statement("""
+    SELECT source, added_at FROM do_not_call WHERE org_id = :org_id AND number = :phone""")
+_COMPLIANCE = Statement("SELECT compliance FROM orgs WHERE id = :org_id")
+_PROJECTS_COMPLIANCE = Statement(
+    "SELECT key, compliance FROM projects WHERE org_id = :org_id")
 _HISTORY = Statement(f"""
     SELECT id, at, caller_id, user_key, project_key, outcome FROM calls
     WHERE org_id = :org_id AND to_number = :phone
@@ -221,8 +231,12 @@ def org_state(conn: Connection, slug: str) -> OrgState:
     for row in _PROJECTS.run(conn, {"org_id": org_id}).fetchall():
         project_id, project = _project(row, pools.get(row[0], []))
         projects[project.id] = (project_id, project)
+    compliance = policies_of(
+        json_value(_COMPLIANCE.run(conn, {"org_id": org_id}).fetchone()[0]),
+        {key: json_value(data) for key, data
+         in _PROJECTS_COMPLIANCE.run(conn, {"org_id": org_id}).fetchall()})
     return OrgState(org_id=org_id, version=None if version is None else int(version[0]),
-                    policy=policy, users=users, projects=projects)
+                    policy=policy, users=users, projects=projects, compliance=compliance)
 
 
 _CACHES: weakref.WeakKeyDictionary[Engine, OrgCache] = weakref.WeakKeyDictionary()
@@ -292,13 +306,33 @@ def _project(row: Any, pool_rows: list[Any]) -> tuple[int, ProjectPolicy]:
     )
 
 
-def contact(conn: Connection, org_id: int, phone: str) -> tuple[str, str | None] | None:
-    """The contact's (line type, owner), or None if ``phone`` is not a contact."""
+Contact = tuple[str, str | None, ContactAddress | None]
+
+
+def contact(conn: Connection, org_id: int, phone: str) -> Contact | None:
+    """The contact's (line type, owner, address if any), or None if ``phone`` is not a
+    contact."""
     return _contact(_CONTACT.run(conn, {"org_id": org_id, "phone": phone}).fetchone())
 
 
-def _contact(row: Any) -> tuple[str, str | None] | None:
-    return (row[0], row[1]) if row is not None else None
+def _contact(row: Any) -> Contact | None:
+    if row is None:
+        return None
+    line_type, owner, zone, state, postal_code = row
+    address = ContactAddress(zone, state, postal_code) if zone or state or postal_code \
+        else None
+    return line_type, owner, address
+
+
+def do_not_call(conn: Connection, org_id: int, phone: str) -> DoNotCall | None:
+    """The organization's do-not-call entry for ``phone``, or None if it is not listed."""
+    return _do_not_call(_DO_NOT_CALL.run(conn, {"org_id": org_id, "phone": phone}).fetchone())
+
+
+def _do_not_call(row: Any) -> DoNotCall | None:
+    if row is None:
+        return None
+    return DoNotCall("organization", row[0], time_value(row[1]).date())
 
 
 def history(conn: Connection, org_id: int, phone: str) -> tuple[PastCall, ...]:
@@ -613,6 +647,7 @@ class SqlCalls:
             earlier = _IDEMPOTENT.run(self.conn, {"org_id": org.org_id, "key": key}) \
                 if key else None
             known = _CONTACT.run(self.conn, asked)
+            listed = _DO_NOT_CALL.run(self.conn, asked)
             past = _HISTORY.run(self.conn, asked)
             candidates = _AHEAD_CANDIDATES.run(self.conn, asked)
         org_id, number = org.org_id, asked["phone"]
@@ -622,6 +657,7 @@ class SqlCalls:
         if earlier is not None:
             self._ahead[("idempotent", org_id, key)] = earlier.fetchone()
         self._ahead[("contact", org_id, number)] = known.fetchone()
+        self._ahead[("do_not_call", org_id, number)] = listed.fetchone()
         rows = past.fetchall()
         self._ahead[("history", org_id, number)] = rows
         named = set(asked["specific"])
@@ -658,9 +694,13 @@ class SqlCalls:
         if self._read("lock", org_id, phone) is _NOT_READ:
             lock_contact(self.conn, org_id, phone)
 
-    def contact(self, org_id: int, phone: str) -> tuple[str, str | None] | None:
+    def contact(self, org_id: int, phone: str) -> Contact | None:
         row = self._read("contact", org_id, phone)
         return contact(self.conn, org_id, phone) if row is _NOT_READ else _contact(row)
+
+    def do_not_call(self, org_id: int, phone: str) -> DoNotCall | None:
+        row = self._read("do_not_call", org_id, phone)
+        return do_not_call(self.conn, org_id, phone) if row is _NOT_READ else _do_not_call(row)
 
     def history(self, org_id: int, phone: str) -> tuple[PastCall, ...]:
         rows = self._read("history", org_id, phone)
