@@ -26,6 +26,8 @@ from types import TracebackType
 from typing import Any
 
 from callsign.domain import phone, release
+from callsign.domain.compliance.decision import DoNotCall
+from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.document import OrgDocument, parse_document
 from callsign.domain.errors import ConfigError, Conflict, NotFound
 from callsign.domain.health_states import Health
@@ -118,10 +120,11 @@ class FakeOrg:
     users: dict[str, Agent] = field(default_factory=dict)
     contacts: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # line, owner
     projects: dict[str, tuple[int, ProjectPolicy]] = field(default_factory=dict)
+    do_not_call: dict[str, DoNotCall] = field(default_factory=dict)
 
     def copy(self) -> FakeOrg:
         return replace(self, users=dict(self.users), contacts=dict(self.contacts),
-                       projects=dict(self.projects))
+                       projects=dict(self.projects), do_not_call=dict(self.do_not_call))
 
 
 @dataclass
@@ -218,8 +221,13 @@ class FakeCalls:
     def lock_contact(self, org_id: int, phone: str) -> None:
         """Nothing to lock: units of the fake run one at a time."""
 
-    def contact(self, org_id: int, phone: str) -> tuple[str, str | None] | None:
-        return self.state.org_by_id(org_id).contacts.get(phone)
+    def contact(self, org_id: int, phone: str
+                ) -> tuple[str, str | None, ContactAddress | None] | None:
+        found = self.state.org_by_id(org_id).contacts.get(phone)
+        return None if found is None else (*found, None)
+
+    def do_not_call(self, org_id: int, phone: str) -> DoNotCall | None:
+        return self.state.org_by_id(org_id).do_not_call.get(phone)
 
     def history(self, org_id: int, phone: str) -> tuple[PastCall, ...]:
         calls = [c for c in reversed(self.state.calls)

@@ -46,7 +46,8 @@ README_STATUSES = {
     errors.ConfigError: 400, errors.InvalidScan: 400, errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404, errors.Conflict: 409, errors.Refused: 422,
-    errors.NotPresentable: 422, errors.OutsideCallingHours: 422, errors.ProviderError: 424,
+    errors.NotPresentable: 422, errors.OutsideCallingHours: 422, errors.NotCompliant: 422,
+    errors.ProviderError: 424,
     errors.StoreUnavailable: 503,
 }
 

@@ -23,6 +23,7 @@ from callsign.api.admin.health_pages import HealthPages
 from callsign.api.admin.rendering import LazyJinja
 from callsign.api.admin.reputation import ReputationPage
 from callsign.api.deps import Runtime, _now
+from callsign.api.dnc import DoNotCall
 from callsign.api.errors import HANDLERS
 from callsign.api.intake import limit_bodies, refuse_strict_json_errors
 from callsign.api.kamailio import Kamailio
@@ -57,7 +58,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
     static = create_static_files_router(path="/admin/static", directories=[admin_pages.STATIC],
                                         include_in_schema=False)
     return Litestar(
-        route_handlers=[*OPS_ROUTES, *ROUTES, Kamailio, Connect, TwilioWebhooks,
+        route_handlers=[*OPS_ROUTES, *ROUTES, DoNotCall, Kamailio, Connect, TwilioWebhooks,
                         admin_pages.Admin, ReputationPage, HealthPages, static],
         exception_handlers={**admin_pages.html_for_admin(HANDLERS),
                             admin_pages.NotSignedIn: admin_pages.not_signed_in},

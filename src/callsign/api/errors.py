@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable
 from typing import Any, get_args
@@ -21,6 +22,7 @@ from callsign.domain.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    NotCompliant,
     NotFound,
     ProviderError,
     Refused,
@@ -56,6 +58,14 @@ def callsign_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     if isinstance(exc, ConfigError):
         extra["problems"] = [{"field": f, "message": m} for f, m in exc.problems]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    if isinstance(exc, NotCompliant):
+        # The rule, its pack and source, the callee's local time, next_allowed_at, trace;
+        # and in whole seconds for SIP's Retry-After (Kamailio reads it from the body).
+        extra.update(exc.details)
+        if exc.next_allowed_at is not None:
+            wait = (exc.next_allowed_at - runtime(request).clock()).total_seconds()
+            extra["retry_after"] = max(0, math.ceil(wait))
+            headers = {"Retry-After": str(extra["retry_after"])}
     if isinstance(exc, StoreUnavailable):
         log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
         headers = {"Retry-After": "1"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -26,7 +27,7 @@ from callsign.api.routes import V1, IdempotencyKey
 from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText
 from callsign.bootstrap import UnitOfWork
 from callsign.domain import phone
-from callsign.domain.errors import CallsignError, Conflict, Forbidden, InvalidInput
+from callsign.domain.errors import CallsignError, Conflict, Forbidden, InvalidInput, NotCompliant
 from callsign.domain.model import Channel, Decision, OutboundRequest
 from callsign.providers.twilio import WEBHOOKS, webhook_url
 from callsign.services import calls, idempotency
@@ -57,6 +58,24 @@ def refusal(message: str) -> Response[str]:
     response.say(f"Sorry, this call cannot be connected. {message}")
     response.hangup()
     return twiml(response)
+
+
+def spoken(exc: CallsignError) -> str:
+    """A refusal in words for the agent's ear: a compliance refusal says its rule, its
+    source and when the call may be tried, in the callee's local time (SPEC 10)."""
+    if not isinstance(exc, NotCompliant):
+        return exc.message
+    details = exc.details
+    source = details["source"]["citation"] if details.get("source") else ""
+    said = f"A compliance rule refuses it: {str(details['rule']).replace('_', ' ')}"
+    said += f", under {source}." if source else "."
+    if exc.next_allowed_at is None:
+        return f"{said} It may not be called."
+    zone = datetime.fromisoformat(details["local_times"][0]).tzinfo \
+        if details.get("local_times") else UTC
+    when = exc.next_allowed_at.astimezone(zone)
+    return f"{said} It may be tried from {when:%A %B} {when.day} at {when:%H:%M}, the " \
+           "callee's time."
 
 
 async def signed_params(request: Request[Any, Any, Any], rt: Runtime, org: str) -> dict[str, str]:
@@ -127,7 +146,7 @@ class TwilioWebhooks(Controller):
         try:
             decision = await rt.lane.run(decide)
         except CallsignError as exc:
-            return refusal(exc.message)
+            return refusal(spoken(exc))
         rt.metrics.decisions.labels(decision.rule).inc()
         status = webhook_url(webhook_base(request, rt), org, "status",
                              call_id=decision.call_id)

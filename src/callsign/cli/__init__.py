@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from callsign.cli import calls, demo, health, keys, numbers, org, serve
+from callsign.cli import calls, demo, dnc, health, keys, numbers, org, serve
 from callsign.cli.errors import OneLineErrors, exit_code
 from callsign.cli.state import State
 
@@ -41,5 +41,6 @@ main.add_command(numbers.numbers)
 main.add_command(numbers.coverage)
 main.add_command(health.health)
 main.add_command(keys.keys_group)
+main.add_command(dnc.dnc_group)
 main.add_command(serve.serve)
 main.add_command(demo.demo)

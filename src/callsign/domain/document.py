@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from callsign.domain import limits, phone
+from callsign.domain.compliance.policy import CompliancePolicy, organization_policy, project_policy
+from callsign.domain.compliance.zones import known_zone, state_code, zip_place
 from callsign.domain.errors import ConfigError, InvalidInput
 from callsign.domain.health_policy import MAX_PER_HOUR, MAX_PER_MINUTE, HealthPolicy, RampStep
 from callsign.domain.model import DEFAULT_CALL_PATH, DEFAULT_LAST_CALLER_DAYS, InboundStep, Logic
@@ -102,6 +104,10 @@ class ContactDoc(_Doc):
     phone: Phone
     owner: Key | None = None
     line_type: Literal["landline", "mobile", "unknown"] = "unknown"
+    # Where the person lives, for the compliance rules (SPEC 10); each optional.
+    timezone: Short | None = None
+    state: Short | None = None
+    postal_code: Short | None = None
 
 
 class ProjectDoc(_Doc):
@@ -113,6 +119,7 @@ class ProjectDoc(_Doc):
     next_calls: Logic = Logic.RANDOM
     outcome_numbers: dict[Short, Phone] = Field(default_factory=dict)
     agent_number: Literal["use_agent", "use_project"] = "use_project"
+    compliance: dict[str, Any] | None = None  # the project's rules (SPEC 10): tighten only
 
 
 class CallingHoursDoc(_Doc):
@@ -256,6 +263,7 @@ class OrgDocument(_Doc):
     inbound: InboundDoc = Field(default_factory=InboundDoc)
     twilio: TwilioDoc | None = None
     health: HealthDoc = Field(default_factory=HealthDoc)
+    compliance: dict[str, Any] | None = None  # SPEC 10; see domain/compliance/policy.py
 
 
 def _once(steps: list[InboundStep]) -> list[InboundStep]:
@@ -371,6 +379,7 @@ class _Checker:
         yield from self._contacts()
         yield from self._projects(owned)
         yield from health_problems(doc.health)
+        yield from compliance_problems(doc)
 
     def _checked(self, raw: str | None, path: str) -> Iterator[tuple[str, str]]:
         if raw is None:
@@ -478,6 +487,7 @@ class _Checker:
             seen.add(contact.phone)
             if contact.owner is not None and contact.owner not in users:
                 yield f"{path}.owner", f"{contact.owner!r} is not a user of the organization"
+            yield from address_problems(contact, path)
 
     def _projects(self, owned: set[str]) -> Iterator[tuple[str, str]]:
         seen: set[str] = set()
@@ -551,3 +561,36 @@ def health_problems(health: HealthDoc) -> Iterator[tuple[str, str]]:
         if getattr(health, name) > health.window_calls:
             yield (f"health.{name}", f"must be at most health.window_calls "
                    f"({health.window_calls}): the window holds no more calls")
+
+
+def address_problems(contact: ContactDoc, path: str) -> Iterator[tuple[str, str]]:
+    """The contact's time zone, state and ZIP code, each one the compliance rules can read;
+    the state comes out as its two-letter code."""
+    if contact.timezone is not None and not known_zone(contact.timezone):
+        yield f"{path}.timezone", (f"{contact.timezone!r} is not an IANA time zone "
+                                   "(e.g. America/New_York)")
+    if contact.state is not None:
+        code = state_code(contact.state)
+        if code is None:
+            yield f"{path}.state", f"{contact.state!r} is not a US state (e.g. FL or Florida)"
+        else:
+            contact.state = code
+    if contact.postal_code is not None and zip_place(contact.postal_code) == (None, None):
+        yield f"{path}.postal_code", f"{contact.postal_code!r} is not a known US ZIP code"
+
+
+def compliance_problems(doc: OrgDocument) -> Iterator[tuple[str, str]]:
+    """The organization's and each project's compliance settings (SPEC 10), a project's
+    only tightening the organization's."""
+    try:
+        org = organization_policy(doc.compliance)
+    except ConfigError as exc:
+        yield from exc.problems
+        org = CompliancePolicy()
+    for i, project in enumerate(doc.projects):
+        if project.compliance is None:
+            continue
+        try:
+            project_policy(project.compliance, org, f"projects[{i}].compliance")
+        except ConfigError as exc:
+            yield from exc.problems

@@ -9,7 +9,8 @@
     ├── NotFound              an org, user, project, number or call that does not exist
     ├── Refused               a valid request that the rules refuse
     │   ├── NotPresentable    a per-call caller ID that may not be presented
-    │   └── OutsideCallingHours
+    │   ├── OutsideCallingHours
+    │   └── NotCompliant      a compliance rule (SPEC 10) refuses the call now
     ├── Conflict              the request clashes with the stored state
     ├── Unauthorized          a missing, unknown or revoked API key
     ├── Forbidden             a webhook not signed by the organization's account
@@ -21,6 +22,9 @@ webhooks can all say which input was wrong and why.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 MAX_PROBLEMS = 20  # problems one error lists; the rest are counted
 MAX_MESSAGE = 300  # characters of one problem's message
@@ -86,6 +90,19 @@ class OutsideCallingHours(Refused):
     """The callee's local time is outside the organization's calling hours."""
 
     code = "outside_calling_hours"
+
+
+class NotCompliant(Refused):
+    """A compliance rule refuses the call (SPEC 10): ``details`` says which, its pack and
+    source, the callee's local time and ``next_allowed_at`` (None: at no time ahead)."""
+
+    code = "not_compliant"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None,
+                 next_allowed_at: datetime | None = None, field: str | None = "to") -> None:
+        super().__init__(message, field=field)
+        self.details = details or {}
+        self.next_allowed_at = next_allowed_at
 
 
 class Conflict(CallsignError):

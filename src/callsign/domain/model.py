@@ -6,13 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from callsign.domain.compliance.policy import CompliancePolicy
+from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.health_policy import HealthPolicy
 from callsign.domain.health_states import Health
 from callsign.domain.phone import LineType
 from callsign.domain.warmup import Shaping
+
+if TYPE_CHECKING:
+    from callsign.domain.compliance.decision import DoNotCall
 
 
 class NumberStatus(StrEnum):
@@ -200,6 +205,13 @@ class OrgState:
     policy: OrgPolicy
     users: Mapping[str, Agent]
     projects: Mapping[str, tuple[int, ProjectPolicy]]  # by key: (the store's id, policy)
+    # The compliance rules (SPEC 10) built once per version: None's are the organization's,
+    # a project's key's the organization's joined with the project's; none: no rules.
+    compliance: Mapping[str | None, CompliancePolicy] = field(default_factory=dict)
+
+    def compliance_for(self, project: str | None) -> CompliancePolicy | None:
+        """The rules a call in ``project`` answers to, or None if there are none."""
+        return self.compliance.get(project) or self.compliance.get(None)
 
 
 @dataclass(frozen=True)
@@ -239,6 +251,15 @@ class OutboundRequest:
 
 
 @dataclass(frozen=True)
+class ComplianceFacts:
+    """What the compliance rules read of one call beside the callee's number and history."""
+
+    policy: CompliancePolicy
+    contact: ContactAddress | None = None  # where the contact's record says they live
+    do_not_call: DoNotCall | None = None  # the list's entry for the number, if listed
+
+
+@dataclass(frozen=True)
 class OutboundFacts:
     """Everything the outbound rules read, gathered by the service in a few reads."""
 
@@ -251,6 +272,7 @@ class OutboundFacts:
     history: tuple[PastCall, ...] = ()  # this org's calls to the contact, newest first
     caller_id: str | None = None  # the caller ID asked for this one call, in E.164
     shaping: Shaping | None = None  # volume shaping (SPEC 9); None: nothing paced
+    compliance: ComplianceFacts | None = None  # None: no compliance rule to check
 
 
 TraceResult = Literal["chosen", "passed", "checked"]

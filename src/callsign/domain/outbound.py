@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from callsign.domain import phone
-from callsign.domain.errors import NotPresentable, OutsideCallingHours, Refused
+from callsign.domain.compliance.caps import RecentCall
+from callsign.domain.compliance.decision import ComplianceCall, evaluate
+from callsign.domain.compliance.zones import place_of
+from callsign.domain.errors import NotCompliant, NotPresentable, OutsideCallingHours, Refused
 from callsign.domain.health_states import HealthState
 from callsign.domain.model import (
     Agent,
@@ -134,6 +137,7 @@ def decide_outbound(
     if facts.callee.emergency:  # SPEC 3.5
         return _emergency(facts, trace)
     _check_calling_hours(facts, request, now, trace)  # SPEC 3.4
+    _check_compliance(facts, request, now, trace)  # SPEC 10
     if facts.caller_id is not None:  # SPEC 3.1
         choice = _override(facts, facts.caller_id, trace)
     elif facts.project is not None:  # SPEC 3.2; a pool run dry goes on at SPEC 3.3 step 3
@@ -175,6 +179,28 @@ def _check_calling_hours(
     raise OutsideCallingHours(
         f"the callee's local time is {described}, outside calling hours {hours}", field="to"
     )
+
+
+def _check_compliance(
+    facts: OutboundFacts, request: OutboundRequest, now: datetime, trace: _Trace
+) -> None:
+    """Every compliance rule that applies (SPEC 10), in the callee's candidate zones; the
+    contact's earlier calls in the history count against the frequency caps."""
+    found = facts.compliance
+    if found is None:
+        return
+    org = facts.org
+    place = place_of(facts.callee.number, org.default_country, found.contact, org.timezone)
+    call = ComplianceCall(place, project=request.project, consented=request.consented,
+                          do_not_call=found.do_not_call)
+    # A call recorded after ``now`` (another server's clock ahead) counts as made now: it
+    # was made, and two servers must never exceed a cap between them.
+    recent = [RecentCall(min(past.at, now), None, past.project) for past in facts.history]
+    verdict = evaluate(found.policy, call, recent, now)
+    trace.steps.extend(verdict.trace)
+    if not verdict.allowed:
+        raise NotCompliant(verdict.message(), details=verdict.as_dict(),
+                           next_allowed_at=verdict.next_allowed_at)
 
 
 def _override(facts: OutboundFacts, number: str, trace: _Trace) -> Choice:

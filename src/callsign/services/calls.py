@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from callsign.domain import phone
+from callsign.domain.compliance.policy import CompliancePolicy
+from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from callsign.domain.inbound import WITHHELD, route_inbound
 from callsign.domain.model import (
@@ -22,6 +24,7 @@ from callsign.domain.model import (
     Callee,
     Claim,
     ClaimResult,
+    ComplianceFacts,
     Decision,
     InboundFacts,
     InboundStep,
@@ -388,6 +391,8 @@ def _gather(
         return OutboundFacts(org, user, Callee(number=to, emergency=True), {}, frozenset())
     known = store.contact(org_id, to)
     callee = callee_for(to, org, known[0] if known else None)
+    compliance = _compliance(store, state, request.project, org_id, to,
+                             known[2] if known else None)
     past = store.history(org_id, to)
     specific = {org.principal_number, user.caller_id, user.direct_number, caller_id}
     specific.update(call.caller_id for call in past[:1])
@@ -403,7 +408,20 @@ def _gather(
     )
     return OutboundFacts(org=org, user=user, callee=callee, numbers=states,
                          serving_area_code=serving, project=project, history=past,
-                         caller_id=caller_id, shaping=Shaping(org.health, now))
+                         caller_id=caller_id, shaping=Shaping(org.health, now),
+                         compliance=compliance)
+
+
+def _compliance(store: CallsRepository, state: OrgState, project: str | None, org_id: OrgId,
+                to: str, address: ContactAddress | None) -> ComplianceFacts | None:
+    """What the compliance rules read (SPEC 10): the rules kept with the organization's
+    state, the contact's address and the do-not-call list's entry; None when nothing
+    applies (no rule and not listed)."""
+    listed = store.do_not_call(org_id, to)
+    policy = state.compliance_for(project)
+    if policy is None and listed is None:
+        return None
+    return ComplianceFacts(policy or CompliancePolicy(), address, listed)
 
 
 def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime,

@@ -12,6 +12,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from callsign.domain.compliance.decision import DoNotCall
+from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.health_report import (
     HealthOrg,
     NumberHealthFacts,
@@ -90,8 +92,14 @@ class CallsRepository(Protocol):
         """Make concurrent decisions for one contact wait for each other until commit."""
         ...
 
-    def contact(self, org_id: OrgId, phone: str) -> tuple[str, str | None] | None:
-        """The contact's (line type, owner), or None if ``phone`` is not a contact."""
+    def contact(self, org_id: OrgId, phone: str
+                ) -> tuple[str, str | None, ContactAddress | None] | None:
+        """The contact's (line type, owner, address if any), or None if ``phone`` is not a
+        contact."""
+        ...
+
+    def do_not_call(self, org_id: OrgId, phone: str) -> DoNotCall | None:
+        """The organization's do-not-call entry for ``phone``, or None if not listed."""
         ...
 
     def history(self, org_id: OrgId, phone: str) -> tuple[PastCall, ...]:

@@ -17,6 +17,9 @@ from psycopg import pq
 from sqlalchemy import Connection, Engine, and_, exists, or_, select, update
 
 from callsign.domain import phone
+from callsign.domain.compliance.decision import DoNotCall
+from callsign.domain.compliance.policy import policies_of
+from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.document import HealthDoc
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
 from callsign.domain.health_policy import MAX_PER_HOUR, MAX_PER_MINUTE, HealthPolicy
@@ -102,8 +105,15 @@ _PROJECT = Statement("""
 _POOL = Statement("""
     SELECT (SELECT n.e164 FROM numbers n WHERE n.id = p.number_id) FROM project_numbers p
     WHERE p.project_id = :project_id ORDER BY p.position""")
-_CONTACT = Statement(
-    "SELECT line_type, owner FROM contacts WHERE org_id = :org_id AND phone = :phone")
+_CONTACT = Statement("""
+    SELECT line_type, owner, timezone, state, postal_code FROM contacts
+    WHERE org_id = :org_id AND phone = :phone""")
+# The organization's do-not-call list: a point lookup in its primary key (SPEC 10).
+_DO_NOT_CALL = Statement("""
+    SELECT source, added_at FROM do_not_call WHERE org_id = :org_id AND number = :phone""")
+_COMPLIANCE = Statement("SELECT compliance FROM orgs WHERE id = :org_id")
+_PROJECTS_COMPLIANCE = Statement(
+    "SELECT key, compliance FROM projects WHERE org_id = :org_id")
 _HISTORY = Statement(f"""
     SELECT id, at, caller_id, user_key, project_key, outcome FROM calls
     WHERE org_id = :org_id AND to_number = :phone
@@ -252,8 +262,12 @@ def org_state(conn: Connection, slug: str) -> OrgState:
     for row in _PROJECTS.run(conn, {"org_id": org_id}).fetchall():
         project_id, project = _project(row, pools.get(row[0], []))
         projects[project.id] = (project_id, project)
+    compliance = policies_of(
+        json_value(_COMPLIANCE.run(conn, {"org_id": org_id}).fetchone()[0]),
+        {key: json_value(data) for key, data
+         in _PROJECTS_COMPLIANCE.run(conn, {"org_id": org_id}).fetchall()})
     return OrgState(org_id=org_id, version=None if version is None else int(version[0]),
-                    policy=policy, users=users, projects=projects)
+                    policy=policy, users=users, projects=projects, compliance=compliance)
 
 
 _CACHES: weakref.WeakKeyDictionary[Engine, OrgCache] = weakref.WeakKeyDictionary()
@@ -323,13 +337,33 @@ def _project(row: Any, pool_rows: list[Any]) -> tuple[int, ProjectPolicy]:
     )
 
 
-def contact(conn: Connection, org_id: int, phone: str) -> tuple[str, str | None] | None:
-    """The contact's (line type, owner), or None if ``phone`` is not a contact."""
+Contact = tuple[str, str | None, ContactAddress | None]
+
+
+def contact(conn: Connection, org_id: int, phone: str) -> Contact | None:
+    """The contact's (line type, owner, address if any), or None if ``phone`` is not a
+    contact."""
     return _contact(_CONTACT.run(conn, {"org_id": org_id, "phone": phone}).fetchone())
 
 
-def _contact(row: Any) -> tuple[str, str | None] | None:
-    return (row[0], row[1]) if row is not None else None
+def _contact(row: Any) -> Contact | None:
+    if row is None:
+        return None
+    line_type, owner, zone, state, postal_code = row
+    address = ContactAddress(zone, state, postal_code) if zone or state or postal_code \
+        else None
+    return line_type, owner, address
+
+
+def do_not_call(conn: Connection, org_id: int, phone: str) -> DoNotCall | None:
+    """The organization's do-not-call entry for ``phone``, or None if it is not listed."""
+    return _do_not_call(_DO_NOT_CALL.run(conn, {"org_id": org_id, "phone": phone}).fetchone())
+
+
+def _do_not_call(row: Any) -> DoNotCall | None:
+    if row is None:
+        return None
+    return DoNotCall("organization", row[0], time_value(row[1]).date())
 
 
 def history(conn: Connection, org_id: int, phone: str) -> tuple[PastCall, ...]:
@@ -586,16 +620,18 @@ _AHEAD_CANDIDATES = Statement(_CANDIDATES.sql.replace(
 
 # Everything the decision reads after the contact's lock, in ONE statement (one parse,
 # bind and result for the driver, instead of five): the configuration version, the
-# idempotency key's first answer (none without a key), the contact, its history and the
-# candidates, each a column; the lists as JSON arrays of the columns the statements above
-# read, in the same order.
+# idempotency key's first answer (none without a key), the contact, its do-not-call
+# entry, its history and the candidates, each a column; the lists as JSON arrays of the
+# columns the statements above read, in the same order.
 _GATHER = Statement(f"""
     SELECT
       (SELECT version FROM change_markers WHERE name = :marker),
       (SELECT json_build_array(k.request_hash, k.response) FROM idempotency_keys k
        WHERE k.org_id = :org_id AND k.key = :key),
-      (SELECT json_build_array(line_type, owner) FROM contacts
-       WHERE org_id = :org_id AND phone = :phone),
+      (SELECT json_build_array(line_type, owner, timezone, state, postal_code)
+       FROM contacts WHERE org_id = :org_id AND phone = :phone),
+      (SELECT json_build_array(source, added_at) FROM do_not_call
+       WHERE org_id = :org_id AND number = :phone),
       (SELECT json_agg(json_build_array(h.id, h.at, h.caller_id, h.user_key, h.project_key,
                                         h.outcome) ORDER BY h.at DESC)
        FROM ({_HISTORY.sql}) AS h),
@@ -710,7 +746,7 @@ class SqlCalls:
             driver.execute("BEGIN")
             locked = _LOCK_CONTACT.run(self.conn, asked) if lock else None
             gathered = _GATHER.run(self.conn, {**asked, "key": key})
-        version, earlier, known, past, candidates = gathered.fetchone()
+        version, earlier, known, listed, past, candidates = gathered.fetchone()
         org_id, number = org.org_id, asked["phone"]
         self._ahead[("config_version", org_id)] = None if version is None else (version,)
         if locked is not None:
@@ -718,6 +754,7 @@ class SqlCalls:
         if key:
             self._ahead[("idempotent", org_id, key)] = earlier
         self._ahead[("contact", org_id, number)] = known
+        self._ahead[("do_not_call", org_id, number)] = listed
         rows = _timed(past, 1)
         self._ahead[("history", org_id, number)] = rows
         named = set(asked["specific"])
@@ -754,9 +791,13 @@ class SqlCalls:
         if self._read("lock", org_id, phone) is _NOT_READ:
             lock_contact(self.conn, org_id, phone)
 
-    def contact(self, org_id: int, phone: str) -> tuple[str, str | None] | None:
+    def contact(self, org_id: int, phone: str) -> Contact | None:
         row = self._read("contact", org_id, phone)
         return contact(self.conn, org_id, phone) if row is _NOT_READ else _contact(row)
+
+    def do_not_call(self, org_id: int, phone: str) -> DoNotCall | None:
+        row = self._read("do_not_call", org_id, phone)
+        return do_not_call(self.conn, org_id, phone) if row is _NOT_READ else _do_not_call(row)
 
     def history(self, org_id: int, phone: str) -> tuple[PastCall, ...]:
         rows = self._read("history", org_id, phone)

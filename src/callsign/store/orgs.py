@@ -62,6 +62,7 @@ def _org_values(doc: OrgDocument) -> dict[str, Any]:
         "last_caller_days": doc.inbound.last_caller_days,
         "twilio_account_sid": doc.twilio.account_sid if doc.twilio else None,
         "health": doc.health.model_dump(mode="json"),
+        "compliance": doc.compliance,
     }
 
 
@@ -289,7 +290,9 @@ def upsert_user(conn: Connection, org_id: int, user: UserDoc) -> None:
 
 
 def upsert_contact(conn: Connection, org_id: int, contact: ContactDoc) -> None:
-    values = {"owner": contact.owner, "line_type": contact.line_type}
+    values = {"owner": contact.owner, "line_type": contact.line_type,
+              "timezone": contact.timezone, "state": contact.state,
+              "postal_code": contact.postal_code}
     done = conn.execute(update(contacts).where(contacts.c.org_id == org_id,
                                                contacts.c.phone == contact.phone)
                         .values(**values))
@@ -303,7 +306,7 @@ def upsert_project(conn: Connection, org_id: int, project: ProjectDoc) -> None:
               "keep_previous_number": project.keep_previous_number,
               "next_calls": str(project.next_calls),
               "outcome_numbers": dict(project.outcome_numbers),
-              "agent_number": project.agent_number}
+              "agent_number": project.agent_number, "compliance": project.compliance}
     project_id = conn.execute(select(projects.c.id).where(
         projects.c.org_id == org_id, projects.c.key == project.id)).scalar()
     if project_id is None:
@@ -376,7 +379,8 @@ def contacts_of(conn: Connection, org_id: int, phone: str | None = None, *,
         query = query.where(contacts.c.phone > after)
     if limit is not None:
         query = query.limit(limit)
-    return [ContactDoc(phone=r.phone, owner=r.owner, line_type=r.line_type)
+    return [ContactDoc(phone=r.phone, owner=r.owner, line_type=r.line_type,
+                       timezone=r.timezone, state=r.state, postal_code=r.postal_code)
             for r in conn.execute(query)]
 
 
@@ -395,7 +399,7 @@ def projects_of(conn: Connection, org_id: int, key: str | None = None) -> list[P
     return [ProjectDoc(id=r.key, name=r.name, numbers=pools.get(r.id, []),
                        first_call=r.first_call, keep_previous_number=r.keep_previous_number,
                        next_calls=r.next_calls, outcome_numbers=r.outcome_numbers,
-                       agent_number=r.agent_number)
+                       agent_number=r.agent_number, compliance=r.compliance)
             for r in rows]
 
 
@@ -446,6 +450,7 @@ class OrgRecord:
     last_caller_days: int
     twilio_account_sid: str | None
     health: dict[str, Any] | None  # the document's health: mapping; None: the defaults
+    compliance: dict[str, Any] | None  # the document's compliance: mapping; None: none
 
 
 def find_org_row(conn: Connection, slug: str) -> OrgRecord | None:
@@ -517,6 +522,7 @@ def settings_of(org: OrgRecord) -> dict[str, Any]:
         "twilio": TwilioDoc(account_sid=org.twilio_account_sid)
         if org.twilio_account_sid else None,
         "health": HealthDoc.model_validate(org.health) if org.health else HealthDoc(),
+        "compliance": org.compliance,
     }
 
 

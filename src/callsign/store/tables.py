@@ -79,6 +79,8 @@ orgs = Table(
     # The number-health policy (SPEC 9) as the document's ``health:`` mapping; NULL: the
     # defaults (domain.health_policy).
     Column("health", JSON),
+    # The compliance settings (SPEC 10) as the document's ``compliance:`` mapping; NULL: none.
+    Column("compliance", JSON),
 )
 
 numbers = Table(
@@ -156,6 +158,10 @@ contacts = Table(
     Column("phone", String(16), nullable=False),
     Column("owner", String(64)),  # a user key
     Column("line_type", String(10), nullable=False),
+    # Where the person lives, for the compliance rules (SPEC 10); each optional.
+    Column("timezone", String(64)),
+    Column("state", String(2)),
+    Column("postal_code", String(10)),
     UniqueConstraint("org_id", "phone"),
 )
 
@@ -170,7 +176,19 @@ projects = Table(
     Column("next_calls", String(32), nullable=False),
     Column("outcome_numbers", JSON, nullable=False),
     Column("agent_number", String(16), nullable=False),
+    Column("compliance", JSON),  # the project's compliance settings (SPEC 10); NULL: none
     UniqueConstraint("org_id", "key"),
+)
+
+# The organization's do-not-call list (SPEC 10): a number here is refused by every
+# decision, whatever the consent; one point lookup in the primary key per decision.
+do_not_call = Table(
+    "do_not_call", metadata,
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", String(16), primary_key=True),
+    Column("source", String(200), nullable=False, server_default=""),
+    Column("added_at", UTCDateTime(), nullable=False),
+    Column("note", String(500), nullable=False, server_default=""),
 )
 
 project_numbers = Table(

@@ -98,6 +98,23 @@ class CompliancePolicy:
         return next((r.hours for r in self.rules if isinstance(r, WindowRule)), None)
 
 
+def policies_of(org: Any, projects: Mapping[str, Any]) -> dict[str | None, CompliancePolicy]:
+    """The rules of an organization (key None) and of each project joined with the
+    organization's (key: the project's), from their stored settings; settings that add
+    no rule are left out."""
+    own = organization_policy(org)
+    found: dict[str | None, CompliancePolicy] = {}
+    if own.rules or own.packs:
+        found[None] = own
+    for i, (key, data) in enumerate(sorted(projects.items())):
+        if data is None:
+            continue
+        project = project_policy(data, own, f"projects[{i}].compliance")
+        if project.rules or project.packs:
+            found[key] = own.with_project(project)
+    return found
+
+
 def calling_hours_rule(start: time, end: time) -> WindowRule:
     """The single daily window of SPEC 3.4 (``calling_hours``) as a weekly window rule; a
     window across midnight becomes two, one each side."""

@@ -1,0 +1,74 @@
+"""The organization's do-not-call list (SPEC 10): add, remove, list, import a CSV file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from callsign.cli.state import State, pass_state
+
+
+@click.group("dnc")
+def dnc_group() -> None:
+    """The do-not-call list: every decision refuses a listed number, whatever the consent."""
+
+
+@dnc_group.command("add")
+@click.option("--org", required=True)
+@click.option("--source", default="cli", help="Where the entry comes from.")
+@click.option("--note", default="")
+@click.argument("number")
+@pass_state
+def dnc_add(state: State, org: str, source: str, note: str, number: str) -> None:
+    """List a number."""
+    from callsign.services import dnc
+
+    entry = dnc.add(state.uow(), org, number, source=source, note=note, now=datetime.now(UTC))
+    click.echo(f"listed {entry['number']} (since {entry['added_at'][:10]})")
+
+
+@dnc_group.command("remove")
+@click.option("--org", required=True)
+@click.argument("number")
+@pass_state
+def dnc_remove(state: State, org: str, number: str) -> None:
+    """Take a number off the list."""
+    from callsign.services import dnc
+
+    dnc.remove(state.uow(), org, number)
+    click.echo(f"removed {number}")
+
+
+@dnc_group.command("list")
+@click.option("--org", required=True)
+@click.option("--limit", default=1000, show_default=True)
+@click.option("--after", default=None, help="The last number of the previous page.")
+@pass_state
+def dnc_list(state: State, org: str, limit: int, after: str | None) -> None:
+    """The listed numbers, with source, date and note."""
+    from callsign.services import dnc
+
+    page = dnc.listed(state.uow(), org, limit=limit, after=after)
+    for entry in page["entries"]:
+        click.echo(f"{entry['number']}  {entry['added_at'][:10]}  {entry['source']}"
+                   + (f"  {entry['note']}" if entry["note"] else ""))
+    click.echo(f"{page['size']} numbers listed", err=True)
+
+
+@dnc_group.command("import")
+@click.option("--org", required=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_state
+def dnc_import(state: State, org: str, file: Path) -> None:
+    """List every number of a CSV file (columns number[,source][,note]), all or nothing."""
+    from callsign.domain.errors import InvalidInput
+    from callsign.services import dnc
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{file} is not UTF-8 text", field="FILE") from exc
+    count = dnc.import_csv(state.uow(), org, text, now=datetime.now(UTC), source=file.name)
+    click.echo(f"imported {count} numbers")
