@@ -120,25 +120,9 @@ def _reconciled(conn: Connection, org_id: int, row: Any, now: datetime) -> tuple
         _write(conn, org_id, row.id, health, now, window_since=now, rest_until=None)
         store.add_event(conn, org_id, row.id, from_state=row.state, to_state=health.state,
                         reason=health.reasons[0], at=now, source=MANUAL)
-        row = replace(_Row(**{name: getattr(row, name) for name in _Row.__dataclass_fields__}),
-                      state=health.state.value, window_since=now)
+        row = store.HealthRow(*(getattr(row, name) for name in store.HealthRow._fields)
+                              )._replace(state=health.state.value, window_since=now)
     return row, health
-
-
-@dataclass(frozen=True)
-class _Row:
-    """A number's row once reconciled (the columns the service reads)."""
-
-    id: int
-    e164: str
-    status: str
-    state: str | None
-    score: int | None
-    reasons: Any
-    since: datetime | None
-    window_since: datetime | None
-    rest_until: datetime | None
-    updated_at: datetime | None
 
 
 def _write(conn: Connection, org_id: int, number_id: int, health: Health, now: datetime, *,
