@@ -67,6 +67,8 @@ V1_OPERATIONS = {
     ("GET", "/v1/org"), ("PATCH", "/v1/org"), ("GET", "/v1/config"), ("PUT", "/v1/config"),
     ("GET", "/v1/health"), ("POST", "/v1/health/sweep"), ("GET", "/v1/numbers/{number}/health"),
     ("POST", "/v1/health/reputation"), ("POST", "/v1/health/scan"),
+    ("GET", "/v1/dnc"), ("POST", "/v1/dnc"), ("DELETE", "/v1/dnc/{number}"),
+    ("POST", "/v1/dnc/import"),
 }
 
 
@@ -837,12 +839,13 @@ def test_a_contact_is_created_read_replaced_and_deleted(
                             json={"phone": fresh.number("512")})
     deleted = globex.delete(f"/v1/contacts/{path_of(phone)}")
 
-    assert created == {"phone": phone, "owner": "hank", "line_type": "mobile"}
+    unset = {"timezone": None, "state": None, "postal_code": None}  # where the callee is
+    assert created == {"phone": phone, "owner": "hank", "line_type": "mobile", **unset}
     assert error_of(again, 409)["field"] == "phone"
     assert by_encoded == by_raw == created
     assert created in owned_by_hank
     assert all(c["owner"] == "hank" for c in owned_by_hank)
-    assert replaced == {"phone": phone, "owner": "gina", "line_type": "unknown"}
+    assert replaced == {"phone": phone, "owner": "gina", "line_type": "unknown", **unset}
     assert error_of(mismatched, 400)["field"] == "phone"
     assert (deleted.status_code, deleted.content) == (204, b"")
     error_of(globex.get(f"/v1/contacts/{path_of(phone)}"), 404)
@@ -891,7 +894,8 @@ def test_a_project_is_created_read_replaced_and_deleted(
     mismatched = globex.put(f"/v1/projects/{pid}", json={"id": "winter"})
     deleted = globex.delete(f"/v1/projects/{pid}")
 
-    assert created == {**body, "numbers": [AUSTIN1, AUSTIN2], "keep_previous_number": False}
+    assert created == {**body, "numbers": [AUSTIN1, AUSTIN2], "keep_previous_number": False,
+                       "compliance": None}
     assert error_of(again, 409)["field"] == "id"
     assert shown == created
     assert created in listed
