@@ -84,6 +84,13 @@ PROBES: dict[tuple[str, str], Probe] = {
                                                     "label": "Scam Likely",
                                                     "checked_at": "2026-01-02"}]),
     ("POST", "/v1/health/scan"): Probe(400),
+    # Do-not-call: globex's own list; listing a number there is globex's own business.
+    ("GET", "/v1/dnc"): Probe(200, check=lambda body: all(
+        entry["number"] != ACME_CONTACT for entry in body["entries"])),
+    ("POST", "/v1/dnc"): Probe(201, {"number": "+17735550199"},
+                               check=lambda body: body["number"] == "+17735550199"),
+    ("POST", "/v1/dnc/import"): Probe(200, content="number\n+17735550198\n",
+                                      check=lambda body: body == {"imported": 1}),
     ("GET", "/v1/numbers"): Probe(200, params={"search": CHI1[2:]},
                                   check=lambda body: body == []),
     ("POST", "/v1/numbers"): Probe(409, {"number": CHI1}),  # one number, one organization
