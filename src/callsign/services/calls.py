@@ -66,6 +66,16 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
+def _answered_before(store: CallsRepository, org_id: int, request: OutboundRequest,
+                     key: str | None, dry_run: bool) -> tuple[str, Decision | None]:
+    """The request's fingerprint (with an idempotency key), and the first decision made
+    with that key, if any (a Conflict if the key came with another request)."""
+    fingerprint = request_hash(request) if key else ""
+    if key and not dry_run:
+        return fingerprint, store.idempotent_decision(org_id, key, fingerprint)
+    return fingerprint, None
+
+
 def request_hash(request: OutboundRequest) -> str:
     """A fingerprint of a request, to tell a retry from a different call."""
     fields = [request.org, request.user, request.to, request.project, request.caller_id,
@@ -190,11 +200,9 @@ def _foresee(
     state = org_cache.current(store, request.org)
     org_id, org = state.org_id, state.policy
     user = _user(state, request)
-    fingerprint = request_hash(request) if idempotency_key else ""
-    if idempotency_key and not dry_run:
-        earlier = store.idempotent_decision(org_id, idempotency_key, fingerprint)
-        if earlier is not None:
-            return earlier
+    fingerprint, earlier = _answered_before(store, org_id, request, idempotency_key, dry_run)
+    if earlier is not None:
+        return earlier
     to = _callee(org, user, request)
     facts = _gather(store, state, user, request, to, now)
     decision = decide_outbound(request, facts, rng, now)
@@ -258,11 +266,10 @@ def _place_call(
         state = org_cache.current(store, request.org, kept)
         org_id, org = state.org_id, state.policy
         user = _user(state, request)
-        fingerprint = request_hash(request) if idempotency_key else ""
-        if idempotency_key and not dry_run:
-            earlier = store.idempotent_decision(org_id, idempotency_key, fingerprint)
-            if earlier is not None:
-                return earlier
+        fingerprint, earlier = _answered_before(store, org_id, request, idempotency_key,
+                                                dry_run)
+        if earlier is not None:
+            return earlier
         to = _callee(org, user, request)
         if not dry_run:
             store.lock_contact(org_id, to)
