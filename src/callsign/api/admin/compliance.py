@@ -6,6 +6,7 @@ error beside its field and what was typed kept."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -89,12 +90,18 @@ def _page(visit: Visit, status: int = 200, *, after: str = "", **context: Any) -
     view = compliance_views.page(visit.uow(), visit.org, after=after or None)
     zone = visit.timezone()
     added = {e["number"]: _added(e["added_at"], zone) for e in view.entries}
-    return visit.page(PAGE, status, view=view, added=added, after=after, **context)
+    return visit.page(
+        PAGE,
+        status,
+        view=view,
+        added=added,
+        after=after,
+        page_size=compliance_views.LISTED_SHOWN,
+        **context,
+    )
 
 
 def _added(text: str, zone: str) -> str:
-    from datetime import datetime
-
     try:
         return local_time(datetime.fromisoformat(text), zone)
     except ValueError:
