@@ -36,6 +36,7 @@ from tests.e2e._sip import (
     start_sipp,
     tail,
 )
+from tests.e2e._windows import closed_window
 from tests.e2e.conftest import store_url
 
 pytestmark = pytest.mark.slow
@@ -63,6 +64,7 @@ def calling_hours(now: datetime) -> tuple[str, str]:
 
 def org_yaml(now: datetime) -> str:
     start, end = calling_hours(now)
+    quiet, _ = closed_window(now, "America/Chicago")
     return f"""\
 org: sipco
 default_country: US
@@ -87,6 +89,9 @@ projects:
     first_call: "{NEWARK}"
     next_calls: random
     agent_number: use_project
+  - id: quiet
+    name: Calls only in a window closed now (SPEC 10)
+    compliance: {{hours: {{daily: ["{quiet}"]}}}}
 """
 
 
@@ -156,7 +161,7 @@ class Proxy:
 
     def unanswered(self, user: str, to: str, *, scenario: str = "dialer_refused.xml",
                    via: Kamailio | None = None, after: tuple[str, ...] = (),
-                   linger: float = 0.0) -> tuple[SippResult, list[bytes]]:
+                   linger: float = 0.0, project: str = "") -> tuple[SippResult, list[bytes]]:
         """A call that must not reach the carrier: the dialer's result, and what the carrier
         got by ``linger`` seconds after the dialer was done and, if given, a line holding
         every string of ``after`` appeared in Kamailio's log."""
@@ -179,7 +184,7 @@ class Proxy:
             listener.start()
             try:
                 dialer = start_sipp(workdir, "dialer", scenario, port=self.dialer_port,
-                                    remote=kamailio.port, fields=[[user, to, ""]]).wait()
+                                    remote=kamailio.port, fields=[[user, to, project]]).wait()
                 deadline = time.monotonic() + DECISION_HANG_GUARD * 20  # a hang guard
                 while after and not any(all(part in line for part in after)
                                         for line in kamailio.log().splitlines()):
@@ -304,6 +309,25 @@ def test_a_call_outside_calling_hours_is_refused_with_403_and_callsigns_reason(
     assert final, dialer.describe()
     assert final[0].startswith("FINAL 403 "), dialer.describe()
     assert "outside calling hours" in final[0], final
+    assert carrier_got == []
+
+
+def test_a_call_outside_a_compliance_window_is_refused_with_403_and_retry_after(
+        proxy: Proxy) -> None:
+    """SPEC 10: the quiet project's window opens 1 to 2 hours from now in Chicago. The
+    dialer gets 403 whose reason names the rule and when, and Retry-After in seconds until
+    the window opens; the carrier gets nothing."""
+    dialer, carrier_got = proxy.unanswered("bob", "+13125550144",
+                                           scenario="dialer_refused_retry.xml",
+                                           project="quiet")
+    assert dialer.returncode == 0, dialer.describe()
+    final = dialer.lines("FINAL")
+    assert final, dialer.describe()
+    assert final[0].startswith("FINAL 403 project.hours ("), dialer.describe()
+    retry = dialer.lines("RETRY")
+    assert retry, dialer.describe()
+    seconds = int(retry[0].split()[1])
+    assert 0 < seconds <= 3 * 3600, retry  # 1 to 2 hours, give or take a DST change
     assert carrier_got == []
 
 

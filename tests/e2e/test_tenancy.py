@@ -11,6 +11,7 @@ is walked too (or, with a request body nobody described yet, fails until it is d
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -337,6 +338,40 @@ def test_the_admins_health_pages_show_only_the_sessions_organization(
         assert mine.status_code == 200
         assert CHI1 in mine.text
         assert CHI1 in acme_admin.get("/admin/numbers?health=healthy").text
+
+
+def test_the_admins_compliance_page_and_explorer_keep_to_the_sessions_organization(
+    server: Server, acme: httpx.Client, acme_call: str,
+) -> None:
+    """A number on acme's do-not-call list: globex's Compliance page does not show it, its
+    remove form cannot take it off acme's list (404), and globex's explorer neither knows
+    acme's user nor refuses the number by acme's list."""
+    listed = "+17735550177"
+    ok(acme.post("/v1/dnc", json={"number": listed, "source": "acme's own"}), 201)
+    try:
+        with admin_session(server, server.keys["globex"]) as globex_admin:
+            page = globex_admin.get("/admin/compliance")
+            assert page.status_code == 200, page.text
+            assert listed not in page.text
+            assert leaks(page, "", acme_call) == [], page.text
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert token is not None
+            removed = globex_admin.post("/admin/compliance/dnc/remove",
+                                        data={"number": listed, "csrf": token.group(1)})
+            assert removed.status_code == 404, removed.text
+            assert "not on the do-not-call list" in removed.text
+            as_alice = globex_admin.get("/admin/explorer", params={"user": "alice",
+                                                                   "to": "+17735550150"})
+            assert as_alice.status_code == 400
+            assert "no user 'alice' in organization 'globex'" in html.unescape(as_alice.text)
+            tried = globex_admin.get("/admin/explorer", params={"user": "hank", "to": listed})
+            assert tried.status_code == 200, tried.text
+            assert 'id="decision-caller-id"' in tried.text
+            assert 'id="refusal"' not in tried.text
+        assert listed in [e["number"] for e in ok(acme.get(
+            "/v1/dnc", params={"limit": 1000}))["entries"]]
+    finally:
+        assert acme.delete(f"/v1/dnc/{listed}").status_code == 204
 
 
 # -- no key, a wrong key, a revoked key ----------------------------------------------------

@@ -37,6 +37,7 @@ from callsign.services import access
 from callsign.store.tables import inbound_calls
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg
+from tests.e2e._windows import closed_window
 from tests.e2e.conftest import (
     GLOBEX_YAML,
     Server,
@@ -631,6 +632,32 @@ def test_a_call_that_cannot_be_decided_says_why_and_hangs_up(
              "From": AGENT_LEG, "To": ALICE_WORK}))
 
         assert "call_nosuchcall" in said
+
+
+def test_a_compliance_refusal_is_spoken_with_its_rule_source_and_when_to_try(
+        deploy: Deploy) -> None:
+    """SPEC 10 through Twilio's voice webhook: a project whose window opens 1 to 2 hours from
+    now says its rule, its source and the time it may be tried in the callee's clock; a
+    number on the do-not-call list says it may not be called. Nothing is logged."""
+    app = deploy()
+    api = app.api["acme"]
+    hours, opens = closed_window(datetime.now(UTC), "America/Chicago")
+    ok(api.post("/v1/projects", json={"id": "quiet", "name": "Quiet hours",
+                                      "compliance": {"hours": {"daily": [hours]}}}), 201)
+    ok(api.post("/v1/dnc", json={"number": "+13125550179", "source": "callee asked"}), 201)
+
+    window = refusal_of(app.webhook("/twilio/acme/voice", voice_params(
+        "client:alice", "+13125550178", Project="quiet")))
+    listed = refusal_of(app.webhook("/twilio/acme/voice", voice_params(
+        "client:alice", "+13125550179")))
+
+    assert "A compliance rule refuses it: project.hours, under the project's " \
+        "configuration." in window
+    assert window.endswith(f"It may be tried from {opens:%A %B} {opens.day} at "
+                           f"{opens:%H:%M}, the callee's time."), window
+    assert "A compliance rule refuses it: do not call" in listed
+    assert listed.endswith("It may not be called."), listed
+    assert app.calls() == []
 
 
 # -- 7. replays: Twilio may deliver a webhook twice, and a signed one can be replayed ------

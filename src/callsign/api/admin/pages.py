@@ -33,7 +33,7 @@ from callsign.domain.document import ProjectDoc, UserDoc, problem_message, probl
 from callsign.domain.errors import CallsignError, ConfigError, Conflict, InvalidInput
 from callsign.domain.health_report import STATE_WORDS
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
-from callsign.services import access, calllog, organization, purchasing, results
+from callsign.services import access, calllog, organization, preview, purchasing, results
 from callsign.services import calls as calls_service
 from callsign.services import health as health_service
 from callsign.services import numbers as numbers_service
@@ -209,6 +209,51 @@ def local_time(at: datetime, zone: str) -> str:
     except (KeyError, ValueError):
         tz = ZoneInfo("UTC")
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _when(text: str, zone: str) -> datetime | None:
+    """The explorer's time (a ``datetime-local`` value, in the organization's zone), or
+    None for now; InvalidInput naming ``at`` if it is no time."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{text!r} is not a date and time (2026-12-07T07:30)",
+                           field="at") from exc
+    if found.tzinfo is None:
+        try:
+            found = found.replace(tzinfo=ZoneInfo(zone))
+        except (KeyError, ValueError):
+            found = found.replace(tzinfo=ZoneInfo("UTC"))
+    return found
+
+
+def _next_times(found: preview.Preview | None, zone: str) -> dict[str, str] | None:
+    """When a refused call may be tried: in UTC, in the organization's zone and in each of
+    the callee's candidate zones."""
+    refusal = found.refusal if found else None
+    if found is None or refusal is None or refusal.next_allowed_at is None:
+        return None
+    at = refusal.next_allowed_at
+    times = {"UTC": at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%MZ"),
+             "the organization's": local_time(at, zone)}
+    for name in found.place.zones if found.place else ():
+        times[f"the callee's ({name})"] = _callee_time(at, name)
+    return times
+
+
+def _local_times(found: preview.Preview | None) -> list[str]:
+    """The callee's local time in each candidate zone at the time asked."""
+    if found is None or found.place is None:
+        return []
+    return [f"{_callee_time(found.at, name)} ({name}: {why})"
+            for name, why in zip(found.place.zones, found.place.reasons, strict=True)]
+
+
+def _callee_time(at: datetime, zone: str) -> str:
+    return at.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
 # -- numbers: the filter and its links -------------------------------------------------------
@@ -782,32 +827,47 @@ class Admin(Controller):
     # -- decision explorer and call log ----------------------------------------------------
     @get("/explorer", sync_to_thread=True)
     def explorer(self, request: Request[Any, Any, Any], rt: Runtime, user: str = "",
-                 to: str = "", project: str = "", consented: bool = False,
-                 inbound_to: str = "", inbound_from: str = "") -> Template:
+                 to: str = "", project: str = "", consented: bool = False, at: str = "",
+                 contact_timezone: str = "", contact_state: str = "",
+                 contact_postal_code: str = "", inbound_to: str = "",
+                 inbound_from: str = "") -> Template:
+        """Dry runs: the decision for a call (at a time and for a contact address typed, if
+        given), refused or not, with its trace; and the route of an inbound call."""
         visit = _visit(request, rt)
-        decision = route = None
+        found = route = None
         errors: dict[str, str] = {}
         failed = None  # the form the errors belong to: each shows only its own
+        zone = visit.timezone()
         try:
             if user and to:
                 failed = "try-call"
-                decision = calls_service.place_call(rt.uow(), OutboundRequest(
+                found = preview.preview_call(rt.uow(), OutboundRequest(
                     org=visit.org, user=user, to=to, project=project or None,
                     channel=Channel.MANUAL, consented=consented),
-                    now=rt.clock(), rng=rt.rng, dry_run=True)
+                    now=rt.clock(), rng=rt.rng, at=_when(at, zone),
+                    contact=preview.contact_address(contact_timezone, contact_state,
+                                                    contact_postal_code))
             if inbound_to and inbound_from:
                 failed = "try-inbound"
                 route = calls_service.route_call(rt.uow(), inbound_to, inbound_from, now=rt.clock(),
                                                  dry_run=True, org=visit.org)
         except CallsignError as exc:
             errors = _errors(exc)
+        refusal = found.refusal if found else None
         return visit.page("explorer.html", 400 if errors else 200, failed=failed,
                           users=organization.list_users(rt.uow(), visit.org),
                           projects=organization.list_projects(rt.uow(), visit.org),
                           form={"user": user, "to": to, "project": project,
-                                "consented": consented, "inbound_to": inbound_to,
-                                "inbound_from": inbound_from},
-                          decision=decision, route=route, errors=errors)
+                                "consented": consented, "at": at,
+                                "contact_timezone": contact_timezone,
+                                "contact_state": contact_state,
+                                "contact_postal_code": contact_postal_code,
+                                "inbound_to": inbound_to, "inbound_from": inbound_from},
+                          preview=found, decision=found.decision if found else None,
+                          refusal=refusal, route=route, errors=errors,
+                          asked_at=local_time(found.at, zone) if found else None,
+                          next_at=_next_times(found, zone),
+                          local_times=_local_times(found))
 
     @get("/calls", sync_to_thread=True)
     def calls(self, request: Request[Any, Any, Any], rt: Runtime, user: str = "",
