@@ -396,7 +396,7 @@ def build(pg: str, size: Size, data: Data, args: argparse.Namespace) -> None:
                     "active, last_presented_at) FROM STDIN",
                     area_code_rows(rest, first_id, org_id))
             timer.lap(f"COPY {len(rest):,} numbers and their area-code rows")
-            conn.execute("TRUNCATE contacts, calls")  # empty; lets COPY ... FREEZE
+            conn.execute("TRUNCATE contacts, calls CASCADE")  # empty; lets COPY ... FREEZE
             copy_in(conn, "COPY contacts (id, org_id, phone, owner, line_type) FROM STDIN "
                     "(FREEZE)", contact_rows(data.contacts[:size.contacts], org_id, args.seed + 3))
             timer.lap(f"COPY {size.contacts:,} contacts")
