@@ -225,7 +225,10 @@ calls = Table(
     Column("failure_class", String(24)),
     Column("result_at", UTCDateTime()),
     Column("result_source", String(16)),  # twilio | kamailio | api | agent
-    Index("ix_calls_org_id_to_number_at", "org_id", "to_number", "at"),
+    # A contact's history (store.calls._HISTORY), every column it reads in the index: one
+    # short index range per decision, not a table page per past call (migration 0015).
+    Index("ix_calls_history", "org_id", "to_number", "at", "id", "caller_id", "user_key",
+          "project_key", "outcome"),
     Index("ix_calls_org_id_user_key_at", "org_id", "user_key", "at"),
     # A caller ID's calls in a time window: number health's rolling windows.
     Index("ix_calls_org_id_caller_id_at", "org_id", "caller_id", "at"),
