@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -40,6 +39,7 @@ from callsign.domain.model import (
 from callsign.domain.outbound import callee_for, decide_outbound, refuse_inactive
 from callsign.domain.warmup import Limits, Shaping
 from callsign.services import org_cache
+from callsign.services.ids import random_hex
 from callsign.services.ports import CallsRepository, OrgId, UnitOfWork
 
 # Caps are hard, rotation fairness is soft. A rotating decision claims the least
@@ -63,7 +63,7 @@ class _Held(Exception):
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+    return f"{prefix}_{random_hex(12)}"
 
 
 def _answered_before(store: CallsRepository, org_id: int, request: OutboundRequest,
