@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import sys
 import tempfile
@@ -88,6 +89,21 @@ async def drive(app: Any, key: str, work: list[bytes], concurrency: int) -> list
     return statuses
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads, by name (summed over threads of one name)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    names = {t.native_id: t.name.rstrip("_0123456789") for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = names.get(int(task.name), "other")
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--decisions", type=int, default=3000)
@@ -123,6 +139,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile.enable()
 
     batches: list[str] = []
+    from callsign.services import calls as call_service
+
+    whole = [0]
+    place_call = call_service.place_call
+
+    def counted(*args: Any, **kwargs: Any) -> Any:  # a decision run whole, in the lock
+        whole[0] += 1
+        return place_call(*args, **kwargs)
+
+    call_service.place_call = counted  # type: ignore[assignment]
 
     async def run() -> tuple[float, float, int]:
         if not args.no_profile:  # the lane's threads start on its first decisions
@@ -130,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = create_app(Settings(database_url=db, access_log=False))
         async with AsyncTestClient(app):  # the lifespan: the lane and the key cache
             statuses = await drive(app, key, work[:args.warmup], args.concurrency)
+            whole[0] = 0
             if not args.no_profile:
                 with lock:
                     for profile in profiles:  # the warm-up's
@@ -137,10 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 main_profile = cProfile.Profile()
                 profiles.append(main_profile)
                 main_profile.enable()
+            threads = thread_cpu()
             wall, cpu = time.perf_counter(), time.process_time()
             statuses = await drive(app, key, work[args.warmup:], args.concurrency)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            after = thread_cpu()
+            split = ", ".join(
+                f"{name} {(after[name] - threads.get(name, 0.0)) / args.decisions * 1000:.2f}"
+                for name in sorted(after) if after[name] - threads.get(name, 0.0) > 0)
+            batches.append(f"; CPU ms per decision by thread: {split}")
             lane = app.state.runtime.lane
+            batches.append(f"; {whole[0]} of them run whole in the writer (first phase lost)")
             batches.append(f", {lane.units / max(lane.commits, 1):.1f} decisions per commit")
             if not args.no_profile:
                 main_profile.disable()
