@@ -173,6 +173,25 @@ def test_a_turn_taken_between_the_phases_passes_to_the_next_number_in_turn(
     assert (used(engine, oldest), used(engine, newer)) == (2, 2)
 
 
+def test_decisions_read_beside_each_other_take_the_numbers_in_turn_without_running_again(
+        apply_org: Callable[[dict[str, Any]], None], engine: Engine) -> None:
+    """Two calls read before either claims (as beside a writer's batch): the second reads
+    the number the first is claiming as presented, so it takes the next one in turn,
+    and both are claimed as decided, without a run in the lock."""
+    apply_org(org())
+    first, second = placement(CONTACT), placement(OTHER, at=AT + timedelta(seconds=1))
+    taken = first_phase(engine, first).caller_id
+    following = first_phase(engine, second).caller_id
+    assert {taken, following} == {LOCAL_1, LOCAL_2}
+    assert (first(UnitOfWork(engine)).caller_id, second(UnitOfWork(engine)).caller_id) \
+        == (taken, following)
+    assert not first.fell_back
+    assert not second.fell_back
+    assert (used(engine, LOCAL_1), used(engine, LOCAL_2)) == (1, 1)
+    # Seen committed, the claims are read from the store again: the rotation goes on.
+    assert place(engine, "+13125552101", at=AT + timedelta(seconds=2)).caller_id == taken
+
+
 def test_a_key_used_between_the_phases_answers_the_first_decision_and_records_nothing(
         apply_org: Callable[[dict[str, Any]], None], engine: Engine) -> None:
     """Idempotency: the same request with the same key was decided meanwhile (a retry

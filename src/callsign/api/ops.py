@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 
 from callsign.api.deps import runtime
 from callsign.api.intake import replaying
+from callsign.services.ids import random_hex
 
 access_log = logging.getLogger("callsign.access")
 
@@ -45,7 +45,7 @@ def observe(app: ASGIApp, metrics: Metrics, *, log_requests: bool) -> ASGIApp:
             return
         started = time.perf_counter()
         headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        request_id = headers.get(b"x-request-id", b"").decode()[:64] or random_hex(16)
         status = 500
 
         async def send_with_id(message: Message) -> None:

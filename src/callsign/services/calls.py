@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import uuid
+import threading
+import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -37,9 +39,11 @@ from callsign.domain.model import (
     TraceStep,
     today,
 )
+from callsign.domain.org_copies import OrgCache
 from callsign.domain.outbound import callee_for, decide_outbound, refuse_inactive
 from callsign.domain.warmup import Limits, Shaping
 from callsign.services import org_cache
+from callsign.services.ids import random_hex
 from callsign.services.ports import CallsRepository, OrgId, UnitOfWork
 
 # Caps are hard, rotation fairness is soft. A rotating decision claims the least
@@ -52,6 +56,7 @@ MAX_LOST_TURNS = 3
 MAX_CLAIMS = 64
 MAX_ATTEMPTS = 4  # whole-transaction runs when PostgreSQL picks one as a deadlock victim
 MAX_HELD = 8  # numbers one call passes over because other transactions held their rows
+IN_FLIGHT_SECONDS = 2.0  # a claim not seen committed by then is forgotten (its batch failed)
 
 
 class _Held(Exception):
@@ -63,7 +68,7 @@ class _Held(Exception):
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+    return f"{prefix}_{random_hex(12)}"
 
 
 def _answered_before(store: CallsRepository, org_id: int, request: OutboundRequest,
@@ -170,9 +175,81 @@ class CallPlacement:
             if decision is not None:
                 self.fell_back = False
                 return decision
+            if foreseen.flying is not None:
+                foreseen.flying.discard(foreseen.org_id, foreseen.decision.caller_id,
+                                        foreseen.now)
         self.fell_back = foreseen is not None
         return place_call(uow, self.request, now=self.clock(), rng=self.rng,
                           dry_run=self.dry_run, idempotency_key=self.idempotency_key)
+
+
+class InFlight:
+    """The numbers this process's decisions are claiming in turn and have not committed
+    yet, with the presentation time each claim writes (SQLite: decided on the readers,
+    waiting for the writer's batch).
+
+    A decision read beside a batch does not see the batch's claims, so under load it
+    picked the least recently presented number that a decision in the batch was just
+    taking, lost its turn in the writer and ran whole there. Its first phase now reads
+    those numbers as presented at their pending time (``overlay``): it picks the next one
+    in rotation, as it would once the batch is committed. Only the rotation's order is
+    changed, never a count or a cap: the conditional claim still decides every race, so
+    a wrong guess costs a run in the lock, as before. An entry goes when a read sees its
+    claim committed, when its decision falls back, or after IN_FLIGHT_SECONDS.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._numbers: dict[tuple[int, str], tuple[datetime, float]] = {}
+
+    def add(self, org_id: int, number: str, at: datetime) -> None:
+        deadline = time.monotonic() + IN_FLIGHT_SECONDS
+        with self._lock:
+            if len(self._numbers) >= 4096:  # claims whose numbers nobody read since
+                moment = time.monotonic()
+                self._numbers = {k: v for k, v in self._numbers.items() if v[1] >= moment}
+            self._numbers[(org_id, number)] = (at, deadline)
+
+    def discard(self, org_id: int, number: str, at: datetime) -> None:
+        with self._lock:
+            if self._numbers.get((org_id, number), (None, 0.0))[0] == at:
+                del self._numbers[(org_id, number)]
+
+    def overlay(self, org_id: int, facts: OutboundFacts) -> OutboundFacts:
+        """``facts`` with the numbers claimed in flight presented at their claims' time."""
+        if not self._numbers:
+            return facts
+        moment = time.monotonic()
+        changed = {}
+        with self._lock:
+            for number, state in facts.numbers.items():
+                entry = self._numbers.get((org_id, number))
+                if entry is None:
+                    continue
+                at, deadline = entry
+                last = state.last_presented_at
+                if (last is not None and last >= at) or deadline < moment:
+                    del self._numbers[(org_id, number)]  # committed (read), or given up
+                    continue
+                changed[number] = replace(state, last_presented_at=at)
+        if not changed:
+            return facts
+        return replace(facts, numbers={**facts.numbers, **changed})
+
+
+_IN_FLIGHT: weakref.WeakKeyDictionary[OrgCache, InFlight] = weakref.WeakKeyDictionary()
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+def in_flight(store: CallsRepository) -> InFlight:
+    """The claims in flight of this process on ``store`` (one per store, as its copies of
+    the organizations' state)."""
+    orgs = store.orgs
+    found = _IN_FLIGHT.get(orgs)
+    if found is None:
+        with _IN_FLIGHT_LOCK:
+            found = _IN_FLIGHT.setdefault(orgs, InFlight())
+    return found
 
 
 @dataclass(frozen=True)
@@ -189,6 +266,7 @@ class _Foreseen:
     history: tuple[PastCall, ...] | None  # None: the decision read none (an emergency)
     decision: Decision
     presented: datetime | None  # a rotating decision's number: its last presentation read
+    flying: InFlight | None = None  # where the claim is noted until it is committed
 
 
 def _foresee(
@@ -205,17 +283,23 @@ def _foresee(
         return earlier
     to = _callee(org, user, request)
     facts = _gather(store, state, user, request, to, now)
-    decision = decide_outbound(request, facts, rng, now)
+    flying = None if dry_run else in_flight(store)
+    decision = decide_outbound(request, flying.overlay(org_id, facts) if flying else facts,
+                               rng, now)
     if dry_run:
         return replace(decision, call_id=new_id("call"))
     if state.version is None:
         return None
-    presented = facts.numbers[decision.caller_id].last_presented_at \
-        if decision.claim is Claim.TURN else None
+    presented = None
+    if decision.claim is Claim.TURN and flying is not None:
+        presented = facts.numbers[decision.caller_id].last_presented_at  # as read
+        flying.add(org_id, decision.caller_id, now)
+    else:
+        flying = None
     return _Foreseen(now=now, day=today(org, now), org_id=org_id, version=state.version,
                      user=user.id, to=to, fingerprint=fingerprint,
                      history=None if facts.callee.emergency else facts.history,
-                     decision=decision, presented=presented)
+                     decision=decision, presented=presented, flying=flying)
 
 
 def _place_foreseen(uow: UnitOfWork, seen: _Foreseen, request: OutboundRequest,

@@ -372,12 +372,18 @@ def store_problem(engine: Engine) -> StoreUnavailable | None:
     try:
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":
-                with conn.begin():
-                    driver = conn.connection.driver_connection
-                    assert driver is not None
-                    version = int(driver.execute("PRAGMA user_version").fetchone()[0])
-                    driver.execute(f"PRAGMA user_version = {version}")  # writes the header
-                    verify_store_file(conn)
+                try:
+                    with conn.begin():
+                        driver = conn.connection.driver_connection
+                        assert driver is not None
+                        version = int(driver.execute("PRAGMA user_version").fetchone()[0])
+                        driver.execute(f"PRAGMA user_version = {version}")  # the header
+                        verify_store_file(conn)
+                except (sqlite3.Error, DBAPIError, StoreUnavailable):
+                    # A connection opened while the file was read-only stays read-only:
+                    # the next check opens a new one, to see the file as it is then.
+                    conn.invalidate()
+                    raise
             else:
                 row = conn.exec_driver_sql(
                     "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"

@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
@@ -148,6 +148,8 @@ class WriterLane:
         self._readers = concurrent.futures.ThreadPoolExecutor(
             max_workers=READERS, thread_name_prefix="callsign-reader") \
             if database_file(engine.url.render_as_string(hide_password=False)) else None
+        self._local = threading.local()  # a reader thread's own connection
+        self._reading: list[Connection] = []  # the readers' connections, closed at close
 
     @property
     def queued(self) -> int:
@@ -156,6 +158,7 @@ class WriterLane:
             return len(self._pending)
 
     async def run(self, work: Work[T]) -> T:
+        answer: concurrent.futures.Future[T] = concurrent.futures.Future()
         read = getattr(work, "read", None)  # ReadsFirst
         if read is not None and self._readers is not None:
             with self._ready:
@@ -163,14 +166,18 @@ class WriterLane:
                     raise _closed()
                 if len(self._pending) >= self.waiting:
                     raise _busy(len(self._pending))
+            # The reader hands the work on to the writer itself (the event loop is woken
+            # once per decision, by its answer, not also between the two phases).
             try:
-                reading = self._readers.submit(self._read, read)
+                self._readers.submit(self._read_then_queue, read, work, answer)
             except RuntimeError as error:  # closed meanwhile
                 raise _closed() from error
-            answered = await asyncio.wrap_future(reading)
-            if answered is not None:
-                return cast(T, answered)
-        answer: concurrent.futures.Future[T] = concurrent.futures.Future()
+        else:
+            self._queue(work, answer)
+        return await self._answer(answer)
+
+    def _queue(self, work: Work[Any], answer: concurrent.futures.Future[Any]) -> None:
+        """Hand ``work`` to the writer (any thread); StoreUnavailable when closing or full."""
         with self._ready:
             if self._closing:
                 raise _closed()
@@ -182,21 +189,35 @@ class WriterLane:
                                                 name="callsign-writer")
                 self._thread.start()
             self._ready.notify()
-        return await self._answer(answer)
 
     async def _answer(self, answer: concurrent.futures.Future[T]) -> T:
-        """The writer's answer; StoreUnavailable if it has not started the unit within
-        TURN_WAIT (the unit is then never run)."""
+        """The lane's answer; StoreUnavailable if the writer has not started the unit
+        within TURN_WAIT (the unit is then never run). The caller's cancellation leaves
+        the unit to run: it may be in a batch already."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def settle() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        def finished(_: concurrent.futures.Future[T]) -> None:  # the answering thread
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle)
+
+        answer.add_done_callback(finished)
+        # Not started by then: given up (if the writer has it already, its answer comes).
+        timer = loop.call_later(TURN_WAIT, answer.cancel)
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(answer)),
-                                          TURN_WAIT)
-        except TimeoutError:
-            if not answer.cancel():  # the writer has it already: its answer comes
-                return await asyncio.wrap_future(answer)
-        raise StoreUnavailable(
-            f"{self._describe()} was not free to write for {TURN_WAIT:g} s (another "
-            "callsign process holds its write turn: stopped or stuck); nothing of this "
-            "call was stored: retry")
+            await done
+        finally:
+            timer.cancel()
+        if answer.cancelled():
+            raise StoreUnavailable(
+                f"{self._describe()} was not free to write for {TURN_WAIT:g} s (another "
+                "callsign process holds its write turn: stopped or stuck); nothing of this "
+                "call was stored: retry")
+        return answer.result()
 
     async def close(self) -> None:
         with self._ready:
@@ -205,20 +226,68 @@ class WriterLane:
             self._ready.notify()
         if self._readers is not None:
             await asyncio.to_thread(self._readers.shutdown, True)
+            for conn in self._reading:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._reading.clear()
         if thread is not None:
             await asyncio.to_thread(thread.join)
 
+    def _read_then_queue(self, read: Callable[[UnitOfWork], Any], work: Work[Any],
+                         answer: concurrent.futures.Future[Any]) -> None:
+        """A reader thread: ``read``, then the answer it gives, or ``work`` handed to the
+        writer (an answer given up on meanwhile is left alone)."""
+        if answer.cancelled():
+            return
+        try:
+            answered = self._read(read)
+            if answered is None:
+                self._queue(work, answer)
+                return
+        except BaseException as error:  # the call's own answer, or the lane refusing it
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                answer.set_exception(error)
+            return
+        with contextlib.suppress(concurrent.futures.InvalidStateError):
+            answer.set_result(answered)
+
     def _read(self, read: Callable[[UnitOfWork], Any]) -> Any:
         """``read`` on a unit that only reads: its answer, or None when the work is to be
-        run in a batch (its reads failed on the store: the batch runs it whole)."""
+        run in a batch (its reads failed on the store: the batch runs it whole, and the
+        reader opens a new connection for the next)."""
         try:
-            return read(ReadingUnit(self.engine))
+            return read(ReadingUnit(self.engine, self._reading_connection()))
         except StoreUnavailable:
+            self._drop_reading_connection()
             return None
         except CallsignError:  # the call's own answer (not found, invalid, a conflict)
             raise
         except DRIVER_ERRORS:
+            self._drop_reading_connection()
             return None
+
+    def _reading_connection(self) -> Connection:
+        """This reader thread's connection, kept open between reads."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.engine.connect()
+            self._local.conn = conn
+            with self._ready:
+                self._reading.append(conn)
+        return conn
+
+    def _drop_reading_connection(self) -> None:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is None:
+            return
+        with self._ready:
+            if conn in self._reading:
+                self._reading.remove(conn)
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def _write(self) -> None:
         """The writer thread: a batch at a time until closed and drained."""
@@ -393,7 +462,7 @@ class _BatchedUnit(UnitOfWork):
         return self
 
     def commit(self) -> None:
-        verify_store_file(self.connection)
+        # The batch checks the file once, before its COMMIT (not a stat per unit).
         self.calls.commit()
         savepoint = self._savepoints[-1]
         _driver(self.connection).execute(f"RELEASE SAVEPOINT {savepoint[0]}")
@@ -422,13 +491,23 @@ class _BatchedUnit(UnitOfWork):
 
 class ReadingUnit(UnitOfWork):
     """A unit that only reads, in a read transaction (a deferred BEGIN: no write lock),
-    on a pooled connection; it commits nothing."""
+    on a pooled connection, or on ``connection`` when given (a reader thread's own, kept
+    open between units: checked to be on the file at the path, not taken from the pool
+    and given back each time); it commits nothing."""
+
+    def __init__(self, engine: Engine, connection: Connection | None = None) -> None:
+        super().__init__(engine)
+        self._held = connection
 
     def __enter__(self) -> ReadingUnit:
         self._committing = False
         self.dropped = False
         try:
-            self.connection = self.engine.connect()
+            if self._held is not None:
+                verify_store_file(self._held)
+                self.connection = self._held
+            else:
+                self.connection = self.engine.connect()
             _driver(self.connection).execute("BEGIN")
         except DRIVER_ERRORS as error:
             raise self._translated(error) from error
@@ -449,7 +528,8 @@ class ReadingUnit(UnitOfWork):
             if driver.in_transaction:
                 driver.execute("ROLLBACK")
         finally:
-            self.connection.close()
+            if self._held is None:
+                self.connection.close()
 
 
 class PooledLane:
