@@ -9,9 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
-from callsign.domain.errors import Refused
+from callsign.domain.errors import ConfigError, Refused
 from callsign.domain.model import Decision
+from callsign.services import organization
+from callsign.store.uow import UnitOfWork
 
 ApplyOrg = Callable[[dict[str, Any] | str], None]
 Dial = Callable[..., Decision]
@@ -126,3 +129,20 @@ def test_the_settings_round_trip_through_export(
     (project,) = exported["projects"]
     assert project["local_only"] == "principal"
     assert project["proximity"] == {"adjacent": True}
+
+
+def test_the_rest_config_changes_proximity_and_names_a_bad_field_by_its_path(
+    engine: Engine, apply_org: ApplyOrg
+) -> None:
+    """PATCH /v1/org's service: a change is kept; a bad one names its full path and
+    changes nothing."""
+    apply_org(org([SF]))
+    changed = organization.update_settings(UnitOfWork(engine), "acme",
+                                           {"proximity": {"adjacent": True}})
+    assert changed["proximity"]["adjacent"] is True
+    with pytest.raises(ConfigError) as refused:
+        organization.update_settings(UnitOfWork(engine), "acme",
+                                     {"proximity": {"radius_miles": -3}})
+    assert refused.value.problems[0][0] == "proximity.radius_miles"
+    kept = organization.get_settings(UnitOfWork(engine), "acme")["proximity"]
+    assert kept == {"exchange": False, "overlay": False, "adjacent": True, "radius_miles": None}

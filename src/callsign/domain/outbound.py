@@ -459,16 +459,23 @@ def nearby_area_codes(area_code: str | None, proximity: Proximity) -> tuple[str,
     return tuple(dict.fromkeys(c for c in codes if c != area_code))
 
 
-def _serving(facts: OutboundFacts, codes: Iterable[str]) -> set[str]:
-    """The org numbers serving any of ``codes``: read for them, or their own area code."""
-    wanted = set(codes)
-    found: set[str] = set()
-    for code in wanted:
-        found.update(facts.nearby.get(code, ()))
+def _area_code_index(facts: OutboundFacts) -> dict[str, set[str]]:
+    """The org numbers serving each area code: read for it, or their own area code."""
+    index = {code: set(numbers) for code, numbers in facts.nearby.items()}
     for number in facts.numbers:
         parts = nanp_parts(number)
-        if parts is not None and parts[0] in wanted:
-            found.add(number)
+        if parts is not None:
+            index.setdefault(parts[0], set()).add(number)
+    return index
+
+
+def _serving(facts: OutboundFacts, codes: Iterable[str],
+             index: dict[str, set[str]] | None = None) -> set[str]:
+    """The org numbers serving any of ``codes``: read for them, or their own area code."""
+    index = _area_code_index(facts) if index is None else index
+    found: set[str] = set()
+    for code in codes:
+        found.update(index.get(code, ()))
     return found
 
 
@@ -496,8 +503,9 @@ def _in_exchange(facts: OutboundFacts, proximity: Proximity, rng: random.Random,
         trace.add(rule, "passed", f"{facts.callee.number} is not a NANP number")
         return None
     exchange = f"{parts[0]}-{parts[1]}"
-    same = [n for n in facts.numbers if nanp_parts(n) == parts]
-    presentable = _note_passed(facts, same, trace, rule)
+    prefix = facts.callee.number[:8]  # +1 NPA NXX: such a number serves its area code
+    same = [n for n in facts.serving_area_code if n.startswith(prefix)]
+    presentable = _note_passed(facts, same, trace, rule) if same else same
     if presentable:
         return _least_recently_presented(facts, presentable, rng, trace, rule,
                                          f"in exchange {exchange}")
@@ -511,7 +519,7 @@ def _nearby(facts: OutboundFacts, proximity: Proximity, rng: random.Random,
     code = facts.callee.area_code
     if not proximity.reaches_out or code is None:
         return None
-    geo = geography()
+    geo, index = geography(), _area_code_index(facts)
     if geo.get(code) is None:
         trace.add(Rule.LOCAL_OVERLAY, "passed",
                   f"area code {code} is not in the shipped geography (US and Canada)")
@@ -525,24 +533,27 @@ def _nearby(facts: OutboundFacts, proximity: Proximity, rng: random.Random,
     for rule, on, codes, what in steps:
         if not on:
             continue
-        presentable = _note_passed(facts, _serving(facts, codes), trace, rule)
+        presentable = _note_passed(facts, _serving(facts, codes, index), trace, rule)
         if presentable:
             return _least_recently_presented(
                 facts, presentable, rng, trace, rule,
                 f"in area codes {what} ({', '.join(codes)})")
         trace.add(rule, "passed", f"no presentable number in an area code {what} "
                   f"({', '.join(codes) or 'none known'})")
-    return _within_radius(facts, proximity, rng, trace)
+    return _within_radius(facts, proximity, rng, trace, index)
 
 
 def _within_radius(facts: OutboundFacts, proximity: Proximity, rng: random.Random,
-                   trace: _Trace) -> Choice | None:
+                   trace: _Trace, index: dict[str, set[str]]) -> Choice | None:
     radius, code, rule = proximity.radius_miles, facts.callee.area_code, Rule.LOCAL_RADIUS
     if radius is None or code is None:
         return None
     near = geography().within(code, radius)
     for miles, other in near:
-        presentable = _note_passed(facts, _serving(facts, [other]), trace, rule)
+        numbers = index.get(other)
+        if not numbers:
+            continue
+        presentable = _note_passed(facts, numbers, trace, rule)
         if presentable:
             return _least_recently_presented(
                 facts, presentable, rng, trace, rule,
@@ -561,8 +572,9 @@ def local_numbers(facts: OutboundFacts, numbers: Iterable[str]) -> set[str]:
     wanted = set(numbers)
     if callee.area_code is None:
         return set()
-    local = wanted & (facts.serving_area_code | _serving(facts, [callee.area_code]))
-    local |= wanted & _serving(facts, nearby_area_codes(callee.area_code, proximity))
+    index = _area_code_index(facts)
+    local = wanted & (facts.serving_area_code | _serving(facts, [callee.area_code], index))
+    local |= wanted & _serving(facts, nearby_area_codes(callee.area_code, proximity), index)
     if facts.org.local_presence_fallback == "region":
         local |= {n for n in wanted if _in_callee_region(facts, n)}
     return local
