@@ -490,7 +490,7 @@ def _note_passed(facts: OutboundFacts, numbers: Iterable[str], trace: _Trace,
             presentable.append(number)
         elif number not in trace.noted:
             trace.noted.add(number)
-            trace.add(rule, "passed", f"{number} {reason}", number)
+            trace.add(rule, "passed", reason, number)
     return presentable
 
 
@@ -526,9 +526,9 @@ def _nearby(facts: OutboundFacts, proximity: Proximity, rng: random.Random,
         return None
     steps: list[tuple[Rule, bool, list[str], str]] = [
         (Rule.LOCAL_OVERLAY, proximity.overlay, sorted(geo.overlays(code)),
-         f"an overlay of {code}"),
+         f"overlays of {code}"),
         (Rule.LOCAL_ADJACENT, proximity.adjacent, sorted(geo.neighbours(code)),
-         f"adjacent to {code}"),
+         f"area codes adjacent to {code}"),
     ]
     for rule, on, codes, what in steps:
         if not on:
@@ -537,8 +537,8 @@ def _nearby(facts: OutboundFacts, proximity: Proximity, rng: random.Random,
         if presentable:
             return _least_recently_presented(
                 facts, presentable, rng, trace, rule,
-                f"in area codes {what} ({', '.join(codes)})")
-        trace.add(rule, "passed", f"no presentable number in an area code {what} "
+                f"in the {what} ({', '.join(codes)})")
+        trace.add(rule, "passed", f"no presentable number in the {what} "
                   f"({', '.join(codes) or 'none known'})")
     return _within_radius(facts, proximity, rng, trace, index)
 
