@@ -223,3 +223,14 @@ def test_the_nearby_area_codes_read_follow_the_steps_turned_on() -> None:
     assert "630" in nearby_area_codes("312", Proximity(radius_miles=40))
     assert nanp_parts("+13125550101") == ("312", "555")
     assert nanp_parts("+442071838750") is None
+
+
+def test_a_local_only_project_passes_over_an_agent_number_that_is_not_local(
+    apply_org: Any, dial: Dial
+) -> None:
+    """use_agent with an SF caller ID: not local to the Loop, so the local pool decides."""
+    apply_org(org([SF, LOOP_444], users=[{"id": "alice", "caller_id": SF}], projects=[
+        project([LOOP_444], agent_number="use_agent", local_only="refuse")]))
+    decision = dial(user="alice", to=CALLEE, at=NOW, project="renewals")
+    assert decision.caller_id == LOOP_444
+    assert ("local_only", "passed", SF) in lines(decision)
