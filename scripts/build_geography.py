@@ -42,8 +42,8 @@ BORDER_DEGREES = 0.03  # ~3 km: slivers, gaps and narrow waters (the bays) are c
 BORDER_LENGTH = 0.05  # ~5 km of one's boundary lies that near the other: a shared border
 NAME_SHARE = 0.8  # a code without a polygon: this share of its prefixes name host places
 HOST_SHARE = 0.25  # ... and each such place names this share of the host's prefixes
-SIMPLIFY_DEGREES = 0.02  # ~2 km: enough for a map of the continent
-PRECISION = 3
+SIMPLIFY_DEGREES = 0.05  # ~5 km: enough for a map of the continent
+PRECISION = 2  # ~1 km: enough for a map of the continent
 
 
 def country_of(npa: str) -> str | None:

@@ -3,6 +3,9 @@ any map of the NANP (derived by scripts/build_geography.py from licensed public 
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import pytest
 
 from callsign.domain.geography import geography, haversine_miles
@@ -85,3 +88,15 @@ def test_the_table_names_its_sources_and_their_licenses() -> None:
     assert source["polygons"]["package"] == "area-code-locator"
     assert source["polygons"]["license"] == "MIT License"
     assert source["places"]["license"] == "Apache License 2.0"
+
+
+def test_the_simplified_polygons_for_maps_match_the_table() -> None:
+    """The shipped shapes: one polygon per area code of the table that has one, credited."""
+    text = resources.files("callsign.domain").joinpath("data", "area_codes_shapes.json")
+    shapes = json.loads(text.read_text())
+    codes = [f["properties"]["area_code"] for f in shapes["features"]]
+    assert len(codes) == len(set(codes)) > 300
+    assert set(codes) <= set(geography().area_codes)
+    assert {"312", "415", "416"} <= set(codes)
+    assert shapes["source"]["polygons"]["license"] == "MIT License"
+    assert {f["geometry"]["type"] for f in shapes["features"]} <= {"Polygon", "MultiPolygon"}
