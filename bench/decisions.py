@@ -30,6 +30,14 @@ best of the rounds (other processes can only slow a round down; medians shown to
 Targets (the issue): the engine at >= 50% of the floor, and the engine's rate at the
 largest inventory within 20% of its rate at the smallest; ``--check`` exits 1 when one
 is missed. ``--profile`` adds a cProfile of the engine on the largest inventory.
+
+``--chain-only`` (and a last line of every run): the pure decision's cost with the
+proximity chain (exchange, overlay, adjacent, 50-mile radius; SPEC 3.3) over its cost
+without, on the same facts: callees whose area code has a number (the chain adds the
+exchange step) and callees whose area code has none (it walks overlay, adjacent and
+radius). The pure decision is a small part of a decision's cost (the store's reads and
+the commit are most of it), so its ratio overstates the chain's share: the line also
+gives the microseconds the chain adds per decision, to set beside the engine's latency.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,7 +70,17 @@ from sqlalchemy import Engine
 from callsign.domain import phone
 from callsign.domain.document import parse_document
 from callsign.domain.errors import InvalidNumber
-from callsign.domain.model import OutboundRequest
+from callsign.domain.geography import geography
+from callsign.domain.model import (
+    Agent,
+    Callee,
+    NumberState,
+    OrgPolicy,
+    OutboundFacts,
+    OutboundRequest,
+    Proximity,
+)
+from callsign.domain.outbound import decide_outbound, nearby_area_codes
 from callsign.services.calls import place_call
 from callsign.store import db as store_db
 from callsign.store.db import MIGRATIONS, create_store_engine
@@ -695,6 +713,61 @@ def profile(args: argparse.Namespace, size: int, data: Callable[[], BuildData]) 
         stats.sort_stats(order).print_stats(args.profile_top)
 
 
+CHAIN = Proximity(exchange=True, overlay=True, adjacent=True, radius_miles=50)
+
+
+def chain_cost(decisions: int, seed: int) -> dict[str, tuple[float, float]]:
+    """Per pure decision, the cost with the proximity chain over without (a ratio) and
+    the microseconds it adds, for callees served in their area code and for callees
+    reached only by proximity."""
+    rng = random.Random(seed)
+    area_codes = [code for code, _ in nanp_area_codes()]
+    inventory = [f"+1{code}{rng.randrange(200, 1000)}{rng.randrange(10_000):04d}"
+                 for code in area_codes for _ in range(2)]
+    states = {n: NumberState(n, region="R") for n in inventory}
+    served = sorted({n[2:5] for n in inventory})
+    geo = geography()
+    unserved_codes = [c for c in geo.area_codes if c not in set(served)] or served
+    ratios: dict[str, tuple[float, float]] = {}
+    for label, codes in (("area code decides", served), ("proximity decides", unserved_codes)):
+        callees = [Callee(f"+1{rng.choice(codes)}5550{i % 1000:03d}"[:12], area_code=None)
+                   for i in range(decisions)]
+        callees = [replace(c, area_code=c.number[2:5], region="R") for c in callees]
+        timings = []
+        for proximity in (Proximity(), CHAIN):
+            org = OrgPolicy(slug="bench", principal_number=inventory[0], local_presence=True,
+                            proximity=proximity)
+            facts = []
+            for callee in callees:
+                serving = frozenset(n for n in inventory if n[2:5] == callee.area_code)
+                nearby = {code: frozenset(n for n in inventory if n[2:5] == code)
+                          for code in nearby_area_codes(callee.area_code, proximity)}
+                read = serving.union(*nearby.values(), {inventory[0]})  # as the service
+                numbers = {n: states[n] for n in read}
+                facts.append(OutboundFacts(org, Agent("ava"), callee, numbers, serving,
+                                           nearby=nearby))
+            best = float("inf")
+            for _ in range(3):
+                started = time.perf_counter()
+                for fact in facts:
+                    decide_outbound(REQUEST, fact, random.Random(1), BASE_NOW)
+                best = min(best, time.perf_counter() - started)
+            timings.append(best)
+        ratios[label] = (timings[1] / timings[0],
+                         (timings[1] - timings[0]) / decisions * 1e6)
+    return ratios
+
+
+REQUEST = OutboundRequest(org="bench", user="ava", to="+13125550100")
+
+
+def report_chain(decisions: int, seed: int) -> None:
+    """The proximity chain's line: pure decision with / without, and the time it adds."""
+    for label, (ratio, added) in chain_cost(decisions, seed).items():
+        log(f"pure decision with the proximity chain / without ({label}): {ratio:.2f}, "
+            f"{added:+.1f} us per decision")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--numbers", type=int, nargs="+", default=[1000, 100_000],
@@ -715,7 +788,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="list the statements of a decision")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--chain-only", action="store_true",
+                        help="only the proximity chain's cost on the pure decision")
     args = parser.parse_args(argv)
+    if args.chain_only:
+        report_chain(args.decisions, args.seed)
+        return 0
     sizes = sorted(set(args.numbers))
     if sizes[0] < DOC_NUMBERS + 25 or args.contacts < 1 or args.calls < 1:
         parser.error(f"--numbers must be at least {DOC_NUMBERS + 25}; calls and contacts >= 1")
@@ -758,6 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(target within {TARGET_SCALING:.0%}): {'ok' if ok_scaling else 'MISSED'}")
     if args.profile:
         profile(args, sizes[-1], data)
+    report_chain(args.decisions, args.seed)
     return 1 if args.check and not (ok_ratio and ok_scaling) else 0
 
 

@@ -533,7 +533,8 @@ def test_project_settings_saved_and_shown_again(page: Page, api: httpx.Client) -
     expected = {"id": "renewals", "name": "Policy renewals", "numbers": pool,
                 "first_call": NEWARK_2, "keep_previous_number": True, "next_calls": "random",
                 "outcome_numbers": {"asked_callback": NEWARK_2, "voicemail": CHICAGO_2},
-                "agent_number": "use_agent", "compliance": None}
+                "agent_number": "use_agent", "compliance": None, "proximity": None,
+                "local_only": "off"}
     assert ok(api.get("/v1/projects/renewals")) == expected
     # ... and the page shows it again.
     assert page.locator("#first-call").input_value() == NEWARK_2
@@ -625,7 +626,8 @@ def test_create_project(page: Page, api: httpx.Client) -> None:
     assert ok(api.get("/v1/projects/winback")) == {
         "id": "winback", "name": "Win-back", "numbers": sorted([AURORA, SAN_FRANCISCO]),
         "first_call": AURORA, "keep_previous_number": False, "next_calls": "random",
-        "outcome_numbers": {}, "agent_number": "use_project", "compliance": None}
+        "outcome_numbers": {}, "agent_number": "use_project", "compliance": None,
+        "proximity": None, "local_only": "off"}
     go(page, "/admin/projects")
     assert page.locator("a[href='/admin/projects/winback']").count() == 1
 

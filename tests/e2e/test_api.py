@@ -895,7 +895,7 @@ def test_a_project_is_created_read_replaced_and_deleted(
     deleted = globex.delete(f"/v1/projects/{pid}")
 
     assert created == {**body, "numbers": [AUSTIN1, AUSTIN2], "keep_previous_number": False,
-                       "compliance": None}
+                       "compliance": None, "proximity": None, "local_only": "off"}
     assert error_of(again, 409)["field"] == "id"
     assert shown == created
     assert created in listed

@@ -426,7 +426,9 @@ class FakeStore:
         projects = {p.id: (kept[p.id][0] if p.id in kept else next(self.ids), ProjectPolicy(
             id=p.id, pool=tuple(p.numbers), first_call=p.first_call,
             keep_previous_number=p.keep_previous_number, next_calls=Logic(p.next_calls),
-            outcome_numbers=dict(p.outcome_numbers), agent_number=p.agent_number))
+            outcome_numbers=dict(p.outcome_numbers), agent_number=p.agent_number,
+            proximity=p.proximity.proximity() if p.proximity else None,
+            local_only=p.local_only))
             for p in document.projects}
         state.orgs[document.org] = FakeOrg(org_id, _policy(document), users, contacts, projects)
         self._apply_numbers(state, org_id, document)
@@ -555,7 +557,8 @@ def _policy(doc: OrgDocument) -> OrgPolicy:
         calling_hours=CallingHours(time.fromisoformat(hours.start), time.fromisoformat(hours.end))
         if hours else None,
         call_path=tuple(InboundStep(step) for step in doc.inbound.path),
-        last_caller_days=doc.inbound.last_caller_days, health=doc.health.policy())
+        last_caller_days=doc.inbound.last_caller_days, health=doc.health.policy(),
+        proximity=doc.proximity.proximity())
 
 
 def _user_numbers(org: FakeOrg) -> list[release.UserNumbers]:

@@ -345,7 +345,9 @@ def test_each_rule_names_the_claim_its_decision_makes() -> None:
     """Rotation claims in turn, the principal past its cap, an emergency nothing."""
     assert {rule: rule.claim for rule in Rule if rule.claim is not Claim.CAP} == {
         Rule.EMERGENCY: Claim.NONE, Rule.LOCAL_PRESENCE: Claim.TURN,
-        Rule.LOCAL_PRESENCE_REGION: Claim.TURN, Rule.PRINCIPAL: Claim.UNCAPPED}
+        Rule.LOCAL_PRESENCE_REGION: Claim.TURN, Rule.LOCAL_EXCHANGE: Claim.TURN,
+        Rule.LOCAL_OVERLAY: Claim.TURN, Rule.LOCAL_ADJACENT: Claim.TURN,
+        Rule.LOCAL_RADIUS: Claim.TURN, Rule.PRINCIPAL: Claim.UNCAPPED}
     replayed = Decision(SF, "local_presence", TO, ())  # type: ignore[arg-type]
     assert replayed.claim is Claim.TURN
     assert replace(replayed, rule=Rule.EMERGENCY).claim is Claim.NONE

@@ -30,7 +30,13 @@ from callsign.domain.compliance.policy import CompliancePolicy, organization_pol
 from callsign.domain.compliance.zones import known_zone, state_code, zip_place
 from callsign.domain.errors import ConfigError, InvalidInput
 from callsign.domain.health_policy import MAX_PER_HOUR, MAX_PER_MINUTE, HealthPolicy, RampStep
-from callsign.domain.model import DEFAULT_CALL_PATH, DEFAULT_LAST_CALLER_DAYS, InboundStep, Logic
+from callsign.domain.model import (
+    DEFAULT_CALL_PATH,
+    DEFAULT_LAST_CALLER_DAYS,
+    InboundStep,
+    Logic,
+    Proximity,
+)
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -110,6 +116,21 @@ class ContactDoc(_Doc):
     postal_code: Short | None = None
 
 
+MAX_RADIUS_MILES = 500
+
+
+class ProximityDoc(_Doc):
+    """The proximity steps of local presence (SPEC 3.3); all off by default."""
+
+    exchange: Flag = False
+    overlay: Flag = False
+    adjacent: Flag = False
+    radius_miles: Annotated[int, Field(strict=True, ge=1, le=MAX_RADIUS_MILES)] | None = None
+
+    def proximity(self) -> Proximity:
+        return Proximity(self.exchange, self.overlay, self.adjacent, self.radius_miles)
+
+
 class ProjectDoc(_Doc):
     id: Key
     name: Name = ""
@@ -120,6 +141,8 @@ class ProjectDoc(_Doc):
     outcome_numbers: dict[Short, Phone] = Field(default_factory=dict)
     agent_number: Literal["use_agent", "use_project"] = "use_project"
     compliance: dict[str, Any] | None = None  # the project's rules (SPEC 10): tighten only
+    proximity: ProximityDoc | None = None  # None: the organization's
+    local_only: Literal["off", "refuse", "principal"] = "off"
 
 
 class CallingHoursDoc(_Doc):
@@ -254,6 +277,7 @@ class OrgDocument(_Doc):
     agent_leg_number: Phone | None = None
     local_presence: Flag = False
     local_presence_fallback: Literal["none", "region"] = "none"
+    proximity: ProximityDoc = Field(default_factory=ProximityDoc)
     restrict_caller_ids: Flag = False
     calling_hours: CallingHoursDoc | None = None
     numbers: list[NumberDoc] = Field(default_factory=list)

@@ -45,6 +45,24 @@ class Logic(StrEnum):
 FIRST_CALL_LOGICS = (Logic.RANDOM, Logic.REGIONALLY_RANDOM)
 AgentNumber = Literal["use_agent", "use_project"]
 Fallback = Literal["none", "region"]
+LocalOnly = Literal["off", "refuse", "principal"]
+
+
+@dataclass(frozen=True)
+class Proximity:
+    """The proximity steps of local presence (SPEC 3.3), each on or off: same exchange
+    (NPA-NXX) before the area code; then an overlay, an adjacent area code, the nearest
+    within ``radius_miles`` (None: off). All off by default: the area code alone."""
+
+    exchange: bool = False
+    overlay: bool = False
+    adjacent: bool = False
+    radius_miles: int | None = None
+
+    @property
+    def reaches_out(self) -> bool:
+        """Whether a step looks beyond the callee's own area code."""
+        return self.overlay or self.adjacent or self.radius_miles is not None
 
 
 class InboundStep(StrEnum):
@@ -95,6 +113,10 @@ class Rule(StrEnum):
     AGENT_AREA_CODE = "agent_area_code"
     LOCAL_PRESENCE = "local_presence"
     LOCAL_PRESENCE_REGION = "local_presence_region"
+    LOCAL_EXCHANGE = "local_exchange"
+    LOCAL_OVERLAY = "local_overlay"
+    LOCAL_ADJACENT = "local_adjacent"
+    LOCAL_RADIUS = "local_radius"
     USER_CALLER_ID = "user_caller_id"
     PRINCIPAL = "principal"
 
@@ -108,6 +130,10 @@ _CLAIMS = {
     Rule.EMERGENCY: Claim.NONE,
     Rule.LOCAL_PRESENCE: Claim.TURN,  # rotation: the least recently presented, in turn
     Rule.LOCAL_PRESENCE_REGION: Claim.TURN,
+    Rule.LOCAL_EXCHANGE: Claim.TURN,
+    Rule.LOCAL_OVERLAY: Claim.TURN,
+    Rule.LOCAL_ADJACENT: Claim.TURN,
+    Rule.LOCAL_RADIUS: Claim.TURN,
     Rule.PRINCIPAL: Claim.UNCAPPED,
 }
 DEFAULT_LAST_CALLER_DAYS = 30
@@ -143,6 +169,7 @@ class OrgPolicy:
     calling_hours: CallingHours | None = None
     call_path: tuple[InboundStep, ...] = DEFAULT_CALL_PATH
     last_caller_days: int = DEFAULT_LAST_CALLER_DAYS
+    proximity: Proximity = field(default_factory=Proximity)
     # Number health and volume shaping (SPEC 9).
     health: HealthPolicy = field(default_factory=HealthPolicy)
 
@@ -192,6 +219,9 @@ class ProjectPolicy:
     next_calls: Logic = Logic.RANDOM
     outcome_numbers: Mapping[str, str] = field(default_factory=dict)
     agent_number: AgentNumber = "use_project"
+    proximity: Proximity | None = None  # None: the organization's
+    # With no local number for the callee: refuse, or present the principal; off: as ever.
+    local_only: LocalOnly = "off"
 
 
 @dataclass(frozen=True)
@@ -273,6 +303,9 @@ class OutboundFacts:
     caller_id: str | None = None  # the caller ID asked for this one call, in E.164
     shaping: Shaping | None = None  # volume shaping (SPEC 9); None: nothing paced
     compliance: ComplianceFacts | None = None  # None: no compliance rule to check
+    # Org numbers serving each nearby area code (overlays, neighbours, within the radius)
+    # that the proximity steps asked for; empty when they look no further.
+    nearby: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 TraceResult = Literal["chosen", "passed", "checked"]

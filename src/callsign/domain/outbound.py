@@ -19,6 +19,7 @@ from callsign.domain.compliance.caps import RecentCall
 from callsign.domain.compliance.decision import ComplianceCall, evaluate
 from callsign.domain.compliance.zones import place_of
 from callsign.domain.errors import NotCompliant, NotPresentable, OutsideCallingHours, Refused
+from callsign.domain.geography import geography
 from callsign.domain.health_states import HealthState
 from callsign.domain.model import (
     Agent,
@@ -31,6 +32,7 @@ from callsign.domain.model import (
     OutboundFacts,
     OutboundRequest,
     PastCall,
+    Proximity,
     Rule,
     TraceResult,
     TraceStep,
@@ -218,9 +220,16 @@ def _project_logic(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> C
     project = facts.project
     assert project is not None
     choice = _agent_number(facts, trace) or _previous_number(facts, trace)
+    if choice is not None and project.local_only != "off" \
+            and not local_numbers(facts, [choice.number]):
+        trace.add("local_only", "passed", f"{choice.number} ({choice.rule}) is not local "
+                  f"to {facts.callee.number}", choice.number)
+        choice = None
     if choice is not None:
         return choice
     pool = [n for n in project.pool if _presentable_or_note(facts, n, trace)]
+    if project.local_only != "off":
+        return _local_only(facts, pool, rng, trace)
     if not pool:
         trace.add("pool", "passed", f"project {project.id} has no presentable number")
         return None
@@ -229,6 +238,33 @@ def _project_logic(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> C
         return _first_call(facts, pool, rng, trace)
     return (_outcome_number(facts, in_project[0], pool, trace)
             or _pick_from_pool(facts, project.next_calls, pool, rng, trace, "next_calls"))
+
+
+def _local_only(facts: OutboundFacts, pool: list[str], rng: random.Random,
+                trace: _Trace) -> Choice:
+    """A ``local_only`` project: the pool's numbers local to the callee, else refuse or
+    present the principal, as the project says."""
+    project = facts.project
+    assert project is not None
+    local = sorted(local_numbers(facts, pool))
+    for number in sorted(set(pool) - set(local)):
+        trace.add("local_only", "passed", f"pool number {number} is not local to "
+                  f"{facts.callee.number}", number)
+    if local:
+        trace.add("local_only", "checked", f"{len(local)} of {len(pool)} presentable pool "
+                  f"numbers are local to {facts.callee.number}")
+        in_project = [c for c in facts.history if c.project == project.id]
+        if not in_project:
+            return _first_call(facts, local, rng, trace)
+        return (_outcome_number(facts, in_project[0], local, trace)
+                or _pick_from_pool(facts, project.next_calls, local, rng, trace, "next_calls"))
+    why = (f"project {project.id} is local only and no presentable pool number is local "
+           f"to {facts.callee.number} (area code {facts.callee.area_code or 'unknown'})")
+    if project.local_only == "refuse":
+        trace.add("local_only", "passed", why)
+        raise Refused(why, field="to")
+    trace.add("local_only", "passed", f"{why}; presenting the principal number")
+    return _principal(facts, trace)
 
 
 def _agent_number(facts: OutboundFacts, trace: _Trace) -> Choice | None:
@@ -337,6 +373,11 @@ def _regionally_random(
     elif local := [n for n in pool if n in facts.serving_area_code]:
         candidates, why = local, (f"random among {len(local)} pool numbers serving area code "
                                   f"{callee.area_code}")
+    elif nearby := sorted(set(pool) & _serving(
+            facts, nearby_area_codes(callee.area_code, proximity_of(facts)))):
+        candidates, why = nearby, (f"no pool number serves area code {callee.area_code}; "
+                                   f"random among {len(nearby)} in nearby area codes "
+                                   "(overlay, adjacent or within the radius)")
     elif same_region := [n for n in pool if _in_callee_region(facts, n)]:
         candidates, why = same_region, (f"no pool number serves area code {callee.area_code}; "
                                         f"random among {len(same_region)} in {callee.region}")
@@ -377,7 +418,166 @@ def _local_presence(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> 
     if not facts.org.local_presence:
         trace.add(Rule.LOCAL_PRESENCE, "passed", "local presence is off for the organization")
         return None
-    return _in_area_code(facts, rng, trace) or _in_region(facts, rng, trace)
+    proximity = proximity_of(facts)
+    return (_in_exchange(facts, proximity, rng, trace)
+            or _in_area_code(facts, rng, trace)
+            or _nearby(facts, proximity, rng, trace)
+            or _in_region(facts, rng, trace))
+
+
+# -- SPEC 3.3, proximity: exchange, overlay, adjacent, radius -------------------------
+
+def proximity_of(facts: OutboundFacts) -> Proximity:
+    """The proximity steps of this call: the project's, else the organization's."""
+    project = facts.project
+    if project is not None and project.proximity is not None:
+        return project.proximity
+    return facts.org.proximity
+
+
+def nanp_parts(number: str) -> tuple[str, str] | None:
+    """A NANP number's area code and exchange (NPA, NXX), or None for another number."""
+    if len(number) == 12 and number.startswith("+1") and number[1:].isdigit():
+        return number[2:5], number[5:8]
+    return None
+
+
+def nearby_area_codes(area_code: str | None, proximity: Proximity) -> tuple[str, ...]:
+    """The area codes whose numbers the proximity steps may present for a callee in
+    ``area_code``: its overlays, its neighbours and those within the radius (nearest
+    first), as the steps turned on ask; what the service reads beside the area code."""
+    if not area_code or not proximity.reaches_out:
+        return ()
+    geo = geography()
+    codes: list[str] = []
+    if proximity.overlay:
+        codes.extend(sorted(geo.overlays(area_code)))
+    if proximity.adjacent:
+        codes.extend(sorted(geo.neighbours(area_code)))
+    if proximity.radius_miles is not None:
+        codes.extend(code for _, code in geo.within(area_code, proximity.radius_miles))
+    return tuple(dict.fromkeys(c for c in codes if c != area_code))
+
+
+def _area_code_index(facts: OutboundFacts) -> dict[str, set[str]]:
+    """The org numbers serving each area code: read for it, or their own area code."""
+    index = {code: set(numbers) for code, numbers in facts.nearby.items()}
+    for number in facts.numbers:
+        parts = nanp_parts(number)
+        if parts is not None:
+            index.setdefault(parts[0], set()).add(number)
+    return index
+
+
+def _serving(facts: OutboundFacts, codes: Iterable[str],
+             index: dict[str, set[str]] | None = None) -> set[str]:
+    """The org numbers serving any of ``codes``: read for them, or their own area code."""
+    index = _area_code_index(facts) if index is None else index
+    found: set[str] = set()
+    for code in codes:
+        found.update(index.get(code, ()))
+    return found
+
+
+def _note_passed(facts: OutboundFacts, numbers: Iterable[str], trace: _Trace,
+                 rule: Rule) -> list[str]:
+    """The presentable ones of ``numbers``; a passed line for each other, saying why
+    (once per number in a decision)."""
+    presentable = []
+    for number in sorted(numbers):
+        reason = why_not_presentable(facts, number)
+        if reason is None:
+            presentable.append(number)
+        elif number not in trace.noted:
+            trace.noted.add(number)
+            trace.add(rule, "passed", reason, number)
+    return presentable
+
+
+def _in_exchange(facts: OutboundFacts, proximity: Proximity, rng: random.Random,
+                 trace: _Trace) -> Choice | None:
+    if not proximity.exchange:
+        return None
+    rule, parts = Rule.LOCAL_EXCHANGE, nanp_parts(facts.callee.number)
+    if parts is None:
+        trace.add(rule, "passed", f"{facts.callee.number} is not a NANP number")
+        return None
+    exchange = f"{parts[0]}-{parts[1]}"
+    prefix = facts.callee.number[:8]  # +1 NPA NXX: such a number serves its area code
+    same = [n for n in facts.serving_area_code if n.startswith(prefix)]
+    presentable = _note_passed(facts, same, trace, rule) if same else same
+    if presentable:
+        return _least_recently_presented(facts, presentable, rng, trace, rule,
+                                         f"in exchange {exchange}")
+    trace.add(rule, "passed", f"no presentable number in exchange {exchange}")
+    return None
+
+
+def _nearby(facts: OutboundFacts, proximity: Proximity, rng: random.Random,
+            trace: _Trace) -> Choice | None:
+    """Overlay, then adjacent, then the nearest within the radius (SPEC 3.3)."""
+    code = facts.callee.area_code
+    if not proximity.reaches_out or code is None:
+        return None
+    geo, index = geography(), _area_code_index(facts)
+    if geo.get(code) is None:
+        trace.add(Rule.LOCAL_OVERLAY, "passed",
+                  f"area code {code} is not in the shipped geography (US and Canada)")
+        return None
+    steps: list[tuple[Rule, bool, list[str], str]] = [
+        (Rule.LOCAL_OVERLAY, proximity.overlay, sorted(geo.overlays(code)),
+         f"overlays of {code}"),
+        (Rule.LOCAL_ADJACENT, proximity.adjacent, sorted(geo.neighbours(code)),
+         f"area codes adjacent to {code}"),
+    ]
+    for rule, on, codes, what in steps:
+        if not on:
+            continue
+        presentable = _note_passed(facts, _serving(facts, codes, index), trace, rule)
+        if presentable:
+            return _least_recently_presented(
+                facts, presentable, rng, trace, rule,
+                f"in the {what} ({', '.join(codes)})")
+        trace.add(rule, "passed", f"no presentable number in the {what} "
+                  f"({', '.join(codes) or 'none known'})")
+    return _within_radius(facts, proximity, rng, trace, index)
+
+
+def _within_radius(facts: OutboundFacts, proximity: Proximity, rng: random.Random,
+                   trace: _Trace, index: dict[str, set[str]]) -> Choice | None:
+    radius, code, rule = proximity.radius_miles, facts.callee.area_code, Rule.LOCAL_RADIUS
+    if radius is None or code is None:
+        return None
+    near = geography().within(code, radius)
+    for miles, other in near:
+        numbers = index.get(other)
+        if not numbers:
+            continue
+        presentable = _note_passed(facts, numbers, trace, rule)
+        if presentable:
+            return _least_recently_presented(
+                facts, presentable, rng, trace, rule,
+                f"in area code {other}, the nearest with one: {miles:.0f} miles from "
+                f"{code} (within {radius})")
+    trace.add(rule, "passed", f"no presentable number within {radius} miles of area code "
+              f"{code} ({len(near)} area codes)")
+    return None
+
+
+def local_numbers(facts: OutboundFacts, numbers: Iterable[str]) -> set[str]:
+    """Those of ``numbers`` local to the callee by the proximity steps turned on: the
+    callee's exchange or area code, an overlay, a neighbour, within the radius, or (with
+    the organization's fallback ``region``) the callee's region."""
+    proximity, callee = proximity_of(facts), facts.callee
+    wanted = set(numbers)
+    if callee.area_code is None:
+        return set()
+    index = _area_code_index(facts)
+    local = wanted & (facts.serving_area_code | _serving(facts, [callee.area_code], index))
+    local |= wanted & _serving(facts, nearby_area_codes(callee.area_code, proximity), index)
+    if facts.org.local_presence_fallback == "region":
+        local |= {n for n in wanted if _in_callee_region(facts, n)}
+    return local
 
 
 def _in_area_code(facts: OutboundFacts, rng: random.Random, trace: _Trace) -> Choice | None:

@@ -30,17 +30,25 @@ from callsign.domain.model import (
     Decision,
     InboundFacts,
     InboundStep,
+    Logic,
+    NumberState,
     OrgPolicy,
     OrgState,
     OutboundFacts,
     OutboundRequest,
     PastCall,
+    ProjectPolicy,
     Route,
     TraceStep,
     today,
 )
 from callsign.domain.org_copies import OrgCache
-from callsign.domain.outbound import callee_for, decide_outbound, refuse_inactive
+from callsign.domain.outbound import (
+    callee_for,
+    decide_outbound,
+    nearby_area_codes,
+    refuse_inactive,
+)
 from callsign.domain.warmup import Limits, Shaping
 from callsign.services import org_cache
 from callsign.services.ids import random_hex
@@ -497,10 +505,38 @@ def _gather(
         org_id, day=today(org, now), area_code=callee.area_code, region=region,
         specific=[n for n in specific if n], project_id=project_id,
     )
+    nearby = _nearby(store, org_id, org, project, callee, today(org, now), states)
     return OutboundFacts(org=org, user=user, callee=callee, numbers=states,
                          serving_area_code=serving, project=project, history=past,
                          caller_id=caller_id, shaping=Shaping(org.health, now),
-                         compliance=compliance)
+                         compliance=compliance, nearby=nearby)
+
+
+MAX_NEARBY_AREA_CODES = 12  # nearby area codes read per decision, nearest first
+
+
+def _nearby(store: CallsRepository, org_id: OrgId, org: OrgPolicy, project: ProjectPolicy | None,
+            callee: Callee, day: str, states: dict[str, NumberState]
+            ) -> dict[str, frozenset[str]]:
+    """The numbers serving the callee's nearby area codes (SPEC 3.3, proximity), read
+    only when a proximity step looks beyond the area code: overlays, neighbours and those
+    within the radius, at most ``MAX_NEARBY_AREA_CODES``; merged into ``states``."""
+    proximity = project.proximity if project is not None and project.proximity else \
+        org.proximity
+    wanted = org.local_presence or (project is not None and (
+        project.local_only != "off" or Logic.REGIONALLY_RANDOM in (
+            project.first_call, project.next_calls)))
+    if not wanted or not proximity.reaches_out:
+        return {}
+    found: dict[str, frozenset[str]] = {}
+    for code in nearby_area_codes(callee.area_code, proximity)[:MAX_NEARBY_AREA_CODES]:
+        more, serving = store.candidate_numbers(org_id, day=day, area_code=code, region=None,
+                                                specific=[], project_id=None)
+        for number, state in more.items():
+            states.setdefault(number, state)
+        found[code] = serving
+    return found
+
 
 
 def _compliance(store: CallsRepository, state: OrgState, project: str | None, org_id: OrgId,

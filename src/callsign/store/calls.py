@@ -37,6 +37,7 @@ from callsign.domain.model import (
     OrgState,
     PastCall,
     ProjectPolicy,
+    Proximity,
     Route,
     today,
 )
@@ -51,8 +52,9 @@ MAX_KEPT = max(MAX_PER_MINUTE, MAX_PER_HOUR)  # a number's last presentations ke
 
 _ORG = """o.id, o.slug, o.default_country, o.timezone, o.principal_number, o.forwarding_number,
     o.agent_leg_number, o.local_presence, o.local_presence_fallback, o.restrict_caller_ids,
-    o.calling_hours_start, o.calling_hours_end, o.call_path, o.last_caller_days, o.health"""
-_ORG_WIDTH = 15
+    o.calling_hours_start, o.calling_hours_end, o.call_path, o.last_caller_days, o.health,
+    o.proximity"""
+_ORG_WIDTH = 16
 _USER = "u.key, u.name, u.work_phone, u.caller_id, u.direct_number, u.allowed_caller_ids, u.active"
 
 
@@ -66,7 +68,7 @@ def _time(text: str | None) -> time | None:
 def org_policy(row: Any) -> OrgPolicy:
     """An OrgPolicy from the columns of ``_ORG``, in order."""
     (_, slug, country, zone, principal, forwarding, agent_leg, local_presence, fallback,
-     restrict, start, end, call_path, last_caller_days, health) = row[:_ORG_WIDTH]
+     restrict, start, end, call_path, last_caller_days, health, proximity) = row[:_ORG_WIDTH]
     begin, finish = _time(start), _time(end)
     return OrgPolicy(
         slug=slug, principal_number=principal, default_country=country, timezone=zone,
@@ -76,7 +78,17 @@ def org_policy(row: Any) -> OrgPolicy:
         calling_hours=CallingHours(begin, finish) if begin and finish else None,
         call_path=tuple(InboundStep(step) for step in json_value(call_path)),
         last_caller_days=last_caller_days, health=_health_policy(json_value(health)),
+        proximity=_proximity(json_value(proximity)) or Proximity(),
     )
+
+
+def _proximity(stored: Any) -> Proximity | None:
+    """The proximity steps stored as the document's mapping; None when none are stored."""
+    if not stored:
+        return None
+    return Proximity(exchange=bool(stored.get("exchange")), overlay=bool(stored.get("overlay")),
+                     adjacent=bool(stored.get("adjacent")),
+                     radius_miles=stored.get("radius_miles"))
 
 
 def _health_policy(stored: Any) -> HealthPolicy:
@@ -98,7 +110,8 @@ _ORG_AND_USER = Statement(f"""
     FROM orgs o LEFT JOIN users u ON u.org_id = o.id AND u.key = :user
     WHERE o.slug = :org""")
 _PROJECT = Statement("""
-    SELECT id, key, first_call, keep_previous_number, next_calls, outcome_numbers, agent_number
+    SELECT id, key, first_call, keep_previous_number, next_calls, outcome_numbers, agent_number,
+        proximity, local_only
     FROM projects WHERE org_id = :org_id AND key = :key""")
 # A correlated lookup per pool row, not a join: with stale statistics PostgreSQL planned
 # the join as a walk of the whole numbers index (1M rows, 200 ms).
@@ -328,12 +341,14 @@ def project_policy(conn: Connection, org_id: int, key: str) -> tuple[int, Projec
 
 
 def _project(row: Any, pool_rows: list[Any]) -> tuple[int, ProjectPolicy]:
-    project_id, key, first_call, keep_previous, next_calls, outcome_numbers, agent_number = row
+    (project_id, key, first_call, keep_previous, next_calls, outcome_numbers, agent_number,
+     proximity, local_only) = row
     pool = tuple(r[0] for r in pool_rows)
     return int(project_id), ProjectPolicy(
         id=key, pool=pool, first_call=first_call, keep_previous_number=bool(keep_previous),
         next_calls=Logic(next_calls), outcome_numbers=dict(json_value(outcome_numbers)),
-        agent_number=agent_number,
+        agent_number=agent_number, proximity=_proximity(json_value(proximity)),
+        local_only=local_only,
     )
 
 

@@ -16,6 +16,7 @@ from callsign.domain.document import (
     NumberDoc,
     OrgDocument,
     ProjectDoc,
+    ProximityDoc,
     TwilioDoc,
     UserDoc,
 )
@@ -63,6 +64,7 @@ def _org_values(doc: OrgDocument) -> dict[str, Any]:
         "twilio_account_sid": doc.twilio.account_sid if doc.twilio else None,
         "health": doc.health.model_dump(mode="json"),
         "compliance": doc.compliance,
+        "proximity": doc.proximity.model_dump(mode="json"),
     }
 
 
@@ -306,7 +308,10 @@ def upsert_project(conn: Connection, org_id: int, project: ProjectDoc) -> None:
               "keep_previous_number": project.keep_previous_number,
               "next_calls": str(project.next_calls),
               "outcome_numbers": dict(project.outcome_numbers),
-              "agent_number": project.agent_number, "compliance": project.compliance}
+              "agent_number": project.agent_number, "compliance": project.compliance,
+              "proximity": project.proximity.model_dump(mode="json")
+              if project.proximity else None,
+              "local_only": project.local_only}
     project_id = conn.execute(select(projects.c.id).where(
         projects.c.org_id == org_id, projects.c.key == project.id)).scalar()
     if project_id is None:
@@ -399,7 +404,9 @@ def projects_of(conn: Connection, org_id: int, key: str | None = None) -> list[P
     return [ProjectDoc(id=r.key, name=r.name, numbers=pools.get(r.id, []),
                        first_call=r.first_call, keep_previous_number=r.keep_previous_number,
                        next_calls=r.next_calls, outcome_numbers=r.outcome_numbers,
-                       agent_number=r.agent_number, compliance=r.compliance)
+                       agent_number=r.agent_number, compliance=r.compliance,
+                       proximity=ProximityDoc.model_validate(r.proximity)
+                       if r.proximity else None, local_only=r.local_only)
             for r in rows]
 
 
@@ -451,6 +458,7 @@ class OrgRecord:
     twilio_account_sid: str | None
     health: dict[str, Any] | None  # the document's health: mapping; None: the defaults
     compliance: dict[str, Any] | None  # the document's compliance: mapping; None: none
+    proximity: dict[str, Any] | None  # the document's proximity: mapping; None: all off
 
 
 def find_org_row(conn: Connection, slug: str) -> OrgRecord | None:
@@ -523,6 +531,8 @@ def settings_of(org: OrgRecord) -> dict[str, Any]:
         if org.twilio_account_sid else None,
         "health": HealthDoc.model_validate(org.health) if org.health else HealthDoc(),
         "compliance": org.compliance,
+        "proximity": ProximityDoc.model_validate(org.proximity) if org.proximity
+        else ProximityDoc(),
     }
 
 

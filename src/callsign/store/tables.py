@@ -81,6 +81,9 @@ orgs = Table(
     Column("health", JSON),
     # The compliance settings (SPEC 10) as the document's ``compliance:`` mapping; NULL: none.
     Column("compliance", JSON),
+    # The proximity steps of local presence (SPEC 3.3) as the document's ``proximity:``
+    # mapping; NULL: all off.
+    Column("proximity", JSON),
 )
 
 numbers = Table(
@@ -177,6 +180,8 @@ projects = Table(
     Column("outcome_numbers", JSON, nullable=False),
     Column("agent_number", String(16), nullable=False),
     Column("compliance", JSON),  # the project's compliance settings (SPEC 10); NULL: none
+    Column("proximity", JSON),  # the project's proximity steps (SPEC 3.3); NULL: the org's
+    Column("local_only", String(10), nullable=False, server_default="off"),
     UniqueConstraint("org_id", "key"),
 )
 

@@ -10,6 +10,7 @@ handlers run in a worker thread; posts hand their work to one).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -30,7 +31,7 @@ from pydantic import ValidationError
 
 from callsign.api.deps import Runtime, runtime
 from callsign.domain.document import ProjectDoc, UserDoc, problem_message, problem_path
-from callsign.domain.errors import CallsignError, ConfigError, Conflict, InvalidInput
+from callsign.domain.errors import CallsignError, ConfigError, Conflict, InvalidInput, NotFound
 from callsign.domain.health_report import STATE_WORDS
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
 from callsign.services import access, calllog, organization, preview, purchasing, results
@@ -708,6 +709,10 @@ class Admin(Controller):
             fields["id"] = project_id  # the id of a project is not changed here
 
         def run() -> Response[Any]:
+            if not creating:  # settings the form does not show are kept (SPEC 3.3)
+                with contextlib.suppress(NotFound):
+                    kept = organization.get_project(visit.uow(), visit.org, project_id)
+                    fields.update(proximity=kept.proximity, local_only=kept.local_only)
             typed = ProjectDoc.model_construct(**fields)
             try:
                 if row_errors:
