@@ -101,6 +101,11 @@ def test_a_routes_path_is_looked_up_as_the_openapi_document_writes_it(
     assert roles.template(written) == template
 
 
+def test_options_is_open_to_every_scope() -> None:
+    """It names a path's methods and does nothing."""
+    assert roles.required("OPTIONS", "/v1/numbers/purchase") == roles.ALL
+
+
 def test_a_route_missing_from_the_table_is_named_loudly() -> None:
     """An endpoint added without its row: the error says what to add, and where."""
     with pytest.raises(roles.UnknownRoute, match=r"POST /v1/webhooks .*roles\.ROUTES"):

@@ -11,6 +11,7 @@ A key holds one or more scopes; a request passes when any of them is allowed on 
 route. The table is keyed by (method, path template) as the OpenAPI document writes
 them (``/v1/calls/{call_id}``). A route missing from it is open to ``admin`` alone, and
 ``required`` says so loudly, so an endpoint added without a row is found by the tests.
+OPTIONS, which only names a path's methods, is open to every scope.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ def required(method: str, path: str) -> frozenset[Scope]:
     """Every scope that opens the route, ``admin`` among them; UnknownRoute if the table
     has no row for it."""
     route = (method.upper(), template(path))
+    if route[0] == "OPTIONS":  # says which methods the path has, and does nothing
+        return ALL
     if route not in ROUTES:
         raise UnknownRoute(f"{route[0]} {route[1]} is in no row of callsign.domain.roles."
                            "ROUTES: say which scopes open it")
