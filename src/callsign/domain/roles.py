@@ -16,6 +16,7 @@ OPTIONS, which only names a path's methods, is open to every scope.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from enum import StrEnum
@@ -128,6 +129,7 @@ def required(method: str, path: str) -> frozenset[Scope]:
     return ROUTES[route] | FULL_ACCESS
 
 
+@functools.cache  # the routes are few: each request after the first is a dict look-up
 def allowed(route: Route) -> frozenset[Scope]:
     """The scopes that open ``route`` (only ``admin`` for a route the table lacks)."""
     try:
