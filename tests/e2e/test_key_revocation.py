@@ -1,5 +1,6 @@
-"""A key revoked by another process stops working on every worker of a running server, and
-one made by another process works on every worker at once.
+"""A key revoked by another process stops working on every worker of a running server, one
+made by another process works on every worker at once, and a key given other scopes by
+another process is refused (403) by every worker alike.
 
 A real `callsign serve --workers 2` (SQLite, or PostgreSQL with --store postgresql) and the
 real command line. Each request goes on a connection of its own, and the test reads in
@@ -70,7 +71,7 @@ def ask(server: Server, key: str, workers: set[int]) -> Answer:
         worker = worker_holding(int(port), conn.sock.getsockname()[1], workers)
     finally:
         conn.close()
-    message = json.loads(body)["error"]["message"] if response.status == 401 else ""
+    message = json.loads(body)["error"]["message"] if response.status in (401, 403) else ""
     return Answer(worker, response.status, message)
 
 
@@ -180,6 +181,42 @@ def test_a_key_revoked_by_another_process_stops_working_on_every_worker(
         assert all(answer.message.startswith("the API key was revoked on ")
                    for answer in mine[first:]), mine[first:]
     assert all(n >= REFUSALS_TO_SEE for n in refusals.values()), refusals
+
+
+def test_a_key_given_other_scopes_by_another_process_is_refused_on_every_worker(
+        server: Server) -> None:
+    """An admin's key rescoped to dialer: GET /v1/org (read or admin) turns 403 on each
+    worker and stays so, within the same bound of requests as a revocation."""
+    workers = workers_of(server)
+    key = new_key(server)
+    used: dict[int, int] = dict.fromkeys(workers, 0)
+    for _ in range(REQUESTS_TO_MEET_EVERY_WORKER):
+        answer = ask(server, key, workers)
+        assert answer.status == 200, answer
+        used[answer.worker] += 1
+        if all(used.values()):
+            break
+    assert all(used.values()), f"a worker answered nothing: {used}"
+
+    server.cli("keys", "scope", "--org", "acme", "--scope", "dialer", key)
+    answers: list[Answer] = []
+    refusals: dict[int, int] = dict.fromkeys(workers, 0)
+    for _ in range(REQUESTS_AFTER_REVOKING):  # the bound: after the command returned
+        if all(n >= REFUSALS_TO_SEE for n in refusals.values()):
+            break
+        answer = ask(server, key, workers)
+        answers.append(answer)
+        refusals[answer.worker] += answer.status == 403
+
+    for pid in workers:
+        statuses = [answer.status for answer in answers if answer.worker == pid]
+        assert 403 in statuses, f"worker {pid} never refused the key in {len(answers)} requests"
+        first = statuses.index(403)
+        assert set(statuses[:first]) <= {200}, statuses
+        assert set(statuses[first:]) == {403}, f"worker {pid} took the key's old scope again"
+    assert all(n >= REFUSALS_TO_SEE for n in refusals.values()), refusals
+    assert all("it needs the 'admin' or 'read' scope" in answer.message
+               for answer in answers if answer.status == 403)
 
 
 def revoked_when(server: Server, key: str) -> float:

@@ -6,6 +6,8 @@ acme's data, and neither organization changes.
 
 The walks enumerate the operations of the live /openapi.json, so an endpoint added later
 is walked too (or, with a request body nobody described yet, fails until it is described).
+The same probes walk every operation with a key of each scope (SPEC 11): the scopes the
+roles table names get the probe's answer, the others 403 naming the scope needed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from callsign.domain import roles
+from callsign.domain.roles import Scope
 from tests.e2e.conftest import Server, acme_yaml, error_of, ok, path_of
 
 CHI1 = "+13125550101"  # acme's: alice's caller ID and direct number, also serves 773
@@ -199,6 +203,27 @@ def leaks(response: httpx.Response, request_text: str, acme_call: str) -> list[s
     return [m for m in private if m in response.text and m not in request_text]
 
 
+def prepared(operation: Operation, acme_values: dict[str, str]) -> tuple[str, Probe]:
+    """The operation's path and probe with acme's identifiers filled in."""
+    probe = probe_for(operation)
+    probe = replace(probe, params={name: value.format(**acme_values)
+                                   for name, value in probe.params.items()})
+    return concrete(operation, acme_values), probe
+
+
+def answers_as_probed(response: httpx.Response, path: str, probe: Probe,
+                      acme_call: str) -> None:
+    """The probe's status, its check on a success, and nothing of acme's."""
+    request_text = json.dumps([path, probe.body, probe.params]) + (probe.content or "")
+    assert response.status_code == probe.status, response.text
+    if response.is_success:
+        assert probe.check is not None
+        assert probe.check(response.json()), response.text
+    else:
+        error_of(response, probe.status)
+    assert leaks(response, request_text, acme_call) == [], response.text
+
+
 # -- another organization's key ------------------------------------------------------------
 
 def test_another_orgs_key_reaches_none_of_its_data(
@@ -208,22 +233,12 @@ def test_another_orgs_key_reaches_none_of_its_data(
     """globex naming acme's data gets 404 (or its own refusal), never acme's data."""
     for operation in operations:
         with subtests.test(msg=str(operation)):
-            probe = probe_for(operation)
-            probe = replace(probe, params={name: value.format(**acme_values)
-                                           for name, value in probe.params.items()})
-            path = concrete(operation, acme_values)
+            path, probe = prepared(operation, acme_values)
             acme_before, globex_before = state_of(acme), state_of(globex)
 
             response = send(globex, operation.method, path, probe)
 
-            request_text = json.dumps([path, probe.body, probe.params]) + (probe.content or "")
-            assert response.status_code == probe.status, response.text
-            if response.is_success:
-                assert probe.check is not None
-                assert probe.check(response.json()), response.text
-            else:
-                error_of(response, probe.status)
-            assert leaks(response, request_text, acme_call) == [], response.text
+            answers_as_probed(response, path, probe, acme_call)
             assert state_of(acme) == acme_before
             assert state_of(globex) == globex_before
 
@@ -239,6 +254,66 @@ def test_every_operation_without_a_path_parameter_has_a_probe(
 
     assert undescribed == []
     assert set(PROBES) <= published
+
+
+# -- a key of each scope --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scoped(server: Server) -> Iterator[dict[Scope, httpx.Client]]:
+    """A client of globex per scope, each with a key holding that scope alone."""
+    with contextlib.ExitStack() as stack:
+        yield {scope: stack.enter_context(server.client(server.cli(
+            "keys", "create", "--org", "globex", "--name", f"{scope} walk",
+            "--scope", scope).strip())) for scope in Scope}
+
+
+def test_every_operation_has_its_row_in_the_roles_table(operations: list[Operation]) -> None:
+    """A new endpoint fails here until callsign.domain.roles.ROUTES says which scopes open
+    it; a row of an endpoint that is gone fails too."""
+    published = {(o.method, o.template) for o in operations}
+
+    assert sorted(published - set(roles.ROUTES)) == []
+    assert sorted(set(roles.ROUTES) - published) == []
+
+
+def test_every_operation_answers_a_key_of_each_scope_as_the_roles_table_says(
+    subtests: pytest.Subtests, operations: list[Operation], acme: httpx.Client,
+    globex: httpx.Client, scoped: dict[Scope, httpx.Client], acme_values: dict[str, str],
+    acme_call: str,
+) -> None:
+    """A scope the table names gets the probe's own answer (as globex's admin key does);
+    any other gets 403 naming the scopes that would open it, and nothing changes."""
+    for operation in operations:
+        path, probe = prepared(operation, acme_values)
+        acme_before, globex_before = state_of(acme), state_of(globex)
+        for scope, client in scoped.items():
+            with subtests.test(msg=f"{operation} with a {scope} key"):
+                needed = roles.required(operation.method, operation.template)
+
+                response = send(client, operation.method, path, probe)
+
+                if scope in needed:
+                    answers_as_probed(response, path, probe, acme_call)
+                    continue
+                error = error_of(response, 403)
+                assert (error["code"], error["field"]) == ("forbidden", "Authorization")
+                assert f"scopes ({scope}) do not open {operation}" in error["message"]
+                assert all(f"'{s}'" in error["message"] for s in needed), error["message"]
+        with subtests.test(msg=f"{operation}: nothing changed"):
+            assert state_of(acme) == acme_before
+            assert state_of(globex) == globex_before
+
+
+def test_each_scope_opens_some_operation_and_read_opens_only_gets(
+    operations: list[Operation],
+) -> None:
+    """No scope is empty; read never writes."""
+    opened = {scope: {(o.method, o.template) for o in operations
+                      if scope in roles.required(o.method, o.template)} for scope in Scope}
+
+    assert all(opened.values()), opened
+    assert {method for method, _ in opened[Scope.READ]} == {"GET"}
+    assert opened[Scope.ADMIN] == {(o.method, o.template) for o in operations}
 
 
 def test_listings_show_only_the_keys_own_organization(
@@ -372,6 +447,27 @@ def test_the_admins_compliance_page_and_explorer_keep_to_the_sessions_organizati
             "/v1/dnc", params={"limit": 1000}))["entries"]]
     finally:
         assert acme.delete(f"/v1/dnc/{listed}").status_code == 204
+
+
+@pytest.mark.parametrize("scope", [Scope.DIALER, Scope.NUMBERS, Scope.READ])
+def test_the_web_admin_signs_in_only_a_key_with_the_admin_scope(
+    server: Server, scope: Scope
+) -> None:
+    """Any other key gets 403 on the sign-in form, saying so, and no session cookie."""
+    key = server.cli("keys", "create", "--org", "globex", "--name", "not the admin",
+                     "--scope", scope).strip()
+    with server.client(None) as client:
+        form = client.get("/admin/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None, form.text
+
+        refused = client.post("/admin/login", data={"key": key, "csrf": token.group(1)})
+
+        assert refused.status_code == 403, refused.text
+        assert "needs a key with the &#39;admin&#39; scope" in refused.text \
+            or "needs a key with the 'admin' scope" in refused.text
+        assert "callsign_admin" not in client.cookies
+        assert client.get("/admin/numbers").status_code == 303
 
 
 # -- no key, a wrong key, a revoked key ----------------------------------------------------

@@ -12,6 +12,7 @@ from litestar import Request
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from callsign.bootstrap import DecisionLane, ProviderSettings, Store, UnitOfWork, open_lane
+from callsign.domain import roles
 from callsign.services import access
 from callsign.services.key_cache import KeyCache
 
@@ -48,8 +49,9 @@ def runtime(request: Request[Any, Any, Any]) -> Runtime:
 
 
 def require_key(app: ASGIApp) -> ASGIApp:
-    """Middleware of the controllers a key opens: authenticate before anything of the
-    request (its body) is read.
+    """Middleware of the controllers a key opens: authenticate, and check that the key's
+    scopes open the route (``roles.ROUTES``; 403 naming the scope needed), before anything
+    of the request (its body) is read.
 
     On the event loop, from the worker's keys in memory: no thread, no store round trip
     (but for a key this worker has not seen yet). A middleware, not a guard: Litestar
@@ -61,8 +63,11 @@ def require_key(app: ASGIApp) -> ASGIApp:
         header = next((value for name, value in scope["headers"] if name == b"authorization"),
                       b"")
         keys: KeyCache = scope["litestar_app"].state.runtime.keys
-        _, slug = await keys.authenticate(access.key_in_header(header.decode("latin-1")))
-        scope.setdefault("state", {})["org"] = slug
+        known = await keys.valid_key(access.key_in_header(header.decode("latin-1")))
+        if roles.Scope.ADMIN not in known.scopes:
+            roles.check((str(scope.get("method", "GET")), scope["path_template"]),
+                        known.scopes)
+        scope.setdefault("state", {})["org"] = known.org
         await app(scope, receive, send)
 
     return authenticated

@@ -13,7 +13,8 @@
     │   └── NotCompliant      a compliance rule (SPEC 10) refuses the call now
     ├── Conflict              the request clashes with the stored state
     ├── Unauthorized          a missing, unknown or revoked API key
-    ├── Forbidden             a webhook not signed by the organization's account
+    ├── Forbidden             a webhook not signed by the organization's account, or
+    │                         a key whose scopes do not open the endpoint
     ├── ProviderError         the telephony or number provider refused or failed
     └── StoreUnavailable      the store cannot serve now (down, read-only, full, file gone)
 
@@ -118,7 +119,8 @@ class Unauthorized(CallsignError):
 
 
 class Forbidden(CallsignError):
-    """A webhook request that the organization's telephony account did not sign."""
+    """A webhook request that the organization's telephony account did not sign, or an
+    API key whose scopes do not open the endpoint."""
 
     code = "forbidden"
 

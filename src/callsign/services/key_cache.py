@@ -1,12 +1,13 @@
 """API keys in memory: each worker authenticates a request from its own copy of every key
-(its organization, the hash of its secret, whether it is revoked), without a thread or a
-round trip to the store.
+(its organization, the hash of its secret, whether it is revoked, its scopes), without a
+thread or a round trip to the store.
 
 The copy stays current by polling the store's change marker for keys, which every key
-created or revoked bumps in its own transaction: a poll is one indexed read, and the keys
-are read again only when the marker moved. A key revoked on any worker of any server stops
-working on every worker within ``TRUST_SECONDS``: a copy not confirmed current for that
-long is not trusted, and each request then asks the store, as before there was a copy.
+created, revoked or given other scopes bumps in its own transaction: a poll is one indexed
+read, and the keys are read again only when the marker moved. A key revoked (or given
+other scopes) on any worker of any server is seen so on every worker within
+``TRUST_SECONDS``: a copy not confirmed current for that long is not trusted, and each
+request then asks the store, as before there was a copy.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskStatus
 
-from callsign.services.access import ApiKey, KnownKey, checked_key
+from callsign.domain import roles
+from callsign.services.access import ApiKey, KnownKey, checked, known_key
 from callsign.store import keys as key_store
 from callsign.store.uow import Store
 
@@ -71,12 +73,12 @@ class StoreKeys:
 
     def every_key(self) -> dict[str, KnownKey]:
         rows = self.store.read(key_store.every_key)
-        return {key_id: KnownKey(org_id, slug, secret_hash, revoked_at)
-                for key_id, secret_hash, revoked_at, org_id, slug in rows}
+        return {key_id: KnownKey(org_id, slug, secret_hash, revoked_at,
+                                 roles.from_store(scopes))
+                for key_id, secret_hash, revoked_at, org_id, slug, scopes in rows}
 
     def key(self, key_id: str) -> KnownKey | None:
-        row = self.store.read(lambda conn: key_store.key_by_id(conn, key_id))
-        return None if row is None else KnownKey(row[2], row[3], row[0], row[1])
+        return known_key(self.store.read(lambda conn: key_store.key_by_id(conn, key_id)))
 
 
 class KeyCache:
@@ -140,6 +142,12 @@ class KeyCache:
 
     async def authenticate(self, token: str) -> tuple[int, str]:
         """The (org id, slug) a key belongs to, or Unauthorized; from memory when it can."""
+        known = await self.valid_key(token)
+        return known.org_id, known.org
+
+    async def valid_key(self, token: str) -> KnownKey:
+        """What is known of a valid key (its organization and scopes), or Unauthorized;
+        from memory when it can."""
         key = ApiKey.parse(token)
         if not self.trusted():
             async with self._misses:  # likely good keys: they wait their turn
@@ -148,7 +156,7 @@ class KeyCache:
             known = self._keys.get(key.id)
             if known is None and key.id not in self._unknown:
                 known = await self._look_up(key.id)
-        return checked_key(known, key)
+        return checked(known, key)
 
     async def _look_up(self, key_id: str) -> KnownKey | None:
         """A key unknown here, perhaps made a moment ago elsewhere. When the look-ups in

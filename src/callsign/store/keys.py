@@ -14,9 +14,9 @@ KEYS_MARKER = "api_keys"  # the change marker every key created or revoked bumps
 
 
 def add_key(conn: Connection, org_id: int, key_id: str, secret_hash: str, *, name: str,
-            at: datetime) -> None:
+            at: datetime, scopes: str = "admin") -> None:
     conn.execute(insert(api_keys).values(id=key_id, org_id=org_id, secret_hash=secret_hash,
-                                         name=name, created_at=at))
+                                         name=name, created_at=at, scopes=scopes))
     _bump_keys_version(conn)
 
 
@@ -37,6 +37,18 @@ def revoke_key(conn: Connection, org_id: int, key_id: str, at: datetime) -> bool
     return True
 
 
+def set_scopes(conn: Connection, org_id: int, key_id: str, scopes: str) -> bool:
+    """Give an active key these scopes; False if the organization has no such active key.
+    Every worker sees the change as it sees a revocation (the marker moves)."""
+    done = conn.execute(update(api_keys).where(
+        api_keys.c.org_id == org_id, api_keys.c.id == key_id,
+        api_keys.c.revoked_at.is_(None)).values(scopes=scopes))
+    if not done.rowcount:
+        return False
+    _bump_keys_version(conn)
+    return True
+
+
 def _bump_keys_version(conn: Connection) -> None:
     """In the change's own transaction: the workers' copies of the keys are out of date."""
     conn.execute(update(change_markers).where(change_markers.c.name == KEYS_MARKER)
@@ -44,23 +56,25 @@ def _bump_keys_version(conn: Connection) -> None:
 
 
 _KEY = Statement("""
-    SELECT k.secret_hash, k.revoked_at, o.id, o.slug FROM api_keys k
+    SELECT k.secret_hash, k.revoked_at, o.id, o.slug, k.scopes FROM api_keys k
     JOIN orgs o ON o.id = k.org_id WHERE k.id = :id""")
 
+KeyRow = tuple[str, datetime | None, int, str, str]
 
-def key_by_id(conn: Connection, key_id: str) -> tuple[str, datetime | None, int, str] | None:
-    """(secret hash, revoked at, org id, org slug) of a key; read on every request."""
+
+def key_by_id(conn: Connection, key_id: str) -> KeyRow | None:
+    """(secret hash, revoked at, org id, org slug, scopes) of a key."""
     row = _KEY.run(conn, {"id": key_id}).fetchone()
     if row is None:
         return None
     return (str(row[0]), None if row[1] is None else time_value(row[1]), int(row[2]),
-            str(row[3]))
+            str(row[3]), str(row[4]))
 
 
 _VERSION = Statement("SELECT version FROM change_markers WHERE name = :name")
 
 _EVERY_KEY = Statement("""
-    SELECT k.id, k.secret_hash, k.revoked_at, o.id, o.slug FROM api_keys k
+    SELECT k.id, k.secret_hash, k.revoked_at, o.id, o.slug, k.scopes FROM api_keys k
     JOIN orgs o ON o.id = k.org_id""")
 
 
@@ -70,10 +84,11 @@ def keys_version(conn: Connection) -> int:
     return 0 if row is None else int(row[0])
 
 
-def every_key(conn: Connection) -> list[tuple[str, str, datetime | None, int, str]]:
-    """(id, secret hash, revoked at, org id, org slug) of every key, revoked ones too."""
+def every_key(conn: Connection) -> list[tuple[str, str, datetime | None, int, str, str]]:
+    """(id, secret hash, revoked at, org id, org slug, scopes) of every key, revoked ones
+    too."""
     return [(str(r[0]), str(r[1]), None if r[2] is None else time_value(r[2]), int(r[3]),
-             str(r[4])) for r in _EVERY_KEY.run(conn, {}).fetchall()]
+             str(r[4]), str(r[5])) for r in _EVERY_KEY.run(conn, {}).fetchall()]
 
 
 def add_session(conn: Connection, session_id: str, org_id: int, key_id: str, csrf: str, *,
@@ -83,15 +98,17 @@ def add_session(conn: Connection, session_id: str, org_id: int, key_id: str, csr
         expires_at=expires_at))
 
 
-def session_by_id(conn: Connection, session_id: str) -> tuple[str, str, datetime, str] | None:
-    """(id, csrf, expires at, org slug) of a session whose key is not revoked."""
+def session_by_id(conn: Connection, session_id: str
+                  ) -> tuple[str, str, datetime, str, str] | None:
+    """(id, csrf, expires at, org slug, its key's scopes) of a session whose key is not
+    revoked."""
     row = conn.execute(
         select(admin_sessions.c.id, admin_sessions.c.csrf, admin_sessions.c.expires_at,
-               orgs.c.slug)
+               orgs.c.slug, api_keys.c.scopes)
         .join(orgs, orgs.c.id == admin_sessions.c.org_id)
         .join(api_keys, api_keys.c.id == admin_sessions.c.key_id)
         .where(admin_sessions.c.id == session_id, api_keys.c.revoked_at.is_(None))).first()
-    return None if row is None else (row.id, row.csrf, row.expires_at, row.slug)
+    return None if row is None else (row.id, row.csrf, row.expires_at, row.slug, row.scopes)
 
 
 def delete_session(conn: Connection, session_id: str) -> None:

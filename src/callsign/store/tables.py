@@ -331,6 +331,8 @@ api_keys = Table(
     Column("name", String(200), nullable=False, server_default=""),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime()),
+    # Space-separated scopes (domain/roles.py); keys made before scopes existed: admin.
+    Column("scopes", String(100), nullable=False, server_default="admin"),
     Index("ix_api_keys_org_id", "org_id"),
 )
 

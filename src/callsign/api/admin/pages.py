@@ -31,7 +31,14 @@ from pydantic import ValidationError
 
 from callsign.api.deps import Runtime, runtime
 from callsign.domain.document import ProjectDoc, UserDoc, problem_message, problem_path
-from callsign.domain.errors import CallsignError, ConfigError, Conflict, InvalidInput, NotFound
+from callsign.domain.errors import (
+    CallsignError,
+    ConfigError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from callsign.domain.health_report import STATE_WORDS
 from callsign.domain.model import Channel, InboundStep, Logic, NumberStatus, OutboundRequest
 from callsign.services import access, calllog, organization, preview, purchasing, results
@@ -413,8 +420,9 @@ class Admin(Controller):
         try:
             session = await _off_loop(lambda: access.sign_in(
                 rt.uow(), str(form.get("key", "")), now=rt.clock()))
-        except CallsignError as exc:
-            return self._login_page(request, rt, 401, exc.message)
+        except CallsignError as exc:  # Forbidden: a valid key without the admin scope
+            return self._login_page(request, rt, 403 if isinstance(exc, Forbidden) else 401,
+                                    exc.message)
         visit = Visit(request, rt, session)
         response: Response[Any] = visit.back("/admin/numbers", ok=f"Signed in to {session.org}")
         _set_cookie(response, request, rt, COOKIE, session.id,
