@@ -168,8 +168,8 @@ class Agent:
 @dataclass(frozen=True)
 class NumberState:
     """One of the organization's numbers, with today's usage, its last presentations
-    (newest first, as many as the per-minute and per-hour limits need) and its health
-    (None: never judged)."""
+    (newest first, as many as the per-minute and per-hour limits need), its health
+    (None: never judged) and when it was added (None: before added times were kept)."""
 
     e164: str
     status: NumberStatus = NumberStatus.ACTIVE
@@ -179,6 +179,7 @@ class NumberState:
     last_presented_at: datetime | None = None
     recent: tuple[datetime, ...] = ()
     health: Health | None = None
+    added_at: datetime | None = None
 
 
 @dataclass(frozen=True)

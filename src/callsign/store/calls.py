@@ -133,7 +133,7 @@ _CANDIDATES = Statement(f"""
            n.last_presented_at,
            EXISTS (SELECT 1 FROM number_area_codes s
                    WHERE s.number_id = n.id AND s.area_code = :area_code) AS serves,
-           n.recent_presentations, h.state, h.since, h.score, h.reasons
+           n.recent_presentations, h.state, h.since, h.score, h.reasons, n.added_at
     FROM numbers n LEFT JOIN number_health h ON h.number_id = n.id
     WHERE n.status != 'released' AND n.id IN (
         SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific
@@ -404,14 +404,14 @@ def _candidates(conn: Connection, rows: list[Any]
     serving: set[str] = set()
     never = time_param(conn, NEVER)
     for (e164, status, number_region, cap, used, last, serves, recent, state, since, score,
-         reasons) in rows:
+         reasons, added_at) in rows:
         presented = None if last == never else time_value(last)
         health = None if state is None else Health(
             HealthState(state), time_value(since), score, tuple(json_value(reasons) or ()))
         states[e164] = NumberState(
             e164=e164, status=_STATUSES[status], region=number_region, daily_cap=cap,
             used_today=used or 0, last_presented_at=presented, recent=_presentations(recent),
-            health=health,
+            health=health, added_at=None if added_at is None else time_value(added_at),
         )
         if serves:
             serving.add(e164)
@@ -638,7 +638,7 @@ _GATHER = Statement(f"""
       (SELECT json_agg(json_build_array(c.e164, c.status, c.region, c.daily_cap, c.used,
                                         c.last_presented_at, c.serves,
                                         c.recent_presentations, c.state, c.since, c.score,
-                                        c.reasons))
+                                        c.reasons, c.added_at))
        FROM ({_AHEAD_CANDIDATES.sql.replace(f"{_USED.format(n='n')},",
                                              f"{_USED.format(n='n')} AS used,", 1)}) AS c)""",
     lists=["specific"])

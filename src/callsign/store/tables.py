@@ -101,6 +101,9 @@ numbers = Table(
     # Its last presentations, newest first, for the per-minute and per-hour limits: each
     # 16 digits of microseconds since the epoch (store.calls; migration 0013).
     Column("recent_presentations", Text, nullable=False, server_default=""),
+    # When the number was added (a new number warms up, SPEC 9); NULL: held before
+    # added times were kept, an old number.
+    Column("added_at", UTCDateTime()),
     Index("ix_numbers_org_id_region_status_last_presented_at",
           "org_id", "region", "status", "last_presented_at"),
     # One owner at a time: a released number may later belong to someone else.
