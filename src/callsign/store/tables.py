@@ -381,6 +381,17 @@ admin_sessions = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
 )
 
+# Leases on periodic work that one process at a time may do (SPEC 9: the health sweep of
+# `callsign serve`): ``holder`` has it until ``expires_at``; ``done_at``: when the last
+# run ended (the next one waits its interval from then, whichever process runs it).
+leases = Table(
+    "leases", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime()),
+)
+
 # One counter per kind of change, bumped in the transaction that makes the change, so that
 # every worker of every server can ask cheaply whether its copy in memory is still current.
 # "api_keys": every key created or revoked.

@@ -1,0 +1,41 @@
+"""number added at, leases
+
+When each number was added (SPEC 9: a new number warms up over the ramp). NULL: held
+before this was kept; such a number counts as old, never as warming for being new.
+Leases on periodic work one process at a time may do (the health sweep of `serve`).
+
+Revision ID: 0016
+Revises: 0014
+Create Date: 2026-12-01 21:50:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from callsign.store.tables import UTCDateTime
+
+revision: str = '0016'
+down_revision: str | None = '0014'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('numbers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('added_at', UTCDateTime(), nullable=True))
+    op.create_table(
+        'leases',
+        sa.Column('name', sa.String(length=32), nullable=False),
+        sa.Column('holder', sa.String(length=64), nullable=False),
+        sa.Column('expires_at', UTCDateTime(), nullable=False),
+        sa.Column('done_at', UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint('name'),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('leases')
+    with op.batch_alter_table('numbers', schema=None) as batch_op:
+        batch_op.drop_column('added_at')
