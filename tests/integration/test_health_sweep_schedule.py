@@ -96,7 +96,7 @@ def test_workers_in_separate_processes_never_sweep_at_once_and_the_loop_stays_fr
     guard = threading.Lock()
 
     def sweeper(engine: Engine, loop_ran: threading.Event) -> Sweeper:
-        def sweep(uow: UnitOfWork, org: str, now: datetime) -> object:
+        def sweep(_uow: UnitOfWork, _org: str, _now: datetime) -> object:
             with guard:
                 active[0] += 1
                 most[0] = max(most[0], active[0])
