@@ -180,6 +180,7 @@ class NumberState:
     recent: tuple[datetime, ...] = ()
     health: Health | None = None
     added_at: datetime | None = None
+    live_since: datetime | None = None  # its last call without a result yet
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def _pace(facts: OutboundFacts, state: NumberState) -> str | None:
     if facts.shaping is None:
         return None
     verdict = facts.shaping.pace(state.health, state.recent, state.used_today,
-                                 state.added_at)
+                                 state.added_at, state.live_since)
     return None if verdict.allowed else f"is {verdict.reason}"
 
 

@@ -112,15 +112,29 @@ def daily_limit(health: Health, policy: HealthPolicy, now: datetime,
     return limit.calls, words.get(limit.source, f"warming day {limit.day} of {limit.days}")
 
 
+def live_after(policy: HealthPolicy, now: datetime) -> datetime | None:
+    """With one live call per number: a call presented at or before this is no longer
+    live, result or not (None: the option is off)."""
+    if not policy.one_live_call:
+        return None
+    return now - timedelta(minutes=policy.live_call_minutes)
+
+
 def pace(health: Health, usage: Usage, policy: HealthPolicy, now: datetime,
          daily_cap: int | None = None, *, paused: bool = False,
-         added_at: datetime | None = None) -> Pace:
+         added_at: datetime | None = None, live_since: datetime | None = None) -> Pace:
     """May the number be presented now? Paused or resting never; else within limits.
-    ``added_at``: when the number was added (a new number's ramp says so)."""
+    ``added_at``: when the number was added (a new number's ramp says so);
+    ``live_since``: its last call without a result yet (one live call per number)."""
     if paused:
         return Pace(False, "paused")
     if health.state is HealthState.RESTING:
         return Pace(False, health.summary())
+    after = live_after(policy, now)
+    if after is not None and live_since is not None and live_since > after:
+        return Pace(False, f"on a live call since {live_since:%H:%M} UTC (one live call "
+                           f"per number; no result yet, held up to "
+                           f"{policy.live_call_minutes} min)")
     if usage.minute >= policy.per_minute:
         return Pace(False, f"throttled: {usage.minute} calls in the last minute, "
                            f"limit {policy.per_minute}/min")
@@ -152,6 +166,7 @@ class Limits:
     per_hour: int
     per_day: int
     enforced: bool = True
+    live_after: datetime | None = None  # one live call per number; None: off
 
     @property
     def keep(self) -> int:
@@ -171,7 +186,7 @@ class Shaping:
         return self.policy.shaping
 
     def pace(self, health: Health | None, recent: Iterable[datetime], today: int,
-             added_at: datetime | None = None) -> Pace:
+             added_at: datetime | None = None, live_since: datetime | None = None) -> Pace:
         """May a number with this health, presented at ``recent`` and ``today`` times
         today, added at ``added_at``, be presented now? (Always, with shaping off.)"""
         if not self.on:
@@ -180,14 +195,15 @@ class Shaping:
         usage = usage_of(recent, today, self.now, per_minute=policy.per_minute,
                          per_hour=policy.per_hour)
         return pace(self._presented(health, added_at), usage, policy, self.now,
-                    added_at=added_at)
+                    added_at=added_at, live_since=live_since)
 
     def limits(self, health: Health | None, added_at: datetime | None = None) -> Limits:
         """What a claim of a number with this health (added at ``added_at``) stays
         within."""
         policy = self.policy
         today = day_limit(self._presented(health, added_at), policy, self.now)
-        return Limits(policy.per_minute, policy.per_hour, today.calls, enforced=self.on)
+        return Limits(policy.per_minute, policy.per_hour, today.calls, enforced=self.on,
+                      live_after=live_after(policy, self.now))
 
     def _presented(self, health: Health | None, added_at: datetime | None = None) -> Health:
         """The health of a number the decision may present (its status is active): never

@@ -104,6 +104,9 @@ numbers = Table(
     # When the number was added (a new number warms up, SPEC 9); NULL: held before
     # added times were kept, an old number.
     Column("added_at", UTCDateTime()),
+    # Its last presentation whose call has no result yet (one live call per number,
+    # SPEC 9): set by the claim, cleared by the call's result; NULL: none.
+    Column("live_since", UTCDateTime()),
     Index("ix_numbers_org_id_region_status_last_presented_at",
           "org_id", "region", "status", "last_presented_at"),
     # One owner at a time: a released number may later belong to someone else.

@@ -2,6 +2,7 @@
 
 When each number was added (SPEC 9: a new number warms up over the ramp). NULL: held
 before this was kept; such a number counts as old, never as warming for being new.
+Each number's last presentation whose call has no result yet (one live call per number).
 Leases on periodic work one process at a time may do (the health sweep of `serve`).
 
 Revision ID: 0016
@@ -25,6 +26,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('numbers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('added_at', UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('live_since', UTCDateTime(), nullable=True))
     op.create_table(
         'leases',
         sa.Column('name', sa.String(length=32), nullable=False),
@@ -38,4 +40,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('leases')
     with op.batch_alter_table('numbers', schema=None) as batch_op:
+        batch_op.drop_column('live_since')
         batch_op.drop_column('added_at')
