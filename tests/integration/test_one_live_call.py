@@ -32,7 +32,7 @@ from tests.integration.test_volume_shaping import (
     setup,
 )
 
-LIVE = {"one_live_call": True, "per_minute": 100, "per_hour": 1000}
+LIVE: dict[str, Any] = {"one_live_call": True, "per_minute": 100, "per_hour": 1000}
 
 
 def place(engine: Engine, at: Any) -> Any:
