@@ -29,6 +29,9 @@ SANDBOX_EMPTY_AREA_CODES = "CALLSIGN_SANDBOX_EMPTY_AREA_CODES"  # comma-separate
 DEBUG = "CALLSIGN_DEBUG"
 PG_TIMEOUTS_PREFIX = "CALLSIGN_PG_"  # a PostgreSQL store's timeouts (store.db.Timeouts)
 WORKER_TIMEOUT = "CALLSIGN_WORKER_TIMEOUT"  # `serve --worker-timeout`
+HEALTH_SWEEP = "CALLSIGN_HEALTH_SWEEP_SECONDS"  # `serve --health-sweep`; 0: off
+DEFAULT_HEALTH_SWEEP = 600  # seconds: the health sweep of `serve`, every 10 minutes
+MAX_HEALTH_SWEEP = 7 * 24 * 3600
 # Seconds a worker may take to answer its supervisor's health ping before it is replaced:
 # uvicorn's own 5 s restarts workers in a loop on a busy host, where a starting worker
 # waits for a core longer than that.
@@ -49,6 +52,9 @@ class Settings:
     worker_timeout: int = DEFAULT_WORKER_TIMEOUT  # the workers' health-ping timeout, seconds
     reputation_feed_url: str | None = None  # CALLSIGN_REPUTATION_FEED_URL (SPEC 9)
     reputation_feed_token: str | None = None  # CALLSIGN_REPUTATION_FEED_TOKEN
+    # Seconds between health sweeps of the served app (SPEC 9); 0: none. Off unless set:
+    # ``load`` (what `serve` uses) defaults it to DEFAULT_HEALTH_SWEEP.
+    health_sweep_seconds: int = 0
 
     @classmethod
     def load(cls, database_url: str | None = None,
@@ -65,7 +71,22 @@ class Settings:
                    worker_timeout=worker_timeout(environ.get(WORKER_TIMEOUT, "")),
                    reputation_feed_url=environ.get("CALLSIGN_REPUTATION_FEED_URL") or None,
                    reputation_feed_token=environ.get("CALLSIGN_REPUTATION_FEED_TOKEN")
-                   or None)
+                   or None,
+                   health_sweep_seconds=health_sweep_seconds(environ.get(HEALTH_SWEEP, "")))
+
+
+def health_sweep_seconds(text: str) -> int:
+    """CALLSIGN_HEALTH_SWEEP_SECONDS (the default when unset or blank; 0: no sweep);
+    InvalidInput naming the variable for anything but a whole number of seconds."""
+    text = text.strip()
+    if not text:
+        return DEFAULT_HEALTH_SWEEP
+    if not text.isascii() or not text.isdigit() \
+            or not 0 <= (seconds := int(text)) <= MAX_HEALTH_SWEEP:
+        raise InvalidInput(f"must be a whole number of seconds from 0 (no sweep) to "
+                           f"{MAX_HEALTH_SWEEP} (the default is {DEFAULT_HEALTH_SWEEP}), "
+                           f"not {text[:40]!r}", field=HEALTH_SWEEP)
+    return seconds
 
 
 def worker_timeout(text: str) -> int:

@@ -77,6 +77,8 @@ def server_environment() -> dict[str, str]:
     """This environment without a database URL of its own and without access logs."""
     env = {k: v for k, v in os.environ.items() if k != "CALLSIGN_DATABASE_URL"}
     env["CALLSIGN_ACCESS_LOG"] = "0"  # keep stderr for errors, which fail the run
+    # No periodic health sweep (it judges with the real clock) unless a test asks for one.
+    env.setdefault("CALLSIGN_HEALTH_SWEEP_SECONDS", "0")
     return env
 
 

@@ -210,7 +210,8 @@ class Proxy:
 
 @contextlib.contextmanager
 def running_proxy(tmp_path_factory: pytest.TempPathFactory, store_kind: str,
-                  name: str) -> Iterator[Proxy]:
+                  name: str, *, defines: dict[str, str | int] | None = None
+                  ) -> Iterator[Proxy]:
     """callsign with organization sipco, and Kamailio asking (and reporting to) it with
     sipco's key; both must still be alive at the end."""
     require_sip_tools()
@@ -222,7 +223,7 @@ def running_proxy(tmp_path_factory: pytest.TempPathFactory, store_kind: str,
         kamailio = Kamailio(workdir / "kamailio", free_udp_port(), {})
         running = Proxy(workdir, callsign, key, kamailio, dialer_port=free_udp_port(),
                         carrier_port=free_udp_port(), pbx_port=free_udp_port())
-        kamailio.defines = running.defines(callsign.url)
+        kamailio.defines = {**running.defines(callsign.url), **(defines or {})}
         try:
             kamailio.start()
             yield running

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e._sip import start_sipp, tail
+from tests.e2e._sip import SCENARIOS, start_sipp, tail
 from tests.e2e.test_kamailio import CHICAGO, Proxy, running_proxy
 
 pytestmark = pytest.mark.slow
@@ -77,3 +77,47 @@ def test_a_call_the_carrier_rejects_with_608_reports_an_analytics_rejection(
 
     assert (call["answered"], call["sip_code"], call["failure_class"], call["duration_s"],
             call["result_source"]) == (False, 608, "rejected_by_analytics", 0, "kamailio")
+
+
+def test_a_result_callsign_could_not_take_is_sent_again_once_it_is_back(
+        tmp_path_factory: pytest.TempPathFactory, store_kind: str) -> None:
+    """callsign stops while the call is held (10 s): the BYE's report finds it down, is
+    queued for a retry (every second here), and is stored once callsign is back."""
+    with running_proxy(tmp_path_factory, store_kind, "kamailio-retry",
+                       defines={"RETRY_TIMER": "name=cs_retry;interval=1;mode=1;"}
+                       ) as proxy:
+        to = "+13125550173"
+        workdir = proxy.workdir / "held-call"
+        workdir.mkdir(parents=True, exist_ok=True)
+        scenario = workdir / "dialer_uac_long_hold.xml"
+        held = (SCENARIOS / "dialer_uac_hold.xml").read_text()
+        assert '<pause milliseconds="2000"/>' in held
+        scenario.write_text(held.replace('<pause milliseconds="2000"/>',
+                                         '<pause milliseconds="10000"/>'))
+        uas = start_sipp(workdir, "carrier", "carrier_uas.xml", port=proxy.carrier_port,
+                         variables={"expected_caller_id": CHICAGO, "expected_callee": to})
+        uac = start_sipp(workdir, "dialer", str(scenario), port=proxy.dialer_port,
+                         remote=proxy.kamailio.port, fields=[["bob", to, ""]])
+        for _ in range(POLLS):  # decided (and answered) before callsign goes
+            page = proxy.callsign.get(proxy.key, f"/v1/calls?contact={to.replace('+', '%2B')}")
+            if page["calls"]:
+                break
+            time.sleep(POLL_PAUSE)
+        assert proxy.callsign.stop() is None
+        done, dialer = uas.wait(), uac.wait()
+        assert (done.returncode, dialer.returncode) == (0, 0), tail(proxy.kamailio.log())
+        for _ in range(POLLS):  # the BYE's report failed and waits for a retry
+            if "callsign result not taken, to retry" in proxy.kamailio.log():
+                break
+            time.sleep(POLL_PAUSE)
+        else:
+            raise AssertionError(tail(proxy.kamailio.log()))
+        proxy.callsign.start()
+        call = reported(proxy, to)
+        stored = [line for line in proxy.kamailio.log().splitlines()
+                  if f"callsign result stored: call {call['call_id']}" in line]
+    assert len(stored) == 1
+    assert "(attempt 1)" not in stored[0]  # a retry stored it
+    assert (call["answered"], call["sip_code"], call["result_source"]) == (
+        True, 200, "kamailio")
+    assert call["duration_s"] >= 5

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 from litestar import Litestar
@@ -34,6 +34,7 @@ from callsign.api.security_headers import security_headers
 from callsign.api.twilio import Connect, TwilioWebhooks
 from callsign.bootstrap import open_store, provider_settings
 from callsign.config import Settings
+from callsign.services.health_sweep import Sweeper, keep_sweeping
 from callsign.services.key_cache import POLL_SECONDS, TRUST_SECONDS, KeyCache, StoreKeys
 
 
@@ -72,7 +73,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
         openapi_config=OpenAPIConfig(title="callsign", version=__version__,
                                      description="Caller-ID decisions and inbound routing",
                                      path="/schema", render_plugins=[_local_swagger()]),
-        lifespan=[_keeping_fresh(keys, key_poll_seconds)],
+        lifespan=[_keeping_fresh(keys, key_poll_seconds),
+                  *_sweeping(rt, settings.health_sweep_seconds)],
         on_shutdown=[rt.lane.close, store.close],  # the lane drains before the store goes
         debug=False,
     )
@@ -90,6 +92,24 @@ def _keeping_fresh(keys: KeyCache, every: float
             tasks.cancel_scope.cancel()
 
     return lifespan
+
+
+def _sweeping(rt: Runtime, every: int
+              ) -> list[Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]]:
+    """The periodic health sweep beside the app (none when ``every`` is 0): each worker
+    asks; the store's lease lets one at a time sweep, once per interval in all."""
+    if every <= 0:
+        return []
+    sweeper = Sweeper(rt.uow, every=timedelta(seconds=every), clock=rt.clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(keep_sweeping, sweeper)
+            yield
+            tasks.cancel_scope.cancel()
+
+    return [lifespan]
 
 
 def _local_swagger() -> SwaggerRenderPlugin:

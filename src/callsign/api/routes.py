@@ -167,7 +167,7 @@ class Numbers(V1):
         with naming_the_area_code(data.area_codes):
             e164 = numbers.add_number(rt.uow(), org, data.number, label=data.label,
                                       group=data.group, area_codes=tuple(data.area_codes),
-                                      daily_cap=data.daily_cap)
+                                      daily_cap=data.daily_cap, now=rt.clock())
         return NumberOut.of(numbers.get_number(rt.uow(), org, e164, now=rt.clock()))
 
     @get("/{number:str}", sync_to_thread=False, summary="One number")

@@ -73,7 +73,8 @@ def numbers_add(state: State, org: str, number: str, label: str, group: str,
     from callsign.services import numbers as numbers_service
 
     e164 = numbers_service.add_number(state.uow(), org, number, label=label, group=group,
-                                      area_codes=area_codes, daily_cap=daily_cap)
+                                      area_codes=area_codes, daily_cap=daily_cap,
+                                      now=datetime.now(UTC))
     click.echo(f"added {e164}")
 
 

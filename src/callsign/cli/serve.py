@@ -28,6 +28,11 @@ MAX_WORKER_TIMEOUT = 3600
                    "CALLSIGN_WORKER_TIMEOUT; default "
                    f"{DEFAULT_WORKER_TIMEOUT}, where uvicorn's own is 5). Generous, so that "
                    "workers starting on a busy host are not restarted in a loop.")
+@click.option("--health-sweep", "health_sweep", type=click.IntRange(0, 7 * 24 * 3600),
+              metavar="SECONDS",
+              help="Seconds between health sweeps (rest, restore; one worker at a time "
+                   "sweeps every organization); 0: none. Also CALLSIGN_HEALTH_SWEEP_SECONDS; "
+                   "default 600.")
 @click.option("--demo", is_flag=True,
               help="Create the demo organization 'acme' if it is absent (existing data is "
                    "kept) and print its API key, the same on every start.")
@@ -35,7 +40,7 @@ MAX_WORKER_TIMEOUT = 3600
               help="The command to name in hints (scripts/run passes its own name).")
 @pass_state
 def serve(state: State, host: str, port: int, workers: int, worker_timeout: int | None,
-          demo: bool, command_name: str) -> None:
+          health_sweep: int | None, demo: bool, command_name: str) -> None:
     """Serve the REST API, webhooks and web admin on one port."""
     import uvicorn  # the server is needed only here
 
@@ -50,6 +55,8 @@ def serve(state: State, host: str, port: int, workers: int, worker_timeout: int 
         show_demo(state, shown_url)
     state.store.close()  # migrated; the workers open their own
     os.environ["CALLSIGN_DATABASE_URL"] = state.settings.database_url
+    if health_sweep is not None:
+        os.environ["CALLSIGN_HEALTH_SWEEP_SECONDS"] = str(health_sweep)
     base = f"http://{host}:{port}"
     click.echo(f"callsign serving on {base} ({workers} worker{'s' if workers > 1 else ''}, "
                f"store {shown_url})\n"

@@ -249,6 +249,9 @@ class HealthDoc(_Doc):
     per_minute: Annotated[int, _WHOLE, _between(1, MAX_PER_MINUTE)] = _DEFAULT_HEALTH.per_minute
     per_hour: Annotated[int, _WHOLE, _between(1, MAX_PER_HOUR)] = _DEFAULT_HEALTH.per_hour
     per_day: Calls = _DEFAULT_HEALTH.per_day
+    one_live_call: Flag = _DEFAULT_HEALTH.one_live_call
+    live_call_minutes: Annotated[int, _WHOLE, _between(1, 1440)] = \
+        _DEFAULT_HEALTH.live_call_minutes
     rest_on_flag: Annotated[list[FlagVerdict], Field(max_length=4)] = Field(
         default_factory=_default_flags)
     flag_restore: Literal["clean_check", "rest_days", "either"] = "either"

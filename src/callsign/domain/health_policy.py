@@ -67,6 +67,10 @@ class HealthPolicy:
     per_minute: int = 3
     per_hour: int = 15
     per_day: int = 100
+    # One live call per number (with shaping): a number whose last call has no result yet
+    # is passed over until the result comes, or `live_call_minutes` after the call.
+    one_live_call: bool = False
+    live_call_minutes: int = 120
     # Reputation labels (domain/reputation.py): the verdicts that rest a number, and what
     # brings it back (a clean re-check of every engine that flagged it, the rest days, or
     # either).

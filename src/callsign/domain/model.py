@@ -195,8 +195,8 @@ class Agent:
 @dataclass(frozen=True)
 class NumberState:
     """One of the organization's numbers, with today's usage, its last presentations
-    (newest first, as many as the per-minute and per-hour limits need) and its health
-    (None: never judged)."""
+    (newest first, as many as the per-minute and per-hour limits need), its health
+    (None: never judged) and when it was added (None: before added times were kept)."""
 
     e164: str
     status: NumberStatus = NumberStatus.ACTIVE
@@ -206,6 +206,8 @@ class NumberState:
     last_presented_at: datetime | None = None
     recent: tuple[datetime, ...] = ()
     health: Health | None = None
+    added_at: datetime | None = None
+    live_since: datetime | None = None  # its last call without a result yet
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,8 @@ def _pace(facts: OutboundFacts, state: NumberState) -> str | None:
     """Why volume shaping passes an active number over now (SPEC 9), or None."""
     if facts.shaping is None:
         return None
-    verdict = facts.shaping.pace(state.health, state.recent, state.used_today)
+    verdict = facts.shaping.pace(state.health, state.recent, state.used_today,
+                                 state.added_at, state.live_since)
     return None if verdict.allowed else f"is {verdict.reason}"
 
 

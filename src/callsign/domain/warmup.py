@@ -12,11 +12,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from callsign.domain.health import day
 from callsign.domain.health_policy import HealthPolicy
-from callsign.domain.health_states import Health, HealthState
+from callsign.domain.health_states import Health, HealthState, new_number
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
+# A number added a little "after" the decision's time (servers' clocks differ a little)
+# still counts as new; one added long after (a replayed time) does not.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def is_new(added_at: datetime | None, policy: HealthPolicy, now: datetime) -> bool:
+    """Was the number added recently enough to be on its warm-up ramp? (None: added
+    before added times were kept, an old number.)"""
+    return added_at is not None and added_at - CLOCK_SKEW <= now \
+        and now < added_at + timedelta(days=policy.ramp_days)
+
+
+def as_added(health: Health | None, added_at: datetime | None, policy: HealthPolicy,
+             now: datetime) -> Health | None:
+    """The health of a number never judged, as its added time makes it: warming from
+    the day it was added while that is recent, else unchanged (None: healthy)."""
+    if health is None and added_at is not None and is_new(added_at, policy, now):
+        return new_number(min(added_at, now))
+    return health
 
 
 @dataclass(frozen=True)
@@ -92,13 +112,29 @@ def daily_limit(health: Health, policy: HealthPolicy, now: datetime,
     return limit.calls, words.get(limit.source, f"warming day {limit.day} of {limit.days}")
 
 
+def live_after(policy: HealthPolicy, now: datetime) -> datetime | None:
+    """With one live call per number: a call presented at or before this is no longer
+    live, result or not (None: the option is off)."""
+    if not policy.one_live_call:
+        return None
+    return now - timedelta(minutes=policy.live_call_minutes)
+
+
 def pace(health: Health, usage: Usage, policy: HealthPolicy, now: datetime,
-         daily_cap: int | None = None, *, paused: bool = False) -> Pace:
-    """May the number be presented now? Paused or resting never; else within limits."""
+         daily_cap: int | None = None, *, paused: bool = False,
+         added_at: datetime | None = None, live_since: datetime | None = None) -> Pace:
+    """May the number be presented now? Paused or resting never; else within limits.
+    ``added_at``: when the number was added (a new number's ramp says so);
+    ``live_since``: its last call without a result yet (one live call per number)."""
     if paused:
         return Pace(False, "paused")
     if health.state is HealthState.RESTING:
         return Pace(False, health.summary())
+    after = live_after(policy, now)
+    if after is not None and live_since is not None and live_since > after:
+        return Pace(False, f"on a live call since {live_since:%H:%M} UTC (one live call "
+                           f"per number; no result yet, held up to "
+                           f"{policy.live_call_minutes} min)")
     if usage.minute >= policy.per_minute:
         return Pace(False, f"throttled: {usage.minute} calls in the last minute, "
                            f"limit {policy.per_minute}/min")
@@ -108,6 +144,9 @@ def pace(health: Health, usage: Usage, policy: HealthPolicy, now: datetime,
     limit = day_limit(health, policy, now, daily_cap)
     if usage.day < limit.calls:
         return Pace(True)
+    if limit.source == "ramp" and added_at is not None and health.since <= added_at:
+        return Pace(False, f"warming: added {day(added_at)}, day {limit.day} of the ramp: "
+                           f"{limit.calls} calls a day ({usage.day} today)")
     if limit.source == "ramp":
         return Pace(False, f"warming: day {limit.day} of {limit.days}, "
                            f"{usage.day} of {limit.calls} calls today")
@@ -127,6 +166,7 @@ class Limits:
     per_hour: int
     per_day: int
     enforced: bool = True
+    live_after: datetime | None = None  # one live call per number; None: off
 
     @property
     def keep(self) -> int:
@@ -145,26 +185,32 @@ class Shaping:
     def on(self) -> bool:
         return self.policy.shaping
 
-    def pace(self, health: Health | None, recent: Iterable[datetime], today: int) -> Pace:
+    def pace(self, health: Health | None, recent: Iterable[datetime], today: int,
+             added_at: datetime | None = None, live_since: datetime | None = None) -> Pace:
         """May a number with this health, presented at ``recent`` and ``today`` times
-        today, be presented now? (Always, with shaping off.)"""
+        today, added at ``added_at``, be presented now? (Always, with shaping off.)"""
         if not self.on:
             return Pace(True)
         policy = self.policy
         usage = usage_of(recent, today, self.now, per_minute=policy.per_minute,
                          per_hour=policy.per_hour)
-        return pace(self._presented(health), usage, policy, self.now)
+        return pace(self._presented(health, added_at), usage, policy, self.now,
+                    added_at=added_at, live_since=live_since)
 
-    def limits(self, health: Health | None) -> Limits:
-        """What a claim of a number with this health stays within."""
+    def limits(self, health: Health | None, added_at: datetime | None = None) -> Limits:
+        """What a claim of a number with this health (added at ``added_at``) stays
+        within."""
         policy = self.policy
-        day = day_limit(self._presented(health), policy, self.now)
-        return Limits(policy.per_minute, policy.per_hour, day.calls, enforced=self.on)
+        today = day_limit(self._presented(health, added_at), policy, self.now)
+        return Limits(policy.per_minute, policy.per_hour, today.calls, enforced=self.on,
+                      live_after=live_after(policy, self.now))
 
-    def _presented(self, health: Health | None) -> Health:
+    def _presented(self, health: Health | None, added_at: datetime | None = None) -> Health:
         """The health of a number the decision may present (its status is active): never
-        judged reads as healthy; rested by health, then made active by hand, as warming
-        from now (health records that on the number's next judgement)."""
+        judged reads as healthy, or as warming from the day it was added while it is
+        new; rested by health, then made active by hand, as warming from now (health
+        records that on the number's next judgement)."""
+        health = as_added(health, added_at, self.policy, self.now)
         if health is None:
             return Health(HealthState.HEALTHY, self.now)
         if health.state is HealthState.RESTING:

@@ -447,7 +447,7 @@ def _limits(facts: OutboundFacts, number: str) -> Limits | None:
     state = facts.numbers.get(number)
     if facts.shaping is None or state is None:
         return None
-    return facts.shaping.limits(state.health)
+    return facts.shaping.limits(state.health, state.added_at)
 
 
 def _without(facts: OutboundFacts, held: list[str]) -> OutboundFacts:

@@ -39,6 +39,7 @@ from callsign.domain.health_states import (
 from callsign.domain.model import NumberStatus
 from callsign.domain.reputation import Label
 from callsign.domain.results import FailureClass
+from callsign.domain.warmup import as_added
 from callsign.store import health as store
 from callsign.store import orgs as org_store
 from callsign.store import reputation as label_store
@@ -105,16 +106,20 @@ def _by_hand(row: Any) -> bool:
         row.status == NumberStatus.RESTING and row.state != HealthState.RESTING))
 
 
-def current_health(row: Any, now: datetime) -> Health:
-    """The stored health; a number never judged is healthy as of now."""
+def current_health(row: Any, now: datetime, policy: HealthPolicy | None = None) -> Health:
+    """The stored health; a number never judged is healthy as of now, or (with the
+    ``policy``) warming from the day it was added while it is new."""
     if row.state is None:
-        return Health(HealthState.HEALTHY, now)
+        added = as_added(None, getattr(row, "added_at", None), policy, now) \
+            if policy is not None else None
+        return added or Health(HealthState.HEALTHY, now)
     return Health(HealthState(row.state), row.since, row.score, tuple(row.reasons or ()))
 
 
-def _reconciled(conn: Connection, org_id: int, row: Any, now: datetime) -> tuple[Any, Health]:
+def _reconciled(conn: Connection, org_id: int, row: Any, now: datetime,
+                policy: HealthPolicy) -> tuple[Any, Health]:
     """A number health rested that someone made active again by hand warms up from now."""
-    health = current_health(row, now)
+    health = current_health(row, now, policy)
     if health.state is HealthState.RESTING and row.status == NumberStatus.ACTIVE:
         health = Health(HealthState.WARMING, now, None, ("made active by hand; warming up",))
         _write(conn, org_id, row.id, health, now, window_since=now, rest_until=None)
@@ -182,8 +187,8 @@ def judge(conn: Connection, org_id: int, e164: str, now: datetime, *,
     row = store.number(conn, org_id, e164)
     if row is None or _by_hand(row):
         return None
-    row, current = _reconciled(conn, org_id, row, now)
     policy, principal = policy_for(conn, org_id)
+    row, current = _reconciled(conn, org_id, row, now, policy)
     metrics = metrics_of(conn, org_id, row, policy, now)
     labels = labels_of(conn, org_id, row)
     proposal = _spare_principal(assess(current, metrics, policy, now, labels=labels),
@@ -248,7 +253,7 @@ def sweep_org(uow: UnitOfWork, org: str, *, now: datetime) -> SweepReport:
             for found in store.numbers_of(conn, org_id, ids=ids[first:first + SWEEP_CHUNK]):
                 if found.status == NumberStatus.PAUSED or _by_hand(found):
                     continue
-                row, current = _reconciled(conn, org_id, found, now)
+                row, current = _reconciled(conn, org_id, found, now, policy)
                 judged += 1
                 proposal = _spare_principal(
                     assess(current, metrics_of(conn, org_id, row, policy, now), policy, now,

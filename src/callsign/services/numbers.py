@@ -96,8 +96,9 @@ def _check_bounds(daily_cap: int | None, label: str | None, group: str | None) -
 
 def add_number(uow: UnitOfWork, org: str, raw: str, *, label: str = "", group: str = "",
                area_codes: tuple[str, ...] = (), daily_cap: int | None = None,
-               provider: str = "manual") -> str:
-    """Add a number the organization already owns; returns it in E.164."""
+               provider: str = "manual", now: datetime | None = None) -> str:
+    """Add a number the organization already owns (added ``now``: it warms up, SPEC 9);
+    returns it in E.164."""
     _check_bounds(daily_cap, label, group)
     with uow:
         conn = uow.connection
@@ -111,7 +112,8 @@ def add_number(uow: UnitOfWork, org: str, raw: str, *, label: str = "", group: s
         number_id = hold_number(
             conn, org_id, facts.e164, label=label, group_name=group,
             status=NumberStatus.ACTIVE, area_code=facts.area_code, region=facts.region,
-            daily_cap=daily_cap, provider=provider, provider_sid=None, call_path=None)
+            daily_cap=daily_cap, provider=provider, provider_sid=None, call_path=None,
+            added_at=now)
         set_area_codes(conn, org_id, number_id, facts.area_code, list(area_codes), active=True)
         uow.commit()
         return facts.e164

@@ -123,7 +123,8 @@ def purchase(uow: UowFactory, org: str, area_code: str, quantity: int, provider_
             break
         try:
             with uow() as work:
-                _store_bought(work.connection, row.id, offer.e164, code, provider.name, sid)
+                _store_bought(work.connection, row.id, offer.e164, code, provider.name, sid,
+                              added_at=now)
                 settle_purchase(work.connection, intent, "bought")
                 work.commit()
         except clash:
@@ -141,12 +142,13 @@ def _settle(uow: UowFactory, intent: int, state: str, detail: str) -> None:
 
 
 def _store_bought(conn: Connection, org_id: int, e164: str, area_code: str, provider: str,
-                  sid: str) -> None:
+                  sid: str, *, added_at: datetime | None = None) -> None:
     facts = phone.facts_for(e164, "US", field="number")
     number_id = hold_number(
         conn, org_id, e164, label=f"{provider} {area_code}".rstrip(), group_name="",
         status=NumberStatus.ACTIVE, area_code=facts.area_code, region=facts.region,
-        daily_cap=None, provider=provider, provider_sid=sid, call_path=None)
+        daily_cap=None, provider=provider, provider_sid=sid, call_path=None,
+        added_at=added_at)
     mapped = [area_code] if area_code and area_code != facts.area_code else []
     set_area_codes(conn, org_id, number_id, facts.area_code, mapped, active=True)
 

@@ -112,6 +112,7 @@ def record_result(uow: UnitOfWork, org: str | None, call_id: str, *, source: Res
         caller_id = result_store.set_result(uow.connection, org_id, call_id, stored)
         if caller_id is None:
             raise NotFound(f"no call {call_id!r}", field="call_id")
+        result_store.end_live_call(uow.connection, org_id, call_id, caller_id)
         health.after_result(uow.connection, org_id, call_id, now, caller_id=caller_id)
         uow.commit()
     return {"call_id": call_id, "answered": values["answered"],

@@ -146,7 +146,8 @@ _CANDIDATES = Statement(f"""
            n.last_presented_at,
            EXISTS (SELECT 1 FROM number_area_codes s
                    WHERE s.number_id = n.id AND s.area_code = :area_code) AS serves,
-           n.recent_presentations, h.state, h.since, h.score, h.reasons
+           n.recent_presentations, h.state, h.since, h.score, h.reasons, n.added_at,
+           n.live_since
     FROM numbers n LEFT JOIN number_health h ON h.number_id = n.id
     WHERE n.status != 'released' AND n.id IN (
         SELECT id FROM numbers WHERE org_id = :org_id AND e164 IN :specific
@@ -197,7 +198,12 @@ _NTH_OUT = """CASE WHEN LENGTH(recent_presentations) < :{n}_chars THEN TRUE
     ELSE CAST(SUBSTR(recent_presentations, :{n}_chars - 15, 16) AS BIGINT) <= :{n}_ago END"""
 _PACED = (f"(:unpaced OR (({_NTH_OUT.format(n='minute')}) "
           f"AND ({_NTH_OUT.format(n='hour')})))")
-_SHOW = """UPDATE numbers SET last_presented_at = :now,
+# One live call per number (SPEC 9, optional), on the same row: the number's last call
+# without a result (``live_since``, which every claim sets and the call's result clears,
+# ``store.results``) must be older than the timeout. ``:live_free``: not enforced.
+_LIVE = "(:live_free OR live_since IS NULL OR live_since <= :live_after)"
+_PACED = f"({_PACED} AND {_LIVE})"
+_SHOW = """UPDATE numbers SET last_presented_at = :now, live_since = :now,
         recent_presentations = SUBSTR(:stamp || recent_presentations, 1, :keep_chars)"""
 _PRESENT = Statement(f"""
     {_SHOW} WHERE id = :id AND status != 'released' AND {_PACED} RETURNING id""")
@@ -419,14 +425,15 @@ def _candidates(conn: Connection, rows: list[Any]
     serving: set[str] = set()
     never = time_param(conn, NEVER)
     for (e164, status, number_region, cap, used, last, serves, recent, state, since, score,
-         reasons) in rows:
+         reasons, added_at, live) in rows:
         presented = None if last == never else time_value(last)
         health = None if state is None else Health(
             HealthState(state), time_value(since), score, tuple(json_value(reasons) or ()))
         states[e164] = NumberState(
             e164=e164, status=_STATUSES[status], region=number_region, daily_cap=cap,
             used_today=used or 0, last_presented_at=presented, recent=_presentations(recent),
-            health=health,
+            health=health, added_at=None if added_at is None else time_value(added_at),
+            live_since=None if live is None else time_value(live),
         )
         if serves:
             serving.add(e164)
@@ -457,6 +464,8 @@ def _pace_params(now: datetime, limits: Limits | None, force: bool) -> dict[str,
         "minute_ago": moment - MINUTE // _MICROSECOND,
         "hour_ago": moment - HOUR // _MICROSECOND,
         "per_day": limits.per_day if enforced else None,
+        "live_free": not enforced or limits.live_after is None,
+        "live_after": limits.live_after or now,
     }
 
 
@@ -488,6 +497,7 @@ def claim_number(
     params: dict[str, Any] = {"org_id": org_id, "e164": e164, "day": day,
                               "force": not within_cap, "now": time_param(conn, now),
                               **_pace_params(now, limits, not within_cap)}
+    params["live_after"] = time_param(conn, params["live_after"])
     if in_turn:
         params["presented"] = time_param(conn, presented or NEVER)
     if conn.dialect.name == "postgresql":
@@ -653,7 +663,7 @@ _GATHER = Statement(f"""
       (SELECT json_agg(json_build_array(c.e164, c.status, c.region, c.daily_cap, c.used,
                                         c.last_presented_at, c.serves,
                                         c.recent_presentations, c.state, c.since, c.score,
-                                        c.reasons))
+                                        c.reasons, c.added_at, c.live_since))
        FROM ({_AHEAD_CANDIDATES.sql.replace(f"{_USED.format(n='n')},",
                                              f"{_USED.format(n='n')} AS used,", 1)}) AS c)""",
     lists=["specific"])

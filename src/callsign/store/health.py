@@ -44,7 +44,7 @@ def policy_of(conn: Connection, org_id: int) -> tuple[dict[str, Any] | None, str
 _NUMBER_COLUMNS = (numbers.c.id, numbers.c.e164, numbers.c.status, number_health.c.state,
                    number_health.c.score, number_health.c.reasons, number_health.c.since,
                    number_health.c.window_since, number_health.c.rest_until,
-                   number_health.c.updated_at)
+                   number_health.c.updated_at, numbers.c.added_at)
 
 
 def _numbers_with_health() -> Any:
@@ -65,11 +65,12 @@ class HealthRow(NamedTuple):
     window_since: datetime | None
     rest_until: datetime | None
     updated_at: datetime | None
+    added_at: datetime | None = None
 
 
 _NUMBER = Statement("""
     SELECT n.id, n.e164, n.status, h.state, h.score, h.reasons, h.since, h.window_since,
-           h.rest_until, h.updated_at
+           h.rest_until, h.updated_at, n.added_at
     FROM numbers n LEFT JOIN number_health h ON h.number_id = n.id
     WHERE n.org_id = :org AND n.e164 = :e164 AND n.status != :released""")
 
@@ -84,9 +85,11 @@ def number(conn: Connection, org_id: int, e164: str) -> HealthRow | None:
                                "released": NumberStatus.RELEASED.value}).fetchone()
     if found is None:
         return None
-    id_, e164, status, state, score, reasons, since, window_since, rest_until, updated = found
+    (id_, e164, status, state, score, reasons, since, window_since, rest_until, updated,
+     added) = found
     return HealthRow(int(id_), e164, status, state, score, json_value(reasons), _moment(since),
-                     _moment(window_since), _moment(rest_until), _moment(updated))
+                     _moment(window_since), _moment(rest_until), _moment(updated),
+                     _moment(added))
 
 
 def number_ids(conn: Connection, org_id: int) -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
@@ -112,9 +113,10 @@ def _apply_numbers(conn: Connection, org_id: int, doc: OrgDocument) -> dict[str,
         status: str = entry.status
         if status == "active" and held.get(entry.number) in rested:
             status = "resting"  # health's rest stays until health restores it
-        values = {"label": entry.label, "group_name": entry.group, "status": status,
-                  "daily_cap": entry.daily_cap, "provider": entry.provider,
-                  "call_path": [str(s) for s in entry.call_path] if entry.call_path else None}
+        values: dict[str, Any] = {
+            "label": entry.label, "group_name": entry.group, "status": status,
+            "daily_cap": entry.daily_cap, "provider": entry.provider,
+            "call_path": [str(s) for s in entry.call_path] if entry.call_path else None}
         if entry.number in held:
             number_id = held[entry.number]
             conn.execute(update(numbers).where(numbers.c.id == number_id).values(**values))
@@ -140,13 +142,16 @@ def health_rested(conn: Connection, org_id: int) -> set[int]:
         number_health.c.state == "resting")).scalars())
 
 
-def hold_number(conn: Connection, org_id: int, e164: str, **values: Any) -> int:
-    """Store a number the organization now holds; returns its row id.
+def hold_number(conn: Connection, org_id: int, e164: str, *, added_at: datetime | None = None,
+                **values: Any) -> int:
+    """Store a number the organization now holds, added at ``added_at`` (default: now;
+    a new number warms up, SPEC 9); returns its row id.
 
     A number the organization released before gets its old row back (same id), so its
     usage today and its presentation times stay with it instead of starting a second row.
     """
     values.setdefault("provider_sid", None)  # a released number's old SID is stale
+    values["added_at"] = added_at or datetime.now(UTC)  # held again: new again
     released = conn.execute(select(numbers.c.id).where(
         numbers.c.org_id == org_id, numbers.c.e164 == e164,
         numbers.c.status == NumberStatus.RELEASED).order_by(numbers.c.id.desc())).first()

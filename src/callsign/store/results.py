@@ -29,6 +29,18 @@ def org_id(conn: Connection, slug: str) -> int | None:
     return None if found is None else int(found[0])
 
 
+_END_LIVE = Statement("""
+    UPDATE numbers SET live_since = NULL
+    WHERE org_id = :org_id AND e164 = :e164 AND live_since IS NOT NULL
+      AND live_since <= (SELECT at FROM calls WHERE org_id = :org_id AND id = :call_id)""")
+
+
+def end_live_call(conn: Connection, org_id: int, call_id: str, e164: str) -> None:
+    """The call's result is in: the number it presented has no live call any more, unless
+    a later call presented it since (one live call per number, SPEC 9)."""
+    _END_LIVE.run(conn, {"org_id": org_id, "e164": e164, "call_id": call_id})
+
+
 def set_result(conn: Connection, org_id: int, call_id: str,
                values: dict[str, Any]) -> str | None:
     """Store a call's result columns (and duration): the number the call presented, or

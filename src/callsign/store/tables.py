@@ -104,6 +104,12 @@ numbers = Table(
     # Its last presentations, newest first, for the per-minute and per-hour limits: each
     # 16 digits of microseconds since the epoch (store.calls; migration 0013).
     Column("recent_presentations", Text, nullable=False, server_default=""),
+    # When the number was added (a new number warms up, SPEC 9); NULL: held before
+    # added times were kept, an old number.
+    Column("added_at", UTCDateTime()),
+    # Its last presentation whose call has no result yet (one live call per number,
+    # SPEC 9): set by the claim, cleared by the call's result; NULL: none.
+    Column("live_since", UTCDateTime()),
     Index("ix_numbers_org_id_region_status_last_presented_at",
           "org_id", "region", "status", "last_presented_at"),
     # One owner at a time: a released number may later belong to someone else.
@@ -386,6 +392,17 @@ admin_sessions = Table(
     Column("csrf", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# Leases on periodic work that one process at a time may do (SPEC 9: the health sweep of
+# `callsign serve`): ``holder`` has it until ``expires_at``; ``done_at``: when the last
+# run ended (the next one waits its interval from then, whichever process runs it).
+leases = Table(
+    "leases", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime()),
 )
 
 # One counter per kind of change, bumped in the transaction that makes the change, so that

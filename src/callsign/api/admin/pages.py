@@ -610,7 +610,8 @@ class Admin(Controller):
             codes = tuple(c for c in _text(data, "area_codes").replace(",", " ").split() if c)
             number = numbers_service.add_number(
                 visit.uow(), visit.org, _text(data, "number"), label=_text(data, "label"),
-                group=_text(data, "group"), area_codes=codes, daily_cap=cap)
+                group=_text(data, "group"), area_codes=codes, daily_cap=cap,
+                now=visit.rt.clock())
             return visit.back(Listing().link(q=number.removeprefix("+")),
                               ok=f"Added {number} to the organization's numbers")
 
