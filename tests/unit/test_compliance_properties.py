@@ -79,7 +79,8 @@ def passes(rules: list[Rule], call: ComplianceCall, recent: list[RecentCall],
         if isinstance(rule, CapRule):
             cap = rule.cap
             counted = [c for c in recent if at - cap.window < c.at <= at
-                       and (cap.per == "contact" or c.subject == call.subject)]
+                       and (cap.per == "contact" or call.subject is None
+                            or c.subject in (None, call.subject))]
             if len(counted) >= cap.calls:
                 return False
             continue
@@ -98,13 +99,14 @@ def passes(rules: list[Rule], call: ComplianceCall, recent: list[RecentCall],
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policy=policies(), number=st.sampled_from(NUMBERS), contact=contacts, now=moments,
        ago=st.lists(st.integers(1, 8 * 24 * 60), max_size=8),
-       subjects=st.lists(st.sampled_from(["a", "b"]), min_size=8, max_size=8),
-       consented=st.booleans())
+       subjects=st.lists(st.sampled_from(["a", "b", None]), min_size=8, max_size=8),
+       subject=st.sampled_from(["a", None]), consented=st.booleans())
 def test_allowed_means_every_rule_passes_and_next_allowed_at_is_the_first_that_does(
         policy: CompliancePolicy, number: str, contact: ContactAddress | None, now: datetime,
-        ago: list[int], subjects: list[str], consented: bool) -> None:
+        ago: list[int], subjects: list[str | None], subject: str | None,
+        consented: bool) -> None:
     place = place_of(number, "US", contact, "America/New_York")
-    call = ComplianceCall(place, subject="a", consented=consented)
+    call = ComplianceCall(place, subject=subject, consented=consented)
     recent = [RecentCall(now - timedelta(minutes=m), s) for m, s in zip(ago, subjects,
                                                                           strict=False)]
     verdict = evaluate(policy, call, recent, now)

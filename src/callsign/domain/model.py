@@ -224,6 +224,7 @@ class PastCall:
     user: str
     project: str | None = None
     outcome: str | None = None
+    subject: str | None = None  # what the call was about (a debt, a campaign), if given
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,7 @@ class OutboundRequest:
     caller_id: str | None = None
     channel: Channel = Channel.MANUAL
     consented: bool = False
+    subject: str | None = None  # what the call is about (a debt, a campaign): per-subject caps
 
 
 @dataclass(frozen=True)

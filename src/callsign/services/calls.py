@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from callsign.domain import phone
+from callsign.domain import limits, phone
 from callsign.domain.compliance.policy import CompliancePolicy
 from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
@@ -78,8 +78,10 @@ def _answered_before(store: CallsRepository, org_id: int, request: OutboundReque
 
 def request_hash(request: OutboundRequest) -> str:
     """A fingerprint of a request, to tell a retry from a different call."""
-    fields = [request.org, request.user, request.to, request.project, request.caller_id,
-              str(request.channel), request.consented]
+    fields: list[object] = [request.org, request.user, request.to, request.project,
+                            request.caller_id, str(request.channel), request.consented]
+    if request.subject is not None:  # left out without one: earlier keys' hashes hold
+        fields.append(request.subject)
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
@@ -203,6 +205,7 @@ def _foresee(
     fingerprint, earlier = _answered_before(store, org_id, request, idempotency_key, dry_run)
     if earlier is not None:
         return earlier
+    _check_subject(request)
     to = _callee(org, user, request)
     facts = _gather(store, state, user, request, to, now)
     decision = decide_outbound(request, facts, rng, now)
@@ -242,7 +245,7 @@ def _place_foreseen(uow: UnitOfWork, seen: _Foreseen, request: OutboundRequest,
                 return None
         decision = replace(decision, call_id=new_id("call"))
         store.record_call(org_id, decision, user=seen.user, project=request.project,
-                          channel=request.channel, at=seen.now)
+                          channel=request.channel, at=seen.now, subject=request.subject)
         if idempotency_key:
             store.remember_decision(org_id, idempotency_key, seen.fingerprint, decision,
                                     seen.now)
@@ -270,6 +273,7 @@ def _place_call(
                                                 dry_run)
         if earlier is not None:
             return earlier
+        _check_subject(request)
         to = _callee(org, user, request)
         if not dry_run:
             store.lock_contact(org_id, to)
@@ -285,7 +289,7 @@ def _place_call(
         if dry_run:
             return decision
         store.record_call(org_id, decision, user=user.id, project=request.project,
-                          channel=request.channel, at=now)
+                          channel=request.channel, at=now, subject=request.subject)
         if idempotency_key:
             store.remember_decision(org_id, idempotency_key, fingerprint, decision, now)
         uow.commit()
@@ -298,6 +302,19 @@ def _user(state: OrgState, request: OutboundRequest) -> Agent:
         raise NotFound(f"no user {request.user!r} in organization {request.org!r}",
                        field="user")
     return user
+
+
+def _check_subject(request: OutboundRequest) -> None:
+    """A call's subject (what it is about: caps per subject count by it) is short text."""
+    subject = request.subject
+    if subject is None:
+        return
+    if not subject.strip() or subject != subject.strip():
+        raise InvalidInput("a subject is text without leading or trailing spaces (leave it "
+                           "out for none)", field="subject")
+    if len(subject) > limits.MAX_NAME:
+        raise InvalidInput(f"a subject is at most {limits.MAX_NAME} characters",
+                           field="subject")
 
 
 def _callee(org: OrgPolicy, user: Agent, request: OutboundRequest) -> str:

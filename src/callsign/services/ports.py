@@ -136,9 +136,9 @@ class CallsRepository(Protocol):
 
     def record_call(
         self, org_id: OrgId, decision: Decision, *, user: str, project: str | None,
-        channel: str, at: datetime,
+        channel: str, at: datetime, subject: str | None = None,
     ) -> None:
-        """Store the outbound call ``decision`` decided."""
+        """Store the outbound call ``decision`` decided (``subject``: what it is about)."""
         ...
 
     def idempotent_decision(self, org_id: OrgId, key: str,

@@ -115,7 +115,7 @@ _COMPLIANCE = Statement("SELECT compliance FROM orgs WHERE id = :org_id")
 _PROJECTS_COMPLIANCE = Statement(
     "SELECT key, compliance FROM projects WHERE org_id = :org_id")
 _HISTORY = Statement(f"""
-    SELECT id, at, caller_id, user_key, project_key, outcome FROM calls
+    SELECT id, at, caller_id, user_key, project_key, outcome, subject FROM calls
     WHERE org_id = :org_id AND to_number = :phone
     ORDER BY at DESC LIMIT {HISTORY_LIMIT}""")
 # Today's presentations of a number: a point lookup in number_usage's primary key.
@@ -201,9 +201,9 @@ _HELD = Statement(
     "SELECT id FROM numbers WHERE org_id = :org_id AND e164 = :e164 AND status != 'released'")
 _RECORD_CALL = Statement("""
     INSERT INTO calls (id, org_id, at, user_key, to_number, caller_id, rule, project_key,
-                       channel, trace)
+                       channel, trace, subject)
     VALUES (:id, :org_id, :at, :user_key, :to_number, :caller_id, :rule, :project_key,
-            :channel, :trace)""")
+            :channel, :trace, :subject)""")
 _SET_OUTCOME = Statement("""
     UPDATE calls SET outcome = :outcome, outcome_at = :at
     WHERE id = :id AND (CAST(:org_id AS INTEGER) IS NULL OR org_id = :org_id)""")
@@ -372,8 +372,8 @@ def history(conn: Connection, org_id: int, phone: str) -> tuple[PastCall, ...]:
 
 
 def _history(rows: list[Any]) -> tuple[PastCall, ...]:
-    return tuple(PastCall(call_id, time_value(at), caller_id, user, project, outcome)
-                 for call_id, at, caller_id, user, project, outcome in rows)
+    return tuple(PastCall(call_id, time_value(at), caller_id, user, project, outcome, subject)
+                 for call_id, at, caller_id, user, project, outcome, subject in rows)
 
 
 def candidate_numbers(
@@ -496,21 +496,21 @@ def claim_number(
 
 def record_call(
     conn: Connection, org_id: int, decision: Decision, *, user: str, project: str | None,
-    channel: str, at: datetime,
+    channel: str, at: datetime, subject: str | None = None,
 ) -> None:
     _RECORD_CALL.run(conn, _call_row(conn, org_id, decision, user=user, project=project,
-                                     channel=channel, at=at))
+                                     channel=channel, at=at, subject=subject))
 
 
 def _call_row(
     conn: Connection, org_id: int, decision: Decision, *, user: str, project: str | None,
-    channel: str, at: datetime,
+    channel: str, at: datetime, subject: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": decision.call_id, "org_id": org_id, "at": time_param(conn, at), "user_key": user,
         "to_number": decision.to, "caller_id": decision.caller_id, "rule": decision.rule,
         "project_key": project, "channel": str(channel),
-        "trace": json_param([step.as_dict() for step in decision.trace]),
+        "trace": json_param([step.as_dict() for step in decision.trace]), "subject": subject,
     }
 
 
@@ -633,7 +633,7 @@ _GATHER = Statement(f"""
       (SELECT json_build_array(source, added_at) FROM do_not_call
        WHERE org_id = :org_id AND number = :phone),
       (SELECT json_agg(json_build_array(h.id, h.at, h.caller_id, h.user_key, h.project_key,
-                                        h.outcome) ORDER BY h.at DESC)
+                                        h.outcome, h.subject) ORDER BY h.at DESC)
        FROM ({_HISTORY.sql}) AS h),
       (SELECT json_agg(json_build_array(c.e164, c.status, c.region, c.daily_cap, c.used,
                                         c.last_presented_at, c.serves,
@@ -824,10 +824,10 @@ class SqlCalls:
 
     def record_call(
         self, org_id: int, decision: Decision, *, user: str, project: str | None,
-        channel: str, at: datetime,
+        channel: str, at: datetime, subject: str | None = None,
     ) -> None:
         row = _call_row(self.conn, org_id, decision, user=user, project=project,
-                        channel=channel, at=at)
+                        channel=channel, at=at, subject=subject)
         self._write(_RECORD_CALL, row)
 
     def idempotent_decision(self, org_id: int, key: str, fingerprint: str) -> Decision | None:

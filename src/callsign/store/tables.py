@@ -225,6 +225,8 @@ calls = Table(
     Column("failure_class", String(24)),
     Column("result_at", UTCDateTime()),
     Column("result_source", String(16)),  # twilio | kamailio | api | agent
+    # What the call was about (a debt, a campaign), if the request said: caps per subject.
+    Column("subject", String(200)),
     Index("ix_calls_org_id_to_number_at", "org_id", "to_number", "at"),
     Index("ix_calls_org_id_user_key_at", "org_id", "user_key", "at"),
     # A caller ID's calls in a time window: number health's rolling windows.

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callsign.domain.compliance.caps import RecentCall, evaluate_cap
+from callsign.domain.compliance.caps import RecentCall, evaluate_cap, scope_words
 from callsign.domain.compliance.hours import DAY_NAMES
 from callsign.domain.compliance.policy import CompliancePolicy
 from callsign.domain.compliance.rules import (
@@ -219,7 +219,7 @@ def _cap_refusals(applicable: _Applicable, call: ComplianceCall, recent: Sequenc
     earliest = now
     for rule, pack in applicable.caps:
         verdict = evaluate_cap(rule.cap, recent, now, call.subject, call.project)
-        counted = f"{verdict.counted} counted"
+        counted = f"{verdict.counted} counted ({scope_words(rule.cap, call.subject)})"
         if verdict.allowed:
             trace.append(TraceStep(rule.id, "checked", f"{counted}: within {rule.cap}"))
             continue
