@@ -122,10 +122,12 @@ class FakeOrg:
     contacts: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # line, owner
     projects: dict[str, tuple[int, ProjectPolicy]] = field(default_factory=dict)
     do_not_call: dict[str, DoNotCall] = field(default_factory=dict)
+    registry: dict[str, DoNotCall] = field(default_factory=dict)
 
     def copy(self) -> FakeOrg:
         return replace(self, users=dict(self.users), contacts=dict(self.contacts),
-                       projects=dict(self.projects), do_not_call=dict(self.do_not_call))
+                       projects=dict(self.projects), do_not_call=dict(self.do_not_call),
+                       registry=dict(self.registry))
 
 
 @dataclass
@@ -229,6 +231,9 @@ class FakeCalls:
 
     def do_not_call(self, org_id: int, phone: str) -> DoNotCall | None:
         return self.state.org_by_id(org_id).do_not_call.get(phone)
+
+    def registry(self, org_id: int, phone: str) -> DoNotCall | None:
+        return self.state.org_by_id(org_id).registry.get(phone)
 
     def history(self, org_id: int, phone: str) -> tuple[PastCall, ...]:
         calls = [c for c in reversed(self.state.calls)

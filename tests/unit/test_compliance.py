@@ -335,6 +335,22 @@ def test_a_number_on_the_do_not_call_list_is_refused_whatever_the_consent() -> N
     assert verdict.next_allowed_at is None
 
 
+def test_a_number_on_the_national_registry_is_refused_by_its_own_rule() -> None:
+    """A scrub file's entry refuses with the registry's rule, source and trace line; with
+    the organization's list too, both refuse (the organization's first)."""
+    registry = DoNotCall("national registry", "ftc-212", date(2026, 11, 30))
+    now = at(NEW_YORK, 2026, 12, 7, 12, 0)
+    verdict = judge({}, "+12125550100", now, registry=registry, consented=True)
+    assert rule_of(verdict) == "do_not_call.registry"
+    assert "64.1200(c)(2)" in refusal_of(verdict).source.citation
+    assert "scrub file ftc-212 of 2026-11-30" in refusal_of(verdict).reason
+    assert verdict.next_allowed_at is None
+    assert [s.step for s in verdict.trace][-1] == "do_not_call.registry"
+    both = judge({}, "+12125550100", now, registry=registry,
+                 do_not_call=DoNotCall("organization"))
+    assert [r.rule for r in both.refusals] == ["do_not_call", "do_not_call.registry"]
+
+
 def test_consent_passes_the_time_rules_and_says_so() -> None:
     night = at(NEW_YORK, 2026, 12, 7, 23, 0)
     verdict = judge({"packs": ["federal"]}, "+12125550100", night, consented=True)

@@ -259,6 +259,7 @@ class ComplianceFacts:
     policy: CompliancePolicy
     contact: ContactAddress | None = None  # where the contact's record says they live
     do_not_call: DoNotCall | None = None  # the list's entry for the number, if listed
+    registry: DoNotCall | None = None  # the national registry's entry (a scrub file's)
 
 
 @dataclass(frozen=True)

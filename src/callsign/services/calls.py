@@ -439,13 +439,14 @@ def _gather(
 def _compliance(store: CallsRepository, state: OrgState, project: str | None, org_id: OrgId,
                 to: str, address: ContactAddress | None) -> ComplianceFacts | None:
     """What the compliance rules read (SPEC 10): the rules kept with the organization's
-    state, the contact's address and the do-not-call list's entry; None when nothing
-    applies (no rule and not listed)."""
+    state, the contact's address, the do-not-call list's entry and the national
+    registry's; None when nothing applies (no rule and not listed)."""
     listed = store.do_not_call(org_id, to)
+    registry = store.registry(org_id, to)
     policy = state.compliance_for(project)
-    if policy is None and listed is None:
+    if policy is None and listed is None and registry is None:
         return None
-    return ComplianceFacts(policy or CompliancePolicy(), address, listed)
+    return ComplianceFacts(policy or CompliancePolicy(), address, listed, registry)
 
 
 def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime,

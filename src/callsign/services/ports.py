@@ -102,6 +102,11 @@ class CallsRepository(Protocol):
         """The organization's do-not-call entry for ``phone``, or None if not listed."""
         ...
 
+    def registry(self, org_id: OrgId, phone: str) -> DoNotCall | None:
+        """The national do-not-call registry's entry for ``phone`` (from the organization's
+        scrub files), or None if it is not listed."""
+        ...
+
     def history(self, org_id: OrgId, phone: str) -> tuple[PastCall, ...]:
         """The organization's outbound calls to ``phone``, newest first."""
         ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from psycopg import pq
@@ -111,6 +111,9 @@ _CONTACT = Statement("""
 # The organization's do-not-call list: a point lookup in its primary key (SPEC 10).
 _DO_NOT_CALL = Statement("""
     SELECT source, added_at FROM do_not_call WHERE org_id = :org_id AND number = :phone""")
+# The national registry's numbers (the organization's scrub files): a point lookup too.
+_REGISTRY = Statement("""
+    SELECT source, listed_on FROM dnc_registry WHERE org_id = :org_id AND number = :phone""")
 _COMPLIANCE = Statement("SELECT compliance FROM orgs WHERE id = :org_id")
 _PROJECTS_COMPLIANCE = Statement(
     "SELECT key, compliance FROM projects WHERE org_id = :org_id")
@@ -364,6 +367,17 @@ def _do_not_call(row: Any) -> DoNotCall | None:
     if row is None:
         return None
     return DoNotCall("organization", row[0], time_value(row[1]).date())
+
+
+def registry(conn: Connection, org_id: int, phone: str) -> DoNotCall | None:
+    """The national registry's entry for ``phone`` (a scrub file's), or None."""
+    return _registry(_REGISTRY.run(conn, {"org_id": org_id, "phone": phone}).fetchone())
+
+
+def _registry(row: Any) -> DoNotCall | None:
+    if row is None:
+        return None
+    return DoNotCall("national registry", row[0], date.fromisoformat(str(row[1])[:10]))
 
 
 def history(conn: Connection, org_id: int, phone: str) -> tuple[PastCall, ...]:
@@ -632,6 +646,8 @@ _GATHER = Statement(f"""
        FROM contacts WHERE org_id = :org_id AND phone = :phone),
       (SELECT json_build_array(source, added_at) FROM do_not_call
        WHERE org_id = :org_id AND number = :phone),
+      (SELECT json_build_array(source, listed_on) FROM dnc_registry
+       WHERE org_id = :org_id AND number = :phone),
       (SELECT json_agg(json_build_array(h.id, h.at, h.caller_id, h.user_key, h.project_key,
                                         h.outcome, h.subject) ORDER BY h.at DESC)
        FROM ({_HISTORY.sql}) AS h),
@@ -746,7 +762,7 @@ class SqlCalls:
             driver.execute("BEGIN")
             locked = _LOCK_CONTACT.run(self.conn, asked) if lock else None
             gathered = _GATHER.run(self.conn, {**asked, "key": key})
-        version, earlier, known, listed, past, candidates = gathered.fetchone()
+        version, earlier, known, listed, registered, past, candidates = gathered.fetchone()
         org_id, number = org.org_id, asked["phone"]
         self._ahead[("config_version", org_id)] = None if version is None else (version,)
         if locked is not None:
@@ -755,6 +771,7 @@ class SqlCalls:
             self._ahead[("idempotent", org_id, key)] = earlier
         self._ahead[("contact", org_id, number)] = known
         self._ahead[("do_not_call", org_id, number)] = listed
+        self._ahead[("registry", org_id, number)] = registered
         rows = _timed(past, 1)
         self._ahead[("history", org_id, number)] = rows
         named = set(asked["specific"])
@@ -798,6 +815,10 @@ class SqlCalls:
     def do_not_call(self, org_id: int, phone: str) -> DoNotCall | None:
         row = self._read("do_not_call", org_id, phone)
         return do_not_call(self.conn, org_id, phone) if row is _NOT_READ else _do_not_call(row)
+
+    def registry(self, org_id: int, phone: str) -> DoNotCall | None:
+        row = self._read("registry", org_id, phone)
+        return registry(self.conn, org_id, phone) if row is _NOT_READ else _registry(row)
 
     def history(self, org_id: int, phone: str) -> tuple[PastCall, ...]:
         rows = self._read("history", org_id, phone)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -189,6 +190,19 @@ do_not_call = Table(
     Column("source", String(200), nullable=False, server_default=""),
     Column("added_at", UTCDateTime(), nullable=False),
     Column("note", String(500), nullable=False, server_default=""),
+)
+
+# The national do-not-call registry's numbers, as the organization's scrub files list them
+# (one file per area code; importing a file replaces that area code's numbers).
+dnc_registry = Table(
+    "dnc_registry", metadata,
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", String(16), primary_key=True),
+    Column("area_code", String(3), nullable=False),
+    Column("source", String(200), nullable=False, server_default=""),
+    Column("listed_on", Date, nullable=False),  # the registry download's date
+    Column("imported_at", UTCDateTime(), nullable=False),
+    Index("ix_dnc_registry_org_id_area_code", "org_id", "area_code"),
 )
 
 project_numbers = Table(

@@ -37,6 +37,10 @@ from callsign.domain.model import TraceStep
 HORIZON = timedelta(days=42)  # how far ahead next_allowed_at is looked for
 _CHUNK = timedelta(days=3)  # looked for a few days at a time: the answer is usually near
 DO_NOT_CALL = "do_not_call"
+REGISTRY = "do_not_call.registry"  # the national registry, from the organization's scrub files
+REGISTRY_SOURCE = Source(
+    "the National Do Not Call Registry: 47 C.F.R. § 64.1200(c)(2), 16 C.F.R. § 310.4(b)(1)(iii)(B)",
+    "https://www.ecfr.gov/current/title-47/chapter-I/subchapter-B/part-64/subpart-L/section-64.1200")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class ComplianceCall:
     consented: bool = False  # documented consent, or urgent: passes the time rules
     emergency: bool = False  # always passes
     do_not_call: DoNotCall | None = None  # None: the check found the number not listed
+    registry: DoNotCall | None = None  # the national registry's entry, from a scrub file
 
 
 @dataclass(frozen=True)
@@ -134,10 +139,10 @@ def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[Re
         trace.append(TraceStep("compliance", "passed", "an emergency call: every compliance "
                                                        "rule passes"))
         return Verdict(True, (), local_times, now, tuple(trace))
-    if call.do_not_call is not None:
-        refusal = _do_not_call(call.do_not_call)
-        trace.append(TraceStep(DO_NOT_CALL, "checked", f"refused: {refusal.reason}"))
-        return Verdict(False, (refusal,), local_times, None, tuple(trace))
+    listed = [r for r in (_do_not_call(call.do_not_call), _registry(call.registry)) if r]
+    if listed:
+        trace.extend(TraceStep(r.rule, "checked", f"refused: {r.reason}") for r in listed)
+        return Verdict(False, tuple(listed), local_times, None, tuple(trace))
     applicable = _applicable(policy, call.place)
     trace.extend(applicable.trace)
     refusals = [*_time_refusals(applicable, call, local_times, local_text, trace)]
@@ -153,12 +158,25 @@ def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[Re
     return Verdict(False, tuple(refusals), local_times, next_at, tuple(trace))
 
 
-def _do_not_call(entry: DoNotCall) -> Refusal:
+def _do_not_call(entry: DoNotCall | None) -> Refusal | None:
+    if entry is None:
+        return None
     added = f" on {entry.added.isoformat()}" if entry.added else ""
     via = f" ({entry.source})" if entry.source else ""
     return Refusal(DO_NOT_CALL, None, None, Source(f"the {entry.list_name} do-not-call list"),
                    f"the number is on the {entry.list_name} do-not-call list{via}, added"
                    f"{added or ' earlier'}; consent does not lift it")
+
+
+def _registry(entry: DoNotCall | None) -> Refusal | None:
+    """A number the national registry lists, as the organization's scrub file said."""
+    if entry is None:
+        return None
+    via = f"scrub file {entry.source}" if entry.source else "a scrub file"
+    of = f" of {entry.added.isoformat()}" if entry.added else ""
+    return Refusal(REGISTRY, None, None, REGISTRY_SOURCE,
+                   f"the number is on the national do-not-call registry ({via}{of}); "
+                   "consent does not lift it")
 
 
 def _applicable(policy: CompliancePolicy, place: CalleePlace) -> _Applicable:
