@@ -6,18 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from callsign.domain.compliance.dnc import DoNotCall
 from callsign.domain.compliance.policy import CompliancePolicy
 from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.health_policy import HealthPolicy
 from callsign.domain.health_states import Health
 from callsign.domain.phone import LineType
+from callsign.domain.trace import TraceResult as TraceResult
+from callsign.domain.trace import TraceStep as TraceStep
 from callsign.domain.warmup import Shaping
-
-if TYPE_CHECKING:
-    from callsign.domain.compliance.decision import DoNotCall
 
 
 class NumberStatus(StrEnum):
@@ -276,23 +276,6 @@ class OutboundFacts:
     caller_id: str | None = None  # the caller ID asked for this one call, in E.164
     shaping: Shaping | None = None  # volume shaping (SPEC 9); None: nothing paced
     compliance: ComplianceFacts | None = None  # None: no compliance rule to check
-
-
-TraceResult = Literal["chosen", "passed", "checked"]
-
-
-@dataclass(frozen=True)
-class TraceStep:
-    """One step tried: which, what came of it and why."""
-
-    step: str
-    result: TraceResult
-    detail: str
-    number: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"step": self.step, "result": self.result, "detail": self.detail,
-                "number": self.number}
 
 
 @dataclass(frozen=True)

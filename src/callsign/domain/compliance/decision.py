@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from callsign.domain.compliance.caps import RecentCall, evaluate_cap, scope_words
+from callsign.domain.compliance.dnc import DoNotCall as DoNotCall
 from callsign.domain.compliance.hours import DAY_NAMES
 from callsign.domain.compliance.policy import CompliancePolicy
 from callsign.domain.compliance.rules import (
@@ -32,7 +33,7 @@ from callsign.domain.compliance.rules import (
     WindowRule,
 )
 from callsign.domain.compliance.zones import CalleePlace
-from callsign.domain.model import TraceStep
+from callsign.domain.trace import TraceStep
 
 HORIZON = timedelta(days=42)  # how far ahead next_allowed_at is looked for
 _CHUNK = timedelta(days=3)  # looked for a few days at a time: the answer is usually near
@@ -41,15 +42,6 @@ REGISTRY = "do_not_call.registry"  # the national registry, from the organizatio
 REGISTRY_SOURCE = Source(
     "the National Do Not Call Registry: 47 C.F.R. § 64.1200(c)(2), 16 C.F.R. § 310.4(b)(1)(iii)(B)",
     "https://www.ecfr.gov/current/title-47/chapter-I/subchapter-B/part-64/subpart-L/section-64.1200")
-
-
-@dataclass(frozen=True)
-class DoNotCall:
-    """The answer of a do-not-call check that found the number listed."""
-
-    list_name: str  # "organization", or an external list's name
-    source: str = ""  # where the entry came from (an import, an agent, a request)
-    added: date | None = None
 
 
 @dataclass(frozen=True)
