@@ -1,5 +1,6 @@
 """Hypothesis strategies for the pure core: organizations, numbers, projects, histories,
-calling hours, per-call overrides and emergency calls."""
+calling hours, per-call overrides and emergency calls; compliance settings, contacts'
+addresses and moments around the DST changes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import strategies as st
 
 from callsign.domain import phone
+from callsign.domain.compliance.policy import CompliancePolicy, organization_policy
+from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.model import (
     Agent,
     Callee,
@@ -141,3 +144,53 @@ def outbound_calls(draw: st.DrawFn, emergency: st.SearchStrategy[bool] | None = 
     now = NOW + timedelta(minutes=draw(st.integers(min_value=0, max_value=24 * 60 - 1)))
     return Call(request, replace(facts, org=org, user=user, callee=target, caller_id=override),
                 now)
+
+
+# -- compliance (SPEC 10) ---------------------------------------------------------------
+
+COMPLIANCE_NUMBERS = (
+    "+12125550100", "+13055550100", "+14055550100", "+14105550100", "+19075550100",
+    "+13125550100", "+16175550100", "+18005550100")
+CONTACT_ZONES = ("America/Los_Angeles", "America/Denver", "Pacific/Honolulu", "America/Chicago")
+DST_DAYS = (datetime(2026, 3, 8, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
+
+
+@st.composite
+def day_hours(draw: st.DrawFn) -> list[str]:
+    starts = sorted(draw(st.sets(st.integers(0, 47), max_size=2)))
+    intervals: list[str] = []
+    last_end = -1
+    for half_hour in starts:
+        start = half_hour * 30 + draw(st.sampled_from((0, 7, 15)))
+        if start <= last_end:
+            continue
+        end = min(start + draw(st.integers(15, 16 * 60)), 24 * 60)
+        intervals.append(f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}")
+        last_end = end
+    return intervals
+
+
+@st.composite
+def compliance_policies(draw: st.DrawFn) -> CompliancePolicy:
+    data: dict[str, object] = {"packs": draw(st.lists(st.sampled_from(
+        ["federal", "florida", "oklahoma", "maryland", "debt_collection"]), unique=True))}
+    if draw(st.booleans()):
+        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        hours = {day: draw(day_hours()) for day in days if draw(st.booleans())}
+        if any(hours.values()):  # hours closing every day are refused as configuration
+            data["hours"] = hours
+    if draw(st.booleans()):
+        data["holidays"] = {"country": "US", "subdivision": "callee"}
+    if draw(st.booleans()):
+        data["caps"] = [{"calls": draw(st.integers(1, 4)), "hours": draw(st.integers(1, 72)),
+                         "per": draw(st.sampled_from(["contact", "subject"]))}]
+    return organization_policy(data)
+
+
+moments = st.one_of(
+    st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 31), timezones=st.just(UTC)),
+    st.builds(lambda day, minutes: day + timedelta(minutes=minutes),
+              st.sampled_from(DST_DAYS), st.integers(-36 * 60, 36 * 60)))
+contact_addresses = st.one_of(
+    st.none(), st.builds(ContactAddress, timezone=st.sampled_from(CONTACT_ZONES)),
+    st.builds(ContactAddress, state=st.sampled_from(["FL", "MD", "TX", "AK", "NY"])))

@@ -68,7 +68,7 @@ V1_OPERATIONS = {
     ("GET", "/v1/health"), ("POST", "/v1/health/sweep"), ("GET", "/v1/numbers/{number}/health"),
     ("POST", "/v1/health/reputation"), ("POST", "/v1/health/scan"),
     ("GET", "/v1/dnc"), ("POST", "/v1/dnc"), ("DELETE", "/v1/dnc/{number}"),
-    ("POST", "/v1/dnc/import"),
+    ("POST", "/v1/dnc/import"), ("GET", "/v1/dnc/registry"), ("POST", "/v1/dnc/registry"),
 }
 
 

@@ -96,6 +96,10 @@ PROBES: dict[tuple[str, str], Probe] = {
                                check=lambda body: body["number"] == "+17735550199"),
     ("POST", "/v1/dnc/import"): Probe(200, content="number\n+17735550198\n",
                                       check=lambda body: body == {"imported": 1}),
+    # The national registry: globex's own scrub files (one number at most, its own probe's).
+    ("GET", "/v1/dnc/registry"): Probe(200, check=lambda body: body["size"] <= 1),
+    ("POST", "/v1/dnc/registry"): Probe(200, content="7735550197\n",
+                                        check=lambda body: body["registry"]["size"] == 1),
     ("GET", "/v1/numbers"): Probe(200, params={"search": CHI1[2:]},
                                   check=lambda body: body == []),
     ("POST", "/v1/numbers"): Probe(409, {"number": CHI1}),  # one number, one organization

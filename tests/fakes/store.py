@@ -96,6 +96,7 @@ class FakeCall:
     trace: list[dict[str, str | None]]
     outcome: str | None = None
     outcome_at: datetime | None = None
+    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,10 +122,12 @@ class FakeOrg:
     contacts: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # line, owner
     projects: dict[str, tuple[int, ProjectPolicy]] = field(default_factory=dict)
     do_not_call: dict[str, DoNotCall] = field(default_factory=dict)
+    registry: dict[str, DoNotCall] = field(default_factory=dict)
 
     def copy(self) -> FakeOrg:
         return replace(self, users=dict(self.users), contacts=dict(self.contacts),
-                       projects=dict(self.projects), do_not_call=dict(self.do_not_call))
+                       projects=dict(self.projects), do_not_call=dict(self.do_not_call),
+                       registry=dict(self.registry))
 
 
 @dataclass
@@ -229,12 +232,15 @@ class FakeCalls:
     def do_not_call(self, org_id: int, phone: str) -> DoNotCall | None:
         return self.state.org_by_id(org_id).do_not_call.get(phone)
 
+    def registry(self, org_id: int, phone: str) -> DoNotCall | None:
+        return self.state.org_by_id(org_id).registry.get(phone)
+
     def history(self, org_id: int, phone: str) -> tuple[PastCall, ...]:
         calls = [c for c in reversed(self.state.calls)
                  if c.org_id == org_id and c.to_number == phone]
         calls.sort(key=lambda c: c.at, reverse=True)
-        return tuple(PastCall(c.id, c.at, c.caller_id, c.user_key, c.project_key, c.outcome)
-                     for c in calls[:HISTORY_LIMIT])
+        return tuple(PastCall(c.id, c.at, c.caller_id, c.user_key, c.project_key, c.outcome,
+                              c.subject) for c in calls[:HISTORY_LIMIT])
 
     def candidate_numbers(
         self, org_id: int, *, day: str, area_code: str | None, region: str | None,
@@ -298,12 +304,13 @@ class FakeCalls:
 
     def record_call(
         self, org_id: int, decision: Decision, *, user: str, project: str | None,
-        channel: str, at: datetime,
+        channel: str, at: datetime, subject: str | None = None,
     ) -> None:
         self.state.calls.append(FakeCall(
             id=decision.call_id, org_id=org_id, at=at, user_key=user, to_number=decision.to,
             caller_id=decision.caller_id, rule=str(decision.rule), project_key=project,
-            channel=str(channel), trace=[step.as_dict() for step in decision.trace]))
+            channel=str(channel), trace=[step.as_dict() for step in decision.trace],
+            subject=subject))
 
     def idempotent_decision(self, org_id: int, key: str, fingerprint: str) -> Decision | None:
         earlier = self.state.keys.get((org_id, key))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert
 
-from callsign.domain.errors import NotCompliant
+from callsign.domain.errors import InvalidInput, NotCompliant
 from callsign.domain.model import Decision
 from callsign.store.tables import do_not_call
 from callsign.store.uow import UnitOfWork
@@ -104,6 +104,40 @@ def test_marylands_cap_counts_the_contacts_calls_and_says_when_it_frees(
 
     assert refused.details["rule"] == "maryland.frequency"
     assert refused.next_allowed_at == first + timedelta(hours=24)
+
+
+def test_marylands_cap_counts_per_subject_and_a_call_without_one_counts_them_all(
+        apply_org: Callable[[dict[str, Any]], None], dial: Dial) -> None:
+    """Three calls on one debt fill Maryland's cap for that debt only; a call that names no
+    subject counts every call to the person, and the trace says so."""
+    apply_org(organization())
+    first = MONDAY_NOON_MIAMI
+    for i in range(3):
+        dial(user="alice", to=BALTIMORE, at=first + timedelta(minutes=i), subject="debt-1")
+
+    refused = refusal(dial, to=BALTIMORE, at=first + timedelta(minutes=10), subject="debt-1")
+    other = dial(user="alice", to=BALTIMORE, at=first + timedelta(minutes=11),
+                 subject="debt-2")
+    unnamed = refusal(dial, to=BALTIMORE, at=first + timedelta(minutes=12))
+
+    assert refused.details["rule"] == "maryland.frequency"
+    assert refused.next_allowed_at == first + timedelta(hours=24)
+    counted = next(s.detail for s in other.trace if s.step == "maryland.frequency")
+    assert counted.startswith("0 counted (calls on subject 'debt-2'")
+    assert unnamed.details["rule"] == "maryland.frequency"
+    step = next(s for s in unnamed.details["trace"] if s["step"] == "maryland.frequency")
+    assert "4 counted (no subject given: every call to the person)" in step["detail"]
+
+
+@pytest.mark.parametrize("subject", ["", " debt-1", "x" * 201])
+def test_a_blank_or_long_subject_is_refused_naming_the_field(
+        apply_org: Callable[[dict[str, Any]], None], dial: Dial, subject: str,
+        recorded_calls: Callable[[], list[Any]]) -> None:
+    apply_org(organization())
+    with pytest.raises(InvalidInput) as refused:
+        dial(user="alice", to=BALTIMORE, at=MONDAY_NOON_MIAMI, subject=subject)
+    assert refused.value.field == "subject"
+    assert recorded_calls() == []
 
 
 def test_a_projects_cap_counts_the_projects_calls_only(

@@ -266,6 +266,35 @@ def test_debt_collection_allows_seven_calls_in_seven_days_per_debt() -> None:
                  subject="debt-43").allowed
 
 
+def test_a_call_without_a_subject_counts_every_call_to_the_person() -> None:
+    now = at(NEW_YORK, 2026, 12, 7, 15, 0)
+    recent = (RecentCall(now - timedelta(hours=5), "renewal"),
+              RecentCall(now - timedelta(hours=3), "billing"),
+              RecentCall(now - timedelta(hours=1), None))
+    verdict = judge({"packs": ["maryland"]}, "+14105550100", now, recent=recent)
+    assert rule_of(verdict) == "maryland.frequency"
+    step = next(s for s in verdict.trace if s.step == "maryland.frequency")
+    assert "no subject given: every call to the person" in step.detail
+
+
+def test_calls_recorded_without_a_subject_count_for_every_subject() -> None:
+    now = at(NEW_YORK, 2026, 12, 7, 15, 0)
+    recent = (RecentCall(now - timedelta(hours=5), "renewal"),
+              RecentCall(now - timedelta(hours=3), None),
+              RecentCall(now - timedelta(hours=1), "billing"))
+    verdict = judge({"packs": ["maryland"]}, "+14105550100", now, recent=recent,
+                    subject="renewal")
+    step = next(s for s in verdict.trace if s.step == "maryland.frequency")
+    assert verdict.allowed
+    assert step.detail.startswith("2 counted (calls on subject 'renewal' and calls "
+                                  "recorded without a subject)")
+    more = (*recent, RecentCall(now - timedelta(hours=2), "renewal"))
+    assert rule_of(judge({"packs": ["maryland"]}, "+14105550100", now, recent=more,
+                         subject="renewal")) == "maryland.frequency"
+    assert judge({"packs": ["maryland"]}, "+14105550100", now, recent=more,
+                 subject="billing").allowed
+
+
 def test_a_cap_freed_at_night_waits_for_the_morning() -> None:
     now = at(NEW_YORK, 2026, 12, 7, 19, 0)
     recent = tuple(RecentCall(now - timedelta(hours=h), "s") for h in (22, 2, 1))  # frees 21:00
@@ -304,6 +333,22 @@ def test_a_number_on_the_do_not_call_list_is_refused_whatever_the_consent() -> N
     assert rule_of(verdict) == "do_not_call"
     assert "2026-11-02" in refusal_of(verdict).reason
     assert verdict.next_allowed_at is None
+
+
+def test_a_number_on_the_national_registry_is_refused_by_its_own_rule() -> None:
+    """A scrub file's entry refuses with the registry's rule, source and trace line; with
+    the organization's list too, both refuse (the organization's first)."""
+    registry = DoNotCall("national registry", "ftc-212", date(2026, 11, 30))
+    now = at(NEW_YORK, 2026, 12, 7, 12, 0)
+    verdict = judge({}, "+12125550100", now, registry=registry, consented=True)
+    assert rule_of(verdict) == "do_not_call.registry"
+    assert "64.1200(c)(2)" in refusal_of(verdict).source.citation
+    assert "scrub file ftc-212 of 2026-11-30" in refusal_of(verdict).reason
+    assert verdict.next_allowed_at is None
+    assert [s.step for s in verdict.trace][-1] == "do_not_call.registry"
+    both = judge({}, "+12125550100", now, registry=registry,
+                 do_not_call=DoNotCall("organization"))
+    assert [r.rule for r in both.refusals] == ["do_not_call", "do_not_call.registry"]
 
 
 def test_consent_passes_the_time_rules_and_says_so() -> None:

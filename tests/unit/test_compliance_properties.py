@@ -4,7 +4,7 @@ itself allowed while no minute between ``now`` and it is."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
@@ -12,56 +12,15 @@ from hypothesis import strategies as st
 
 from callsign.domain.compliance.caps import RecentCall
 from callsign.domain.compliance.decision import ComplianceCall, DoNotCall, evaluate
-from callsign.domain.compliance.policy import CompliancePolicy, organization_policy
+from callsign.domain.compliance.policy import CompliancePolicy
 from callsign.domain.compliance.rules import CapRule, HolidayRule, Rule, WindowRule
 from callsign.domain.compliance.zones import ContactAddress, place_of
+from tests.strategies import COMPLIANCE_NUMBERS as NUMBERS
+from tests.strategies import compliance_policies as policies
+from tests.strategies import contact_addresses as contacts
+from tests.strategies import moments
 
-NUMBERS = ("+12125550100", "+13055550100", "+14055550100", "+14105550100", "+19075550100",
-           "+13125550100", "+16175550100", "+18005550100")
-CONTACT_ZONES = ("America/Los_Angeles", "America/Denver", "Pacific/Honolulu", "America/Chicago")
-DST_DAYS = (datetime(2026, 3, 8, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
 MINUTE = timedelta(minutes=1)
-
-
-@st.composite
-def day_hours(draw: st.DrawFn) -> list[str]:
-    starts = sorted(draw(st.sets(st.integers(0, 47), max_size=2)))
-    intervals: list[str] = []
-    last_end = -1
-    for half_hour in starts:
-        start = half_hour * 30 + draw(st.sampled_from((0, 7, 15)))
-        if start <= last_end:
-            continue
-        end = min(start + draw(st.integers(15, 16 * 60)), 24 * 60)
-        intervals.append(f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}")
-        last_end = end
-    return intervals
-
-
-@st.composite
-def policies(draw: st.DrawFn) -> CompliancePolicy:
-    data: dict[str, object] = {"packs": draw(st.lists(st.sampled_from(
-        ["federal", "florida", "oklahoma", "maryland", "debt_collection"]), unique=True))}
-    if draw(st.booleans()):
-        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-        hours = {day: draw(day_hours()) for day in days if draw(st.booleans())}
-        if any(hours.values()):  # hours closing every day are refused as configuration
-            data["hours"] = hours
-    if draw(st.booleans()):
-        data["holidays"] = {"country": "US", "subdivision": "callee"}
-    if draw(st.booleans()):
-        data["caps"] = [{"calls": draw(st.integers(1, 4)), "hours": draw(st.integers(1, 72)),
-                         "per": draw(st.sampled_from(["contact", "subject"]))}]
-    return organization_policy(data)
-
-
-moments = st.one_of(
-    st.datetimes(datetime(2026, 1, 1), datetime(2026, 12, 31), timezones=st.just(UTC)),
-    st.builds(lambda day, minutes: day + timedelta(minutes=minutes),
-              st.sampled_from(DST_DAYS), st.integers(-36 * 60, 36 * 60)))
-contacts = st.one_of(
-    st.none(), st.builds(ContactAddress, timezone=st.sampled_from(CONTACT_ZONES)),
-    st.builds(ContactAddress, state=st.sampled_from(["FL", "MD", "TX", "AK", "NY"])))
 
 
 def applicable(policy: CompliancePolicy, call: ComplianceCall) -> list[Rule]:
@@ -79,7 +38,8 @@ def passes(rules: list[Rule], call: ComplianceCall, recent: list[RecentCall],
         if isinstance(rule, CapRule):
             cap = rule.cap
             counted = [c for c in recent if at - cap.window < c.at <= at
-                       and (cap.per == "contact" or c.subject == call.subject)]
+                       and (cap.per == "contact" or call.subject is None
+                            or c.subject in (None, call.subject))]
             if len(counted) >= cap.calls:
                 return False
             continue
@@ -98,13 +58,14 @@ def passes(rules: list[Rule], call: ComplianceCall, recent: list[RecentCall],
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policy=policies(), number=st.sampled_from(NUMBERS), contact=contacts, now=moments,
        ago=st.lists(st.integers(1, 8 * 24 * 60), max_size=8),
-       subjects=st.lists(st.sampled_from(["a", "b"]), min_size=8, max_size=8),
-       consented=st.booleans())
+       subjects=st.lists(st.sampled_from(["a", "b", None]), min_size=8, max_size=8),
+       subject=st.sampled_from(["a", None]), consented=st.booleans())
 def test_allowed_means_every_rule_passes_and_next_allowed_at_is_the_first_that_does(
         policy: CompliancePolicy, number: str, contact: ContactAddress | None, now: datetime,
-        ago: list[int], subjects: list[str], consented: bool) -> None:
+        ago: list[int], subjects: list[str | None], subject: str | None,
+        consented: bool) -> None:
     place = place_of(number, "US", contact, "America/New_York")
-    call = ComplianceCall(place, subject="a", consented=consented)
+    call = ComplianceCall(place, subject=subject, consented=consented)
     recent = [RecentCall(now - timedelta(minutes=m), s) for m, s in zip(ago, subjects,
                                                                           strict=False)]
     verdict = evaluate(policy, call, recent, now)

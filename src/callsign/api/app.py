@@ -34,6 +34,7 @@ from callsign.api.security_headers import security_headers
 from callsign.api.twilio import Connect, TwilioWebhooks
 from callsign.bootstrap import open_store, provider_settings
 from callsign.config import Settings
+from callsign.domain.compliance import zones
 from callsign.services.health_sweep import Sweeper, keep_sweeping
 from callsign.services.key_cache import POLL_SECONDS, TRUST_SECONDS, KeyCache, StoreKeys
 
@@ -73,6 +74,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
         openapi_config=OpenAPIConfig(title="callsign", version=__version__,
                                      description="Caller-ID decisions and inbound routing",
                                      path="/schema", render_plugins=[_local_swagger()]),
+        # The ZIP code data is read before the first request, not in the first decision.
+        on_startup=[zones.preload],
         lifespan=[_keeping_fresh(keys, key_poll_seconds),
                   *_sweeping(rt, settings.health_sweep_seconds)],
         on_shutdown=[rt.lane.close, store.close],  # the lane drains before the store goes

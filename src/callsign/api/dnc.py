@@ -1,7 +1,9 @@
-"""The organization's do-not-call list over REST (SPEC 10): list, add, remove, import."""
+"""The organization's do-not-call list over REST (SPEC 10): list, add, remove, import; and
+the national registry's scrub files."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -57,3 +59,26 @@ class DoNotCall(V1):
         count = await anyio.to_thread.run_sync(
             lambda: dnc.import_csv(rt.uow(), org, text, now=rt.clock()))
         return {"imported": count}
+
+    @get("/registry", sync_to_thread=False,
+         summary="The national registry's numbers imported: size, area codes, oldest date")
+    def registry(self, org: str, rt: Runtime) -> dict[str, Any]:
+        return dnc.registry(rt.uow(), org)
+
+    @post("/registry", status_code=200, request_max_body_size=limits.MAX_DOCUMENT_BYTES,
+          summary="Import a national registry scrub file (10-digit numbers, one a line): "
+                  "it replaces its area codes' numbers")
+    async def import_registry(
+            self, org: str, rt: Runtime, request: Request[Any, Any, Any],
+            source: Annotated[str, Parameter(max_length=dnc.MAX_SOURCE)] = "registry",
+            listed_on: Annotated[date | None, Parameter(
+                description="The download's date (default: today)")] = None,
+    ) -> dict[str, Any]:
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("the scrub file is not UTF-8 text", field=None) from exc
+        return await anyio.to_thread.run_sync(
+            lambda: dnc.import_registry(rt.uow(), org, text, source=source,
+                                        listed_on=listed_on, now=rt.clock()))

@@ -29,8 +29,9 @@ def body_bound(scope: Any) -> int:
     """The largest body this request may carry: an organization document, or any other."""
     if scope["method"] == "PUT" and scope["path"].rstrip("/") == "/v1/config":
         return limits.MAX_DOCUMENT_BYTES
-    if scope["method"] == "POST" and scope["path"].rstrip("/") == "/v1/dnc/import":
-        return limits.MAX_DOCUMENT_BYTES  # a CSV file, read by its handler
+    if scope["method"] == "POST" and scope["path"].rstrip("/") in ("/v1/dnc/import",
+                                                                   "/v1/dnc/registry"):
+        return limits.MAX_DOCUMENT_BYTES  # a CSV or scrub file, read by its handler
     return limits.MAX_BODY_BYTES
 
 

@@ -39,11 +39,13 @@ class Kamailio(V1):
 
     @get("/outbound", summary="Caller ID for an INVITE from the dialer (flat JSON for Kamailio)")
     async def outbound(self, org: str, rt: Runtime, user: str, to: str, project: str | None = None,
-                 caller_id: str | None = None) -> dict[str, str]:
+                 caller_id: str | None = None, subject: str | None = None) -> dict[str, str]:
+        # ``subject``: the dialer's X-Callsign-Subject header, if it sends one (the route
+        # passes it on): what the call is about, for frequency caps per subject.
         request = OutboundRequest(org=org, user=user, to=sip_number(to),
                                   project=project or None,
                                   caller_id=sip_number(caller_id) if caller_id else None,
-                                  channel=Channel.DIALER)
+                                  channel=Channel.DIALER, subject=subject or None)
         decision = await rt.lane.run(calls.CallPlacement(request, clock=rt.clock, rng=rt.rng))
         rt.metrics.decisions.labels(decision.rule).inc()
         return {"caller_id": decision.caller_id, "rule": decision.rule,

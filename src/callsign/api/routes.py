@@ -87,7 +87,7 @@ class Calls(V1):
                ) -> DecisionOut:
         request = OutboundRequest(org=org, user=data.user, to=data.to, project=data.project,
                                   caller_id=data.caller_id, channel=Channel(data.channel),
-                                  consented=data.consented)
+                                  consented=data.consented, subject=data.subject)
         # The clock is read in the lane, as the decision is made: decisions waiting for a
         # batch (or for another server's) present numbers in the order they are made,
         # and the rotation reads times.

@@ -16,6 +16,10 @@ NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.MAX_ID)]
 Label = Annotated[str, msgspec.Meta(max_length=limits.MAX_NAME)]
 Group = Annotated[str, msgspec.Meta(max_length=limits.MAX_ID, pattern=GROUP_PATTERN)]
 DailyCap = Annotated[int, msgspec.Meta(ge=1, le=limits.MAX_DAILY_CAP)]
+Subject = Annotated[str, msgspec.Meta(
+    min_length=1, max_length=limits.MAX_NAME,
+    description="What the call is about (a debt, a campaign reference): frequency caps per "
+                "subject count the person's calls on it")]
 PhoneText = Annotated[str, msgspec.Meta(min_length=1, max_length=40,
                                         description="A phone number in any common format")]
 ChannelName = Literal["manual", "click_to_dial", "connect", "dialer"]
@@ -32,6 +36,7 @@ class CallIn(Body):
     caller_id: PhoneText | None = None
     channel: ChannelName = "manual"
     consented: bool = False
+    subject: Subject | None = None
     dry_run: bool = False
 
 

@@ -24,7 +24,7 @@ from litestar.di import Provide
 
 from callsign.api.deps import Runtime, organization, require_key, runtime
 from callsign.api.routes import V1, IdempotencyKey
-from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText
+from callsign.api.schemas import Body, DecisionOut, NonEmpty, PhoneText, Subject
 from callsign.bootstrap import UnitOfWork
 from callsign.domain import phone
 from callsign.domain.errors import CallsignError, Conflict, Forbidden, InvalidInput, NotCompliant
@@ -138,7 +138,7 @@ class TwilioWebhooks(Controller):
                 to=params.get("To", ""), project=params.get("Project") or None,
                 caller_id=params.get("CallerId") or None,
                 channel=Channel.CLICK_TO_DIAL if params.get("Channel") == "click_to_dial"
-                else Channel.MANUAL)
+                else Channel.MANUAL, subject=params.get("Subject") or None)
             return calls.place_call(
                 uow, outbound, now=rt.clock(), rng=rt.rng,
                 idempotency_key=f"{CALL_SID_KEY}{call_sid}" if call_sid else None)
@@ -225,6 +225,7 @@ class ConnectIn(Body):
     to: PhoneText
     project: NonEmpty | None = None
     caller_id: PhoneText | None = None
+    subject: Subject | None = None
 
 
 class ConnectOut(DecisionOut):
@@ -243,7 +244,8 @@ class Connect(V1):
     def connect(self, org: str, rt: Runtime, data: ConnectIn, request: Request[Any, Any, Any],
                 idempotency_key: IdempotencyKey = None) -> Response[ConnectOut]:
         outbound = OutboundRequest(org=org, user=data.user, to=data.to, project=data.project,
-                                   caller_id=data.caller_id, channel=Channel.CONNECT)
+                                   caller_id=data.caller_id, channel=Channel.CONNECT,
+                                   subject=data.subject)
         if not (rt.public_url or request.base_url):
             raise InvalidInput("set CALLSIGN_PUBLIC_URL so Twilio can reach the bridge",
                                field="public_url")

@@ -33,20 +33,22 @@ def parse_at(value: str | None) -> datetime:
 @click.option("--channel", type=click.Choice(CHANNELS), default="manual",
               show_default=True)
 @click.option("--consent", is_flag=True, help="Consented or urgent: allowed outside calling hours.")
+@click.option("--subject", help="What the call is about (a debt, a campaign reference): "
+              "frequency caps per subject count the person's calls on it.")
 @click.option("--dry-run", is_flag=True, help="Decide without recording the call.")
 @click.option("--seed", type=int, help="Seed the random choices (for replays).")
 @click.option("--at", help="The time of the call, ISO-8601 (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @pass_state
 def call(state: State, org: str, user: str, to: str, project: str | None,
-         caller_id: str | None, channel: str, consent: bool, dry_run: bool, seed: int | None,
-         at: str | None, as_json: bool) -> None:
+         caller_id: str | None, channel: str, consent: bool, subject: str | None,
+         dry_run: bool, seed: int | None, at: str | None, as_json: bool) -> None:
     """Decide the caller ID of one outbound call, and record the call."""
     from callsign.domain.model import Channel, OutboundRequest
     from callsign.services import calls
 
     request = OutboundRequest(org=org, user=user, to=to, project=project, caller_id=caller_id,
-                              channel=Channel(channel), consented=consent)
+                              channel=Channel(channel), consented=consent, subject=subject)
     decision = calls.place_call(state.uow(), request, now=parse_at(at),
                                 rng=random.Random(seed), dry_run=dry_run)
     if as_json:

@@ -1,4 +1,5 @@
-"""The organization's do-not-call list (SPEC 10): add, remove, list, import a CSV file."""
+"""The organization's do-not-call list (SPEC 10): add, remove, list, import a CSV file; and
+the national registry's scrub files."""
 
 from __future__ import annotations
 
@@ -72,3 +73,34 @@ def dnc_import(state: State, org: str, file: Path) -> None:
         raise InvalidInput(f"{file} is not UTF-8 text", field="FILE") from exc
     count = dnc.import_csv(state.uow(), org, text, now=datetime.now(UTC), source=file.name)
     click.echo(f"imported {count} numbers")
+
+
+@dnc_group.command("import-registry")
+@click.option("--org", required=True)
+@click.option("--source", default=None, help="Where the file comes from (default: its name).")
+@click.option("--date", "listed_on", default=None,
+              help="The download's date, YYYY-MM-DD (default: today).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_state
+def dnc_import_registry(state: State, org: str, source: str | None, listed_on: str | None,
+                        file: Path) -> None:
+    """Import a national do-not-call registry scrub file (10-digit numbers, one a line):
+    it replaces the registry's numbers of the area codes it holds, all or nothing."""
+    from datetime import date
+
+    from callsign.domain.errors import InvalidInput
+    from callsign.services import dnc
+
+    try:
+        day = date.fromisoformat(listed_on) if listed_on else None
+    except ValueError:
+        raise InvalidInput(f"{listed_on!r} is not a date (YYYY-MM-DD)", field="date") from None
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{file} is not UTF-8 text", field="FILE") from exc
+    done = dnc.import_registry(state.uow(), org, text, source=source or file.name,
+                               listed_on=day, now=datetime.now(UTC))
+    click.echo(f"imported {done['imported']} registry numbers for area codes "
+               f"{', '.join(done['area_codes'])} (listed on {done['listed_on']}); "
+               f"{done['registry']['size']} numbers on the registry in all")

@@ -6,18 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from callsign.domain.compliance.dnc import DoNotCall
 from callsign.domain.compliance.policy import CompliancePolicy
 from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.health_policy import HealthPolicy
 from callsign.domain.health_states import Health
 from callsign.domain.phone import LineType
+from callsign.domain.trace import TraceResult as TraceResult
+from callsign.domain.trace import TraceStep as TraceStep
 from callsign.domain.warmup import Shaping
-
-if TYPE_CHECKING:
-    from callsign.domain.compliance.decision import DoNotCall
 
 
 class NumberStatus(StrEnum):
@@ -256,6 +256,7 @@ class PastCall:
     user: str
     project: str | None = None
     outcome: str | None = None
+    subject: str | None = None  # what the call was about (a debt, a campaign), if given
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,7 @@ class OutboundRequest:
     caller_id: str | None = None
     channel: Channel = Channel.MANUAL
     consented: bool = False
+    subject: str | None = None  # what the call is about (a debt, a campaign): per-subject caps
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,7 @@ class ComplianceFacts:
     policy: CompliancePolicy
     contact: ContactAddress | None = None  # where the contact's record says they live
     do_not_call: DoNotCall | None = None  # the list's entry for the number, if listed
+    registry: DoNotCall | None = None  # the national registry's entry (a scrub file's)
 
 
 @dataclass(frozen=True)
@@ -308,23 +311,6 @@ class OutboundFacts:
     # Org numbers serving each nearby area code (overlays, neighbours, within the radius)
     # that the proximity steps asked for; empty when they look no further.
     nearby: Mapping[str, frozenset[str]] = field(default_factory=dict)
-
-
-TraceResult = Literal["chosen", "passed", "checked"]
-
-
-@dataclass(frozen=True)
-class TraceStep:
-    """One step tried: which, what came of it and why."""
-
-    step: str
-    result: TraceResult
-    detail: str
-    number: str | None = None
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"step": self.step, "result": self.result, "detail": self.detail,
-                "number": self.number}
 
 
 @dataclass(frozen=True)

@@ -194,11 +194,12 @@ def _check_compliance(
         return
     org = facts.org
     place = place_of(facts.callee.number, org.default_country, found.contact, org.timezone)
-    call = ComplianceCall(place, project=request.project, consented=request.consented,
-                          do_not_call=found.do_not_call)
+    call = ComplianceCall(place, subject=request.subject, project=request.project,
+                          consented=request.consented, do_not_call=found.do_not_call,
+                          registry=found.registry)
     # A call recorded after ``now`` (another server's clock ahead) counts as made now: it
     # was made, and two servers must never exceed a cap between them.
-    recent = [RecentCall(min(past.at, now), None, past.project) for past in facts.history]
+    recent = [RecentCall(min(past.at, now), past.subject, past.project) for past in facts.history]
     verdict = evaluate(found.policy, call, recent, now)
     trace.steps.extend(verdict.trace)
     if not verdict.allowed:

@@ -100,6 +100,8 @@ ROUTES: dict[Route, frozenset[Scope]] = {
     ("POST", "/v1/dnc"): _DIALER,
     ("DELETE", "/v1/dnc/{number}"): _ADMIN_ONLY,
     ("POST", "/v1/dnc/import"): _ADMIN_ONLY,
+    ("GET", "/v1/dnc/registry"): _READERS,
+    ("POST", "/v1/dnc/registry"): _ADMIN_ONLY,
 }
 
 _WORDS = frozenset(s.value for s in Scope)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from callsign.domain import phone
+from callsign.domain import limits, phone
 from callsign.domain.compliance.policy import CompliancePolicy
 from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
@@ -91,8 +91,10 @@ def _answered_before(store: CallsRepository, org_id: int, request: OutboundReque
 
 def request_hash(request: OutboundRequest) -> str:
     """A fingerprint of a request, to tell a retry from a different call."""
-    fields = [request.org, request.user, request.to, request.project, request.caller_id,
-              str(request.channel), request.consented]
+    fields: list[object] = [request.org, request.user, request.to, request.project,
+                            request.caller_id, str(request.channel), request.consented]
+    if request.subject is not None:  # left out without one: earlier keys' hashes hold
+        fields.append(request.subject)
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
@@ -289,6 +291,7 @@ def _foresee(
     fingerprint, earlier = _answered_before(store, org_id, request, idempotency_key, dry_run)
     if earlier is not None:
         return earlier
+    _check_subject(request)
     to = _callee(org, user, request)
     facts = _gather(store, state, user, request, to, now)
     flying = None if dry_run else in_flight(store)
@@ -334,7 +337,7 @@ def _place_foreseen(uow: UnitOfWork, seen: _Foreseen, request: OutboundRequest,
                 return None
         decision = replace(decision, call_id=new_id("call"))
         store.record_call(org_id, decision, user=seen.user, project=request.project,
-                          channel=request.channel, at=seen.now)
+                          channel=request.channel, at=seen.now, subject=request.subject)
         if idempotency_key:
             store.remember_decision(org_id, idempotency_key, seen.fingerprint, decision,
                                     seen.now)
@@ -362,6 +365,7 @@ def _place_call(
                                                 dry_run)
         if earlier is not None:
             return earlier
+        _check_subject(request)
         to = _callee(org, user, request)
         if not dry_run:
             store.lock_contact(org_id, to)
@@ -377,7 +381,7 @@ def _place_call(
         if dry_run:
             return decision
         store.record_call(org_id, decision, user=user.id, project=request.project,
-                          channel=request.channel, at=now)
+                          channel=request.channel, at=now, subject=request.subject)
         if idempotency_key:
             store.remember_decision(org_id, idempotency_key, fingerprint, decision, now)
         uow.commit()
@@ -390,6 +394,19 @@ def _user(state: OrgState, request: OutboundRequest) -> Agent:
         raise NotFound(f"no user {request.user!r} in organization {request.org!r}",
                        field="user")
     return user
+
+
+def _check_subject(request: OutboundRequest) -> None:
+    """A call's subject (what it is about: caps per subject count by it) is short text."""
+    subject = request.subject
+    if subject is None:
+        return
+    if not subject.strip() or subject != subject.strip():
+        raise InvalidInput("a subject is text without leading or trailing spaces (leave it "
+                           "out for none)", field="subject")
+    if len(subject) > limits.MAX_NAME:
+        raise InvalidInput(f"a subject is at most {limits.MAX_NAME} characters",
+                           field="subject")
 
 
 def _callee(org: OrgPolicy, user: Agent, request: OutboundRequest) -> str:
@@ -542,13 +559,14 @@ def _nearby(store: CallsRepository, org_id: OrgId, org: OrgPolicy, project: Proj
 def _compliance(store: CallsRepository, state: OrgState, project: str | None, org_id: OrgId,
                 to: str, address: ContactAddress | None) -> ComplianceFacts | None:
     """What the compliance rules read (SPEC 10): the rules kept with the organization's
-    state, the contact's address and the do-not-call list's entry; None when nothing
-    applies (no rule and not listed)."""
+    state, the contact's address, the do-not-call list's entry and the national
+    registry's; None when nothing applies (no rule and not listed)."""
     listed = store.do_not_call(org_id, to)
+    registry = store.registry(org_id, to)
     policy = state.compliance_for(project)
-    if policy is None and listed is None:
+    if policy is None and listed is None and registry is None:
         return None
-    return ComplianceFacts(policy or CompliancePolicy(), address, listed)
+    return ComplianceFacts(policy or CompliancePolicy(), address, listed, registry)
 
 
 def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Any
 
 from callsign.domain import phone
@@ -18,6 +19,9 @@ MAX_SOURCE = 200
 MAX_NOTE = 500
 MAX_IMPORT_ROWS = 100_000
 COLUMNS = ("number", "source", "note")
+MAX_PROBLEMS = 20  # bad lines named in one refusal of a scrub file
+_REGISTRY_LINE = re.compile(r"^[2-9]\d{2}[2-9]\d{6}$")  # area code and number, 10 digits
+_SEPARATORS = re.compile(r"[\s,.()-]")
 
 
 def _text(value: Any, limit: int, field: str) -> str:
@@ -103,3 +107,52 @@ def import_csv(uow: UnitOfWork, org: str, text: str, *, now: datetime,
         count = dnc_store.put(uow.connection, row.id, rows, now)
         uow.commit()
         return count
+
+
+def import_registry(uow: UnitOfWork, org: str, text: str, *, source: str,
+                    listed_on: date | None, now: datetime) -> dict[str, Any]:
+    """Mark the numbers of a national do-not-call registry scrub file as on the registry,
+    with ``source`` and the download's date ``listed_on`` (default: today).
+
+    The file lists an area code's numbers, one a line as 10 digits (``2125550100``;
+    ``212,5550100`` and ``212-555-0100`` read the same); blank lines are skipped. It
+    replaces what the registry listed for the area codes it holds (a download is an area
+    code's list in full), all or nothing: a bad line refuses the file, naming the line.
+    """
+    source = _text(source, MAX_SOURCE, "source") or "registry"
+    numbers: set[str] = set()
+    problems: list[tuple[str, str]] = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        digits = _SEPARATORS.sub("", line)
+        if not digits:
+            continue
+        if len(digits) == 11 and digits[0] == "1":
+            digits = digits[1:]
+        if not _REGISTRY_LINE.match(digits):
+            if len(problems) < MAX_PROBLEMS:
+                problems.append((f"line {line_no}", f"{line.strip()[:40]!r} is not a 10-digit "
+                                 "US number (area code and number)"))
+            continue
+        numbers.add(f"+1{digits}")
+    if problems:
+        raise ConfigError(problems)
+    if not numbers:
+        raise ConfigError([("file", "lists no number: a scrub file lists one 10-digit "
+                            "number a line")])
+    day = listed_on or now.date()
+    codes = sorted({n[2:5] for n in numbers})
+    with uow:
+        row = org_store.org_row(uow.connection, org)
+        dnc_store.replace_registry(uow.connection, row.id, codes, sorted(numbers),
+                                   source=source, listed_on=day, at=now)
+        summary = dnc_store.registry_summary(uow.connection, row.id)
+        uow.commit()
+    return {"imported": len(numbers), "area_codes": codes, "listed_on": day.isoformat(),
+            "source": source, "registry": summary}
+
+
+def registry(uow: UnitOfWork, org: str) -> dict[str, Any]:
+    """The registry's size, area codes and oldest download date."""
+    with uow:
+        row = org_store.org_row(uow.connection, org)
+        return dnc_store.registry_summary(uow.connection, row.id)

@@ -102,6 +102,11 @@ class CallsRepository(Protocol):
         """The organization's do-not-call entry for ``phone``, or None if not listed."""
         ...
 
+    def registry(self, org_id: OrgId, phone: str) -> DoNotCall | None:
+        """The national do-not-call registry's entry for ``phone`` (from the organization's
+        scrub files), or None if it is not listed."""
+        ...
+
     def history(self, org_id: OrgId, phone: str) -> tuple[PastCall, ...]:
         """The organization's outbound calls to ``phone``, newest first."""
         ...
@@ -136,9 +141,9 @@ class CallsRepository(Protocol):
 
     def record_call(
         self, org_id: OrgId, decision: Decision, *, user: str, project: str | None,
-        channel: str, at: datetime,
+        channel: str, at: datetime, subject: str | None = None,
     ) -> None:
-        """Store the outbound call ``decision`` decided."""
+        """Store the outbound call ``decision`` decided (``subject``: what it is about)."""
         ...
 
     def idempotent_decision(self, org_id: OrgId, key: str,

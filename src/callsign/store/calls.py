@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from psycopg import pq
@@ -124,11 +124,14 @@ _CONTACT = Statement("""
 # The organization's do-not-call list: a point lookup in its primary key (SPEC 10).
 _DO_NOT_CALL = Statement("""
     SELECT source, added_at FROM do_not_call WHERE org_id = :org_id AND number = :phone""")
+# The national registry's numbers (the organization's scrub files): a point lookup too.
+_REGISTRY = Statement("""
+    SELECT source, listed_on FROM dnc_registry WHERE org_id = :org_id AND number = :phone""")
 _COMPLIANCE = Statement("SELECT compliance FROM orgs WHERE id = :org_id")
 _PROJECTS_COMPLIANCE = Statement(
     "SELECT key, compliance FROM projects WHERE org_id = :org_id")
 _HISTORY = Statement(f"""
-    SELECT id, at, caller_id, user_key, project_key, outcome FROM calls
+    SELECT id, at, caller_id, user_key, project_key, outcome, subject FROM calls
     WHERE org_id = :org_id AND to_number = :phone
     ORDER BY at DESC LIMIT {HISTORY_LIMIT}""")
 # Today's presentations of a number: a point lookup in number_usage's primary key.
@@ -220,9 +223,9 @@ _HELD = Statement(
     "SELECT id FROM numbers WHERE org_id = :org_id AND e164 = :e164 AND status != 'released'")
 _RECORD_CALL = Statement("""
     INSERT INTO calls (id, org_id, at, user_key, to_number, caller_id, rule, project_key,
-                       channel, trace)
+                       channel, trace, subject)
     VALUES (:id, :org_id, :at, :user_key, :to_number, :caller_id, :rule, :project_key,
-            :channel, :trace)""")
+            :channel, :trace, :subject)""")
 _SET_OUTCOME = Statement("""
     UPDATE calls SET outcome = :outcome, outcome_at = :at
     WHERE id = :id AND (CAST(:org_id AS INTEGER) IS NULL OR org_id = :org_id)""")
@@ -387,14 +390,25 @@ def _do_not_call(row: Any) -> DoNotCall | None:
     return DoNotCall("organization", row[0], time_value(row[1]).date())
 
 
+def registry(conn: Connection, org_id: int, phone: str) -> DoNotCall | None:
+    """The national registry's entry for ``phone`` (a scrub file's), or None."""
+    return _registry(_REGISTRY.run(conn, {"org_id": org_id, "phone": phone}).fetchone())
+
+
+def _registry(row: Any) -> DoNotCall | None:
+    if row is None:
+        return None
+    return DoNotCall("national registry", row[0], date.fromisoformat(str(row[1])[:10]))
+
+
 def history(conn: Connection, org_id: int, phone: str) -> tuple[PastCall, ...]:
     """This organization's outbound calls to ``phone``, newest first."""
     return _history(_HISTORY.run(conn, {"org_id": org_id, "phone": phone}).fetchall())
 
 
 def _history(rows: list[Any]) -> tuple[PastCall, ...]:
-    return tuple(PastCall(call_id, time_value(at), caller_id, user, project, outcome)
-                 for call_id, at, caller_id, user, project, outcome in rows)
+    return tuple(PastCall(call_id, time_value(at), caller_id, user, project, outcome, subject)
+                 for call_id, at, caller_id, user, project, outcome, subject in rows)
 
 
 def candidate_numbers(
@@ -521,21 +535,21 @@ def claim_number(
 
 def record_call(
     conn: Connection, org_id: int, decision: Decision, *, user: str, project: str | None,
-    channel: str, at: datetime,
+    channel: str, at: datetime, subject: str | None = None,
 ) -> None:
     _RECORD_CALL.run(conn, _call_row(conn, org_id, decision, user=user, project=project,
-                                     channel=channel, at=at))
+                                     channel=channel, at=at, subject=subject))
 
 
 def _call_row(
     conn: Connection, org_id: int, decision: Decision, *, user: str, project: str | None,
-    channel: str, at: datetime,
+    channel: str, at: datetime, subject: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": decision.call_id, "org_id": org_id, "at": time_param(conn, at), "user_key": user,
         "to_number": decision.to, "caller_id": decision.caller_id, "rule": decision.rule,
         "project_key": project, "channel": str(channel),
-        "trace": json_param([step.as_dict() for step in decision.trace]),
+        "trace": json_param([step.as_dict() for step in decision.trace]), "subject": subject,
     }
 
 
@@ -657,8 +671,10 @@ _GATHER = Statement(f"""
        FROM contacts WHERE org_id = :org_id AND phone = :phone),
       (SELECT json_build_array(source, added_at) FROM do_not_call
        WHERE org_id = :org_id AND number = :phone),
+      (SELECT json_build_array(source, listed_on) FROM dnc_registry
+       WHERE org_id = :org_id AND number = :phone),
       (SELECT json_agg(json_build_array(h.id, h.at, h.caller_id, h.user_key, h.project_key,
-                                        h.outcome) ORDER BY h.at DESC)
+                                        h.outcome, h.subject) ORDER BY h.at DESC)
        FROM ({_HISTORY.sql}) AS h),
       (SELECT json_agg(json_build_array(c.e164, c.status, c.region, c.daily_cap, c.used,
                                         c.last_presented_at, c.serves,
@@ -771,7 +787,7 @@ class SqlCalls:
             driver.execute("BEGIN")
             locked = _LOCK_CONTACT.run(self.conn, asked) if lock else None
             gathered = _GATHER.run(self.conn, {**asked, "key": key})
-        version, earlier, known, listed, past, candidates = gathered.fetchone()
+        version, earlier, known, listed, registered, past, candidates = gathered.fetchone()
         org_id, number = org.org_id, asked["phone"]
         self._ahead[("config_version", org_id)] = None if version is None else (version,)
         if locked is not None:
@@ -780,6 +796,7 @@ class SqlCalls:
             self._ahead[("idempotent", org_id, key)] = earlier
         self._ahead[("contact", org_id, number)] = known
         self._ahead[("do_not_call", org_id, number)] = listed
+        self._ahead[("registry", org_id, number)] = registered
         rows = _timed(past, 1)
         self._ahead[("history", org_id, number)] = rows
         named = set(asked["specific"])
@@ -824,6 +841,10 @@ class SqlCalls:
         row = self._read("do_not_call", org_id, phone)
         return do_not_call(self.conn, org_id, phone) if row is _NOT_READ else _do_not_call(row)
 
+    def registry(self, org_id: int, phone: str) -> DoNotCall | None:
+        row = self._read("registry", org_id, phone)
+        return registry(self.conn, org_id, phone) if row is _NOT_READ else _registry(row)
+
     def history(self, org_id: int, phone: str) -> tuple[PastCall, ...]:
         rows = self._read("history", org_id, phone)
         return history(self.conn, org_id, phone) if rows is _NOT_READ else _history(rows)
@@ -849,10 +870,10 @@ class SqlCalls:
 
     def record_call(
         self, org_id: int, decision: Decision, *, user: str, project: str | None,
-        channel: str, at: datetime,
+        channel: str, at: datetime, subject: str | None = None,
     ) -> None:
         row = _call_row(self.conn, org_id, decision, user=user, project=project,
-                        channel=channel, at=at)
+                        channel=channel, at=at, subject=subject)
         self._write(_RECORD_CALL, row)
 
     def idempotent_decision(self, org_id: int, key: str, fingerprint: str) -> Decision | None:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -202,6 +203,19 @@ do_not_call = Table(
     Column("note", String(500), nullable=False, server_default=""),
 )
 
+# The national do-not-call registry's numbers, as the organization's scrub files list them
+# (one file per area code; importing a file replaces that area code's numbers).
+dnc_registry = Table(
+    "dnc_registry", metadata,
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", String(16), primary_key=True),
+    Column("area_code", String(3), nullable=False),
+    Column("source", String(200), nullable=False, server_default=""),
+    Column("listed_on", Date, nullable=False),  # the registry download's date
+    Column("imported_at", UTCDateTime(), nullable=False),
+    Index("ix_dnc_registry_org_id_area_code", "org_id", "area_code"),
+)
+
 project_numbers = Table(
     "project_numbers", metadata,
     Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
@@ -236,10 +250,12 @@ calls = Table(
     Column("failure_class", String(24)),
     Column("result_at", UTCDateTime()),
     Column("result_source", String(16)),  # twilio | kamailio | api | agent
+    # What the call was about (a debt, a campaign), if the request said: caps per subject.
+    Column("subject", String(200)),
     # A contact's history (store.calls._HISTORY), every column it reads in the index: one
-    # short index range per decision, not a table page per past call (migration 0015).
+    # short index range per decision, not a table page per past call (migrations 0015, 0019).
     Index("ix_calls_history", "org_id", "to_number", "at", "id", "caller_id", "user_key",
-          "project_key", "outcome"),
+          "project_key", "outcome", "subject"),
     Index("ix_calls_org_id_user_key_at", "org_id", "user_key", "at"),
     # A caller ID's calls in a time window: number health's rolling windows.
     Index("ix_calls_org_id_caller_id_at", "org_id", "caller_id", "at"),

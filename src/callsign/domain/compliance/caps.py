@@ -1,9 +1,11 @@
 """Per-contact frequency caps over rolling windows: at most ``calls`` calls to a person
 (or to a person on one subject, e.g. one debt) within any ``window``.
 
-Pure: the caller passes the contact's recent calls. A call at ``now`` is allowed when
-fewer than ``calls`` counted calls lie in ``(now - window, now]``; when it is not, it
-becomes allowed as the oldest call that must leave the window leaves it.
+Pure: the caller passes the contact's recent calls. A cap per subject counts, for a call
+on subject S, the earlier calls on S and those recorded without a subject (which may have
+been on S); for a call without a subject, every earlier call to the person. A call at
+``now`` is allowed when fewer than ``calls`` counted calls lie in ``(now - window, now]``;
+when it is not, it becomes allowed as the oldest call that must leave the window leaves it.
 """
 
 from __future__ import annotations
@@ -49,10 +51,20 @@ class CapVerdict:
 def counted_calls(cap: FrequencyCap, recent: Iterable[RecentCall], subject: str | None,
                   project: str | None) -> list[datetime]:
     """The times of the calls this cap counts for a call on ``subject`` in ``project``."""
+    every = cap.per == "contact" or subject is None
     return sorted(
         c.at for c in recent
-        if (cap.per == "contact" or c.subject == subject)
+        if (every or c.subject is None or c.subject == subject)
         and (cap.across == "organization" or c.project == project))
+
+
+def scope_words(cap: FrequencyCap, subject: str | None) -> str:
+    """Which of the person's calls ``cap`` counts for a call on ``subject``, in words."""
+    if cap.per == "contact":
+        return "every call to the person"
+    if subject is None:
+        return "no subject given: every call to the person"
+    return f"calls on subject {subject!r} and calls recorded without a subject"
 
 
 def evaluate_cap(cap: FrequencyCap, recent: Iterable[RecentCall], now: datetime,

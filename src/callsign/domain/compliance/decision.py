@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from callsign.domain.compliance.caps import RecentCall, evaluate_cap
+from callsign.domain.compliance.caps import RecentCall, evaluate_cap, scope_words
+from callsign.domain.compliance.dnc import DoNotCall as DoNotCall
 from callsign.domain.compliance.hours import DAY_NAMES
 from callsign.domain.compliance.policy import CompliancePolicy
 from callsign.domain.compliance.rules import (
@@ -32,20 +33,15 @@ from callsign.domain.compliance.rules import (
     WindowRule,
 )
 from callsign.domain.compliance.zones import CalleePlace
-from callsign.domain.model import TraceStep
+from callsign.domain.trace import TraceStep
 
 HORIZON = timedelta(days=42)  # how far ahead next_allowed_at is looked for
 _CHUNK = timedelta(days=3)  # looked for a few days at a time: the answer is usually near
 DO_NOT_CALL = "do_not_call"
-
-
-@dataclass(frozen=True)
-class DoNotCall:
-    """The answer of a do-not-call check that found the number listed."""
-
-    list_name: str  # "organization", or an external list's name
-    source: str = ""  # where the entry came from (an import, an agent, a request)
-    added: date | None = None
+REGISTRY = "do_not_call.registry"  # the national registry, from the organization's scrub files
+REGISTRY_SOURCE = Source(
+    "the National Do Not Call Registry: 47 C.F.R. § 64.1200(c)(2), 16 C.F.R. § 310.4(b)(1)(iii)(B)",
+    "https://www.ecfr.gov/current/title-47/chapter-I/subchapter-B/part-64/subpart-L/section-64.1200")
 
 
 @dataclass(frozen=True)
@@ -58,6 +54,7 @@ class ComplianceCall:
     consented: bool = False  # documented consent, or urgent: passes the time rules
     emergency: bool = False  # always passes
     do_not_call: DoNotCall | None = None  # None: the check found the number not listed
+    registry: DoNotCall | None = None  # the national registry's entry, from a scrub file
 
 
 @dataclass(frozen=True)
@@ -134,10 +131,10 @@ def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[Re
         trace.append(TraceStep("compliance", "passed", "an emergency call: every compliance "
                                                        "rule passes"))
         return Verdict(True, (), local_times, now, tuple(trace))
-    if call.do_not_call is not None:
-        refusal = _do_not_call(call.do_not_call)
-        trace.append(TraceStep(DO_NOT_CALL, "checked", f"refused: {refusal.reason}"))
-        return Verdict(False, (refusal,), local_times, None, tuple(trace))
+    listed = [r for r in (_do_not_call(call.do_not_call), _registry(call.registry)) if r]
+    if listed:
+        trace.extend(TraceStep(r.rule, "checked", f"refused: {r.reason}") for r in listed)
+        return Verdict(False, tuple(listed), local_times, None, tuple(trace))
     applicable = _applicable(policy, call.place)
     trace.extend(applicable.trace)
     refusals = [*_time_refusals(applicable, call, local_times, local_text, trace)]
@@ -153,12 +150,25 @@ def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[Re
     return Verdict(False, tuple(refusals), local_times, next_at, tuple(trace))
 
 
-def _do_not_call(entry: DoNotCall) -> Refusal:
+def _do_not_call(entry: DoNotCall | None) -> Refusal | None:
+    if entry is None:
+        return None
     added = f" on {entry.added.isoformat()}" if entry.added else ""
     via = f" ({entry.source})" if entry.source else ""
     return Refusal(DO_NOT_CALL, None, None, Source(f"the {entry.list_name} do-not-call list"),
                    f"the number is on the {entry.list_name} do-not-call list{via}, added"
                    f"{added or ' earlier'}; consent does not lift it")
+
+
+def _registry(entry: DoNotCall | None) -> Refusal | None:
+    """A number the national registry lists, as the organization's scrub file said."""
+    if entry is None:
+        return None
+    via = f"scrub file {entry.source}" if entry.source else "a scrub file"
+    of = f" of {entry.added.isoformat()}" if entry.added else ""
+    return Refusal(REGISTRY, None, None, REGISTRY_SOURCE,
+                   f"the number is on the national do-not-call registry ({via}{of}); "
+                   "consent does not lift it")
 
 
 def _applicable(policy: CompliancePolicy, place: CalleePlace) -> _Applicable:
@@ -219,7 +229,7 @@ def _cap_refusals(applicable: _Applicable, call: ComplianceCall, recent: Sequenc
     earliest = now
     for rule, pack in applicable.caps:
         verdict = evaluate_cap(rule.cap, recent, now, call.subject, call.project)
-        counted = f"{verdict.counted} counted"
+        counted = f"{verdict.counted} counted ({scope_words(rule.cap, call.subject)})"
         if verdict.allowed:
             trace.append(TraceStep(rule.id, "checked", f"{counted}: within {rule.cap}"))
             continue

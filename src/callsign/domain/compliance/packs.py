@@ -27,6 +27,7 @@ from callsign.domain.compliance.rules import (
     cap_of,
 )
 from callsign.domain.errors import ConfigError
+from callsign.domain.problems import validation_problems
 
 PackId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,63}$")]
@@ -88,8 +89,6 @@ def source_of(doc: SourceDoc) -> Source:
 
 def parse_pack(data: Any, path: str = "") -> Pack:
     """A pack from its decoded JSON; ConfigError names each problem by its path."""
-    from callsign.domain.document import validation_problems
-
     try:
         doc = PackDoc.model_validate(data)
     except ValidationError as exc:

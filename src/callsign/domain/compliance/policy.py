@@ -51,6 +51,7 @@ from callsign.domain.compliance.rules import (
     cap_of,
 )
 from callsign.domain.errors import ConfigError
+from callsign.domain.problems import validation_problems
 
 
 class HolidaysDoc(_Doc):
@@ -139,8 +140,6 @@ def project_policy(data: Any, org: CompliancePolicy, path: str) -> CompliancePol
 
 def _policy(data: Any, path: str, source: Source, owner: str,
             org: CompliancePolicy | None) -> CompliancePolicy:
-    from callsign.domain.document import validation_problems
-
     try:
         doc = ComplianceDoc.model_validate(data if data is not None else {})
     except ValidationError as exc:

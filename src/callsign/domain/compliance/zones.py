@@ -124,12 +124,24 @@ def known_zone(zone: str) -> bool:
     return True
 
 
+PRELOAD_ZIP = "10001"  # any ZIP code: its lookup makes the package read all its data
+
+
+def preload() -> None:
+    """Read the ZIP code and state data now: the ``zipcodes`` package reads its data on
+    its first lookup (seconds here), which a server does at startup (``api.app``) rather
+    than in the first decision that places a contact by ZIP code."""
+    zip_place(PRELOAD_ZIP)
+    state_zones("FL")
+
+
 @lru_cache(maxsize=4096)
 def zip_place(postal_code: str) -> tuple[str | None, str | None]:
     """A US ZIP code's state and zone from the ``zipcodes`` package (None, None if unknown).
 
-    The package reads its data on first use (about two seconds here), hence the import
-    inside: a process that never looks up a ZIP code never pays for it."""
+    The package reads its data on first use (seconds here), hence the import inside: a
+    process that never looks up a ZIP code (a CLI command) never pays for it; a server
+    reads it at startup (``preload``)."""
     if not _ZIP.match(postal_code.strip()):
         return None, None
     import zipcodes
