@@ -955,7 +955,9 @@ def test_the_numbers_table_shows_each_numbers_health(page: Page, api: httpx.Clie
                                           "consented": True}), 201)
     ok(api.post(f"/v1/calls/{call['call_id']}/result", json={"sip_code": 608}))
     judged = ok(api.get(f"/v1/numbers/{path_of(call['caller_id'])}/health"))
-    assert judged["state"] in ("resting", "watch")  # watch: the guard kept its area code
+    # watch: the guard kept its area code; warming: the same, for a number added within
+    # the warm-up ramp (a new number stays on its ramp, with the 608 among its reasons)
+    assert judged["state"] in ("resting", "watch", "warming")
 
     go(page, "/admin/numbers")
 
