@@ -4,10 +4,10 @@ coverage (a local number serves the area code; or callees and contacts there hav
 or by the health of the numbers serving it.
 
 The projection is an Albers equal-area conic (the USGS parallels 29.5° and 45.5°, centred
-on 96° W) with Hawaii moved next to California; the picture keeps to the land below the
-Arctic Circle (the far north is clipped by the view box). Each area code's path is
-projected, simplified to the pixel and written once per process (``paths``); a page only
-chooses classes and titles.
+on 96° W) with Alaska and Hawaii as insets below California; the picture keeps to where
+people live: south of 60° N and east of 140° W (the view box clips the far north). Each
+area code's path is projected, simplified to the pixel and written once per process
+(``paths``); a page only chooses classes and titles.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from callsign.domain.geography import Ring, Shape, shapes
 from callsign.domain.health_states import HealthState
 
 WIDTH = 960  # the view box's width; its height follows the land's shape
-ARCTIC = 66.5  # the view box covers the land south of this latitude
+NORTH, WEST = 60.0, -140.0  # the view box covers the land south and east of these
 PARALLELS, CENTRE = (29.5, 45.5), (23.0, -96.0)  # (lat, lon)
-HAWAII = ("808",)
-HAWAII_SHIFT = (36.0, 6.0)
-DOT = 4  # pixels: the least an area code is drawn as  # degrees of lon and lat moving Hawaii near California
+HAWAII, ALASKA = ("808",), ("907",)
+HAWAII_SHIFT = (49.0, 5.0)  # degrees of lon and lat moving Hawaii below Arizona
+ALASKA_MIDDLE, ALASKA_AT, ALASKA_SCALE = (-152.0, 62.0), (-127.0, 27.0), 0.35  # (lon, lat)
+DOT = 4  # pixels: the least an area code is drawn as
 
 MODES = ("coverage", "health")
 # Coverage: a local number serves the area code; callees or contacts there have none.
@@ -63,16 +64,26 @@ def project(lon: float, lat: float) -> Point:
     return rho * math.sin(theta), -(_RHO0 - rho * math.cos(theta))
 
 
+def _inset(point: Point, middle: Point, target: Point, scale: float) -> Point:
+    return (target[0] + (point[0] - middle[0]) * scale,
+            target[1] + (point[1] - middle[1]) * scale)
+
+
 def place(code: str, lon: float, lat: float) -> Point:
-    """Where a point of ``code``'s outline lands on the map (Hawaii moved)."""
+    """Where a point of ``code``'s outline lands on the map: Alaska and Hawaii are insets
+    below California, as US maps draw them (Alaska at ALASKA_SCALE)."""
     if code in HAWAII:
         return project(lon + HAWAII_SHIFT[0], lat + HAWAII_SHIFT[1])
+    if code in ALASKA:
+        return _inset(project(lon, lat), project(*ALASKA_MIDDLE), project(*ALASKA_AT),
+                      ALASKA_SCALE)
     return project(lon, lat)
 
 
 @dataclass(frozen=True)
 class Frame:
-    """The projected land's box (south of ``ARCTIC``) and the scale fitting it to WIDTH."""
+    """The projected land's box (south of NORTH, east of WEST) and the scale fitting it to
+    WIDTH."""
 
     left: float
     top: float
@@ -86,7 +97,8 @@ class Frame:
 
 def frame_of(outlines: Mapping[str, Shape]) -> Frame:
     points = [place(code, lon, lat) for code, shape in outlines.items()
-              for polygon in shape for ring in polygon for lon, lat in ring if lat <= ARCTIC]
+              for polygon in shape for ring in polygon for lon, lat in ring
+              if code in ALASKA or (lat <= NORTH and WEST <= lon < 0)]
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     scale = WIDTH / (max(xs) - min(xs))
     return Frame(min(xs), min(ys), scale, math.ceil((max(ys) - min(ys)) * scale))
@@ -159,6 +171,10 @@ class MapArea:
     title: str
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _title(code: str, region: str | None, states: Mapping[str, int],
            want: tuple[int, int] | None) -> str:
     head = f"{code} {region}" if region else code
@@ -168,10 +184,11 @@ def _title(code: str, region: str | None, states: Mapping[str, int],
                           for s, n in sorted(states.items(),
                                              key=lambda kv: SEVERITY.index(HealthState(kv[0])))
                           if n)
-        return f"{head}: {served} number{'' if served == 1 else 's'} ({parts})"
+        return f"{head}: {_count(served, 'number')} ({parts})"
     if want:
         contacts, callees = want
-        return f"{head}: no local number; {contacts} contacts, {callees} recent callees"
+        return (f"{head}: no local number; {_count(contacts, 'contact')}, "
+                f"{_count(callees, 'recent callee')}")
     return f"{head}: no local number"
 
 
