@@ -34,4 +34,5 @@ class CoveragePage(Controller):
         return visit.page("coverage.html", by=by, modes=coverage_map.MODES,
                           picture=Markup(coverage_map.svg(found, by)),
                           legend=coverage_map.legend(found, by),
-                          served=len(facts.served), wanted=len(facts.wanted))
+                          served=sum(a.coverage == coverage_map.COVERED for a in found),
+                          wanted=sum(a.coverage == coverage_map.WANTED for a in found))
