@@ -199,6 +199,7 @@ def test_the_numbers_list_filters_by_health_in_words(page: Page) -> None:
     ("/admin/numbers/not-a-number/health", 400, "number:"),
     ("/admin/numbers?health=burnt", 400,
      "health: must be one of healthy, watch, warming, resting (got 'burnt')"),
+    ("/admin/coverage?by=colour", 400, "by: must be one of coverage, health (got 'colour')"),
 ])
 def test_bad_input_gets_a_clear_page(tab: ConsoleTab, path: str, status: int,
                                      words: str) -> None:
@@ -209,3 +210,58 @@ def test_bad_input_gets_a_clear_page(tab: ConsoleTab, path: str, status: int,
                             f"server responded with a status of {status} "
                             f"({'Not Found' if status == 404 else 'Bad Request'})"]
     tab.problems.clear()
+
+
+MAP_GREY = "rgb(223, 227, 232)"  # an area code with nothing to show (admin.css)
+
+
+def map_areas(page: Page) -> dict[str, dict[str, str]]:
+    """Each area code drawn on the coverage map: its classes, fill and hover title."""
+    found: dict[str, dict[str, str]] = page.locator("#coverage-map path").evaluate_all("""
+        paths => Object.fromEntries(paths.map(p => [p.dataset.areaCode, {
+            classes: p.getAttribute('class') || '', fill: getComputedStyle(p).fill,
+            title: p.querySelector('title').textContent}]))""")
+    return found
+
+
+def test_the_coverage_map_colours_the_organizations_area_codes(page: Page,
+                                                                api: httpx.Client) -> None:
+    """The map draws every US and Canadian area code as a picture: those a number of acme
+    serves in blue, those its recent callees are in without one in amber; by health, the
+    area codes of the burned (rested) numbers show resting, the others their numbers'
+    state; each says so on hover."""
+    ok(api.post("/v1/contacts", json={"phone": "+13055550123"}), 201)  # Miami: no number
+    go(page, "/admin/coverage")
+    drawn = map_areas(page)
+    assert len(drawn) > 250  # the US and Canada, not a handful
+    assert len(page.content()) < 200_000  # a light page: the simplified outlines
+    own = {"212", "312", "630", "415", "201"}
+    for code in own:
+        assert "c-covered" in drawn[code]["classes"], (code, drawn[code])
+        assert drawn[code]["fill"] == "rgb(36, 86, 214)", code
+        assert "number" in drawn[code]["title"], drawn[code]
+    uncovered = {gap["area_code"] for gap in ok(api.get("/v1/coverage"))["uncovered"]}
+    wanted = {code for code, area in drawn.items() if "c-wanted" in area["classes"]}
+    assert wanted == uncovered & set(drawn)
+    assert "305" in wanted
+    assert "1 contact," in drawn["305"]["title"], drawn["305"]
+    assert all(area["fill"] == MAP_GREY for code, area in drawn.items()
+               if not area["classes"]), "the rest is grey"
+    legend = page.locator("#map-legend li").all_inner_texts()
+    assert len(legend) == 3
+    assert legend[0].startswith("a local number")
+    screenshot(page, "coverage-map")
+
+    page.click("#map-modes a:has-text('By health')")
+    page.wait_for_url("**/admin/coverage?by=health")
+    by_health = map_areas(page)
+    for code in ("312", "201"):  # a burned number rested of two: a tie goes to the worse
+        assert "1 resting" in by_health[code]["title"], by_health[code]
+        assert "h-resting" in by_health[code]["classes"], by_health[code]
+        assert by_health[code]["fill"] == "rgb(185, 28, 28)", code
+    for code in own - {"312", "201"}:
+        assert "h-" in by_health[code]["classes"], by_health[code]
+        assert by_health[code]["fill"] != MAP_GREY, code
+    assert all(by_health[code]["fill"] == MAP_GREY for code in wanted)
+    assert len(page.locator("#map-legend li").all_inner_texts()) == 5
+    screenshot(page, "coverage-map-health")

@@ -393,6 +393,8 @@ ADMIN_HEALTH_PAGES = [  # (path naming acme's data or listing an org's own, glob
     (f"/admin/numbers/{path_of(CHI1)}/health", 404),
     (f"/admin/numbers/{path_of(NWK1)}/health", 404),
     ("/admin/health", 200),
+    ("/admin/coverage", 200),
+    ("/admin/coverage?by=health", 200),
     ("/admin/numbers?health=healthy", 200),
     ("/admin/numbers?health=resting", 200),
     ("/admin/numbers?health=watch&q=312", 200),

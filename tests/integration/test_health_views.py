@@ -18,6 +18,7 @@ from callsign.domain.health_report import Tally
 from callsign.domain.health_states import HealthState
 from callsign.services import health_views, reputation
 from callsign.services import numbers as numbers_service
+from callsign.services.coverage_map import coverage_map
 from callsign.store.tables import calls, number_health, number_health_events, numbers, orgs
 from callsign.store.uow import UnitOfWork
 from tests.conftest import ApplyOrg
@@ -243,3 +244,29 @@ def test_a_numbers_page_shows_its_latest_reputation_label_per_engine(engine: Eng
         ("Hiya (AT&T)", True, day), ("TNS (Verizon)", False, day)]
     assert health_views.number_page(UnitOfWork(engine), "acme", CHI[2],
                                     now=NOW).reputation == []
+
+
+def test_the_coverage_map_counts_each_area_codes_numbers_by_state(engine: Engine) -> None:
+    """312's four numbers: one rested by health, one by hand, one watched, one never judged
+    (healthy); 415's is healthy; a paused number serves nobody; globex's 312 number is
+    globex's alone."""
+    rest(engine, CHI[0], NOW - timedelta(days=2))
+    rest(engine, CHI[1], NOW, by_hand=True)
+    acme, watched = org_id(engine, "acme"), number_id(engine, CHI[2])
+    with engine.begin() as conn:
+        conn.execute(insert(number_health).values(
+            number_id=watched, org_id=acme, state="watch", score=64,
+            reasons=[], since=NOW, updated_at=NOW))
+    with engine.begin() as conn:
+        conn.execute(update(numbers).where(numbers.c.e164 == "+12125550100",
+                                           numbers.c.org_id == acme).values(status="paused"))
+    found = coverage_map(lambda: UnitOfWork(engine), "acme", now=NOW)
+
+    assert found.served["312"] == {"resting": 2, "watch": 1, "healthy": 1}
+    assert found.served["415"] == {"healthy": 1}
+    assert "212" not in found.served  # paused
+    assert found.regions["312"] == "Illinois"
+    globex = coverage_map(lambda: UnitOfWork(engine), "globex", now=NOW)
+    assert globex.served == {"312": {"healthy": 1}, "212": {"healthy": 1}}
+    with pytest.raises(NotFound):
+        coverage_map(lambda: UnitOfWork(engine), "initech", now=NOW)

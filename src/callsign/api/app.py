@@ -20,6 +20,7 @@ from litestar.types import ASGIApp
 from callsign import __version__
 from callsign.api.admin import pages as admin_pages
 from callsign.api.admin.compliance import CompliancePage
+from callsign.api.admin.coverage_pages import CoveragePage
 from callsign.api.admin.health_pages import HealthPages
 from callsign.api.admin.rendering import LazyJinja
 from callsign.api.admin.reputation import ReputationPage
@@ -62,7 +63,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = _now,
                                         include_in_schema=False)
     return Litestar(
         route_handlers=[*OPS_ROUTES, *ROUTES, DoNotCall, Kamailio, Connect, TwilioWebhooks,
-                        admin_pages.Admin, ReputationPage, HealthPages, CompliancePage,
+                        admin_pages.Admin, ReputationPage, HealthPages,
+                        CoveragePage, CompliancePage,
                         static],
         exception_handlers={**admin_pages.html_for_admin(HANDLERS),
                             admin_pages.NotSignedIn: admin_pages.not_signed_in},

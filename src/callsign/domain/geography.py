@@ -109,3 +109,29 @@ def geography() -> Geography:
     """The shipped table, read once."""
     text = resources.files("callsign.domain").joinpath("data", "area_codes_geo.json").read_text()
     return Geography(json.loads(text))
+
+
+Ring = tuple[tuple[float, float], ...]  # (lon, lat) points, the first repeated at the end
+Shape = tuple[tuple[Ring, ...], ...]  # polygons, each an outer ring and its holes
+
+
+def _shape(geometry: dict[str, Any]) -> Shape:
+    polygons = (geometry["coordinates"] if geometry["type"] == "MultiPolygon"
+                else [geometry["coordinates"]])
+    return tuple(tuple(tuple((float(x), float(y)) for x, y in ring) for ring in polygon)
+                 for polygon in polygons)
+
+
+def shapes_of(collection: dict[str, Any]) -> dict[str, Shape]:
+    """Each area code's simplified outline, from a GeoJSON feature collection."""
+    return {str(feature["properties"]["area_code"]): _shape(feature["geometry"])
+            for feature in collection["features"]}
+
+
+@cache
+def shapes() -> dict[str, Shape]:
+    """The shipped outlines (``data/area_codes_shapes.json``, simplified), read once: for
+    pictures only, never for a decision."""
+    text = resources.files("callsign.domain").joinpath("data",
+                                                       "area_codes_shapes.json").read_text()
+    return shapes_of(json.loads(text))

@@ -293,6 +293,11 @@ class HealthReads(Protocol):
         serve nobody."""
         ...
 
+    def area_code_states(self, org_id: OrgId) -> dict[str, dict[str, int]]:
+        """Per area code served (paused numbers serve nobody): how many of its numbers
+        are in each health state, by the state's value (never judged: healthy)."""
+        ...
+
     def reputation(self, org_id: OrgId, number_id: int) -> list[ReputationLabel]:
         """The number's latest reputation label per engine (none until feeds store them)."""
         ...

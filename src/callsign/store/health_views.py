@@ -135,6 +135,23 @@ class SqlHealthReads:
         return {str(code): (int(serving), int(rested or 0))
                 for code, serving, rested in self.conn.execute(query)}
 
+    def area_code_states(self, org_id: int) -> dict[str, dict[str, int]]:
+        """Per area code served (own and mapped; paused numbers serve nobody): how many
+        of its numbers are in each health state (never judged: healthy; rested by hand:
+        resting)."""
+        state = case((numbers.c.status == NumberStatus.RESTING, "resting"),
+                     else_=func.coalesce(number_health.c.state, "healthy"))
+        query = select(number_area_codes.c.area_code, state, func.count()).select_from(
+            number_area_codes.join(numbers, numbers.c.id == number_area_codes.c.number_id)
+            .outerjoin(number_health, number_health.c.number_id == numbers.c.id)
+        ).where(number_area_codes.c.org_id == org_id,
+                numbers.c.status.in_([NumberStatus.ACTIVE, NumberStatus.RESTING])) \
+            .group_by(number_area_codes.c.area_code, state)
+        found: dict[str, dict[str, int]] = {}
+        for code, named, count in self.conn.execute(query):
+            found.setdefault(str(code), {})[str(named)] = int(count)
+        return found
+
     def reputation(self, org_id: int, number_id: int) -> list[ReputationLabel]:
         """The number's latest label per engine (its words as the engine shows them);
         flagged: anything but clean, whether or not the policy rests on it."""
