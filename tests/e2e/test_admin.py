@@ -563,6 +563,28 @@ def test_project_settings_saved_and_shown_again(page: Page, api: httpx.Client) -
         "use_project"]
 
 
+def test_project_settings_the_form_does_not_show_are_kept(page: Page,
+                                                          api: httpx.Client) -> None:
+    """Saving a project in the admin keeps its compliance rules, proximity and
+    local_only, which the form does not show."""
+    before = ok(api.get("/v1/projects/renewals"))
+    hidden = {"compliance": {"caps": [{"calls": 2, "hours": 24}]},
+              "proximity": {"adjacent": True}, "local_only": "refuse"}
+    ok(api.put("/v1/projects/renewals", json={**before, **hidden}))
+    try:
+        go(page, "/admin/projects/renewals")
+        page.select_option("#next-calls", "random")
+        submit(page, "#save-project", status=200)
+        assert toast(page, "success") == "Saved project renewals"
+        saved = ok(api.get("/v1/projects/renewals"))
+        assert saved["next_calls"] == "random"
+        assert saved["compliance"]["caps"][0]["calls"] == 2
+        assert saved["proximity"]["adjacent"] is True
+        assert saved["local_only"] == "refuse"
+    finally:
+        ok(api.put("/v1/projects/renewals", json=before))
+
+
 def test_project_errors_save_nothing(page: Page, api: httpx.Client) -> None:
     project = ok(api.get("/v1/projects/renewals")) | {"first_call": NEWARK_2}
     ok(api.put("/v1/projects/renewals", json=project))

@@ -721,7 +721,8 @@ class Admin(Controller):
             if not creating:  # settings the form does not show are kept (SPEC 3.3)
                 with contextlib.suppress(NotFound):
                     kept = organization.get_project(visit.uow(), visit.org, project_id)
-                    fields.update(proximity=kept.proximity, local_only=kept.local_only)
+                    fields.update(compliance=kept.compliance, proximity=kept.proximity,
+                                  local_only=kept.local_only)
             typed = ProjectDoc.model_construct(**fields)
             try:
                 if row_errors:
