@@ -69,7 +69,8 @@ def test_a_number_disconnected_since_the_consent_is_refused_whatever_the_consent
 
     done = check()
 
-    assert done["contacts"] == 2 and done["looked_up"] == 2
+    assert done["contacts"] == 2
+    assert done["looked_up"] == 2
     assert done["disconnected"] == [MIAMI]
     assert sorted(q["number"] for q in database.requests[0]) == [MIAMI, MIAMI_2]
     assert {q["date"] for q in database.requests[0]} == {"2025-06-01"}
@@ -117,7 +118,8 @@ def test_a_new_consent_date_is_asked_about_and_the_old_answer_is_not_used(
 
     assert dial(org="acme", user="alice", to=MIAMI, at=NOON).caller_id
     done = check()
-    assert done["looked_up"] == 2 and done["disconnected"] == []
+    assert done["looked_up"] == 2
+    assert done["disconnected"] == []
     assert {q["date"] for q in database.requests[-1]} == {"2026-04-01"}
 
 
@@ -138,7 +140,7 @@ def test_one_organizations_answers_never_serve_another(
     (None, {"results": [{"number": "+15555550100", "answer": "no"}]}, "results[0].number"),
 ])
 def test_a_failing_database_stores_nothing(
-        apply_org: ApplyOrg, check: Callable[..., dict[str, Any]], dial: Dial,
+        apply_org: ApplyOrg, check: Callable[..., dict[str, Any]],
         database: FakeReassignedDatabase, status: int | None, garbled: Any,
         words: str) -> None:
     apply_org(org("acme", "+12125550100"))
@@ -167,7 +169,8 @@ def test_the_cli_looks_up_with_the_configured_database(
     wrong = cli("dnc", "check-reassigned", "--org", "acme",
                 env={"CALLSIGN_REASSIGNED_URL": database.url,
                      "CALLSIGN_REASSIGNED_TOKEN": "wrong"})
-    assert wrong.exit_code != 0 and "401" in wrong.stderr
+    assert wrong.exit_code != 0
+    assert "401" in wrong.stderr
 
     done = cli("dnc", "check-reassigned", "--org", "acme",
                env={"CALLSIGN_REASSIGNED_URL": database.url,
