@@ -69,6 +69,7 @@ V1_OPERATIONS = {
     ("POST", "/v1/health/reputation"), ("POST", "/v1/health/scan"),
     ("GET", "/v1/dnc"), ("POST", "/v1/dnc"), ("DELETE", "/v1/dnc/{number}"),
     ("POST", "/v1/dnc/import"), ("GET", "/v1/dnc/registry"), ("POST", "/v1/dnc/registry"),
+    ("POST", "/v1/dnc/reassigned/check"),
 }
 
 
