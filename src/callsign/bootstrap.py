@@ -37,7 +37,9 @@ def provider_settings(settings: Settings) -> ProviderSettings:
                             public_url=settings.public_url,
                             sandbox_empty_area_codes=settings.sandbox_empty_area_codes,
                             reputation_feed_url=settings.reputation_feed_url,
-                            reputation_feed_token=settings.reputation_feed_token)
+                            reputation_feed_token=settings.reputation_feed_token,
+                            reassigned_url=settings.reassigned_url,
+                            reassigned_token=settings.reassigned_token)
 
 
 def driver_error(error: BaseException, database_url: str) -> CallsignError | None:

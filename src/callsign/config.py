@@ -52,6 +52,8 @@ class Settings:
     worker_timeout: int = DEFAULT_WORKER_TIMEOUT  # the workers' health-ping timeout, seconds
     reputation_feed_url: str | None = None  # CALLSIGN_REPUTATION_FEED_URL (SPEC 9)
     reputation_feed_token: str | None = None  # CALLSIGN_REPUTATION_FEED_TOKEN
+    reassigned_url: str | None = None  # CALLSIGN_REASSIGNED_URL (SPEC 10)
+    reassigned_token: str | None = None  # CALLSIGN_REASSIGNED_TOKEN
     # Seconds between health sweeps of the served app (SPEC 9); 0: none. Off unless set:
     # ``load`` (what `serve` uses) defaults it to DEFAULT_HEALTH_SWEEP.
     health_sweep_seconds: int = 0
@@ -72,6 +74,8 @@ class Settings:
                    reputation_feed_url=environ.get("CALLSIGN_REPUTATION_FEED_URL") or None,
                    reputation_feed_token=environ.get("CALLSIGN_REPUTATION_FEED_TOKEN")
                    or None,
+                   reassigned_url=environ.get("CALLSIGN_REASSIGNED_URL") or None,
+                   reassigned_token=environ.get("CALLSIGN_REASSIGNED_TOKEN") or None,
                    health_sweep_seconds=health_sweep_seconds(environ.get(HEALTH_SWEEP, "")))
 
 

@@ -69,6 +69,7 @@ V1_OPERATIONS = {
     ("POST", "/v1/health/reputation"), ("POST", "/v1/health/scan"),
     ("GET", "/v1/dnc"), ("POST", "/v1/dnc"), ("DELETE", "/v1/dnc/{number}"),
     ("POST", "/v1/dnc/import"), ("GET", "/v1/dnc/registry"), ("POST", "/v1/dnc/registry"),
+    ("POST", "/v1/dnc/reassigned/check"),
 }
 
 
@@ -839,7 +840,8 @@ def test_a_contact_is_created_read_replaced_and_deleted(
                             json={"phone": fresh.number("512")})
     deleted = globex.delete(f"/v1/contacts/{path_of(phone)}")
 
-    unset = {"timezone": None, "state": None, "postal_code": None}  # where the callee is
+    unset = {"timezone": None, "state": None, "postal_code": None,  # where the callee is
+             "consented_on": None}
     assert created == {"phone": phone, "owner": "hank", "line_type": "mobile", **unset}
     assert error_of(again, 409)["field"] == "phone"
     assert by_encoded == by_raw == created

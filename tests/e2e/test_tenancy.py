@@ -100,6 +100,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/v1/dnc/registry"): Probe(200, check=lambda body: body["size"] <= 1),
     ("POST", "/v1/dnc/registry"): Probe(200, content="7735550197\n",
                                         check=lambda body: body["registry"]["size"] == 1),
+    # Reassigned numbers: the server has no database to ask.
+    ("POST", "/v1/dnc/reassigned/check"): Probe(400),
     ("GET", "/v1/numbers"): Probe(200, params={"search": CHI1[2:]},
                                   check=lambda body: body == []),
     ("POST", "/v1/numbers"): Probe(409, {"number": CHI1}),  # one number, one organization

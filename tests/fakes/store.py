@@ -27,6 +27,7 @@ from typing import Any
 
 from callsign.domain import phone, release
 from callsign.domain.compliance.decision import DoNotCall
+from callsign.domain.compliance.reassigned import Consent
 from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.document import OrgDocument, parse_document
 from callsign.domain.errors import ConfigError, Conflict, NotFound
@@ -225,9 +226,9 @@ class FakeCalls:
         """Nothing to lock: units of the fake run one at a time."""
 
     def contact(self, org_id: int, phone: str
-                ) -> tuple[str, str | None, ContactAddress | None] | None:
+                ) -> tuple[str, str | None, ContactAddress | None, Consent | None] | None:
         found = self.state.org_by_id(org_id).contacts.get(phone)
-        return None if found is None else (*found, None)
+        return None if found is None else (*found, None, None)
 
     def do_not_call(self, org_id: int, phone: str) -> DoNotCall | None:
         return self.state.org_by_id(org_id).do_not_call.get(phone)

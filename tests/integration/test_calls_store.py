@@ -251,7 +251,7 @@ def test_history_contacts_outcomes_and_inbound_reads(store: Backend) -> None:
     assert [(c.call_id, c.caller_id, c.user, c.project, c.outcome) for c in past] == [
         ("call_1", NWK2, "bob", "renewals", None),
         ("call_0", NWK1, "bob", "renewals", "asked_callback")]
-    assert contact == ("mobile", "alice", None)
+    assert contact == ("mobile", "alice", None, None)
     assert direct is not None
     assert direct.id == "alice"
     assert owner is not None

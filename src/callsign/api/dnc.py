@@ -3,7 +3,7 @@ the national registry's scrub files."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -16,7 +16,7 @@ from callsign.api.routes import V1
 from callsign.api.schemas import Body
 from callsign.domain import limits
 from callsign.domain.errors import InvalidInput
-from callsign.services import dnc
+from callsign.services import dnc, reassigned
 
 
 class DoNotCallIn(Body):
@@ -82,3 +82,18 @@ class DoNotCall(V1):
         return await anyio.to_thread.run_sync(
             lambda: dnc.import_registry(rt.uow(), org, text, source=source,
                                         listed_on=listed_on, now=rt.clock()))
+
+    @post("/reassigned/check", status_code=200, sync_to_thread=True,  # the database's API
+          summary="Look up each contact with a consent date in the reassigned numbers "
+                  "database and store the answers (47 C.F.R. § 64.1200(m))")
+    def check_reassigned(
+            self, org: str, rt: Runtime,
+            max_age_days: Annotated[int, Parameter(
+                ge=0, le=reassigned.MAX_AGE_DAYS,
+                description="Look a number up again once its answer is this old")] = 30,
+    ) -> dict[str, Any]:
+        from callsign.providers.reassigned import reassigned_lookup  # httpx: on first use
+
+        lookup = reassigned_lookup(rt.providers)
+        return reassigned.check(rt.uow(), org, lookup, now=rt.clock(),
+                                max_age=timedelta(days=max_age_days))

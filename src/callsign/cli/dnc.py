@@ -104,3 +104,34 @@ def dnc_import_registry(state: State, org: str, source: str | None, listed_on: s
     click.echo(f"imported {done['imported']} registry numbers for area codes "
                f"{', '.join(done['area_codes'])} (listed on {done['listed_on']}); "
                f"{done['registry']['size']} numbers on the registry in all")
+
+
+@dnc_group.command("check-reassigned")
+@click.option("--org", required=True)
+@click.option("--url", default=None,
+              help="The reassigned numbers database's API (default: CALLSIGN_REASSIGNED_URL).")
+@click.option("--max-age-days", default=30, show_default=True,
+              help="Look a number up again once its answer is this old.")
+@pass_state
+def dnc_check_reassigned(state: State, org: str, url: str | None, max_age_days: int) -> None:
+    """Look up each contact with a consent date in the reassigned numbers database and
+    store the answers: a number disconnected since its consent is refused (rule
+    reassigned_number, 47 C.F.R. § 64.1200(m))."""
+    from datetime import timedelta
+
+    from callsign.domain.errors import InvalidInput
+    from callsign.providers.reassigned import reassigned_lookup
+    from callsign.services import reassigned
+
+    if max_age_days < 0:
+        raise InvalidInput("must be 0 or more", field="max-age-days")
+    lookup = reassigned_lookup(state.providers(), url)
+    done = reassigned.check(state.uow(), org, lookup, now=datetime.now(UTC),
+                            max_age=timedelta(days=max_age_days))
+    click.echo(f"{done['contacts']} contacts with a consent date: {done['looked_up']} looked "
+               f"up, {done['reused']} answers reused; {len(done['disconnected'])} "
+               f"disconnected since their consent, {done['no_data']} without data")
+    for number in done["disconnected"]:
+        click.echo(f"disconnected since consent: {number}")
+    for number in done["unanswered"]:
+        click.echo(f"not answered (asked again next time): {number}", err=True)

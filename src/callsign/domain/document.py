@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,11 +47,24 @@ from callsign.domain.problems import shown as shown
 from callsign.domain.problems import validation_problems as validation_problems
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
 Group = Annotated[str, StringConstraints(max_length=limits.MAX_ID, pattern=GROUP_PATTERN)]
 Name = Annotated[str, StringConstraints(max_length=limits.MAX_NAME)]
 Phone = Annotated[str, StringConstraints(max_length=40)]
 Short = Annotated[str, StringConstraints(max_length=limits.MAX_TEXT)]
+
+
+def _iso_date(value: Any) -> Any:
+    """A date as YAML reads one, or its ISO text (YYYY-MM-DD); nothing else."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str) and _DAY.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"must be a date (YYYY-MM-DD), not {shown(value)}")
 
 
 def _only_true_or_false(value: Any) -> Any:
@@ -108,6 +122,9 @@ class ContactDoc(_Doc):
     timezone: Short | None = None
     state: Short | None = None
     postal_code: Short | None = None
+    # When the person consented to be called (SPEC 10): a reassigned-numbers lookup asks
+    # whether the number was disconnected since.
+    consented_on: Annotated[date, BeforeValidator(_iso_date)] | None = None
 
 
 MAX_RADIUS_MILES = 500

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from callsign.domain.compliance.dnc import DoNotCall
 from callsign.domain.compliance.policy import CompliancePolicy
+from callsign.domain.compliance.reassigned import Consent
 from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.health_policy import HealthPolicy
 from callsign.domain.health_states import Health
@@ -292,6 +293,7 @@ class ComplianceFacts:
     contact: ContactAddress | None = None  # where the contact's record says they live
     do_not_call: DoNotCall | None = None  # the list's entry for the number, if listed
     registry: DoNotCall | None = None  # the national registry's entry (a scrub file's)
+    consent: Consent | None = None  # the contact's consent date and its reassigned lookup
 
 
 @dataclass(frozen=True)

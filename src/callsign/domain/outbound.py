@@ -196,7 +196,7 @@ def _check_compliance(
     place = place_of(facts.callee.number, org.default_country, found.contact, org.timezone)
     call = ComplianceCall(place, subject=request.subject, project=request.project,
                           consented=request.consented, do_not_call=found.do_not_call,
-                          registry=found.registry)
+                          registry=found.registry, consent=found.consent)
     # A call recorded after ``now`` (another server's clock ahead) counts as made now: it
     # was made, and two servers must never exceed a cap between them.
     recent = [RecentCall(min(past.at, now), past.subject, past.project) for past in facts.history]

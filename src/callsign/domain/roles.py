@@ -102,6 +102,7 @@ ROUTES: dict[Route, frozenset[Scope]] = {
     ("POST", "/v1/dnc/import"): _ADMIN_ONLY,
     ("GET", "/v1/dnc/registry"): _READERS,
     ("POST", "/v1/dnc/registry"): _ADMIN_ONLY,
+    ("POST", "/v1/dnc/reassigned/check"): _ADMIN_ONLY,
 }
 
 _WORDS = frozenset(s.value for s in Scope)

@@ -17,6 +17,8 @@ class ProviderSettings:
     sandbox_empty_area_codes: frozenset[str] = frozenset()
     reputation_feed_url: str | None = None  # a scanning vendor's lookup API (SPEC 9)
     reputation_feed_token: str | None = None
+    reassigned_url: str | None = None  # a reassigned-numbers database's API (SPEC 10)
+    reassigned_token: str | None = None
 
 
 @dataclass(frozen=True)

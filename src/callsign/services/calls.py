@@ -18,6 +18,7 @@ from datetime import datetime
 
 from callsign.domain import limits, phone
 from callsign.domain.compliance.policy import CompliancePolicy
+from callsign.domain.compliance.reassigned import Consent
 from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from callsign.domain.inbound import WITHHELD, route_inbound
@@ -508,7 +509,7 @@ def _gather(
     known = store.contact(org_id, to)
     callee = callee_for(to, org, known[0] if known else None)
     compliance = _compliance(store, state, request.project, org_id, to,
-                             known[2] if known else None)
+                             known[2] if known else None, known[3] if known else None)
     past = store.history(org_id, to)
     specific = {org.principal_number, user.caller_id, user.direct_number, caller_id}
     specific.update(call.caller_id for call in past[:1])
@@ -557,16 +558,18 @@ def _nearby(store: CallsRepository, org_id: OrgId, org: OrgPolicy, project: Proj
 
 
 def _compliance(store: CallsRepository, state: OrgState, project: str | None, org_id: OrgId,
-                to: str, address: ContactAddress | None) -> ComplianceFacts | None:
+                to: str, address: ContactAddress | None, consent: Consent | None
+                ) -> ComplianceFacts | None:
     """What the compliance rules read (SPEC 10): the rules kept with the organization's
-    state, the contact's address, the do-not-call list's entry and the national
-    registry's; None when nothing applies (no rule and not listed)."""
+    state, the contact's address, the do-not-call list's entry, the national registry's
+    and the contact's consent date with its stored reassigned-numbers answer; None when
+    nothing applies (no rule, not listed, no consent date)."""
     listed = store.do_not_call(org_id, to)
     registry = store.registry(org_id, to)
     policy = state.compliance_for(project)
-    if policy is None and listed is None and registry is None:
+    if policy is None and listed is None and registry is None and consent is None:
         return None
-    return ComplianceFacts(policy or CompliancePolicy(), address, listed, registry)
+    return ComplianceFacts(policy or CompliancePolicy(), address, listed, registry, consent)
 
 
 def record_outcome(uow: UnitOfWork, call_id: str, outcome: str, *, now: datetime,

@@ -8,11 +8,12 @@ domain values in and out, no connection, no driver.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from callsign.domain.compliance.decision import DoNotCall
+from callsign.domain.compliance.reassigned import Answer, Consent
 from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.health_report import (
     HealthOrg,
@@ -93,9 +94,9 @@ class CallsRepository(Protocol):
         ...
 
     def contact(self, org_id: OrgId, phone: str
-                ) -> tuple[str, str | None, ContactAddress | None] | None:
-        """The contact's (line type, owner, address if any), or None if ``phone`` is not a
-        contact."""
+                ) -> tuple[str, str | None, ContactAddress | None, Consent | None] | None:
+        """The contact's (line type, owner, address if any, consent date if any with the
+        stored reassigned-numbers answer), or None if ``phone`` is not a contact."""
         ...
 
     def do_not_call(self, org_id: OrgId, phone: str) -> DoNotCall | None:
@@ -241,6 +242,22 @@ class ReputationFeed(Protocol):
     name: str  # the source its labels are stored with ("feed:NAME")
 
     def fetch(self, numbers: Sequence[str]) -> list[tuple[str, Label]]:
+        ...
+
+
+class ReassignedLookup(Protocol):
+    """A reassigned-numbers database (SPEC 10), as the FCC's Reassigned Numbers Database
+    answers: was each number permanently disconnected since a date? Adapters live in
+    ``callsign.providers.reassigned``; the tests run a local server that answers as one.
+
+    ``lookup`` answers, for each (number, date) asked, ``yes``, ``no`` or ``no_data``
+    (``domain.compliance.reassigned.ANSWERS``). A lookup that cannot be reached, refuses
+    or answers what it should not raises ProviderError.
+    """
+
+    name: str  # the source its answers are stored with
+
+    def lookup(self, asked: Sequence[tuple[str, date]]) -> dict[str, Answer]:
         ...
 
 

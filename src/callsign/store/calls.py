@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, and_, exists, or_, select, update
 from callsign.domain import phone
 from callsign.domain.compliance.decision import DoNotCall
 from callsign.domain.compliance.policy import policies_of
+from callsign.domain.compliance.reassigned import Consent, ReassignedCheck
 from callsign.domain.compliance.zones import ContactAddress
 from callsign.domain.document import HealthDoc
 from callsign.domain.errors import Conflict, InvalidInput, NotFound
@@ -118,9 +119,14 @@ _PROJECT = Statement("""
 _POOL = Statement("""
     SELECT (SELECT n.e164 FROM numbers n WHERE n.id = p.number_id) FROM project_numbers p
     WHERE p.project_id = :project_id ORDER BY p.position""")
-_CONTACT = Statement("""
-    SELECT line_type, owner, timezone, state, postal_code FROM contacts
-    WHERE org_id = :org_id AND phone = :phone""")
+# With the contact, its consent date and the stored reassigned-numbers answer for its
+# number (SPEC 10): a point lookup in that table's primary key.
+_CONTACT_COLUMNS = """c.line_type, c.owner, c.timezone, c.state, c.postal_code,
+    c.consented_on, r.since, r.answer, r.checked_at, r.source"""
+_CONTACT_FROM = """contacts c LEFT JOIN reassigned_checks r
+      ON r.org_id = c.org_id AND r.number = c.phone AND c.consented_on IS NOT NULL
+    WHERE c.org_id = :org_id AND c.phone = :phone"""
+_CONTACT = Statement(f"SELECT {_CONTACT_COLUMNS} FROM {_CONTACT_FROM}")
 # The organization's do-not-call list: a point lookup in its primary key (SPEC 10).
 _DO_NOT_CALL = Statement("""
     SELECT source, added_at FROM do_not_call WHERE org_id = :org_id AND number = :phone""")
@@ -361,22 +367,32 @@ def _project(row: Any, pool_rows: list[Any]) -> tuple[int, ProjectPolicy]:
     )
 
 
-Contact = tuple[str, str | None, ContactAddress | None]
+Contact = tuple[str, str | None, ContactAddress | None, Consent | None]
 
 
 def contact(conn: Connection, org_id: int, phone: str) -> Contact | None:
-    """The contact's (line type, owner, address if any), or None if ``phone`` is not a
-    contact."""
+    """The contact's (line type, owner, address if any, consent if any), or None if
+    ``phone`` is not a contact."""
     return _contact(_CONTACT.run(conn, {"org_id": org_id, "phone": phone}).fetchone())
 
 
 def _contact(row: Any) -> Contact | None:
     if row is None:
         return None
-    line_type, owner, zone, state, postal_code = row
+    line_type, owner, zone, state, postal_code, consented_on, since, answer, at, source = row
     address = ContactAddress(zone, state, postal_code) if zone or state or postal_code \
         else None
-    return line_type, owner, address
+    consent = None
+    if consented_on is not None:
+        check = None if since is None else ReassignedCheck(
+            _date(since), answer, time_value(at), source or "")
+        consent = Consent(_date(consented_on), check)
+    return line_type, owner, address, consent
+
+
+def _date(value: Any) -> date:
+    """A stored date (SQLite's driver and JSON read it as text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def do_not_call(conn: Connection, org_id: int, phone: str) -> DoNotCall | None:
@@ -667,8 +683,7 @@ _GATHER = Statement(f"""
       (SELECT version FROM change_markers WHERE name = :marker),
       (SELECT json_build_array(k.request_hash, k.response) FROM idempotency_keys k
        WHERE k.org_id = :org_id AND k.key = :key),
-      (SELECT json_build_array(line_type, owner, timezone, state, postal_code)
-       FROM contacts WHERE org_id = :org_id AND phone = :phone),
+      (SELECT json_build_array({_CONTACT_COLUMNS}) FROM {_CONTACT_FROM}),
       (SELECT json_build_array(source, added_at) FROM do_not_call
        WHERE org_id = :org_id AND number = :phone),
       (SELECT json_build_array(source, listed_on) FROM dnc_registry

@@ -299,7 +299,7 @@ def upsert_user(conn: Connection, org_id: int, user: UserDoc) -> None:
 def upsert_contact(conn: Connection, org_id: int, contact: ContactDoc) -> None:
     values = {"owner": contact.owner, "line_type": contact.line_type,
               "timezone": contact.timezone, "state": contact.state,
-              "postal_code": contact.postal_code}
+              "postal_code": contact.postal_code, "consented_on": contact.consented_on}
     done = conn.execute(update(contacts).where(contacts.c.org_id == org_id,
                                                contacts.c.phone == contact.phone)
                         .values(**values))
@@ -390,7 +390,8 @@ def contacts_of(conn: Connection, org_id: int, phone: str | None = None, *,
     if limit is not None:
         query = query.limit(limit)
     return [ContactDoc(phone=r.phone, owner=r.owner, line_type=r.line_type,
-                       timezone=r.timezone, state=r.state, postal_code=r.postal_code)
+                       timezone=r.timezone, state=r.state, postal_code=r.postal_code,
+                       consented_on=r.consented_on)
             for r in conn.execute(query)]
 
 

@@ -172,6 +172,9 @@ contacts = Table(
     Column("timezone", String(64)),
     Column("state", String(2)),
     Column("postal_code", String(10)),
+    # When the person consented to be called: the date a reassigned-numbers lookup asks
+    # about (SPEC 10, 47 C.F.R. § 64.1200(m)); optional.
+    Column("consented_on", Date),
     UniqueConstraint("org_id", "phone"),
 )
 
@@ -214,6 +217,19 @@ dnc_registry = Table(
     Column("listed_on", Date, nullable=False),  # the registry download's date
     Column("imported_at", UTCDateTime(), nullable=False),
     Index("ix_dnc_registry_org_id_area_code", "org_id", "area_code"),
+)
+
+# The reassigned-numbers lookups' answers (SPEC 10): was the number permanently
+# disconnected since ``since``? Stored by the scrub step, read by each decision with the
+# contact; asked again after a while (``domain.compliance.reassigned.needs_check``).
+reassigned_checks = Table(
+    "reassigned_checks", metadata,
+    Column("org_id", ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", String(16), primary_key=True),
+    Column("since", Date, nullable=False),
+    Column("answer", String(8), nullable=False),  # yes, no, no_data
+    Column("checked_at", UTCDateTime(), nullable=False),
+    Column("source", String(200), nullable=False, server_default=""),
 )
 
 project_numbers = Table(

@@ -6,8 +6,9 @@ answer, and returns a ``Verdict``: allowed or refused, the rule that refused wit
 pack and source, the callee's local time in each candidate zone, ``next_allowed_at``
 (the earliest instant from ``now`` at which the call passes every rule) and trace lines.
 
-Order: an emergency call always passes; a number on a do-not-call list is refused and
-never passes later (consent does not lift it); a consented/urgent call passes the time
+Order: an emergency call always passes; a number on a do-not-call list, or reassigned
+since the contact's consent, is refused and never passes later (consent does not lift
+it); a consented/urgent call passes the time
 rules (windows, holidays), which the trace records; frequency caps always count.
 """
 
@@ -23,6 +24,9 @@ from callsign.domain.compliance.caps import RecentCall, evaluate_cap, scope_word
 from callsign.domain.compliance.dnc import DoNotCall as DoNotCall
 from callsign.domain.compliance.hours import DAY_NAMES
 from callsign.domain.compliance.policy import CompliancePolicy
+from callsign.domain.compliance.reassigned import RULE as REASSIGNED
+from callsign.domain.compliance.reassigned import SOURCE as REASSIGNED_SOURCE
+from callsign.domain.compliance.reassigned import Consent, judge
 from callsign.domain.compliance.rules import (
     CapRule,
     HolidayRule,
@@ -55,6 +59,7 @@ class ComplianceCall:
     emergency: bool = False  # always passes
     do_not_call: DoNotCall | None = None  # None: the check found the number not listed
     registry: DoNotCall | None = None  # the national registry's entry, from a scrub file
+    consent: Consent | None = None  # the contact's consent date and its reassigned lookup
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,11 @@ def evaluate(policy: CompliancePolicy, call: ComplianceCall, recent: Sequence[Re
                                                        "rule passes"))
         return Verdict(True, (), local_times, now, tuple(trace))
     listed = [r for r in (_do_not_call(call.do_not_call), _registry(call.registry)) if r]
+    reading = judge(call.consent)
+    if reading is not None and reading.refuses:
+        listed.append(Refusal(REASSIGNED, None, None, REASSIGNED_SOURCE, reading.words))
+    elif reading is not None:
+        trace.append(TraceStep(REASSIGNED, "checked", reading.words))
     if listed:
         trace.extend(TraceStep(r.rule, "checked", f"refused: {r.reason}") for r in listed)
         return Verdict(False, tuple(listed), local_times, None, tuple(trace))
