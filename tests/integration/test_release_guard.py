@@ -128,7 +128,7 @@ def test_past_the_guard_or_with_it_off_a_release_needs_no_force(
     assert _releases(engine) == [(LOCAL, "released", "")]
 
 
-def test_the_guard_counts_only_this_organizations_calls(
+def test_a_number_never_presented_is_released_without_force(
     apply_org: ApplyOrg, engine: Engine, uow: Callable[[], UnitOfWork]
 ) -> None:
     """A number never presented is released without force."""
