@@ -99,8 +99,9 @@ def api(admin: Server) -> Iterator[httpx.Client]:
 
 @pytest.fixture(autouse=True)
 def demo(api: httpx.Client) -> None:
-    """The demo organization as shipped, again (calls stay: history is never deleted)."""
-    ok(api.put("/v1/config", content=acme_yaml()))
+    """The demo organization as shipped, again (calls stay: history is never deleted;
+    forced: numbers a test added and presented go past the release guard)."""
+    ok(api.put("/v1/config", content=acme_yaml(), params={"force": "true"}))
 
 
 @pytest.fixture
@@ -454,6 +455,7 @@ def test_pause_resume_and_release(page: Page, api: httpx.Client) -> None:
     assert numbers_of(api)[AURORA]["status"] == "active"
 
     others = set(numbers_of(api)) - {AURORA}
+    ok(api.patch("/v1/org", json={"release_guard_days": 0}))  # whichever test presented it
     submit(page, f"{row} a.release", status=200)  # a confirmation first: nothing released
     assert page.locator("h1").inner_text() == "Release this number?"
     assert AURORA in numbers_of(api)
@@ -1247,12 +1249,39 @@ def test_release_asks_first_and_names_the_consequences(page: Page, api: httpx.Cl
     assert "<h1>Release this number?</h1>" in refused.text()
     assert HQ in numbers_of(api)
 
-    # Confirmed: released, and the toast says so.
+    # Confirmed: released, and the toast says so. (Earlier tests present AURORA: the
+    # release guard is test_release_of_a_number_presented_lately_needs_the_guard_box's.)
+    ok(api.patch("/v1/org", json={"release_guard_days": 0}))
     go(page, f"/admin/numbers/release?number={path_of(AURORA)}")
     assert "No user, project or setting uses it." in page.locator("#release-impacts").inner_text()
     submit(page, "#release-confirm", status=200)
     assert toast(page, "success") == f"{AURORA} released"
     assert AURORA not in numbers_of(api)
+
+
+def test_release_of_a_number_presented_lately_needs_the_guard_box(
+    page: Page, api: httpx.Client
+) -> None:
+    """The page names the last presentation; confirmed without the box, a 409 naming the
+    guard and nothing released; with it, released."""
+    lately = "+17205550190"
+    ok(api.post("/v1/numbers", json={"number": lately}), 201)
+    ok(api.post("/v1/calls", json={"user": "bob", "to": "+17205559990", "caller_id": lately,
+                                   "consented": True}), 201)
+
+    go(page, f"/admin/numbers/release?number={path_of(lately)}")
+    impacts = squash(page.locator("#release-impacts").inner_text())
+    assert "Presented as a caller ID at " in impacts
+    assert "within the release guard of 30 days" in impacts
+    assert not page.locator("#release-force").is_checked()
+    submit(page, "#release-confirm", status=409)
+    assert "within the release guard of 30 days" in page.locator("#release-error").inner_text()
+    assert lately in numbers_of(api)
+
+    page.check("#release-force")
+    submit(page, "#release-confirm", status=200)
+    assert toast(page, "success") == f"{lately} released"
+    assert lately not in numbers_of(api)
 
 
 def test_new_user_or_project_with_an_invalid_id(page: Page, api: httpx.Client) -> None:

@@ -676,13 +676,19 @@ def test_a_released_number_leaves_the_inventory_but_its_calls_stay(
     add_number(globex, unused)
     call_id = place(globex, user="hank", to=to, caller_id=used)["call_id"]
 
-    def release(number: str) -> httpx.Response:
+    def release(number: str, **params: str) -> httpx.Response:
         if how == "release":
-            return globex.post(f"/v1/numbers/{path_of(number)}/release")
-        return globex.delete(f"/v1/numbers/{path_of(number)}")
+            return globex.post(f"/v1/numbers/{path_of(number)}/release", params=params)
+        return globex.delete(f"/v1/numbers/{path_of(number)}", params=params)
 
-    assert ok(release(used)) == {"number": used, "result": "released", "area_codes": None,
-                                 "cleared": []}
+    # Presented a moment ago: the release guard (30 days) wants force.
+    guarded = error_of(release(used), 409)
+    assert guarded["field"] == "number"
+    assert guarded["message"].startswith(f"{used} was last presented as a caller ID at ")
+    assert "within the release guard of 30 days (release_guard_days)" in guarded["message"]
+    assert "?force=true (REST)" in guarded["message"]
+    assert ok(release(used, force="true")) == {"number": used, "result": "released",
+                                               "area_codes": None, "cleared": []}
     assert ok(release(unused)) == {"number": unused, "result": "deleted", "area_codes": None,
                                    "cleared": []}
     error_of(globex.get(f"/v1/numbers/{path_of(used)}"), 404)
@@ -949,6 +955,8 @@ def test_the_org_settings_are_read_and_patched(globex: httpx.Client) -> None:
 
 @pytest.mark.parametrize(("changes", "field"), [
     ({"org": "initech"}, "org"),
+    ({"release_guard_days": -1}, "release_guard_days"),
+    ({"release_guard_days": "soon"}, "release_guard_days"),
     ({"numbers": []}, "numbers"),
     ({"sparkle": True}, "sparkle"),
     ({"timezone": "Mars/Olympus"}, "timezone"),
@@ -1011,6 +1019,26 @@ def test_putting_the_config_changes_what_it_says(globex: httpx.Client) -> None:
 
     assert label == "Boston HQ"
     assert ok(globex.get(f"/v1/numbers/{path_of(BOSTON)}"))["label"] == "Boston"
+
+
+def test_a_config_leaving_out_a_number_presented_lately_needs_force(
+    globex: httpx.Client, fresh: Fresh
+) -> None:
+    """409 naming the number and ?force=true, nothing applied; forced, it is released."""
+    before = ok(globex.get("/v1/config"))
+    number, to = fresh.number("512"), fresh.number("512")
+    add_number(globex, number)
+    place(globex, user="hank", to=to, caller_id=number)
+
+    error = error_of(globex.put("/v1/config", json=before), 409)
+    assert error["field"] == "numbers"
+    assert error["message"].startswith(f"the document leaves out {number} (last presented ")
+    assert "PUT /v1/config?force=true (REST)" in error["message"]
+    assert ok(globex.get(f"/v1/numbers/{path_of(number)}"))["status"] == "active"
+
+    ok(globex.put("/v1/config", json=before, params={"force": "true"}))
+    assert ok(globex.get("/v1/config")) == before
+    error_of(globex.get(f"/v1/numbers/{path_of(number)}"), 404)
 
 
 def test_a_config_for_another_organization_is_400(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from callsign.domain.errors import Conflict
@@ -9,8 +12,12 @@ from callsign.domain.model import Logic
 from callsign.domain.release import (
     ProjectNumbers,
     UserNumbers,
+    check_left_out,
+    check_recent,
     check_release,
+    forced_past,
     forget,
+    presented_lately,
     refuse_principal,
     what_names,
 )
@@ -88,3 +95,59 @@ def test_a_fixed_first_call_of_another_number_stays() -> None:
         ProjectNumbers("renewals", pool=(CHI1,), first_call=CHI1,
                        outcome_numbers={"asked_callback": CHI1}),
         ProjectNumbers("other", first_call=Logic.REGIONALLY_RANDOM))
+
+
+# -- the release guard ---------------------------------------------------------------------
+
+NOW = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("ago", "days", "lately"), [
+    (timedelta(days=29, hours=23), 30, True),
+    (timedelta(days=30), 30, False),  # exactly the guard's days ago: past it
+    (timedelta(minutes=1), 0, False),  # 0: the guard is off
+    (None, 30, False),  # never presented
+])
+def test_a_number_is_guarded_within_the_days_since_its_last_presentation(
+    ago: timedelta | None, days: int, lately: bool
+) -> None:
+    """Within ``release_guard_days`` of its last presentation, and only then."""
+    last = None if ago is None else NOW - ago
+    assert presented_lately(last, guard_days=days, now=NOW) is lately
+
+
+def test_the_guards_refusal_names_the_last_presentation_and_how_to_force() -> None:
+    """In UTC, whatever zone the time came in; force lets it pass."""
+    chicago = datetime(2026, 3, 1, 9, 30, tzinfo=UTC).astimezone(ZoneInfo("America/Chicago"))
+    with pytest.raises(Conflict) as caught:
+        check_recent(CHI1, last_presented=chicago, guard_days=30, now=NOW, force=False)
+    assert caught.value.field == "number"
+    assert caught.value.message.startswith(
+        f"{CHI1} was last presented as a caller ID at 2026-03-01 09:30 UTC, within the "
+        "release guard of 30 days (release_guard_days)")
+    assert "--force (CLI), ?force=true (REST)" in caught.value.message
+    check_recent(CHI1, last_presented=chicago, guard_days=30, now=NOW, force=True)
+
+
+def test_a_document_leaving_out_guarded_numbers_names_each() -> None:
+    """Only those within the guard, in order; none: no conflict."""
+    last = {CHI2: NOW - timedelta(days=2), CHI1: NOW - timedelta(days=1),
+            SF: NOW - timedelta(days=90), LEG: None}
+    with pytest.raises(Conflict) as caught:
+        check_left_out(last, guard_days=30, now=NOW)
+    assert caught.value.field == "numbers"
+    assert caught.value.message.startswith(
+        f"the document leaves out {CHI1} (last presented 2026-03-01 17:00 UTC), {CHI2} "
+        "(last presented 2026-02-28 17:00 UTC), presented as caller IDs")
+    check_left_out(last, guard_days=0, now=NOW)
+    check_left_out({SF: last[SF]}, guard_days=30, now=NOW)
+
+
+def test_a_forced_release_says_what_it_went_past() -> None:
+    """The guard first, then the settings; nothing forced: empty."""
+    assert forced_past(CHI1, last_presented=NOW - timedelta(days=1), guard_days=30, now=NOW,
+                       named=["user alice's caller ID"]) == (
+        f"forced release of {CHI1}: presented 2026-03-01 17:00 UTC, within the release "
+        "guard of 30 days; user alice's caller ID")
+    assert forced_past(CHI1, last_presented=NOW - timedelta(days=40), guard_days=30,
+                       now=NOW, named=[]) == ""

@@ -190,7 +190,8 @@ class Numbers(V1):
     @delete("/{number:str}", status_code=200, sync_to_thread=True,  # the provider's API
             summary="Release a number")
     def remove(self, org: str, rt: Runtime, number: str, force: bool = False) -> NumberChange:
-        released = purchasing.release(rt.uow, org, number, settings=providers(rt), force=force)
+        released = purchasing.release(rt.uow, org, number, settings=providers(rt), force=force,
+                                      now=rt.clock())
         return NumberChange(released.number, released.result, cleared=released.cleared)
 
     @post("/purchase", status_code=201, sync_to_thread=True,  # the provider's API
@@ -219,7 +220,8 @@ class Numbers(V1):
     @post("/{number:str}/release", status_code=200, sync_to_thread=True,  # the provider's API
           summary="Release a number")
     def release(self, org: str, rt: Runtime, number: str, force: bool = False) -> NumberChange:
-        released = purchasing.release(rt.uow, org, number, settings=providers(rt), force=force)
+        released = purchasing.release(rt.uow, org, number, settings=providers(rt), force=force,
+                                      now=rt.clock())
         return NumberChange(released.number, released.result, cleared=released.cleared)
 
     @post("/{number:str}/pause", status_code=200, sync_to_thread=False,
@@ -388,11 +390,12 @@ class Org(V1):
     @put("/config", summary="Replace the whole organization with a document",
          request_max_body_size=limits.MAX_DOCUMENT_BYTES)
     async def replace_config(self, org: str, rt: Runtime, request: Request[Any, Any, Any],
-                             idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+                             idempotency_key: IdempotencyKey = None,
+                             force: bool = False) -> dict[str, Any]:
         raw = await request.body()
 
         def apply() -> idempotency.Answer:
-            document = self._apply(rt, org, raw)
+            document = self._apply(rt, org, raw, force)
             return idempotency.Answer(200, {
                 "org": document.org, "applied": True, "numbers": len(document.numbers),
                 "users": len(document.users), "contacts": len(document.contacts),
@@ -400,15 +403,17 @@ class Org(V1):
 
         # Reading, checking and storing a large document takes seconds: not on the event loop.
         answer = await anyio.to_thread.run_sync(lambda: idempotency.once(
-            rt.uow, org, "config.replace", idempotency_key, idempotency.digest(raw), apply,
+            rt.uow, org, "config.replace", idempotency_key,
+            idempotency.digest(raw + b"\0force" if force else raw), apply,
             now=rt.clock()))
         applied: dict[str, Any] = answer.body
         return applied
 
     @staticmethod
-    def _apply(rt: Runtime, org: str, body: bytes) -> OrgDocument:
+    def _apply(rt: Runtime, org: str, body: bytes, force: bool) -> OrgDocument:
         data = load_document(body, source="the request body")  # YAML or JSON
-        return org_service.put_config(rt.uow(), org, data, providers=providers(rt))
+        return org_service.put_config(rt.uow(), org, data, providers=providers(rt),
+                                      force=force, now=rt.clock())
 
 
 class Health(V1):

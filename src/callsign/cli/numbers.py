@@ -124,7 +124,8 @@ _status_command("resume", "active", "Present NUMBER again.")
 @numbers.command("release")
 @click.option("--org", required=True)
 @click.option("--force", is_flag=True,
-              help="Release it even if users or projects name it; they forget it.")
+              help="Release it even if it was presented within the release guard "
+                   "(release_guard_days), or users or projects name it; they forget it.")
 @click.argument("number")
 @pass_state
 def numbers_release(state: State, org: str, number: str, force: bool) -> None:

@@ -13,14 +13,17 @@ from callsign.domain.errors import InvalidInput
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Release the numbers FILE leaves out even if they were presented within "
+                   "the release guard (release_guard_days).")
 @pass_state
-def apply(state: State, file: Path) -> None:
+def apply(state: State, file: Path, force: bool) -> None:
     """Validate FILE whole, then make the organization equal to it, in one transaction."""
     from callsign.services import organization
 
     text = read_text(file)
     document = organization.apply_text(state.uow, text, source=str(file),
-                                       providers=state.providers())
+                                       providers=state.providers(), force=force)
     click.echo(f"applied {file} to organization {document.org}")
 
 

@@ -45,6 +45,7 @@ from callsign.domain.problems import problem_message as problem_message
 from callsign.domain.problems import problem_path as problem_path
 from callsign.domain.problems import shown as shown
 from callsign.domain.problems import validation_problems as validation_problems
+from callsign.domain.release import DEFAULT_RELEASE_GUARD_DAYS, MAX_RELEASE_GUARD_DAYS
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -302,6 +303,9 @@ class OrgDocument(_Doc):
     twilio: TwilioDoc | None = None
     health: HealthDoc = Field(default_factory=HealthDoc)
     compliance: dict[str, Any] | None = None  # SPEC 10; see domain/compliance/policy.py
+    # A number presented within these days is released only with force (domain.release).
+    release_guard_days: Annotated[int, _WHOLE, _between(0, MAX_RELEASE_GUARD_DAYS)] = \
+        DEFAULT_RELEASE_GUARD_DAYS
 
 
 def _once(steps: list[InboundStep]) -> list[InboundStep]:

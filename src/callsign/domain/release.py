@@ -6,12 +6,17 @@ only with force; then every setting forgets it, and a project whose first call u
 falls back to ``random``, as SPEC 3.2 does for a first-call number no longer
 presentable. The principal number is never released: it is every call's last resort.
 The store reads these values, asks here, and writes back what changed.
+
+A number presented as a caller ID lately is guarded too: callbacks and do-not-call
+requests still reach it, so within the organization's ``release_guard_days`` of its last
+presentation it is released only with force (0 turns the guard off).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from callsign.domain.errors import Conflict
 from callsign.domain.model import Logic
@@ -110,6 +115,65 @@ def check_release(number: str, *, principal_number: str, named: Sequence[str],
     if named and not force:
         raise Conflict(f"{number} is in use: {'; '.join(named)}; release it with force to "
                        "clear them", field="number")
+
+
+DEFAULT_RELEASE_GUARD_DAYS = 30
+MAX_RELEASE_GUARD_DAYS = 3650
+FORCE_HOW = ("--force (CLI), ?force=true (REST) or the admin's \"release even if presented "
+             "lately\" box")
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def presented_lately(last_presented: datetime | None, *, guard_days: int,
+                     now: datetime) -> bool:
+    """Whether a number last presented at ``last_presented`` is within the release guard."""
+    return (guard_days > 0 and last_presented is not None
+            and last_presented > now - timedelta(days=guard_days))
+
+
+def check_recent(number: str, *, last_presented: datetime | None, guard_days: int,
+                 now: datetime, force: bool) -> None:
+    """Conflict for a number presented within the last ``guard_days`` days, unless
+    ``force``: callbacks and do-not-call requests still reach it."""
+    if force or not presented_lately(last_presented, guard_days=guard_days, now=now):
+        return
+    assert last_presented is not None
+    raise Conflict(
+        f"{number} was last presented as a caller ID at "
+        f"{_when(last_presented)}, within the release guard of "
+        f"{guard_days} days (release_guard_days): callbacks and do-not-call requests still "
+        f"reach it; release it with force to release it anyway: {FORCE_HOW}",
+        field="number")
+
+
+def check_left_out(last_presented: Mapping[str, datetime | None], *, guard_days: int,
+                   now: datetime) -> None:
+    """Conflict when a document leaves out numbers presented within the release guard
+    (``last_presented``: each left-out number's last presentation)."""
+    lately = [f"{number} (last presented {_when(at)})"
+              for number, at in sorted(last_presented.items())
+              if at is not None and presented_lately(at, guard_days=guard_days, now=now)]
+    if lately:
+        raise Conflict(
+            f"the document leaves out {', '.join(lately)}, presented as caller IDs within "
+            f"the release guard of {guard_days} days (release_guard_days): callbacks and "
+            "do-not-call requests still reach them; keep them in the document, or apply it "
+            "with force to release them anyway: callsign apply --force (CLI), "
+            "PUT /v1/config?force=true (REST)", field="numbers")
+
+
+def forced_past(number: str, *, last_presented: datetime | None, guard_days: int,
+                now: datetime, named: Sequence[str]) -> str:
+    """What a forced release went past, in words (empty: nothing needed the force)."""
+    past = list(named)
+    if presented_lately(last_presented, guard_days=guard_days, now=now):
+        assert last_presented is not None
+        past.insert(0, f"presented {_when(last_presented)}, within "
+                       f"the release guard of {guard_days} days")
+    return f"forced release of {number}: {'; '.join(past)}" if past else ""
 
 
 def forget(

@@ -8,6 +8,7 @@ API call and `callsign apply` accept and refuse exactly the same things.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from callsign.domain import phone
@@ -256,23 +257,28 @@ def _refuse_unallowed_caller_ids(conn: Connection, org_id: int) -> None:
 
 
 def put_config(uow: UnitOfWork, org: str, data: Any, *,
-               providers: ProviderSettings | None = None) -> OrgDocument:
+               providers: ProviderSettings | None = None, force: bool = False,
+               now: datetime | None = None) -> OrgDocument:
     """Replace the whole organization with a document (SPEC 6); numbers it leaves out are
-    released, their provider told first."""
+    released, their provider told first (those presented within the release guard only
+    with ``force``)."""
     document = parse_document(data)
     if document.org != org:
         raise InvalidInput(f"the document is for {document.org!r}, but the key is for {org!r}",
                            field="org")
-    purchasing.apply_document(lambda: uow, document, settings=providers or ProviderSettings())
+    purchasing.apply_document(lambda: uow, document, settings=providers or ProviderSettings(),
+                              force=force, now=now)
     return document
 
 
 def apply_text(uow: UowFactory, text: str, *, source: str,
-               providers: ProviderSettings | None = None) -> OrgDocument:
+               providers: ProviderSettings | None = None, force: bool = False) -> OrgDocument:
     """Make the organization an organization file names equal to it (SPEC 6): the file's
-    text is validated whole first; ``source`` names it in problems."""
+    text is validated whole first; ``source`` names it in problems. Numbers it leaves out
+    that were presented within the release guard are released only with ``force``."""
     document = parse_document(load_document(text, source=source))
-    purchasing.apply_document(uow, document, settings=providers or ProviderSettings())
+    purchasing.apply_document(uow, document, settings=providers or ProviderSettings(),
+                              force=force)
     return document
 
 

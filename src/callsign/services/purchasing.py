@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from callsign.domain import phone
 from callsign.domain.document import OrgDocument
 from callsign.domain.errors import InvalidInput, NotFound, ProviderError
 from callsign.domain.model import NumberStatus
+from callsign.domain.release import check_left_out, presented_lately
 from callsign.providers import twilio
 from callsign.providers.base import NumberProvider, ProviderSettings
 from callsign.providers.sandbox import SandboxProvider
@@ -162,28 +163,46 @@ class Released(NamedTuple):
 
 
 def release(uow: UowFactory, org: str, raw: str, *, settings: ProviderSettings,
-            force: bool = False) -> Released:
+            force: bool = False, force_recent: bool | None = None,
+            now: datetime | None = None) -> Released:
     """Release a number: the provider is told first; if it fails, the number stays.
 
-    The principal number is never released; a number users, projects or the agent leg
-    depend on only with ``force`` (they forget it, and the answer lists them).
+    The principal number is never released; a number presented as a caller ID within the
+    organization's release guard only with ``force_recent`` (default: ``force``), since
+    callbacks and do-not-call requests still reach it; a number users, projects or the
+    agent leg depend on only with ``force`` (they forget it, and the answer lists them).
+    A forced release is written down as forced.
     """
     with uow() as work:
         conn = work.connection
         row = org_store.org_row(conn, org)
         e164 = phone.parse_number(raw, row.default_country, field="number")
         held = _held(conn, row.id, e164, org)
-        org_store.check_release(conn, row.id, e164, force=force)  # before Twilio
+        org_store.check_release(conn, row.id, e164, force=force,  # before Twilio
+                                force_recent=force_recent, now=now)
         provider = _provider_of(uow, conn, row, held, settings)
     if provider is not None:
         provider.release(held.e164, held.provider_sid)
     with uow() as work:  # checked again: the provider let it go, the store follows
         conn = work.connection
         held = _held(conn, row.id, e164, org)
-        org_store.check_release(conn, row.id, e164, force=force)
-        outcome, cleared = release_number(conn, row.id, held.id, e164, force=force)
+        outcome, cleared = release_number(conn, row.id, held.id, e164, force=force,
+                                          force_recent=force_recent, now=now)
         work.commit()
     return Released(e164, outcome, cleared)
+
+
+def guarded(uow: UowFactory, org: str, e164s: list[str], *,
+            now: datetime) -> tuple[int, dict[str, datetime]]:
+    """The organization's release guard in days, and those of ``e164s`` presented within it
+    (when each was last presented): they are released only with force."""
+    with uow() as work:
+        conn = work.connection
+        row = org_store.org_row(conn, org)
+        days = org_store.guard_days(conn, row.id)
+        last = {e164: org_store.last_presented(conn, row.id, e164) for e164 in e164s}
+    return days, {e164: at for e164, at in last.items()
+                  if at is not None and presented_lately(at, guard_days=days, now=now)}
 
 
 def _held(conn: Connection, org_id: int, e164: str, org: str) -> Any:
@@ -202,29 +221,36 @@ def _provider_of(uow: UowFactory, conn: Connection, org: OrgRecord, held: Any,
 
 
 def apply_document(uow: UowFactory, document: OrgDocument, *,
-                   settings: ProviderSettings) -> None:
+                   settings: ProviderSettings, force: bool = False,
+                   now: datetime | None = None) -> None:
     """Make the organization equal to ``document`` (SPEC 6); call history stays.
 
     Numbers the document leaves out are released like a release does: each provider is
     told first, and each number it let go is recorded released at once; a provider that
     refuses stops the apply before anything else changes (the numbers released before it
-    stay released, as a re-run expects).
+    stay released, as a re-run expects). A left-out number presented within the
+    document's release guard refuses the whole apply unless ``force``.
     """
+    now = now or datetime.now(UTC)
     with uow() as work:
         conn = work.connection
         org_store.check_document(conn, document)
         row = org_store.find_org_row(conn, document.org)
-        left_out = [] if row is None else [
-            (held, _provider_of(uow, conn, row, held, settings))
-            for held in org_store.numbers_left_out(
-                conn, row.id, {n.number for n in document.numbers})
-            if held.provider in PROVIDERS]
+        dropped = [] if row is None else org_store.numbers_left_out(
+            conn, row.id, {n.number for n in document.numbers})
+        if row is not None and not force:
+            check_left_out(
+                {held.e164: org_store.last_presented(conn, row.id, held.e164)
+                 for held in dropped},
+                guard_days=document.release_guard_days, now=now)
+        left_out = [(held, _provider_of(uow, conn, row, held, settings))
+                    for held in dropped if row is not None and held.provider in PROVIDERS]
     for held, provider in left_out:
         assert row is not None
         assert provider is not None
         provider.release(held.e164, held.provider_sid)
         with uow() as work:
-            release_number(work.connection, row.id, held.id, held.e164, force=True)
+            release_number(work.connection, row.id, held.id, held.e164, force=True, now=now)
             work.commit()
     with uow() as work:
         org_store.apply_document(work.connection, document)

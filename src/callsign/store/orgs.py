@@ -35,6 +35,7 @@ from callsign.store.tables import (
     orgs,
     project_numbers,
     projects,
+    purchases,
     users,
 )
 
@@ -66,6 +67,7 @@ def _org_values(doc: OrgDocument) -> dict[str, Any]:
         "health": doc.health.model_dump(mode="json"),
         "compliance": doc.compliance,
         "proximity": doc.proximity.model_dump(mode="json"),
+        "release_guard_days": doc.release_guard_days,
     }
 
 
@@ -254,27 +256,52 @@ def _forget_number(conn: Connection, org_id: int, e164: str) -> None:
                              outcome_numbers=dict(project.outcome_numbers)))
 
 
-def check_release(conn: Connection, org_id: int, e164: str, *, force: bool) -> list[str]:
-    """What names the number (see ``dependents``); Conflict for the principal, and for a
-    number in use unless ``force``."""
+def last_presented(conn: Connection, org_id: int, e164: str) -> datetime | None:
+    """When the organization last presented ``e164`` as a caller ID (its newest call), if
+    ever."""
+    at = conn.execute(select(func.max(calls.c.at)).where(
+        calls.c.org_id == org_id, calls.c.caller_id == e164)).scalar()
+    return at if isinstance(at, datetime) else None
+
+
+def guard_days(conn: Connection, org_id: int) -> int:
+    """The organization's release guard in days (0: off)."""
+    return int(conn.execute(select(orgs.c.release_guard_days)
+                            .where(orgs.c.id == org_id)).scalar_one())
+
+
+def check_release(conn: Connection, org_id: int, e164: str, *, force: bool,
+                  force_recent: bool | None = None, now: datetime | None = None) -> list[str]:
+    """What names the number (see ``dependents``); Conflict for the principal, for a number
+    presented within the release guard unless ``force_recent`` (default: ``force``), and
+    for a number in use unless ``force``."""
     principal = conn.execute(select(orgs.c.principal_number)
                              .where(orgs.c.id == org_id)).scalar_one()
+    release.refuse_principal(e164, principal_number=principal, action="release")
+    release.check_recent(e164, last_presented=last_presented(conn, org_id, e164),
+                         guard_days=guard_days(conn, org_id), now=now or datetime.now(UTC),
+                         force=force if force_recent is None else force_recent)
     named = dependents(conn, org_id, e164)
     release.check_release(e164, principal_number=principal, named=named, force=force)
     return named
 
 
 def release_number(conn: Connection, org_id: int, number_id: int, e164: str, *,
-                   force: bool = False) -> tuple[str, list[str]]:
+                   force: bool = False, force_recent: bool | None = None,
+                   now: datetime | None = None) -> tuple[str, list[str]]:
     """Release a number (kept for its history) or delete it if it has none; returns
     (released|deleted, what was cleared because it named the number).
 
-    The principal number is never released. A number that users, projects or the agent
-    leg depend on is refused (Conflict listing them) unless ``force``: then they forget
-    it; a project whose first call used it falls back to random, as SPEC 3.2 does for a
-    first-call number no longer presentable.
+    The principal number is never released. A number presented within the release guard
+    is refused unless ``force_recent`` (default: ``force``); a number that users, projects
+    or the agent leg depend on is refused (Conflict listing them) unless ``force``: then
+    they forget it; a project whose first call used it falls back to random, as SPEC 3.2
+    does for a first-call number no longer presentable. The release is written down with
+    the purchases, as forced when force let it past the guard or the settings naming it.
     """
-    named = check_release(conn, org_id, e164, force=force)
+    now = now or datetime.now(UTC)
+    named = check_release(conn, org_id, e164, force=force, force_recent=force_recent, now=now)
+    _record_release(conn, org_id, number_id, e164, named, now)
     conn.execute(delete(project_numbers).where(project_numbers.c.number_id == number_id))
     conn.execute(delete(number_area_codes).where(number_area_codes.c.number_id == number_id))
     _forget_number(conn, org_id, e164)
@@ -284,6 +311,19 @@ def release_number(conn: Connection, org_id: int, number_id: int, e164: str, *,
         return "released", named
     conn.execute(delete(numbers).where(numbers.c.id == number_id))
     return "deleted", named
+
+
+def _record_release(conn: Connection, org_id: int, number_id: int, e164: str,
+                    named: list[str], now: datetime) -> None:
+    """A release joins the purchases: ``forced`` (its detail says past what) or
+    ``released``."""
+    row = conn.execute(select(numbers.c.provider, numbers.c.area_code)
+                       .where(numbers.c.id == number_id)).one()
+    forced = release.forced_past(e164, last_presented=last_presented(conn, org_id, e164),
+                                 guard_days=guard_days(conn, org_id), now=now, named=named)
+    conn.execute(insert(purchases).values(
+        org_id=org_id, provider=row.provider, area_code=row.area_code or "", e164=e164,
+        state="forced" if forced else "released", detail=forced[:500], created_at=now))
 
 
 def upsert_user(conn: Connection, org_id: int, user: UserDoc) -> None:
@@ -465,6 +505,7 @@ class OrgRecord:
     health: dict[str, Any] | None  # the document's health: mapping; None: the defaults
     compliance: dict[str, Any] | None  # the document's compliance: mapping; None: none
     proximity: dict[str, Any] | None  # the document's proximity: mapping; None: all off
+    release_guard_days: int
 
 
 def find_org_row(conn: Connection, slug: str) -> OrgRecord | None:
@@ -539,6 +580,7 @@ def settings_of(org: OrgRecord) -> dict[str, Any]:
         "compliance": org.compliance,
         "proximity": ProximityDoc.model_validate(org.proximity) if org.proximity
         else ProximityDoc(),
+        "release_guard_days": org.release_guard_days,
     }
 
 

@@ -85,6 +85,8 @@ orgs = Table(
     # The proximity steps of local presence (SPEC 3.3) as the document's ``proximity:``
     # mapping; NULL: all off.
     Column("proximity", JSON),
+    # A number presented within these days is released only with force (domain.release).
+    Column("release_guard_days", Integer, nullable=False, server_default="30"),
 )
 
 numbers = Table(
@@ -408,7 +410,9 @@ purchases = Table(
     Column("provider", String(32), nullable=False),
     Column("area_code", String(8), nullable=False),
     Column("e164", String(16), nullable=False),
-    Column("state", String(10), nullable=False),  # pending | bought | failed
+    # pending | bought | failed; a release: released, or forced (past the release guard or
+    # the settings naming the number; its detail says which)
+    Column("state", String(10), nullable=False),
     Column("detail", String(500), nullable=False, server_default=""),
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_purchases_org_id_state", "org_id", "state"),

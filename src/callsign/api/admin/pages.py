@@ -17,7 +17,7 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -334,6 +334,9 @@ class Impact:
     org_roles: list[str] = field(default_factory=list)
     users: list[str] = field(default_factory=list)
     projects: list[str] = field(default_factory=list)
+    # Presented within the release guard: released only with the force box ticked.
+    presented: str = ""  # when it was last presented, if within the guard
+    guard_days: int = 0
 
     @property
     def blocked(self) -> bool:
@@ -357,6 +360,10 @@ def release_impacts(visit: Visit, wanted: list[str]) -> tuple[list[Impact], dict
         _org_roles(impact, settings)
     if impacts:
         _user_and_project_roles(visit, impacts)
+        days, lately = purchasing.guarded(uow, org, list(impacts), now=now)
+        for n, at in lately.items():
+            impacts[n].presented = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            impacts[n].guard_days = days
     return list(impacts.values()), errors
 
 
@@ -386,9 +393,9 @@ def _user_and_project_roles(visit: Visit, impacts: dict[str, Impact]) -> None:
                 impact.projects.append(f"{project.id} ({', '.join(roles)})")
 
 
-def _release_one(visit: Visit, number: str, force: bool) -> None:
+def _release_one(visit: Visit, number: str, force: bool, force_recent: bool) -> None:
     purchasing.release(visit.rt.uow, visit.org, number, settings=visit.rt.providers,
-                       force=force)
+                       force=force, force_recent=force_recent, now=visit.rt.clock())
 
 
 class Admin(Controller):
@@ -582,10 +589,11 @@ class Admin(Controller):
                     "name a number to release"
                 return self._release_page(visit, wanted, listing, 409 if blocked else 400, why)
             force = any(i.users or i.projects or i.org_roles for i in impacts)
+            force_recent = data.get("force") == "on"  # the release guard's box
             done: list[str] = []
             for impact in impacts:
                 try:
-                    _release_one(visit, impact.number, force)
+                    _release_one(visit, impact.number, force, force_recent)
                 except CallsignError as exc:
                     rest = [i.number for i in impacts if i.number not in done]
                     return self._release_page(

@@ -3,7 +3,7 @@
 A contact's consent date, and the reassigned-numbers lookups' answers (SPEC 10): was a
 number permanently disconnected since the consent? (47 C.F.R. § 64.1200(m))
 
-Revision ID: 0021
+Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-01 23:00:00.000000
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from callsign.store.tables import UTCDateTime
 
-revision: str = '0021'
+revision: str = '0020'
 down_revision: str | None = '0019'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
