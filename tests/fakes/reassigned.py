@@ -18,9 +18,9 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.json_server import serving
 
 BATCH = 100
 
@@ -73,43 +73,10 @@ class FakeReassignedDatabase:
         return "yes" if on is not None and on >= since else "no"
 
 
-def _handler(fake: FakeReassignedDatabase) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            status, payload = fake.answer(self.path, self.headers.get("Authorization", ""),
-                                          body)
-            data = json.dumps(payload).encode()
-            self.send_response(status, HTTPStatus(status).phrase)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-            self.close_connection = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: the recorded requests are the log."""
-
-    return Handler
-
-
 @contextlib.contextmanager
 def fake_reassigned_database(token: str | None = None) -> Iterator[FakeReassignedDatabase]:
     """A running fake database; stopped at exit."""
     fake = FakeReassignedDatabase(token)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    httpd.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="fake-reassigned",
-                              daemon=True)
-    thread.start()
-    try:
+    with serving(fake.answer, "fake-reassigned") as url:
+        fake.url = url
         yield fake
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
