@@ -59,8 +59,10 @@ from callsign.store.uow import UnitOfWork
 FEATURE_VERSION = 1  # bump when the features' data changes, to rebuild cached databases
 TARGET = 1.10
 PACKS = ["federal", "florida", "oklahoma", "maryland", "debt_collection"]
-OFF: dict[str, Any] = {"health": None, "compliance": None, "proximity": None}
+OFF: dict[str, Any] = {"health": None, "compliance": None, "proximity": {}}
+# No call's result arrives here: a live call holds its number for live_call_minutes.
 HEALTH: dict[str, Any] = {"health": {"shaping": True, "one_live_call": True,
+                                     "live_call_minutes": 1,
                                      "per_minute": 100, "per_hour": 1000}}
 COMPLIANCE: dict[str, Any] = {"compliance": {
     "hours": {"mon-fri": ["08:00-21:00"], "sat": ["09:00-17:00"]},
@@ -133,7 +135,8 @@ def add_feature_data(path: Path, args: argparse.Namespace,
         org_id, = conn.execute("SELECT id FROM orgs WHERE slug = ?", (base.SLUG,)).fetchone()
         contacts = conn.execute("SELECT id, phone FROM contacts ORDER BY id").fetchall()
         conn.execute("BEGIN")
-        updates, checks = [], []
+        updates: list[base.Row] = []
+        checks: list[base.Row] = []
         for contact_id, number in contacts:
             facts = phone.facts_for(number, "US", field="contact")
             state = US_STATES.get(facts.region or "") if rng.random() < 0.8 else None
@@ -159,7 +162,7 @@ def add_feature_data(path: Path, args: argparse.Namespace,
              for n in listed(phones, args.registry, area_codes, rng)])
         number_ids = [i for i, in conn.execute(
             "SELECT id FROM numbers WHERE status = 'active' ORDER BY id")][base.DOC_NUMBERS:]
-        rows = []
+        rows: list[base.Row] = []
         for number_id in rng.sample(number_ids, len(number_ids) * 6 // 100):
             resting = len(rows) % 2 == 0
             since = base.BASE_NOW - timedelta(days=2 if resting else 3)
@@ -215,6 +218,7 @@ class Run:
     elapsed: float = 0.0
     cpu: float = 0.0
     refused: Counter[str] = field(default_factory=Counter)
+    rules: Counter[str] = field(default_factory=Counter)
 
     @property
     def rate(self) -> float:
@@ -233,27 +237,32 @@ def configure(engine: Engine, settings: dict[str, Any]) -> None:
     org_service.update_settings(UnitOfWork(engine), base.SLUG, settings)
 
 
-def run(engine: Engine, jobs: Sequence[OutboundRequest], warmup: int, seed: int) -> Run:
-    """``place_call`` for every job; the first ``warmup`` untimed; refusals counted."""
+def run(engine: Engine, jobs: Sequence[OutboundRequest], warmup: int, seed: int,
+        step: timedelta) -> Run:
+    """``place_call`` for every job, ``step`` apart; the first ``warmup`` untimed;
+    refusals counted."""
     rng = random.Random(seed)
-    nows = [base.BASE_NOW + base.STEP * i for i in range(len(jobs))]
+    nows = [base.BASE_NOW + step * i for i in range(len(jobs))]
     parse_cache = getattr(phone, "_cached_facts", None)
     if parse_cache is not None:
         parse_cache.cache_clear()
 
-    def one(i: int, refused: Counter[str]) -> None:
+    def one(i: int, refused: Counter[str], rules: Counter[str]) -> None:
         try:
-            place_call(UnitOfWork(engine), jobs[i], now=nows[i], rng=rng)
+            decision = place_call(UnitOfWork(engine), jobs[i], now=nows[i], rng=rng)
         except Refused as exc:
-            refused[str(getattr(exc, "rule", None) or type(exc).__name__)] += 1
+            details = getattr(exc, "details", None) or {}
+            refused[str(details.get("rule") or exc.code)] += 1
+        else:
+            rules[str(decision.rule)] += 1
 
     ignored: Counter[str] = Counter()
     for i in range(warmup):
-        one(i, ignored)
+        one(i, ignored, Counter())
     measure = Run(decisions=len(jobs) - warmup)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for i in range(warmup, len(jobs)):
-        one(i, measure.refused)
+        one(i, measure.refused, measure.rules)
     measure.elapsed = time.perf_counter() - wall0
     measure.cpu = time.process_time() - cpu0
     return measure
@@ -271,6 +280,12 @@ class Group:
 
     def wall_ratios(self) -> list[float]:
         return [p.rate / f.rate for p, f in zip(self.plain, self.feature, strict=True)]
+
+
+def chosen(runs: Sequence[Run]) -> str:
+    total = sum((r.rules for r in runs), Counter())
+    decided = sum(total.values())
+    return ", ".join(f"{rule} {n / decided:.1%}" for rule, n in total.most_common(5))
 
 
 def refusals(runs: Sequence[Run]) -> str:
@@ -294,12 +309,14 @@ def measure_group(name: str, path: Path, engine: Engine, jobs: Sequence[Outbound
             if changed:
                 log(f"  WARNING: rows reset() does not undo: {changed}")
             (group.plain if side == "plain" else group.feature).append(
-                run(engine, jobs, args.warmup, args.seed))
+                run(engine, jobs, args.warmup, args.seed, args.step))
         p, f = group.plain[-1], group.feature[-1]
         log(f"  round {r + 1}: plain {p.rate:6,.0f}/s {p.cpu_ms:6.2f} CPU ms   "
             f"{name} {f.rate:6,.0f}/s {f.cpu_ms:6.2f} CPU ms   "
             f"CPU ratio {f.cpu_ms / p.cpu_ms:.3f}  wall ratio {p.rate / f.rate:.3f}")
     log(f"  refused: plain {refusals(group.plain)}; {name} {refusals(group.feature)}")
+    log(f"  rules chosen: plain {chosen(group.plain)}")
+    log(f"                {name} {chosen(group.feature)}")
     return group
 
 
@@ -314,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--decisions", type=int, default=2000, help="measured, per run")
     parser.add_argument("--warmup", type=int, default=300, help="decisions before measuring")
     parser.add_argument("--rounds", type=int, default=3, help="plain/feature rounds")
+    parser.add_argument("--step", type=float, default=2.0,
+                        help="seconds between decisions' times (default 2: a one-minute live "
+                             "call frees its number before a pool comes round again)")
     parser.add_argument("--groups", nargs="+", choices=sorted(GROUPS),
                         default=["health", "compliance", "proximity", "all"])
     parser.add_argument("--project-share", type=float, default=0.2,
@@ -326,18 +346,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.numbers < base.DOC_NUMBERS + 25 or args.contacts < 200 or args.rounds < 1:
         parser.error(f"--numbers must be at least {base.DOC_NUMBERS + 25}, --contacts 200, "
                      "--rounds 1")
+    end = base.BASE_NOW + timedelta(seconds=args.step * (args.warmup + args.decisions))
+    if args.step <= 0 or end - base.BASE_NOW > timedelta(hours=2):
+        parser.error("--step: the decisions must fit in 2 hours (within every calling window)")
     args.db_dir.mkdir(parents=True, exist_ok=True)
     log(f"callsign feature cost, in-process, SQLite {sqlite3.sqlite_version}, Python "
         f"{sys.version.split()[0]}: {args.numbers:,} numbers, {args.calls:,} calls, "
         f"{args.contacts:,} contacts, DNC {args.dnc:,}, registry {args.registry:,}; "
         f"{args.decisions:,} decisions x {args.rounds} rounds after {args.warmup} warm-up; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    args.step = timedelta(seconds=args.step)
     path = db_path(args)
     ensure_database(path, args)
     base.warm_page_cache(path)
     jobs = make_jobs(path, args.warmup + args.decisions, args)
     engine = create_store_engine(f"sqlite:///{path}")
     configure(engine, OFF)
+    baseline = reset(path)
+    run(engine, jobs, len(jobs), args.seed, args.step)  # untimed: a process's first are slow
     baseline = reset(path)
     try:
         groups = [measure_group(name, path, engine, jobs, args, baseline)
