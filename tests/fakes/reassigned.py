@@ -13,56 +13,29 @@ every request made (``requests``). It runs on 127.0.0.1, on a free port, in a th
 from __future__ import annotations
 
 import contextlib
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
-from tests.fakes.json_server import serving
-
-BATCH = 100
+from tests.fakes.json_server import BatchApi, serving
 
 
 @dataclass
-class FakeReassignedDatabase:
-    token: str | None = None
-    url: str = ""
+class FakeReassignedDatabase(BatchApi):
+    PATH: ClassVar[str] = "/v1/queries"
+    KEY: ClassVar[str] = "queries"
+
     disconnected: dict[str, date] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
-    requests: list[list[dict[str, str]]] = field(default_factory=list)
-    failure: int | None = None
-    garbled: Any = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def disconnect(self, number: str, on: date) -> None:
         """``number`` was permanently disconnected on ``on``."""
         with self.lock:
             self.disconnected[number] = on
 
-    def fail_with(self, status: int | None) -> None:
-        self.failure = status
-
-    def garble(self, body: Any) -> None:
-        self.garbled = body
-
-    def answer(self, path: str, authorization: str, body: bytes) -> tuple[int, Any]:
-        if self.token is not None and authorization != f"Bearer {self.token}":
-            return 401, {"error": "unauthorized"}
-        if path != "/v1/queries":
-            return 404, {"error": "not found"}
-        if self.failure is not None:
-            return self.failure, {"error": "failing on purpose"}
-        queries = json.loads(body or b"{}").get("queries")
-        if not isinstance(queries, list) or len(queries) > BATCH:
-            return 400, {"error": f"queries: a list of at most {BATCH}"}
-        with self.lock:
-            self.requests.append(list(queries))
-            if self.garbled is not None:
-                return 200, self.garbled
-            return 200, {"results": [{"number": q["number"], "answer": self._answer(q)}
-                                     for q in queries]}
+    def results(self, items: list[Any]) -> list[Any]:
+        return [{"number": q["number"], "answer": self._answer(q)} for q in items]
 
     def _answer(self, query: dict[str, str]) -> str:
         number = query["number"]

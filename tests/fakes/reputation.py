@@ -13,26 +13,19 @@ test sets what each engine shows (``show``), can make the next lookups fail
 from __future__ import annotations
 
 import contextlib
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from tests.fakes.json_server import serving
-
-BATCH = 100
+from tests.fakes.json_server import BatchApi, serving
 
 
 @dataclass
-class FakeScanner:
-    token: str | None = None
-    url: str = ""
+class FakeScanner(BatchApi):
+    PATH: ClassVar[str] = "/v1/lookups"
+    KEY: ClassVar[str] = "numbers"
+
     scans: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-    requests: list[list[str]] = field(default_factory=list)
-    failure: int | None = None
-    garbled: Any = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def show(self, number: str, engine: str, carrier: str, label: str,
              checked_at: str) -> None:
@@ -43,28 +36,8 @@ class FakeScanner:
             scans.append({"engine": engine, "carrier": carrier, "label": label,
                           "checked_at": checked_at})
 
-    def fail_with(self, status: int | None) -> None:
-        self.failure = status
-
-    def garble(self, body: Any) -> None:
-        self.garbled = body
-
-    def answer(self, path: str, authorization: str, body: bytes) -> tuple[int, Any]:
-        if self.token is not None and authorization != f"Bearer {self.token}":
-            return 401, {"error": "unauthorized"}
-        if path != "/v1/lookups":
-            return 404, {"error": "not found"}
-        if self.failure is not None:
-            return self.failure, {"error": "failing on purpose"}
-        numbers = json.loads(body or b"{}").get("numbers")
-        if not isinstance(numbers, list) or len(numbers) > BATCH:
-            return 400, {"error": f"numbers: a list of at most {BATCH}"}
-        with self.lock:
-            self.requests.append(list(numbers))
-            if self.garbled is not None:
-                return 200, self.garbled
-            return 200, {"results": [{"number": n, "scans": list(self.scans[n])}
-                                     for n in numbers if n in self.scans]}
+    def results(self, items: list[Any]) -> list[Any]:
+        return [{"number": n, "scans": list(self.scans[n])} for n in items if n in self.scans]
 
 
 @contextlib.contextmanager
